@@ -1,0 +1,85 @@
+#include "engine/engine.hpp"
+
+#include <vector>
+
+namespace verdictd {
+
+namespace {
+
+struct ReturnPoint {
+  int chain;
+  std::size_t next_rule;
+};
+
+Verdict apply_policy(const Chain& builtin, std::uint64_t length) {
+  builtin.policy_counters->add(length);
+  return builtin.policy == Policy::kAccept ? Verdict::kAccept : Verdict::kDrop;
+}
+
+bool rule_matches(const Rule& rule, const PacketView& packet, EvalState& state) {
+  if (rule.family && *rule.family != packet.family) return false;
+  for (const auto& match : rule.matches) {
+    if (!match->matches(packet, state)) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+Verdict evaluate_table(const Table& table, const PacketView& packet, EvalState& state) {
+  const int builtin = table.builtin[static_cast<std::size_t>(state.hook)];
+  if (builtin < 0) return Verdict::kAccept;
+  const Chain& builtin_chain = table.chains[static_cast<std::size_t>(builtin)];
+  const std::uint64_t length = packet.bytes.size();
+  // Loops are refused at load, so the depth is bounded by the number of chains;
+  // one vector per thread keeps the packet path free of allocations.
+  thread_local std::vector<ReturnPoint> returns;
+  returns.clear();
+
+  int chain_index = builtin;
+  std::size_t rule_index = 0;
+  while (true) {
+    const Chain& chain = table.chains[static_cast<std::size_t>(chain_index)];
+    bool leave_chain = rule_index >= chain.rules.size();
+    if (!leave_chain) {
+      const Rule& rule = chain.rules[rule_index++];
+      if (!rule_matches(rule, packet, state)) continue;
+      rule.counters->add(length);
+      if (rule.jump_chain >= 0) {
+        if (!rule.is_goto) returns.push_back({chain_index, rule_index});
+        chain_index = rule.jump_chain;
+        rule_index = 0;
+        continue;
+      }
+      if (!rule.target) continue;
+      switch (rule.target->apply(packet, state)) {
+        case TargetAction::kContinue:
+          continue;
+        case TargetAction::kAccept:
+          return Verdict::kAccept;
+        case TargetAction::kDrop:
+          return Verdict::kDrop;
+        case TargetAction::kReturn:
+          leave_chain = true;
+          break;
+      }
+    }
+    // End of chain or RETURN: back to the caller, or the built-in chain's policy.
+    if (returns.empty()) return apply_policy(builtin_chain, length);
+    chain_index = returns.back().chain;
+    rule_index = returns.back().next_rule;
+    returns.pop_back();
+  }
+}
+
+Verdict evaluate_hook(const Ruleset& ruleset, const PacketView& packet, EvalState& state) {
+  for (const HookStage& stage : hook_pipeline(state.hook)) {
+    if (stage.nat_first_packet_only && !state.first_packet_of_connection) continue;
+    if (evaluate_table(ruleset.table(stage.table), packet, state) == Verdict::kDrop) {
+      return Verdict::kDrop;
+    }
+  }
+  return Verdict::kAccept;
+}
+
+}  // namespace verdictd

@@ -1,0 +1,49 @@
+// The daemon's own kernel rules that send each hook's packets to its queues.
+// They live in chains verdictd owns (VERDICTD-<HOOK>), reached by one jump rule
+// at the top of the built-in chain; every change is one iptables-restore
+// --noflush transaction per family; base chains and tables are never deleted
+// (that would make the kernel drop every queued packet in the namespace).
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string>
+
+#include "ruleset/hooks.hpp"
+
+namespace verdictd {
+
+enum class SteeringBackend : std::uint8_t { kNft, kLegacy };
+
+struct HookQueues {
+  std::uint16_t first = 0;
+  std::uint16_t count = 1;  // more than one: --queue-balance first:first+count-1
+};
+
+struct SteeringPlan {
+  HookMask hooks = 0;  // hooks to steer; the others get an empty chain
+  std::array<HookQueues, kHookCount> queues{};
+  bool fail_open = false;  // --queue-bypass: accept when no verdictd listens
+};
+
+class Steering {
+ public:
+  explicit Steering(SteeringBackend backend);
+  // Installs or updates the steering for both families. Replaces leftovers of
+  // an earlier run. Throws std::runtime_error with iptables' message on failure.
+  void apply(const SteeringPlan& plan);
+  // Fail-closed stop: the owned chains drop everything (no queue is read any more).
+  void close();
+  // Removes the jump rules and the owned chains.
+  void remove();
+
+ private:
+  SteeringBackend backend_;
+};
+
+// The chain verdictd owns at a hook, and the table it sits in: raw for
+// PREROUTING and OUTPUT (before the kernel's conntrack), mangle otherwise.
+std::string steering_chain(Hook h);
+TableId steering_table(Hook h);
+
+}  // namespace verdictd

@@ -1,0 +1,20 @@
+// What a rule may read and change about a packet besides its bytes: the hook,
+// the interfaces it came in on and goes out of, and its mark.
+#pragma once
+
+#include <cstdint>
+#include <string_view>
+
+#include "ruleset/hooks.hpp"
+
+namespace verdictd {
+
+struct EvalState {
+  Hook hook = Hook::kInput;
+  std::string_view in_interface;   // empty when the hook has none
+  std::string_view out_interface;  // empty when the hook has none
+  std::uint32_t mark = 0;          // changed by MARK; sent back with the verdict
+  bool first_packet_of_connection = true;  // nat chains run only when true
+};
+
+}  // namespace verdictd

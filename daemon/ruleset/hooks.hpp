@@ -1,0 +1,44 @@
+// Netfilter hooks and tables, and which table registers which chain at which
+// hook, in the kernel's priority order.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string_view>
+
+namespace verdictd {
+
+enum class Hook : std::uint8_t { kPrerouting, kInput, kForward, kOutput, kPostrouting };
+inline constexpr std::size_t kHookCount = 5;
+inline constexpr std::array<Hook, kHookCount> kAllHooks = {
+    Hook::kPrerouting, Hook::kInput, Hook::kForward, Hook::kOutput, Hook::kPostrouting};
+
+using HookMask = std::uint8_t;
+constexpr HookMask hook_bit(Hook h) { return static_cast<HookMask>(1U << static_cast<unsigned>(h)); }
+inline constexpr HookMask kEveryHook = 0x1f;
+
+enum class TableId : std::uint8_t { kRaw, kMangle, kNat, kFilter, kSecurity };
+inline constexpr std::size_t kTableCount = 5;
+inline constexpr std::array<TableId, kTableCount> kAllTables = {
+    TableId::kRaw, TableId::kMangle, TableId::kNat, TableId::kFilter, TableId::kSecurity};
+
+std::string_view hook_name(Hook h);  // "PREROUTING"
+std::optional<Hook> hook_from_name(std::string_view name);
+std::string_view table_name(TableId t);  // "filter"
+std::optional<TableId> table_from_name(std::string_view name);
+
+// The hooks at which a table has a built-in chain, e.g. filter: INPUT FORWARD OUTPUT.
+HookMask table_hooks(TableId t);
+
+// One table's turn at a hook.
+struct HookStage {
+  TableId table;
+  bool nat_first_packet_only;  // nat chains see only a connection's first packet
+};
+// The tables registered at a hook, in kernel priority order (raw -300,
+// mangle -150, nat DNAT -100, filter 0, security 50, nat SNAT 100).
+std::span<const HookStage> hook_pipeline(Hook h);
+
+}  // namespace verdictd

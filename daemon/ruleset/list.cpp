@@ -1,0 +1,125 @@
+#include "ruleset/list.hpp"
+
+#include <cstdio>
+#include <stdexcept>
+
+namespace verdictd {
+
+namespace {
+
+std::string padded(const std::string& text, std::size_t width) {
+  return text.size() >= width ? text : text + std::string(width - text.size(), ' ');
+}
+
+std::string right(const std::string& text, std::size_t width) {
+  return text.size() >= width ? text : std::string(width - text.size(), ' ') + text;
+}
+
+// iptables -v without -x: numbers over 99999 shrink to K, M, G, T.
+std::string short_number(std::uint64_t n) {
+  if (n <= 99999) return std::to_string(n);
+  for (const char* unit : {"K", "M", "G", "T"}) {
+    n = (n + 500) / 1000;
+    if (n <= 9999) return std::to_string(n) + unit;
+  }
+  return std::to_string(n) + "P";
+}
+
+int references(const Table& table, int chain_index) {
+  int count = 0;
+  for (const Chain& chain : table.chains) {
+    for (const Rule& rule : chain.rules) count += rule.jump_chain == chain_index ? 1 : 0;
+  }
+  return count;
+}
+
+std::string header(const ListOptions& o) {
+  std::string h = o.line_numbers ? "num  " : "";
+  if (o.verbose) h += " pkts bytes ";
+  h += "target     prot opt ";
+  if (o.verbose) h += "in     out     ";
+  return h + "source               destination";
+}
+
+std::string rule_row(const Table& table, const Rule& rule, std::size_t number,
+                     const ListOptions& o) {
+  ListRow row;
+  for (const auto& match : rule.matches) match->list(row);
+  const Family family = rule.family.value_or(o.family.value_or(Family::kIPv4));
+  const char* any = family == Family::kIPv4 ? "0.0.0.0/0" : "::/0";
+  if (row.source.empty()) row.source = any;
+  if (row.destination.empty()) row.destination = any;
+
+  std::string target;
+  if (rule.jump_chain >= 0) {
+    target = table.chains[static_cast<std::size_t>(rule.jump_chain)].name;
+  } else if (rule.target) {
+    target = std::string(rule.target->name());
+  }
+  std::string line = o.line_numbers ? padded(std::to_string(number), 4) + " " : "";
+  if (o.verbose) {
+    line += right(short_number(rule.counters->packets.load()), 5) + " " +
+            right(short_number(rule.counters->bytes.load()), 5) + " ";
+  }
+  line += padded(target, 10) + " " + padded(row.protocol, 4) + " " + row.option + " ";
+  if (o.verbose) line += padded(row.in, 6) + " " + padded(row.out, 6) + " ";
+  line += padded(row.source, 20) + " " + padded(row.destination, 20);
+  if (rule.is_goto) line += "[goto] ";
+  if (!row.extra.empty()) line += " " + row.extra;
+  if (!rule.comment.empty()) line += " /* " + rule.comment + " */";
+  if (rule.target && !rule.target->list_extra().empty()) line += " " + rule.target->list_extra();
+  while (!line.empty() && line.back() == ' ') line.pop_back();
+  return line;
+}
+
+std::string chain_text(const Table& table, int index, const ListOptions& o) {
+  const Chain& chain = table.chains[static_cast<std::size_t>(index)];
+  std::string out = "Chain " + chain.name;
+  if (chain.builtin) {
+    out += std::string(" (policy ") + (chain.policy == Policy::kAccept ? "ACCEPT" : "DROP");
+    if (o.verbose) {
+      out += " " + short_number(chain.policy_counters->packets.load()) + " packets, " +
+             short_number(chain.policy_counters->bytes.load()) + " bytes";
+    }
+    out += ")\n";
+  } else {
+    out += " (" + std::to_string(references(table, index)) + " references)\n";
+  }
+  out += header(o) + "\n";
+  std::size_t number = 0;
+  for (const Rule& rule : chain.rules) {
+    if (o.family && rule.family && *rule.family != *o.family) continue;
+    out += rule_row(table, rule, ++number, o) + "\n";
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string list_table(const Ruleset& ruleset, const ListOptions& options) {
+  const Table& table = ruleset.table(options.table);
+  std::string out;
+  bool found = false;
+  for (std::size_t i = 0; i < table.chains.size(); ++i) {
+    if (options.chain && table.chains[i].name != *options.chain) continue;
+    if (!out.empty()) out += "\n";
+    out += chain_text(table, static_cast<int>(i), options);
+    found = true;
+  }
+  if (!found) {
+    throw std::invalid_argument("no chain named \"" + options.chain.value_or("") + "\" in table " +
+                                std::string(table_name(options.table)));
+  }
+  return out;
+}
+
+void zero_counters(const Ruleset& ruleset) {
+  for (const Table& table : ruleset.tables) {
+    for (const Chain& chain : table.chains) {
+      chain.policy_counters->zero();
+      for (const Rule& rule : chain.rules) rule.counters->zero();
+    }
+  }
+}
+
+}  // namespace verdictd

@@ -1,0 +1,26 @@
+// `verdictctl list`: tables in the layout of `iptables -L -v -n --line-numbers`.
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include "ruleset/model.hpp"
+
+namespace verdictd {
+
+struct ListOptions {
+  TableId table = TableId::kFilter;
+  std::optional<std::string> chain;  // one chain, or all of the table
+  bool verbose = false;              // -v: counters, interfaces, option columns
+  bool numeric = true;               // -n (verdictd never resolves names)
+  bool line_numbers = false;
+  std::optional<Family> family;      // -4/-6: only rules that apply to that family
+};
+
+// Throws std::invalid_argument("no chain named X in table Y") for an unknown chain.
+std::string list_table(const Ruleset& ruleset, const ListOptions& options);
+
+// Sets every rule and policy counter of the ruleset to zero.
+void zero_counters(const Ruleset& ruleset);
+
+}  // namespace verdictd

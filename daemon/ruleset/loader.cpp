@@ -1,0 +1,409 @@
+#include "ruleset/loader.hpp"
+
+#include <algorithm>
+#include <deque>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <sstream>
+
+#include "ruleset/json_position.hpp"
+#include "ruleset/values.hpp"
+
+namespace verdictd {
+
+namespace {
+
+constexpr std::size_t kMaxChainName = 28;  // XT_EXTENSION_MAXNAMELEN less the NUL
+
+std::string json_quoted(std::string_view s) { return Json(std::string(s)).dump(); }
+
+bool is_builtin_chain(TableId table, std::string_view name) {
+  auto hook = hook_from_name(name);
+  return hook && (table_hooks(table) & hook_bit(*hook)) != 0;
+}
+
+// Builds one Ruleset from parsed JSON; every error carries the pointer of
+// the value at fault and is located in the text by the caller.
+class Builder {
+ public:
+  struct Failure {
+    std::string pointer;
+    std::string message;
+  };
+
+  explicit Builder(Ruleset& out) : ruleset_(out) {}
+
+  void build(const Json& root) {
+    if (!root.is_object()) fail("", "expected an object with \"tables\", got " + root.dump());
+    check_keys(root, "", {"tables", "comment", "$schema"});
+    if (!root.contains("tables")) fail("", "expected a \"tables\" member");
+    const Json& tables = root["tables"];
+    if (!tables.is_object()) {
+      fail("/tables", "expected an object of tables, got " + tables.dump());
+    }
+    for (TableId id : kAllTables) add_builtin_chains(id);
+    for (const auto& [name, chains] : tables.items()) {
+      const std::string pointer = "/tables/" + json_pointer_token(name);
+      auto id = table_from_name(name);
+      if (!id) {
+        fail(pointer, "unknown table " + json_quoted(name) +
+                          "; expected filter, nat, mangle, raw or security");
+      }
+      if (!chains.is_object()) fail(pointer, "expected an object of chains, got " + chains.dump());
+      build_table(*id, chains, pointer);
+    }
+  }
+
+  [[noreturn]] static void fail(std::string pointer, std::string message) {
+    throw Failure{std::move(pointer), std::move(message)};
+  }
+
+ private:
+  static void check_keys(const Json& object, const std::string& pointer,
+                         std::initializer_list<std::string_view> allowed) {
+    for (const auto& [key, value] : object.items()) {
+      if (std::find(allowed.begin(), allowed.end(), key) == allowed.end()) {
+        std::string list;
+        for (std::string_view a : allowed) list += (list.empty() ? "" : ", ") + std::string(a);
+        fail(pointer + "/" + json_pointer_token(key), "unknown key " + json_quoted(key) + "; expected " + list);
+      }
+    }
+  }
+
+  void add_builtin_chains(TableId id) {
+    Table& table = ruleset_.table(id);
+    table.id = id;
+    for (Hook h : kAllHooks) {
+      if ((table_hooks(id) & hook_bit(h)) == 0) continue;
+      table.builtin[static_cast<std::size_t>(h)] = static_cast<int>(table.chains.size());
+      Chain chain;
+      chain.name = std::string(hook_name(h));
+      chain.builtin = true;
+      chain.reached_from = hook_bit(h);
+      table.chains.push_back(std::move(chain));
+    }
+  }
+
+  void build_table(TableId id, const Json& chains, const std::string& pointer) {
+    Table& table = ruleset_.table(id);
+    // Declare user chains first so jumps may point forward.
+    for (const auto& [name, body] : chains.items()) {
+      const std::string chain_pointer = pointer + "/" + json_pointer_token(name);
+      if (!body.is_object()) {
+        fail(chain_pointer, "expected an object with \"rules\", got " + body.dump());
+      }
+      if (is_builtin_chain(id, name)) continue;
+      check_chain_name(name, chain_pointer);
+      Chain chain;
+      chain.name = name;
+      table.chains.push_back(std::move(chain));
+    }
+    for (const auto& [name, body] : chains.items()) {
+      build_chain(table, chain_index(table, name), body, pointer + "/" + json_pointer_token(name));
+    }
+    check_loops_and_hooks(table);
+  }
+
+  static void check_chain_name(const std::string& name, const std::string& pointer) {
+    if (name.empty() || name.size() > kMaxChainName) {
+      fail(pointer, "chain name " + json_quoted(name) + " must be 1 to 28 characters");
+    }
+    if (name[0] == '-' || name[0] == '!' ||
+        name.find_first_of(" \t\n") != std::string::npos) {
+      fail(pointer, "chain name " + json_quoted(name) +
+                        " may not start with '-' or '!' or contain white space");
+    }
+    if (find_target(name) != nullptr) {
+      fail(pointer, "chain name " + json_quoted(name) + " is the name of a target");
+    }
+  }
+
+  static int chain_index(const Table& table, std::string_view name) {
+    for (std::size_t i = 0; i < table.chains.size(); ++i) {
+      if (table.chains[i].name == name) return static_cast<int>(i);
+    }
+    return -1;
+  }
+
+  void build_chain(Table& table, int index, const Json& body, const std::string& pointer) {
+    Chain& chain = table.chains[static_cast<std::size_t>(index)];
+    if (chain.builtin) {
+      check_keys(body, pointer, {"policy", "rules", "comment"});
+    } else {
+      if (body.contains("policy")) {
+        fail(pointer + "/policy", "only built-in chains have a policy; " + json_quoted(chain.name) +
+                                      " is a user chain");
+      }
+      check_keys(body, pointer, {"rules", "comment"});
+    }
+    if (body.contains("policy")) {
+      const Json& policy = body["policy"];
+      if (policy == "ACCEPT") {
+        chain.policy = Policy::kAccept;
+      } else if (policy == "DROP") {
+        if (table.id == TableId::kNat) {
+          fail(pointer + "/policy", "the nat table does not allow a DROP policy");
+        }
+        chain.policy = Policy::kDrop;
+      } else {
+        fail(pointer + "/policy", "expected \"ACCEPT\" or \"DROP\", got " + policy.dump());
+      }
+    }
+    if (!body.contains("rules")) return;
+    const Json& rules = body["rules"];
+    if (!rules.is_array()) fail(pointer + "/rules", "expected an array of rules, got " + rules.dump());
+    for (std::size_t i = 0; i < rules.size(); ++i) {
+      const std::string rule_pointer = pointer + "/rules/" + std::to_string(i);
+      chain.rules.push_back(build_rule(table, rules[i], rule_pointer));
+      RuleSource source{rule_pointer, {}};
+      if (rules[i].contains("match")) {
+        for (const auto& [key, value] : rules[i]["match"].items()) source.match_keys.push_back(key);
+      }
+      sources(table, chain).push_back(std::move(source));
+    }
+  }
+
+  Rule build_rule(const Table& table, const Json& body, const std::string& pointer) {
+    if (!body.is_object()) fail(pointer, "expected a rule object, got " + body.dump());
+    check_keys(body, pointer, {"comment", "match", "target", "jump", "goto"});
+    Rule rule;
+    rule.identity = body.dump();
+    const int actions = static_cast<int>(body.contains("target")) +
+                        static_cast<int>(body.contains("jump")) +
+                        static_cast<int>(body.contains("goto"));
+    if (actions > 1) fail(pointer, "a rule takes at most one of \"target\", \"jump\" and \"goto\"");
+    if (body.contains("comment")) {
+      const Json& comment = body["comment"];
+      if (!comment.is_string() || comment.get<std::string>().size() > 255) {
+        fail(pointer + "/comment", "expected a string of at most 255 characters, got " +
+                                       comment.dump());
+      }
+      rule.comment = comment.get<std::string>();
+    }
+    static const Json kNoMatch = Json::object();
+    const Json& match = body.contains("match") ? body["match"] : kNoMatch;
+    if (!match.is_object()) fail(pointer + "/match", "expected an object of matches, got " + match.dump());
+    for (const auto& [written_key, value] : match.items()) {
+      build_match(rule, table.id, written_key, value, match, pointer + "/match");
+    }
+    if (body.contains("target")) rule.target = build_target(table.id, body["target"], match, pointer + "/target");
+    for (const char* kind : {"jump", "goto"}) {
+      if (!body.contains(kind)) continue;
+      const std::string jump_pointer = pointer + "/" + kind;
+      const Json& name = body[kind];
+      if (!name.is_string()) fail(jump_pointer, "expected a chain name, got " + name.dump());
+      const int target = chain_index(table, name.get<std::string>());
+      if (target < 0) {
+        fail(jump_pointer, "no chain named " + name.dump() + " in table " +
+                               std::string(table_name(table.id)));
+      }
+      if (table.chains[static_cast<std::size_t>(target)].builtin) {
+        fail(jump_pointer, "cannot " + std::string(kind) + " to built-in chain " + name.dump());
+      }
+      rule.jump_chain = target;
+      rule.is_goto = std::string_view(kind) == "goto";
+    }
+    return rule;
+  }
+
+  static void build_match(Rule& rule, TableId table, const std::string& written_key,
+                          const Json& value, const Json& match, const std::string& pointer) {
+    const std::string key_pointer = pointer + "/" + json_pointer_token(written_key);
+    const bool negated = !written_key.empty() && written_key[0] == '!';
+    const std::string_view key = std::string_view(written_key).substr(negated ? 1 : 0);
+    const MatchInfo* info = find_match(key);
+    if (info == nullptr) fail(key_pointer, "unknown match " + json_quoted(key));
+    if (negated && !info->negatable) fail(key_pointer, json_quoted(key) + " cannot be negated");
+    try {
+      rule.matches.push_back(info->factory(MatchArgs{key, value, negated, match, table}));
+    } catch (const FieldError& e) {
+      fail(key_pointer + e.pointer_suffix, e.what());
+    }
+    auto family = rule.matches.back()->family();
+    if (family) {
+      if (rule.family && *rule.family != *family) {
+        fail(key_pointer, "this rule already applies to IPv" +
+                              std::to_string(static_cast<int>(*rule.family)) +
+                              " only; a rule cannot mix IPv4 and IPv6");
+      }
+      rule.family = family;
+    }
+  }
+
+  static std::unique_ptr<Target> build_target(TableId table, const Json& value, const Json& match,
+                                              const std::string& pointer) {
+    std::string name;
+    static const Json kNoOptions;
+    const Json* options = &kNoOptions;
+    std::string name_pointer = pointer;
+    if (value.is_string()) {
+      name = value.get<std::string>();
+    } else if (value.is_object() && value.size() == 1) {
+      name = value.begin().key();
+      options = &value.begin().value();
+      name_pointer = pointer + "/" + json_pointer_token(name);
+    } else {
+      fail(pointer, "expected a target name or {\"NAME\": {options}}, got " + value.dump());
+    }
+    TargetFactory factory = find_target(name);
+    if (factory == nullptr) fail(name_pointer, "unknown target " + json_quoted(name));
+    std::unique_ptr<Target> target;
+    try {
+      target = factory(TargetArgs{name, *options, match, table});
+    } catch (const FieldError& e) {
+      fail(name_pointer + e.pointer_suffix, e.what());
+    }
+    if (!target->allowed_in(table)) {
+      fail(name_pointer, "the " + std::string(table_name(table)) + " table does not allow " + name);
+    }
+    return target;
+  }
+
+  // Refuses loops, and gives each user chain the hooks that reach it, then
+  // checks every match and target against the hooks its chain runs at.
+  void check_loops_and_hooks(Table& table) {
+    enum class Mark : std::uint8_t { kNew, kOnPath, kDone };
+    std::vector<Mark> marks(table.chains.size(), Mark::kNew);
+    std::vector<std::string> path;
+    std::function<void(std::size_t)> visit = [&](std::size_t c) {
+      marks[c] = Mark::kOnPath;
+      path.push_back(table.chains[c].name);
+      for (std::size_t r = 0; r < table.chains[c].rules.size(); ++r) {
+        const Rule& rule = table.chains[c].rules[r];
+        if (rule.jump_chain < 0) continue;
+        const auto next = static_cast<std::size_t>(rule.jump_chain);
+        if (marks[next] == Mark::kOnPath) {
+          std::string loop;
+          for (const std::string& name : path) loop += name + " -> ";
+          fail(sources(table, table.chains[c])[r].pointer + (rule.is_goto ? "/goto" : "/jump"),
+               "this makes a loop: " + loop + table.chains[next].name);
+        }
+        if (marks[next] == Mark::kNew) visit(next);
+      }
+      path.pop_back();
+      marks[c] = Mark::kDone;
+    };
+    for (std::size_t c = 0; c < table.chains.size(); ++c) {
+      if (marks[c] == Mark::kNew) visit(c);
+    }
+    // Hooks flow along jumps; without loops this settles in at most one pass per chain.
+    for (std::size_t round = 0; round < table.chains.size(); ++round) {
+      for (const Chain& chain : table.chains) {
+        for (const Rule& rule : chain.rules) {
+          if (rule.jump_chain >= 0) {
+            table.chains[static_cast<std::size_t>(rule.jump_chain)].reached_from |= chain.reached_from;
+          }
+        }
+      }
+    }
+    for (Chain& chain : table.chains) {
+      check_hooks(table, chain);
+      if (chain.builtin && (!chain.rules.empty() || chain.policy == Policy::kDrop)) {
+        ruleset_.used_hooks |= chain.reached_from;
+      }
+    }
+  }
+
+  void check_hooks(const Table& table, const Chain& chain) {
+    for (std::size_t r = 0; r < chain.rules.size(); ++r) {
+      const Rule& rule = chain.rules[r];
+      const RuleSource& source = sources(table, chain)[r];
+      auto refuse = [&](const std::string& where, std::string_view what, HookMask allowed) {
+        for (Hook h : kAllHooks) {
+          if ((chain.reached_from & hook_bit(h)) != 0 && (allowed & hook_bit(h)) == 0) {
+            std::string message = std::string(what) + " cannot be used in " +
+                                  std::string(hook_name(h));
+            if (!chain.builtin) {
+              message += " (chain " + json_quoted(chain.name) + " is reached from " +
+                         std::string(hook_name(h)) + " in table " +
+                         std::string(table_name(table.id)) + ")";
+            }
+            fail(where, message);
+          }
+        }
+      };
+      for (std::size_t m = 0; m < rule.matches.size(); ++m) {
+        const std::string& key = source.match_keys[m];
+        refuse(source.pointer + "/match/" + json_pointer_token(key), key, rule.matches[m]->allowed_hooks());
+      }
+      if (rule.target) {
+        refuse(source.pointer + "/target", rule.target->name(), rule.target->allowed_hooks());
+      }
+    }
+  }
+
+  // Where each rule was written, and its match keys as written: error
+  // locations for the checks that run after the whole table is built.
+  struct RuleSource {
+    std::string pointer;
+    std::vector<std::string> match_keys;
+  };
+  std::vector<RuleSource>& sources(const Table& table, const Chain& chain) {
+    return rule_sources_[{table.id, chain.name}];
+  }
+
+  Ruleset& ruleset_;
+  std::map<std::pair<TableId, std::string>, std::vector<RuleSource>> rule_sources_;
+};
+
+}  // namespace
+
+std::shared_ptr<Ruleset> load_ruleset_text(const std::string& text, const std::string& file) {
+  auto ruleset = std::make_shared<Ruleset>();
+  ruleset->source = file;
+  Json root;
+  try {
+    root = Json::parse(text);
+  } catch (const Json::parse_error& e) {
+    const TextPosition pos = position_of_offset(text, e.byte > 0 ? e.byte - 1 : 0);
+    std::string what = e.what();
+    // nlohmann's text starts with "[json.exception.parse_error.101] parse error at line 1, ...: ".
+    const auto detail = what.rfind(": ");
+    throw RulesetError(file, pos.line, pos.column, "",
+                       "expected valid JSON: " +
+                           (detail == std::string::npos ? what : what.substr(detail + 2)));
+  }
+  if (auto duplicate = find_duplicate_key(text)) {
+    const TextPosition pos = position_of_offset(text, duplicate->offset);
+    throw RulesetError(file, pos.line, pos.column, duplicate->pointer,
+                       "duplicate key; each key may appear once in an object");
+  }
+  try {
+    Builder(*ruleset).build(root);
+  } catch (const Builder::Failure& f) {
+    const TextPosition pos = position_of_pointer(text, f.pointer);
+    throw RulesetError(file, pos.line, pos.column, f.pointer, f.message);
+  }
+  return ruleset;
+}
+
+std::shared_ptr<Ruleset> load_ruleset_file(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw RulesetError(path, 0, 0, "", "cannot open the file");
+  std::stringstream text;
+  text << in.rdbuf();
+  return load_ruleset_text(text.str(), path);
+}
+
+void carry_counters(const Ruleset& previous, Ruleset& next) {
+  for (TableId id : kAllTables) {
+    const Table& old_table = previous.table(id);
+    for (Chain& chain : next.table(id).chains) {
+      auto old_chain = std::find_if(old_table.chains.begin(), old_table.chains.end(),
+                                    [&](const Chain& c) { return c.name == chain.name; });
+      if (old_chain == old_table.chains.end()) continue;
+      chain.policy_counters = old_chain->policy_counters;
+      std::map<std::string_view, std::deque<std::shared_ptr<Counters>>> unclaimed;
+      for (const Rule& rule : old_chain->rules) unclaimed[rule.identity].push_back(rule.counters);
+      for (Rule& rule : chain.rules) {
+        auto it = unclaimed.find(rule.identity);
+        if (it == unclaimed.end() || it->second.empty()) continue;
+        rule.counters = it->second.front();
+        it->second.pop_front();
+      }
+    }
+  }
+}
+
+}  // namespace verdictd

@@ -1,0 +1,73 @@
+// The loaded ruleset: an immutable value evaluated by the engine. Counters
+// live beside it (shared, atomic) so a reload can carry those of unchanged
+// rules into the new ruleset.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "match/match.hpp"
+#include "ruleset/hooks.hpp"
+#include "target/target.hpp"
+
+namespace verdictd {
+
+struct Counters {
+  std::atomic<std::uint64_t> packets{0};
+  std::atomic<std::uint64_t> bytes{0};
+  void add(std::uint64_t packet_bytes) {
+    packets.fetch_add(1, std::memory_order_relaxed);
+    bytes.fetch_add(packet_bytes, std::memory_order_relaxed);
+  }
+  void zero() {
+    packets.store(0, std::memory_order_relaxed);
+    bytes.store(0, std::memory_order_relaxed);
+  }
+};
+
+enum class Policy : std::uint8_t { kAccept, kDrop };
+
+struct Rule {
+  std::string comment;
+  std::vector<std::unique_ptr<Match>> matches;
+  std::unique_ptr<Target> target;  // null for jump/goto and for rules without target
+  int jump_chain = -1;             // index into the table's chains, or -1
+  bool is_goto = false;
+  std::optional<Family> family;  // set when a match names one family
+  std::string identity;          // canonical JSON of the rule: same identity, same counters
+  std::shared_ptr<Counters> counters = std::make_shared<Counters>();
+};
+
+struct Chain {
+  std::string name;
+  bool builtin = false;
+  Policy policy = Policy::kAccept;  // built-in chains only
+  std::vector<Rule> rules;
+  std::shared_ptr<Counters> policy_counters = std::make_shared<Counters>();
+  HookMask reached_from = 0;  // hooks whose built-in chains reach this chain
+};
+
+struct Table {
+  TableId id = TableId::kFilter;
+  std::vector<Chain> chains;  // built-in chains first, in hook order, then user chains
+  std::array<int, kHookCount> builtin{-1, -1, -1, -1, -1};  // chain index per hook
+};
+
+struct Ruleset {
+  std::string source;  // the file it was loaded from
+  std::array<Table, kTableCount> tables;
+  // Hooks where some table has a rule or a DROP policy: only these are steered.
+  HookMask used_hooks = 0;
+
+  [[nodiscard]] const Table& table(TableId id) const {
+    return tables[static_cast<std::size_t>(id)];
+  }
+  Table& table(TableId id) { return tables[static_cast<std::size_t>(id)]; }
+};
+
+}  // namespace verdictd

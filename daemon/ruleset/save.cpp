@@ -1,0 +1,82 @@
+#include "ruleset/save.hpp"
+
+#include <algorithm>
+
+namespace verdictd {
+
+namespace {
+
+bool applies_to(const Rule& rule, Family family) { return !rule.family || *rule.family == family; }
+
+// A table the kernel would not need to hold: no rules, no user chains, ACCEPT policies.
+bool is_default(const Table& table) {
+  return std::all_of(table.chains.begin(), table.chains.end(), [](const Chain& c) {
+    return c.builtin && c.rules.empty() && c.policy == Policy::kAccept;
+  });
+}
+
+std::string quote(const std::string& text) {
+  std::string out = "\"";
+  for (char c : text) {
+    if (c == '"' || c == '\\') out += '\\';
+    out += c;
+  }
+  return out + '"';
+}
+
+std::string counters_text(const Counters& c) {
+  return "[" + std::to_string(c.packets.load()) + ":" + std::to_string(c.bytes.load()) + "]";
+}
+
+std::string rule_line(const Table& table, const Rule& rule) {
+  SaveLine line;
+  for (const auto& match : rule.matches) match->save(line);
+  if (!rule.comment.empty()) line.matches += " -m comment --comment " + quote(rule.comment);
+  if (rule.jump_chain >= 0) {
+    line.target = std::string(rule.is_goto ? " -g " : " -j ") +
+                  table.chains[static_cast<std::size_t>(rule.jump_chain)].name;
+  } else if (rule.target) {
+    line.target = " " + rule.target->save();
+  }
+  return line.str();
+}
+
+}  // namespace
+
+std::string save_ruleset(const Ruleset& ruleset, Family family, bool with_counters) {
+  std::string out = "# verdictd ruleset " + ruleset.source + " for " +
+                    (family == Family::kIPv4 ? "iptables" : "ip6tables") + "-restore\n";
+  for (TableId id : kAllTables) {
+    const Table& table = ruleset.table(id);
+    if (is_default(table)) continue;
+    out += "*" + std::string(table_name(id)) + "\n";
+    // Built-in chains first, then user chains by name, as iptables-save orders them.
+    std::vector<const Chain*> chains;
+    for (const Chain& chain : table.chains) chains.push_back(&chain);
+    std::stable_sort(chains.begin(), chains.end(), [](const Chain* a, const Chain* b) {
+      if (a->builtin != b->builtin) return a->builtin;
+      return !a->builtin && a->name < b->name;
+    });
+    for (const Chain* chain : chains) {
+      out += ":" + chain->name;
+      if (chain->builtin) {
+        out += chain->policy == Policy::kAccept ? " ACCEPT " : " DROP ";
+        out += with_counters ? counters_text(*chain->policy_counters) : "[0:0]";
+      } else {
+        out += " - [0:0]";
+      }
+      out += "\n";
+    }
+    for (const Chain* chain : chains) {
+      for (const Rule& rule : chain->rules) {
+        if (!applies_to(rule, family)) continue;
+        if (with_counters) out += counters_text(*rule.counters) + " ";
+        out += "-A " + chain->name + rule_line(table, rule) + "\n";
+      }
+    }
+    out += "COMMIT\n";
+  }
+  return out;
+}
+
+}  // namespace verdictd

@@ -1,0 +1,45 @@
+// Parsers for the values rules are written with. Each throws FieldError with
+// a message of the form `expected ..., got <the JSON value>`.
+#pragma once
+
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "packet/address.hpp"
+
+namespace verdictd {
+
+using Json = nlohmann::ordered_json;
+
+struct PortRange {
+  std::uint16_t low = 0;
+  std::uint16_t high = 0xffff;
+  [[nodiscard]] bool contains(std::uint16_t p) const { return p >= low && p <= high; }
+  [[nodiscard]] bool is_single() const { return low == high; }
+  [[nodiscard]] std::string to_string(char separator = ':') const;  // "22" or "1024:65535"
+};
+
+// `expected WHAT, got VALUE`: VALUE is the JSON text of the value.
+[[noreturn]] void throw_expected(std::string_view what, const Json& got);
+
+// 22, "22", "ssh"-free: only numbers; "lo:hi" ranges; ":hi" and "lo:" as iptables.
+PortRange parse_port_range(const Json& v);
+// A single port or range, or a list of up to 15 (ranges count as two, as multiport).
+std::vector<PortRange> parse_port_list(const Json& v);
+std::uint32_t parse_uint(const Json& v, std::uint64_t max, std::string_view what);
+// "0x1", "0x1/0xff", 1 → value and mask (mask defaults to all ones).
+std::pair<std::uint32_t, std::uint32_t> parse_value_mask(const Json& v, std::string_view what);
+IpPrefix parse_prefix(const Json& v);
+IpAddress parse_address(const Json& v);
+// An interface name up to 15 characters; a trailing "+" is a prefix wildcard.
+std::string parse_interface(const Json& v);
+const std::string& expect_string(const Json& v, std::string_view what);
+// An object whose keys are all in `allowed`; throws naming the first unknown key.
+void expect_object_keys(const Json& v, std::initializer_list<std::string_view> allowed,
+                        std::string_view what);
+std::string hex(std::uint32_t v);  // "0x1f"
+
+}  // namespace verdictd

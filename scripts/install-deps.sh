@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Installs, from Debian's archive, everything verdictd needs to build, run and test.
+set -euo pipefail
+packages=(
+  build-essential cmake pkg-config clang-format clang-tidy
+  libmnl-dev libnetfilter-queue-dev libnetfilter-conntrack-dev libsystemd-dev
+  nlohmann-json3-dev libcli11-dev libgtest-dev libgmock-dev libbenchmark-dev
+  iptables iproute2 conntrack iperf3 socat
+  python3 python3-jsonschema python3-scapy
+  systemd
+)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
