@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <memory>
 #include <shared_mutex>
+#include <span>
 #include <string>
 #include <thread>
 #include <unordered_map>
@@ -24,17 +25,27 @@ class LinkCache {
   LinkCache(LinkCache&&) = delete;
   LinkCache& operator=(LinkCache&&) = delete;
 
-  // Dumps the links, subscribes to changes and follows them on a thread.
+  // Subscribes to link changes, dumps the links (the cache is complete when
+  // this returns) and follows the changes on a thread. Throws
+  // std::runtime_error when rtnetlink cannot be read.
   void start();
   void stop();
   // Copies the name of `ifindex` into `out`; false (and an empty name) if unknown.
   bool name_of(std::uint32_t ifindex, InterfaceName& out) const;
 
  private:
-  void run();
-  mutable std::shared_mutex mutex_;
-  std::unordered_map<std::uint32_t, InterfaceName> names_;
   struct Socket;
+  using NameMap = std::unordered_map<std::uint32_t, InterfaceName>;
+
+  void run();
+  // Asks for a full dump; its result replaces the map when it completes.
+  void request_dump();
+  // Reads what is waiting on the socket (blocking when `wait`) and applies it.
+  void receive(bool wait);
+  void apply(std::span<const std::uint8_t> datagram);
+
+  mutable std::shared_mutex mutex_;
+  NameMap names_;
   std::unique_ptr<Socket> socket_;
   std::thread thread_;
   std::atomic<bool> stopping_{false};

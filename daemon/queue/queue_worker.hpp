@@ -7,6 +7,8 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <thread>
@@ -20,8 +22,8 @@ struct QueuedPacket {
   std::span<const std::uint8_t> payload;  // from the network header on
   std::uint32_t original_length = 0;      // the packet's length; payload may be shorter
   std::uint32_t mark = 0;
-  std::uint32_t in_ifindex = 0;   // 0 when the hook has none
-  std::uint32_t out_ifindex = 0;  // 0 when the hook has none
+  std::uint32_t in_ifindex = 0;     // 0 when the hook has none
+  std::uint32_t out_ifindex = 0;    // 0 when the hook has none
   bool checksum_not_ready = false;  // NFQA_SKB_CSUMNOTREADY: L4 checksum is partial
 };
 
@@ -38,6 +40,11 @@ struct QueueOptions {
   std::uint32_t max_length = 4096;  // kernel queue length; receive buffer sized from it
   bool accept_when_full = false;    // NFQA_CFG_F_FAIL_OPEN
   std::size_t batch = 64;           // packets read before their verdicts are sent
+  // Bytes of each packet copied to userspace (the kernel caps it at 0xffff - 4).
+  // Headers are enough to evaluate; a small range is much cheaper for GSO TCP.
+  std::uint32_t copy_range = 0xffff;
+  // Socket receive buffer in bytes; 0 sizes it from max_length.
+  std::size_t receive_buffer = 0;
 };
 
 struct QueueStats {
@@ -45,7 +52,8 @@ struct QueueStats {
   std::uint64_t accepted = 0;
   std::uint64_t dropped = 0;
   std::uint64_t enobufs = 0;  // receive overruns: the kernel dropped (or bypassed) packets
-  std::uint64_t batches = 0;
+  std::uint64_t batches = 0;  // sendmsg calls carrying verdicts
+  std::uint64_t verdict_errors = 0;  // verdicts the kernel refused (packet stays queued)
 };
 
 class QueueWorker {
@@ -58,32 +66,50 @@ class QueueWorker {
   QueueWorker& operator=(QueueWorker&&) = delete;
 
   // Binds the queue and starts the thread. Throws std::runtime_error with a
-  // one-line reason ("queue 3 is already in use by another process").
+  // one-line reason ("queue 3 is already in use by another process ...").
   void start();
-  // Answers every packet still queued, then closes the socket and joins.
+  // Stops reading new work, answers every packet that still arrives until the
+  // queue has been quiet for 100 ms (at most 1 s), then unbinds and joins.
+  // Change the steering first so that nothing new is queued.
   void stop();
 
   [[nodiscard]] QueueStats stats() const;
   [[nodiscard]] std::uint16_t queue_number() const { return options_.queue_number; }
   [[nodiscard]] Hook hook() const { return hook_; }
   // True when the worker has held a packet for longer than `limit` without
-  // answering: the queue is stuck and the kernel will hold it forever.
+  // answering, could not send verdicts, or died on an error: the kernel holds
+  // the queue's packets forever, so this is an outage.
   [[nodiscard]] bool stalled(std::chrono::steady_clock::time_point now,
                              std::chrono::milliseconds limit) const;
+  // Why the worker thread ended early; empty while it runs normally.
+  [[nodiscard]] std::string failure() const;
 
  private:
+  struct Socket;
+
   void run();
+  // Reads up to options_.batch packets without blocking and answers them with
+  // one sendmsg; true when the batch was full (more are probably waiting).
+  bool answer_burst();
+  // Handles every netlink message of one datagram: packets get a verdict
+  // queued; returns the error code (0 = ack) of the reply to `ack_sequence`.
+  std::optional<int> dispatch(std::span<std::uint8_t> datagram, std::uint32_t ack_sequence);
+  void send_verdicts();
+  void mark_busy();
 
   QueueOptions options_;
   Hook hook_;
   PacketHandler handler_;
-  struct Socket;
   std::unique_ptr<Socket> socket_;
   std::thread thread_;
   std::atomic<bool> stopping_{false};
-  // steady_clock ticks when the current batch started; 0 while waiting in recv.
+  // steady_clock ticks since the oldest unanswered packet arrived; 0 when none is held.
   std::atomic<std::int64_t> busy_since_{0};
-  std::atomic<std::uint64_t> packets_{0}, accepted_{0}, dropped_{0}, enobufs_{0}, batches_{0};
+  // Set once verdicts could not be sent or the thread died: packets are stuck for good.
+  std::atomic<bool> broken_{false};
+  std::string failure_;  // written by the worker before broken_ is set
+  std::atomic<std::uint64_t> packets_{0}, accepted_{0}, dropped_{0}, enobufs_{0}, batches_{0},
+      verdict_errors_{0};
 };
 
 }  // namespace verdictd

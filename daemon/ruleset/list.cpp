@@ -113,6 +113,14 @@ std::string list_table(const Ruleset& ruleset, const ListOptions& options) {
   return out;
 }
 
+std::size_t rule_count(const Ruleset& ruleset) {
+  std::size_t count = 0;
+  for (const Table& table : ruleset.tables) {
+    for (const Chain& chain : table.chains) count += chain.rules.size();
+  }
+  return count;
+}
+
 void zero_counters(const Ruleset& ruleset) {
   for (const Table& table : ruleset.tables) {
     for (const Chain& chain : table.chains) {

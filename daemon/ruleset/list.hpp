@@ -20,6 +20,9 @@ struct ListOptions {
 // Throws std::invalid_argument("no chain named X in table Y") for an unknown chain.
 std::string list_table(const Ruleset& ruleset, const ListOptions& options);
 
+// Rules in all tables and chains, for status lines.
+std::size_t rule_count(const Ruleset& ruleset);
+
 // Sets every rule and policy counter of the ruleset to zero.
 void zero_counters(const Ruleset& ruleset);
 

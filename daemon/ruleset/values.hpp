@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <nlohmann/json.hpp>
+#include <span>
 #include <string>
 #include <utility>
 #include <vector>
@@ -27,6 +28,9 @@ struct PortRange {
 
 // 22, "22", "ssh"-free: only numbers; "lo:hi" ranges; ":hi" and "lo:" as iptables.
 PortRange parse_port_range(const Json& v);
+// The same syntax for other 16-bit ranges (length); `what` names the value
+// in the error message.
+PortRange parse_u16_range(const Json& v, std::string_view what);
 // A single port or range, or a list of up to 15 (ranges count as two, as multiport).
 std::vector<PortRange> parse_port_list(const Json& v);
 std::uint32_t parse_uint(const Json& v, std::uint64_t max, std::string_view what);
@@ -41,5 +45,21 @@ const std::string& expect_string(const Json& v, std::string_view what);
 void expect_object_keys(const Json& v, std::initializer_list<std::string_view> allowed,
                         std::string_view what);
 std::string hex(std::uint32_t v);  // "0x1f"
+
+// An ICMP or ICMPv6 type and the codes it covers.
+struct IcmpType {
+  std::uint8_t type = 0;
+  std::uint8_t code_min = 0;
+  std::uint8_t code_max = 0xff;
+  // Written alone or as "type/code", a type covers all codes or one.
+  [[nodiscard]] bool has_code() const { return code_min == code_max; }
+  [[nodiscard]] std::string to_string() const;  // "8" or "3/3", as --icmp-type takes it
+};
+struct IcmpTypeName {
+  std::string_view name;
+  IcmpType type;
+};
+// A type number, "type/code", or one of `names`, as --icmp-type takes them.
+IcmpType parse_icmp_type(const Json& v, std::span<const IcmpTypeName> names, std::string_view what);
 
 }  // namespace verdictd

@@ -54,26 +54,26 @@ TEST(Loader, PortOutOfRangeNamesFileLineColumnAndPointer) {
       "  {\"match\": {\"protocol\": \"tcp\", \"dport\": \"70000\"}, \"target\": \"DROP\"}\n"
       "]}}}}";
   EXPECT_EQ(load_error(text),
-            "r.json:5:46: /tables/filter/INPUT/rules/3/match/dport: expected a port 0-65535 or "
+            "r.json:5:42: /tables/filter/INPUT/rules/3/match/dport: expected a port 0-65535 or "
             "\"lo:hi\", got \"70000\"");
 }
 
 TEST(Loader, SyntaxErrorNamesPosition) {
-  EXPECT_EQ(load_error("{\"tables\": {\n  \"filter\": {,}}}").substr(0, 31),
+  EXPECT_EQ(load_error("{\"tables\": {\n  \"filter\": {,}}}").substr(0, 32),
             "r.json:2:14: expected valid JSON");
 }
 
 TEST(Loader, UnknownKeysAreRefusedEverywhere) {
   EXPECT_EQ(load_error(R"({"tables": {}, "table": 1})"),
-            "r.json:1:16: /table: unknown key \"table\"; expected tables, comment, $schema");
+            "r.json:1:25: /table: unknown key \"table\"; expected tables, comment, $schema");
   EXPECT_EQ(load_error(R"({"tables": {"filter": {"INPUT": {"polcy": "DROP"}}}})"),
-            "r.json:1:34: /tables/filter/INPUT/polcy: unknown key \"polcy\"; expected policy, "
+            "r.json:1:43: /tables/filter/INPUT/polcy: unknown key \"polcy\"; expected policy, "
             "rules, comment");
   EXPECT_EQ(load_error(R"({"tables": {"filter": {"INPUT": {"rules": [{"targt": "DROP"}]}}}})"),
-            "r.json:1:45: /tables/filter/INPUT/rules/0/targt: unknown key \"targt\"; expected "
+            "r.json:1:54: /tables/filter/INPUT/rules/0/targt: unknown key \"targt\"; expected "
             "comment, match, target, jump, goto");
   EXPECT_EQ(load_error(R"({"tables": {"filter": {"INPUT": {"rules": [{"match": {"dprt": 1}}]}}}})"),
-            "r.json:1:55: /tables/filter/INPUT/rules/0/match/dprt: unknown match \"dprt\"");
+            "r.json:1:63: /tables/filter/INPUT/rules/0/match/dprt: unknown match \"dprt\"");
 }
 
 TEST(Loader, DuplicateKeysAreRefused) {
@@ -85,10 +85,10 @@ TEST(Loader, DuplicateKeysAreRefused) {
 
 TEST(Loader, UnknownTableAndTarget) {
   EXPECT_EQ(load_error(R"({"tables": {"filters": {}}})"),
-            "r.json:1:25: /tables/filters: unknown table \"filters\"; expected filter, nat, mangle, "
+            "r.json:1:24: /tables/filters: unknown table \"filters\"; expected filter, nat, mangle, "
             "raw or security");
   EXPECT_EQ(load_error(R"({"tables": {"filter": {"INPUT": {"rules": [{"target": "ACCEPTT"}]}}}})"),
-            "r.json:1:56: /tables/filter/INPUT/rules/0/target: unknown target \"ACCEPTT\"");
+            "r.json:1:55: /tables/filter/INPUT/rules/0/target: unknown target \"ACCEPTT\"");
 }
 
 TEST(Loader, WrongTypes) {
@@ -103,14 +103,14 @@ TEST(Loader, WrongTypes) {
 
 TEST(Loader, JumpsToMissingOrBuiltinChains) {
   EXPECT_EQ(load_error(R"({"tables": {"filter": {"INPUT": {"rules": [{"jump": "nope"}]}}}})"),
-            "r.json:1:54: /tables/filter/INPUT/rules/0/jump: no chain named \"nope\" in table "
+            "r.json:1:53: /tables/filter/INPUT/rules/0/jump: no chain named \"nope\" in table "
             "filter");
   EXPECT_EQ(load_error(R"({"tables": {"filter": {"INPUT": {"rules": [{"goto": "OUTPUT"}]}}}})"),
-            "r.json:1:54: /tables/filter/INPUT/rules/0/goto: cannot goto to built-in chain "
+            "r.json:1:53: /tables/filter/INPUT/rules/0/goto: cannot goto to built-in chain "
             "\"OUTPUT\"");
   EXPECT_EQ(
       load_error(R"({"tables": {"filter": {"a": {}, "INPUT": {"rules": [{"jump": "a", "goto": "a"}]}}}})"),
-      "r.json:1:62: /tables/filter/INPUT/rules/0: a rule takes at most one of \"target\", \"jump\" "
+      "r.json:1:53: /tables/filter/INPUT/rules/0: a rule takes at most one of \"target\", \"jump\" "
       "and \"goto\"");
 }
 
@@ -124,19 +124,19 @@ TEST(Loader, LoopsAreRefused) {
 
 TEST(Loader, NatRefusesDrop) {
   EXPECT_EQ(load_error(R"({"tables": {"nat": {"PREROUTING": {"policy": "DROP"}}}})"),
-            "r.json:1:45: /tables/nat/PREROUTING/policy: the nat table does not allow a DROP "
+            "r.json:1:46: /tables/nat/PREROUTING/policy: the nat table does not allow a DROP "
             "policy");
   EXPECT_EQ(load_error(R"({"tables": {"nat": {"OUTPUT": {"rules": [{"target": "DROP"}]}}}})"),
-            "r.json:1:52: /tables/nat/OUTPUT/rules/0/target: the nat table does not allow DROP");
+            "r.json:1:53: /tables/nat/OUTPUT/rules/0/target: the nat table does not allow DROP");
 }
 
 TEST(Loader, UserChainsHaveNoPolicyAndValidNames) {
   EXPECT_EQ(load_error(R"({"tables": {"filter": {"web": {"policy": "DROP"}}}})"),
-            "r.json:1:41: /tables/filter/web/policy: only built-in chains have a policy; \"web\" "
+            "r.json:1:42: /tables/filter/web/policy: only built-in chains have a policy; \"web\" "
             "is a user chain");
   EXPECT_EQ(
       load_error(R"({"tables": {"filter": {"a-very-long-chain-name-beyond-28": {}}}})"),
-      "r.json:1:61: /tables/filter/a-very-long-chain-name-beyond-28: chain name "
+      "r.json:1:60: /tables/filter/a-very-long-chain-name-beyond-28: chain name "
       "\"a-very-long-chain-name-beyond-28\" must be 1 to 28 characters");
   EXPECT_EQ(load_error(R"({"tables": {"filter": {"ACCEPT": {}}}})"),
             "r.json:1:34: /tables/filter/ACCEPT: chain name \"ACCEPT\" is the name of a target");
@@ -145,12 +145,12 @@ TEST(Loader, UserChainsHaveNoPolicyAndValidNames) {
 TEST(Loader, HookRestrictionsFollowTheJumpGraph) {
   EXPECT_EQ(load_error(R"({"tables": {"filter": {"OUTPUT": {"rules": [
       {"match": {"in_interface": "eth0"}}]}}}})"),
-            "r.json:2:35: /tables/filter/OUTPUT/rules/0/match/in_interface: in_interface cannot be "
+            "r.json:2:34: /tables/filter/OUTPUT/rules/0/match/in_interface: in_interface cannot be "
             "used in OUTPUT");
   EXPECT_EQ(load_error(R"({"tables": {"filter": {
       "INPUT": {"rules": [{"jump": "c"}]},
       "c": {"rules": [{"match": {"out_interface": "eth0"}}]}}}})"),
-            "r.json:3:52: /tables/filter/c/rules/0/match/out_interface: out_interface cannot be "
+            "r.json:3:51: /tables/filter/c/rules/0/match/out_interface: out_interface cannot be "
             "used in INPUT (chain \"c\" is reached from INPUT in table filter)");
   // The same chain reached only from FORWARD is fine.
   EXPECT_EQ(load_error(R"({"tables": {"filter": {
@@ -173,7 +173,7 @@ TEST(Loader, NegationOnlyWhereAllowedAndFamiliesDoNotMix) {
 TEST(Loader, ExtensionErrorsInsideListsPointAtTheElement) {
   EXPECT_EQ(load_error(R"({"tables": {"filter": {"INPUT": {"rules": [
       {"match": {"protocol": "udp", "dport": [53, 99999]}}]}}}})"),
-            "r.json:2:48: /tables/filter/INPUT/rules/0/match/dport/1: expected a port 0-65535 or "
+            "r.json:2:51: /tables/filter/INPUT/rules/0/match/dport/1: expected a port 0-65535 or "
             "\"lo:hi\", got 99999");
 }
 

@@ -1,0 +1,59 @@
+// -s / -d: the source or destination address against a prefix.
+#include "match/match.hpp"
+#include "ruleset/values.hpp"
+
+namespace verdictd {
+
+namespace {
+
+class AddressMatch final : public Match {
+ public:
+  AddressMatch(bool source, const IpPrefix& prefix, bool negated)
+      : source_(source), prefix_(prefix), negated_(negated) {}
+
+  bool matches(const PacketView& packet, EvalState& /*state*/) const override {
+    return prefix_.contains(source_ ? packet.source : packet.destination) != negated_;
+  }
+
+  [[nodiscard]] std::optional<Family> family() const override { return prefix_.address.family; }
+
+  // iptables -L -n leaves the length off a host address.
+  void list(ListRow& row) const override {
+    std::string text = prefix_.address.to_string();
+    if (!is_host()) {
+      text += "/" + std::to_string(prefix_.length);
+    }
+    (source_ ? row.source : row.destination) = (negated_ ? "!" : "") + text;
+  }
+
+  // iptables-save always prints the length, and leaves out a non-negated /0.
+  void save(SaveLine& line) const override {
+    if (prefix_.length == 0 && !negated_) {
+      return;
+    }
+    (source_ ? line.source : line.destination) =
+        std::string(negated_ ? "! " : "") + (source_ ? "-s " : "-d ") +
+        prefix_.address.to_string() + "/" + std::to_string(prefix_.length);
+  }
+
+ private:
+  [[nodiscard]] bool is_host() const {
+    return static_cast<std::size_t>(prefix_.length) == prefix_.address.size() * 8;
+  }
+
+  bool source_;
+  IpPrefix prefix_;
+  bool negated_;
+};
+
+std::unique_ptr<Match> make_address(const MatchArgs& args) {
+  return std::make_unique<AddressMatch>(args.key == "source", parse_prefix(args.value),
+                                        args.negated);
+}
+
+const MatchRegistrar kSource("source", {make_address, true});
+const MatchRegistrar kDestination("destination", {make_address, true});
+
+}  // namespace
+
+}  // namespace verdictd

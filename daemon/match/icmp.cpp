@@ -1,0 +1,112 @@
+// --icmp-type: the ICMP type, and optionally code, of an IPv4 packet.
+#include <array>
+
+#include "match/match.hpp"
+#include "ruleset/error.hpp"
+#include "ruleset/values.hpp"
+
+namespace verdictd {
+
+namespace {
+
+constexpr std::uint8_t kAnyType = 255;  // the kernel matches every ICMP packet
+constexpr std::uint8_t kAnyCode = 0xff;
+
+// The names iptables --icmp-type accepts.
+constexpr std::array<IcmpTypeName, 40> kNames = {{
+    {"any", {kAnyType, 0, kAnyCode}},
+    {"echo-reply", {0, 0, kAnyCode}},
+    {"pong", {0, 0, kAnyCode}},
+    {"destination-unreachable", {3, 0, kAnyCode}},
+    {"network-unreachable", {3, 0, 0}},
+    {"host-unreachable", {3, 1, 1}},
+    {"protocol-unreachable", {3, 2, 2}},
+    {"port-unreachable", {3, 3, 3}},
+    {"fragmentation-needed", {3, 4, 4}},
+    {"source-route-failed", {3, 5, 5}},
+    {"network-unknown", {3, 6, 6}},
+    {"host-unknown", {3, 7, 7}},
+    {"network-prohibited", {3, 9, 9}},
+    {"host-prohibited", {3, 10, 10}},
+    {"TOS-network-unreachable", {3, 11, 11}},
+    {"TOS-host-unreachable", {3, 12, 12}},
+    {"communication-prohibited", {3, 13, 13}},
+    {"host-precedence-violation", {3, 14, 14}},
+    {"precedence-cutoff", {3, 15, 15}},
+    {"source-quench", {4, 0, kAnyCode}},
+    {"redirect", {5, 0, kAnyCode}},
+    {"network-redirect", {5, 0, 0}},
+    {"host-redirect", {5, 1, 1}},
+    {"TOS-network-redirect", {5, 2, 2}},
+    {"TOS-host-redirect", {5, 3, 3}},
+    {"echo-request", {8, 0, kAnyCode}},
+    {"ping", {8, 0, kAnyCode}},
+    {"router-advertisement", {9, 0, kAnyCode}},
+    {"router-solicitation", {10, 0, kAnyCode}},
+    {"time-exceeded", {11, 0, kAnyCode}},
+    {"ttl-exceeded", {11, 0, kAnyCode}},
+    {"ttl-zero-during-transit", {11, 0, 0}},
+    {"ttl-zero-during-reassembly", {11, 1, 1}},
+    {"parameter-problem", {12, 0, kAnyCode}},
+    {"ip-header-bad", {12, 0, 0}},
+    {"required-option-missing", {12, 1, 1}},
+    {"timestamp-request", {13, 0, kAnyCode}},
+    {"timestamp-reply", {14, 0, kAnyCode}},
+    {"address-mask-request", {17, 0, kAnyCode}},
+    {"address-mask-reply", {18, 0, kAnyCode}},
+}};
+
+class IcmpMatch final : public Match {
+ public:
+  IcmpMatch(IcmpType type, bool negated) : type_(type), negated_(negated) {}
+
+  // A non-first fragment or a missing ICMP header never matches, negated or not.
+  bool matches(const PacketView& packet, EvalState& /*state*/) const override {
+    if (!packet.is_first_fragment_or_whole() || !packet.has_icmp) {
+      return false;
+    }
+    const bool hit = type_.type == kAnyType ||
+                     (packet.icmp_type == type_.type && packet.icmp_code >= type_.code_min &&
+                      packet.icmp_code <= type_.code_max);
+    return hit != negated_;
+  }
+
+  [[nodiscard]] std::optional<Family> family() const override { return Family::kIPv4; }
+
+  // iptables -L -n: "icmptype 3 code 3", negated "icmp !type 3 code 3".
+  void list(ListRow& row) const override {
+    std::string text = negated_ ? "icmp !type " : "icmptype ";
+    text += std::to_string(type_.type);
+    if (type_.has_code()) {
+      text += " code " + std::to_string(type_.code_min);
+    }
+    row.add_extra(text);
+  }
+
+  void save(SaveLine& line) const override {
+    line.matches += std::string(" -m icmp") + (negated_ ? " !" : "") + " --icmp-type " +
+                    (type_.type == kAnyType ? "any" : type_.to_string());
+  }
+
+ private:
+  IcmpType type_;
+  bool negated_;
+};
+
+std::unique_ptr<Match> make_icmp(const MatchArgs& args) {
+  const auto protocol = rule_protocol(args.rule_match);
+  if (!protocol || *protocol != ipproto::kIcmp) {
+    throw FieldError("icmp_type needs \"protocol\": \"icmp\" in the same rule");
+  }
+  const IcmpType type =
+      parse_icmp_type(args.value, kNames,
+                      "an ICMP type: a number 0-255, \"type/code\" or a name such as "
+                      "\"echo-request\"");
+  return std::make_unique<IcmpMatch>(type, args.negated);
+}
+
+const MatchRegistrar kRegistrar("icmp_type", {make_icmp, true});
+
+}  // namespace
+
+}  // namespace verdictd

@@ -1,0 +1,98 @@
+// --icmpv6-type: the ICMPv6 type, and optionally code, of an IPv6 packet.
+#include <array>
+
+#include "match/match.hpp"
+#include "ruleset/error.hpp"
+#include "ruleset/values.hpp"
+
+namespace verdictd {
+
+namespace {
+
+constexpr std::uint8_t kAnyCode = 0xff;
+
+// The names ip6tables --icmpv6-type accepts.
+constexpr std::array<IcmpTypeName, 28> kNames = {{
+    {"destination-unreachable", {1, 0, kAnyCode}},
+    {"no-route", {1, 0, 0}},
+    {"communication-prohibited", {1, 1, 1}},
+    {"beyond-scope", {1, 2, 2}},
+    {"address-unreachable", {1, 3, 3}},
+    {"port-unreachable", {1, 4, 4}},
+    {"failed-policy", {1, 5, 5}},
+    {"reject-route", {1, 6, 6}},
+    {"packet-too-big", {2, 0, kAnyCode}},
+    {"time-exceeded", {3, 0, kAnyCode}},
+    {"ttl-exceeded", {3, 0, kAnyCode}},
+    {"ttl-zero-during-transit", {3, 0, 0}},
+    {"ttl-zero-during-reassembly", {3, 1, 1}},
+    {"parameter-problem", {4, 0, kAnyCode}},
+    {"bad-header", {4, 0, 0}},
+    {"unknown-header-type", {4, 1, 1}},
+    {"unknown-option", {4, 2, 2}},
+    {"echo-request", {128, 0, kAnyCode}},
+    {"ping", {128, 0, kAnyCode}},
+    {"echo-reply", {129, 0, kAnyCode}},
+    {"pong", {129, 0, kAnyCode}},
+    {"router-solicitation", {133, 0, kAnyCode}},
+    {"router-advertisement", {134, 0, kAnyCode}},
+    {"neighbour-solicitation", {135, 0, kAnyCode}},
+    {"neighbor-solicitation", {135, 0, kAnyCode}},
+    {"neighbour-advertisement", {136, 0, kAnyCode}},
+    {"neighbor-advertisement", {136, 0, kAnyCode}},
+    {"redirect", {137, 0, kAnyCode}},
+}};
+
+class Icmpv6Match final : public Match {
+ public:
+  Icmpv6Match(IcmpType type, bool negated) : type_(type), negated_(negated) {}
+
+  // A non-first fragment or a missing ICMPv6 header never matches, negated or not.
+  bool matches(const PacketView& packet, EvalState& /*state*/) const override {
+    if (!packet.is_first_fragment_or_whole() || !packet.has_icmp) {
+      return false;
+    }
+    const bool hit = packet.icmp_type == type_.type && packet.icmp_code >= type_.code_min &&
+                     packet.icmp_code <= type_.code_max;
+    return hit != negated_;
+  }
+
+  [[nodiscard]] std::optional<Family> family() const override { return Family::kIPv6; }
+
+  // ip6tables -L -n: "ipv6-icmptype 1 code 4", negated "ipv6-icmp !type 1 code 4".
+  void list(ListRow& row) const override {
+    std::string text = negated_ ? "ipv6-icmp !type " : "ipv6-icmptype ";
+    text += std::to_string(type_.type);
+    if (type_.has_code()) {
+      text += " code " + std::to_string(type_.code_min);
+    }
+    row.add_extra(text);
+  }
+
+  void save(SaveLine& line) const override {
+    line.matches +=
+        std::string(" -m icmp6") + (negated_ ? " !" : "") + " --icmpv6-type " + type_.to_string();
+  }
+
+ private:
+  IcmpType type_;
+  bool negated_;
+};
+
+std::unique_ptr<Match> make_icmpv6(const MatchArgs& args) {
+  const auto protocol = rule_protocol(args.rule_match);
+  if (!protocol || *protocol != ipproto::kIcmpv6) {
+    throw FieldError("icmpv6_type needs \"protocol\": \"ipv6-icmp\" in the same rule");
+  }
+  const IcmpType type =
+      parse_icmp_type(args.value, kNames,
+                      "an ICMPv6 type: a number 0-255, \"type/code\" or a name such as "
+                      "\"echo-request\"");
+  return std::make_unique<Icmpv6Match>(type, args.negated);
+}
+
+const MatchRegistrar kRegistrar("icmpv6_type", {make_icmpv6, true});
+
+}  // namespace
+
+}  // namespace verdictd

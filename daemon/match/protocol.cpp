@@ -1,0 +1,102 @@
+// -p: the transport protocol (IPv4 protocol field, or the IPv6 header after
+// the extension headers).
+#include <algorithm>
+#include <array>
+
+#include "match/match.hpp"
+#include "ruleset/error.hpp"
+#include "ruleset/values.hpp"
+
+namespace verdictd {
+
+namespace {
+
+struct ProtocolName {
+  std::string_view name;
+  std::uint8_t number;
+};
+
+// The names iptables-save prints; "icmpv6" is accepted as an alias.
+constexpr std::array<ProtocolName, 11> kProtocolNames = {{{"all", 0},
+                                                          {"icmp", ipproto::kIcmp},
+                                                          {"tcp", ipproto::kTcp},
+                                                          {"udp", ipproto::kUdp},
+                                                          {"gre", 47},
+                                                          {"esp", 50},
+                                                          {"ah", 51},
+                                                          {"ipv6-icmp", ipproto::kIcmpv6},
+                                                          {"icmpv6", ipproto::kIcmpv6},
+                                                          {"sctp", ipproto::kSctp},
+                                                          {"udplite", ipproto::kUdplite}}};
+
+constexpr std::string_view kWhat =
+    "a protocol (tcp, udp, icmp, ipv6-icmp, sctp, udplite, esp, ah, gre or all) or a number "
+    "0-255";
+
+class ProtocolMatch final : public Match {
+ public:
+  ProtocolMatch(std::uint8_t number, bool negated) : number_(number), negated_(negated) {}
+
+  // Protocol 0 ("all") matches every packet, as the kernel skips the test.
+  bool matches(const PacketView& packet, EvalState& /*state*/) const override {
+    return number_ == 0 || ((packet.protocol == number_) != negated_);
+  }
+
+  [[nodiscard]] std::optional<Family> family() const override {
+    if (negated_) {
+      return std::nullopt;
+    }
+    if (number_ == ipproto::kIcmp) {
+      return Family::kIPv4;
+    }
+    if (number_ == ipproto::kIcmpv6) {
+      return Family::kIPv6;
+    }
+    return std::nullopt;
+  }
+
+  // iptables -L -n prints the number.
+  void list(ListRow& row) const override {
+    row.protocol = (negated_ ? "!" : "") + std::to_string(number_);
+  }
+
+  void save(SaveLine& line) const override {
+    if (number_ == 0) {
+      return;
+    }
+    auto known = std::find_if(kProtocolNames.begin(), kProtocolNames.end(),
+                              [&](const ProtocolName& p) { return p.number == number_; });
+    line.protocol =
+        std::string(negated_ ? "! " : "") + "-p " +
+        (known != kProtocolNames.end() ? std::string(known->name) : std::to_string(number_));
+  }
+
+ private:
+  std::uint8_t number_;
+  bool negated_;
+};
+
+std::unique_ptr<Match> make_protocol(const MatchArgs& args) {
+  std::uint8_t number = 0;
+  if (args.value.is_string()) {
+    const std::string& name = args.value.get_ref<const std::string&>();
+    auto known = std::find_if(kProtocolNames.begin(), kProtocolNames.end(),
+                              [&](const ProtocolName& p) { return p.name == name; });
+    if (known == kProtocolNames.end()) {
+      throw_expected(kWhat, args.value);
+    }
+    number = known->number;
+  } else {
+    number = static_cast<std::uint8_t>(parse_uint(args.value, 0xff, kWhat));
+  }
+  if (number == 0 && args.negated) {
+    throw FieldError("\"!protocol\": " + args.value.dump() + " would never match");
+  }
+  return std::make_unique<ProtocolMatch>(number, args.negated);
+}
+
+const MatchRegistrar kRegistrar("protocol", {make_protocol, true});
+
+}  // namespace
+
+}  // namespace verdictd

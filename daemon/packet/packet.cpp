@@ -1,0 +1,149 @@
+#include "packet/packet.hpp"
+
+namespace verdictd {
+
+namespace {
+
+std::uint16_t read16(std::span<const std::uint8_t> b, std::size_t at) {
+  return static_cast<std::uint16_t>((b[at] << 8) | b[at + 1]);
+}
+
+// IPv6 extension headers walked to reach the transport header.
+constexpr std::uint8_t kHopByHop = 0;
+constexpr std::uint8_t kRouting = 43;
+constexpr std::uint8_t kFragment = 44;
+constexpr std::uint8_t kAuthentication = 51;
+constexpr std::uint8_t kDestinationOptions = 60;
+
+void parse_transport(PacketView& p, std::span<const std::uint8_t> b) {
+  if (p.fragment_offset != 0) return;  // only the first fragment has the header
+  const std::size_t at = p.transport_offset;
+  const std::size_t left = at <= b.size() ? b.size() - at : 0;
+  switch (p.protocol) {
+    case ipproto::kTcp:
+      // multiport reads only the ports; the tcp match needs the whole header.
+      if (left >= 4) {
+        p.has_ports = true;
+        p.source_port = read16(b, at);
+        p.destination_port = read16(b, at + 2);
+      }
+      if (left >= 20 && (b[at + 12] >> 4) >= 5) {
+        p.has_tcp = true;
+        p.tcp_reserved = b[at + 12] & 0x0f;
+        p.tcp_flags = b[at + 13];
+        p.tcp_window = read16(b, at + 14);
+        p.tcp_urgent = read16(b, at + 18);
+      }
+      break;
+    case ipproto::kUdp:
+    case ipproto::kUdplite:
+    case ipproto::kSctp:
+      if (left >= (p.protocol == ipproto::kSctp ? 12U : 8U)) {
+        p.has_ports = true;
+        p.source_port = read16(b, at);
+        p.destination_port = read16(b, at + 2);
+      }
+      break;
+    case ipproto::kIcmp:
+    case ipproto::kIcmpv6:
+      // The kernel's icmp and icmp6 matches read the whole 8-byte header.
+      if ((p.protocol == ipproto::kIcmp) == (p.family == Family::kIPv4) && left >= 8) {
+        p.has_icmp = true;
+        p.icmp_type = b[at];
+        p.icmp_code = b[at + 1];
+      }
+      break;
+    default:
+      break;
+  }
+}
+
+void parse_ipv4(PacketView& p, std::span<const std::uint8_t> b) {
+  if (b.size() < 20) return;
+  const std::size_t header = static_cast<std::size_t>(b[0] & 0x0f) * 4;
+  const std::uint16_t total = read16(b, 2);
+  if (header < 20 || b.size() < header || total < header) return;
+  p.has_network = true;
+  p.family = Family::kIPv4;
+  p.tos = b[1];
+  p.length = total;
+  p.ip_id = read16(b, 4);
+  const std::uint16_t frag = read16(b, 6);
+  p.dont_fragment = (frag & 0x4000) != 0;
+  p.more_fragments = (frag & 0x2000) != 0;
+  p.fragment_offset = frag & 0x1fff;
+  p.is_fragment = p.more_fragments || p.fragment_offset != 0;
+  p.ttl = b[8];
+  p.protocol = b[9];
+  p.source = IpAddress::from_v4(&b[12]);
+  p.destination = IpAddress::from_v4(&b[16]);
+  p.transport_offset = header;
+  // Bytes past the declared length (link padding) are not part of the packet.
+  parse_transport(p, b.first(std::min<std::size_t>(b.size(), total)));
+}
+
+void parse_ipv6(PacketView& p, std::span<const std::uint8_t> b) {
+  if (b.size() < 40) return;
+  p.has_network = true;
+  p.family = Family::kIPv6;
+  p.tos = static_cast<std::uint8_t>(((b[0] & 0x0f) << 4) | (b[1] >> 4));
+  p.length = static_cast<std::uint16_t>(read16(b, 4) + 40);
+  p.ttl = b[7];
+  p.source = IpAddress::from_v6(&b[8]);
+  p.destination = IpAddress::from_v6(&b[24]);
+  const std::span<const std::uint8_t> packet = b.first(std::min<std::size_t>(b.size(), p.length));
+  std::uint8_t next = b[6];
+  std::size_t at = 40;
+  while (true) {
+    if (next != kHopByHop && next != kRouting && next != kFragment &&
+        next != kAuthentication && next != kDestinationOptions) {
+      break;
+    }
+    if (at + 8 > packet.size()) {
+      // The extension header chain is cut short: no transport header to read.
+      p.protocol = next;
+      p.transport_offset = at;
+      return;
+    }
+    const std::uint8_t following = packet[at];
+    std::size_t length = 0;
+    if (next == kFragment) {
+      const std::uint16_t frag = read16(packet, at + 2);
+      p.fragment_offset = frag >> 3;
+      p.more_fragments = (frag & 1) != 0;
+      p.is_fragment = true;
+      length = 8;
+    } else if (next == kAuthentication) {
+      length = (static_cast<std::size_t>(packet[at + 1]) + 2) * 4;
+    } else {
+      length = (static_cast<std::size_t>(packet[at + 1]) + 1) * 8;
+    }
+    next = following;
+    at += length;
+    if (p.fragment_offset != 0) break;  // later headers belong to the first fragment
+  }
+  p.protocol = next;
+  p.transport_offset = at;
+  parse_transport(p, packet);
+}
+
+}  // namespace
+
+PacketView PacketView::parse(std::span<const std::uint8_t> bytes) {
+  PacketView p;
+  p.bytes = bytes;
+  if (bytes.empty()) return p;
+  switch (bytes[0] >> 4) {
+    case 4:
+      parse_ipv4(p, bytes);
+      break;
+    case 6:
+      parse_ipv6(p, bytes);
+      break;
+    default:
+      break;
+  }
+  return p;
+}
+
+}  // namespace verdictd

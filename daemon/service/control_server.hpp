@@ -1,0 +1,39 @@
+// The control socket: a unix stream socket that only root may use. Each
+// connection sends one JSON request line and gets one JSON response line.
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <thread>
+
+namespace verdictd {
+
+using ControlHandler = std::function<nlohmann::ordered_json(const nlohmann::ordered_json&)>;
+
+class ControlServer {
+ public:
+  ControlServer(std::string path, ControlHandler handler);
+  ~ControlServer();
+  ControlServer(const ControlServer&) = delete;
+  ControlServer& operator=(const ControlServer&) = delete;
+  ControlServer(ControlServer&&) = delete;
+  ControlServer& operator=(ControlServer&&) = delete;
+
+  // Creates the socket (its directory 0700, the socket 0600) and serves on a thread.
+  void start();
+  void stop();
+
+ private:
+  void run();
+  void serve(int connection);
+
+  std::string path_;
+  ControlHandler handler_;
+  int listener_ = -1;
+  std::thread thread_;
+  std::atomic<bool> stopping_{false};
+};
+
+}  // namespace verdictd

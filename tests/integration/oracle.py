@@ -1,0 +1,125 @@
+"""The kernel-oracle harness: a scenario is a ruleset plus traffic probes
+with expected outcomes. It runs twice in a fresh state of the same lab:
+
+  kernel    the ruleset exported with `verdictctl export -4/-6` and loaded
+            into the router's kernel with iptables-legacy-restore;
+  verdictd  the kernel's tables empty, verdictd in the router enforcing the
+            same JSON file.
+
+Both runs must give the expected outcomes, so they agree with each other. A
+difference between them is a verdictd bug (or an export bug) to report, not
+to paper over.
+"""
+
+import os
+import sys
+import unittest
+
+from lab import RULESETS, Lab
+from probes import PHASE_TIMEOUT, Servers, run_probes
+
+
+class Action:
+    """A change to the lab between two phases of probes, with its undo."""
+
+    def __init__(self, description, do, undo):
+        self.description, self.do, self.undo = description, do, undo
+
+
+def ruleset_path(name):
+    return os.path.join(RULESETS, name + ".json")
+
+
+class LabTestCase(unittest.TestCase):
+    """One lab per test class; each test leaves it as it found it."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.lab = Lab()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.lab.destroy()
+
+    def setUp(self):
+        self.daemons = []
+        self.servers = None
+
+    def tearDown(self):
+        for daemon in self.daemons:
+            daemon.stop()
+        if self.servers:
+            self.servers.close()
+        self.lab.kernel_reset()
+
+    def start_verdictd(self, ruleset=None, args=(), config=None, wait_ready=True):
+        daemon = self.lab.start_verdictd(ruleset, args, config, wait_ready)
+        self.daemons.append(daemon)
+        return daemon
+
+    def serve(self, tcp=None, udp=None):
+        if self.servers:
+            self.servers.close()
+        self.servers = Servers(self.lab, tcp, udp)
+        return self.servers
+
+    def probe(self, probes, timeout=PHASE_TIMEOUT):
+        return run_probes(self.lab, probes, self.servers, timeout)
+
+    def assert_outcomes(self, expected_pairs, outcomes, context):
+        wrong = [f"  {p}: expected {want}, got {outcomes[str(p)]}"
+                 for p, want in expected_pairs if outcomes[str(p)] != want]
+        if wrong:
+            self.fail(f"{context}:\n" + "\n".join(wrong))
+
+    def _run_phases(self, phases):
+        outcomes = []
+        done = []
+        try:
+            for step in phases:
+                if isinstance(step, Action):
+                    step.do()
+                    done.append(step)
+                else:
+                    outcomes.append(self.probe([p for p, _ in step]))
+        finally:
+            for action in reversed(done):
+                action.undo()
+        return outcomes
+
+    def check_scenario(self, name, phases, ruleset=None, daemon_args=()):
+        """Runs the scenario's phases (lists of (probe, expected outcome), or
+        Actions) under the kernel, then under verdictd; asserts both give the
+        expected outcomes. Returns the verdictd run's daemon (stopped)."""
+        path = ruleset or ruleset_path(name)
+        probe_phases = [p for p in phases if not isinstance(p, Action)]
+        count = sum(len(p) for p in probe_phases)
+
+        self.lab.kernel_reset()
+        self.lab.kernel_load(path)
+        kernel = self._run_phases(phases)
+        self.lab.kernel_reset()
+
+        daemon = self.start_verdictd(path, daemon_args)
+        try:
+            userspace = self._run_phases(phases)
+        finally:
+            status = daemon.stop()
+        self.assertEqual(status, 0, f"verdictd exited {status}:\n{daemon.read_log()}")
+        self.lab.kernel_reset()
+
+        differences = []
+        for i, (pairs, k, v) in enumerate(zip(probe_phases, kernel, userspace)):
+            where = f"phase {i + 1}: " if len(probe_phases) > 1 else ""
+            for probe, want in pairs:
+                got_k, got_v = k[str(probe)], v[str(probe)]
+                if got_k != got_v:
+                    differences.append(f"  {where}{probe}: kernel {got_k}, verdictd {got_v}")
+        if differences:
+            self.fail(f"scenario {name}: verdictd differs from the kernel:\n"
+                      + "\n".join(differences) + f"\nverdictd log:\n{daemon.read_log()}")
+        for i, (pairs, k) in enumerate(zip(probe_phases, kernel)):
+            self.assert_outcomes(pairs, k, f"scenario {name} phase {i + 1}: kernel and verdictd "
+                                 "agree, but not with the expectation")
+        print(f"scenario {name}: {count} probes, kernel == verdictd", file=sys.stderr)
+        return daemon
