@@ -2,15 +2,13 @@
 // real filter must (bind, copy the headers, answer every packet). It accepts
 // everything, so the distance between it and verdictd is the cost of
 // verdictd's own work. Usage: minimal_reader QUEUE [MAXLEN]
-// <arpa/inet.h> first: the kernel's <linux/in.h> then skips its own copies.
+// <arpa/inet.h> before the kernel headers: <linux/in.h> then skips its own copies.
 #include <arpa/inet.h>
-#include <sys/socket.h>
-// clang-format off
 #include <libmnl/libmnl.h>
-#include <linux/netfilter.h>
 #include <libnetfilter_queue/libnetfilter_queue.h>
+#include <linux/netfilter.h>
 #include <linux/netfilter/nfnetlink_queue.h>
-// clang-format on
+#include <sys/socket.h>
 
 #include <array>
 #include <csignal>
@@ -26,7 +24,8 @@ namespace {
 constexpr unsigned kBatch = 64;
 // Enough of each packet for IPv6 with extension headers plus a TCP header.
 constexpr int kCopyRange = 256;
-constexpr std::size_t kMessageSize = 2048;  // room for one queued-packet message of kCopyRange bytes
+// Room for one queued-packet message carrying kCopyRange bytes.
+constexpr std::size_t kMessageSize = 2048;
 
 volatile std::sig_atomic_t stop_requested = 0;
 
@@ -58,7 +57,8 @@ void configure(mnl_socket* nl, std::uint16_t queue, std::uint32_t maxlen) {
 int collect_id(const nlmsghdr* nlh, void* data) {
   std::array<nlattr*, NFQA_MAX + 1> attr{};
   if (nfq_nlmsg_parse(nlh, attr.data()) < 0 || attr[NFQA_PACKET_HDR] == nullptr) return MNL_CB_OK;
-  const auto* hdr = static_cast<const nfqnl_msg_packet_hdr*>(mnl_attr_get_payload(attr[NFQA_PACKET_HDR]));
+  const auto* hdr =
+      static_cast<const nfqnl_msg_packet_hdr*>(mnl_attr_get_payload(attr[NFQA_PACKET_HDR]));
   static_cast<std::vector<std::uint32_t>*>(data)->push_back(ntohl(hdr->packet_id));
   return MNL_CB_OK;
 }
@@ -71,7 +71,8 @@ int main(int argc, char** argv) {
     return 2;
   }
   const auto queue = static_cast<std::uint16_t>(std::strtoul(argv[1], nullptr, 10));
-  const auto maxlen = static_cast<std::uint32_t>(argc > 2 ? std::strtoul(argv[2], nullptr, 10) : 4096);
+  const auto maxlen =
+      static_cast<std::uint32_t>(argc > 2 ? std::strtoul(argv[2], nullptr, 10) : 4096);
 
   mnl_socket* nl = mnl_socket_open(NETLINK_NETFILTER);
   if (nl == nullptr) fail("mnl_socket_open");

@@ -71,7 +71,7 @@ neigh replace 10.2.0.2 lladdr 02:76:64:02:00:02 dev wan0 nud permanent
 CMDS
 netns "$router" sysctl -qw net.ipv4.ip_forward=1
 
-netns "$server" iperf3 -s >/dev/null 2>&1 &
+ip netns exec "$server" iperf3 -s >/dev/null 2>&1 &  # not via netns(): $! must be iperf3
 pids+=($!)
 sleep 0.3
 
@@ -134,7 +134,7 @@ measure kernel
 empty_tables
 
 # The reader sits where verdictd steers FORWARD: queue 2, in mangle FORWARD.
-netns "$router" "$reader" 2 >/dev/null &
+ip netns exec "$router" "$reader" 2 >/dev/null &
 reader_pid=$!
 pids+=($reader_pid)
 sleep 0.3
@@ -144,7 +144,7 @@ netns "$router" "iptables-$steering" -t mangle -D FORWARD -j NFQUEUE --queue-num
 kill "$reader_pid"
 wait "$reader_pid" || true
 
-netns "$router" "$verdictd" --ruleset "$ruleset" --control-socket "$sock" --steering "$steering" \
+ip netns exec "$router" "$verdictd" --ruleset "$ruleset" --control-socket "$sock" --steering "$steering" \
   >"/tmp/$id-verdictd.log" 2>&1 &
 pids+=($!)
 for _ in $(seq 100); do

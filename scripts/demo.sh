@@ -16,37 +16,37 @@ pids=()
 cleanup() {
   for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
   wait 2>/dev/null || true
-  for ns in "$client" "$router" "$server"; do ip netns del "$ns" 2>/dev/null || true; done
+  for n in "$client" "$router" "$server"; do ip netns del "$n" 2>/dev/null || true; done
   rm -f "$sock"
 }
 trap cleanup EXIT
 
-in() { ip netns exec "$@"; }
-for ns in "$client" "$router" "$server"; do ip netns add "$ns"; in "$ns" ip link set lo up; done
+ns() { ip netns exec "$@"; }
+for n in "$client" "$router" "$server"; do ip netns add "$n"; ns "$n" ip link set lo up; done
 ip link add c0 netns "$client" type veth peer name r0 netns "$router"
 ip link add s0 netns "$server" type veth peer name r1 netns "$router"
-in "$client" ip addr add 10.1.0.2/24 dev c0
-in "$client" ip -6 addr add fd01::2/64 dev c0 nodad
-in "$router" ip addr add 10.1.0.1/24 dev r0
-in "$router" ip -6 addr add fd01::1/64 dev r0 nodad
-in "$router" ip addr add 10.2.0.1/24 dev r1
-in "$router" ip -6 addr add fd02::1/64 dev r1 nodad
-in "$server" ip addr add 10.2.0.2/24 dev s0
-in "$server" ip -6 addr add fd02::2/64 dev s0 nodad
-in "$client" ip link set c0 up; in "$router" ip link set r0 up
-in "$router" ip link set r1 up; in "$server" ip link set s0 up
-in "$client" ip route add default via 10.1.0.1
-in "$client" ip -6 route add default via fd01::1
-in "$server" ip route add default via 10.2.0.1
-in "$server" ip -6 route add default via fd02::1
-in "$router" sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1
+ns "$client" ip addr add 10.1.0.2/24 dev c0
+ns "$client" ip -6 addr add fd01::2/64 dev c0 nodad
+ns "$router" ip addr add 10.1.0.1/24 dev r0
+ns "$router" ip -6 addr add fd01::1/64 dev r0 nodad
+ns "$router" ip addr add 10.2.0.1/24 dev r1
+ns "$router" ip -6 addr add fd02::1/64 dev r1 nodad
+ns "$server" ip addr add 10.2.0.2/24 dev s0
+ns "$server" ip -6 addr add fd02::2/64 dev s0 nodad
+ns "$client" ip link set c0 up; ns "$router" ip link set r0 up
+ns "$router" ip link set r1 up; ns "$server" ip link set s0 up
+ns "$client" ip route add default via 10.1.0.1
+ns "$client" ip -6 route add default via fd01::1
+ns "$server" ip route add default via 10.2.0.1
+ns "$server" ip -6 route add default via fd02::1
+ns "$router" sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1
 
 for port in 80 22; do
-  in "$server" socat TCP-LISTEN:$port,fork,reuseaddr SYSTEM:'echo hello' &
+  ip netns exec "$server" socat TCP-LISTEN:$port,fork,reuseaddr SYSTEM:'echo hello' &
   pids+=($!)
 done
 
-in "$router" "$build/daemon/service/verdictd" --ruleset "$top/rules/examples/lab-gateway.json" \
+ip netns exec "$router" "$build/daemon/service/verdictd" --ruleset "$top/rules/examples/lab-gateway.json" \
   --control-socket "$sock" &
 pids+=($!)
 for _ in $(seq 50); do [ -S "$sock" ] && break; sleep 0.1; done
@@ -57,12 +57,12 @@ try() {
   if "$@" >/dev/null 2>&1; then echo "  $what: passes"; else echo "  $what: blocked"; fi
 }
 echo "verdictd is filtering the router's FORWARD hook with rules/examples/lab-gateway.json:"
-try "client -> server tcp/80 (web)" in "$client" socat -T2 - TCP:10.2.0.2:80,connect-timeout=2
-try "client -> server tcp/22 (ssh)" in "$client" socat -T2 - TCP:10.2.0.2:22,connect-timeout=2
-try "client -> server ping" in "$client" ping -c 3 -i 0.2 -W 1 10.2.0.2
-try "client -> server ping over IPv6" in "$client" ping -6 -c 3 -i 0.2 -W 1 fd02::2
-try "client -> server udp/53" in "$client" sh -c 'echo q | socat -T1 - UDP:10.2.0.2:53 | grep -q .'
+try "client -> server tcp/80 (web)" ns "$client" socat -T2 - TCP:10.2.0.2:80,connect-timeout=2
+try "client -> server tcp/22 (ssh)" ns "$client" socat -T2 - TCP:10.2.0.2:22,connect-timeout=2
+try "client -> server ping" ns "$client" ping -c 3 -i 0.2 -W 1 10.2.0.2
+try "client -> server ping over IPv6" ns "$client" ping -6 -c 3 -i 0.2 -W 1 fd02::2
+try "client -> server udp/53" ns "$client" sh -c 'echo q | socat -T1 - UDP:10.2.0.2:53 | grep -q .'
 echo
-in "$router" "$build/daemon/ctl/verdictctl" --socket "$sock" list -v --line-numbers
+ns "$router" "$build/daemon/ctl/verdictctl" --socket "$sock" list -v --line-numbers
 echo
-in "$router" "$build/daemon/ctl/verdictctl" --socket "$sock" status
+ns "$router" "$build/daemon/ctl/verdictctl" --socket "$sock" status

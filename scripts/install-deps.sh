@@ -5,7 +5,7 @@ packages=(
   build-essential cmake pkg-config clang-format clang-tidy
   libmnl-dev libnetfilter-queue-dev libnetfilter-conntrack-dev libsystemd-dev
   nlohmann-json3-dev libcli11-dev libgtest-dev libgmock-dev libbenchmark-dev
-  iptables iproute2 conntrack iperf3 socat
+  iptables iproute2 iputils-ping conntrack iperf3 socat
   python3 python3-jsonschema python3-scapy
   systemd
 )

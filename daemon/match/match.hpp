@@ -61,7 +61,8 @@ struct MatchRegistrar {
   MatchRegistrar(std::string_view key, MatchInfo info) { register_match(key, info); }
 };
 
-// The rule's protocol number when the rule has a non-negated "protocol" key.
+// The rule's protocol number when the rule has a non-negated "protocol" key
+// (defined with the protocol match).
 std::optional<std::uint8_t> rule_protocol(const Json& rule_match);
 
 }  // namespace verdictd

@@ -76,19 +76,29 @@ class ProtocolMatch final : public Match {
   bool negated_;
 };
 
-std::unique_ptr<Match> make_protocol(const MatchArgs& args) {
-  std::uint8_t number = 0;
-  if (args.value.is_string()) {
-    const std::string& name = args.value.get_ref<const std::string&>();
+// A protocol name or number as written, or nullopt when it is neither.
+std::optional<std::uint8_t> protocol_number(const Json& value) {
+  if (value.is_string()) {
+    const std::string& name = value.get_ref<const std::string&>();
     auto known = std::find_if(kProtocolNames.begin(), kProtocolNames.end(),
                               [&](const ProtocolName& p) { return p.name == name; });
     if (known == kProtocolNames.end()) {
-      throw_expected(kWhat, args.value);
+      return std::nullopt;
     }
-    number = known->number;
-  } else {
-    number = static_cast<std::uint8_t>(parse_uint(args.value, 0xff, kWhat));
+    return known->number;
   }
+  if (value.is_number_unsigned() && value.get<std::uint64_t>() <= 0xff) {
+    return static_cast<std::uint8_t>(value.get<std::uint64_t>());
+  }
+  return std::nullopt;
+}
+
+std::unique_ptr<Match> make_protocol(const MatchArgs& args) {
+  const std::optional<std::uint8_t> known = protocol_number(args.value);
+  if (!known) {
+    throw_expected(kWhat, args.value);
+  }
+  const std::uint8_t number = *known;
   if (number == 0 && args.negated) {
     throw FieldError("\"!protocol\": " + args.value.dump() + " would never match");
   }
@@ -98,5 +108,13 @@ std::unique_ptr<Match> make_protocol(const MatchArgs& args) {
 const MatchRegistrar kRegistrar("protocol", {make_protocol, true});
 
 }  // namespace
+
+std::optional<std::uint8_t> rule_protocol(const Json& rule_match) {
+  auto it = rule_match.find("protocol");
+  if (it == rule_match.end()) {
+    return std::nullopt;
+  }
+  return protocol_number(*it);
+}
 
 }  // namespace verdictd

@@ -30,8 +30,8 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-constexpr int kPollMilliseconds = 200;         // how soon a stop request is noticed
-constexpr int kDrainQuietMilliseconds = 100;   // a stopping queue this quiet is empty
+constexpr int kPollMilliseconds = 200;        // how soon a stop request is noticed
+constexpr int kDrainQuietMilliseconds = 100;  // a stopping queue this quiet is empty
 constexpr auto kDrainLimit = std::chrono::seconds(1);
 // Room for a queued-packet message besides its payload: the attributes the
 // kernel adds (ids, marks, interfaces, timestamp, hardware header, ...).
@@ -65,8 +65,7 @@ std::string bind_failure(std::uint16_t queue, int error) {
   }
   if (error == EPERM) return "binding " + name + " needs CAP_NET_ADMIN";
   if (error == EOPNOTSUPP) {
-    return "the kernel refuses the flags of " + name + " (GSO, fail-open): " +
-           std::strerror(error);
+    return "the kernel refuses the flags of " + name + " (GSO, fail-open): " + std::strerror(error);
   }
   return "cannot bind " + name + ": " + std::strerror(error);
 }
@@ -80,7 +79,6 @@ std::string bind_failure(std::uint16_t queue, int error) {
 struct QueueWorker::Socket {
   mnl_socket* netlink = nullptr;
   int fd = -1;
-  std::uint32_t port_id = 0;
   std::uint32_t sequence = 0;
   std::size_t slot_size = 0;  // bytes for one received datagram
   std::vector<std::uint8_t> slots;
@@ -93,8 +91,8 @@ struct QueueWorker::Socket {
   explicit Socket(const QueueOptions& options)
       : slot_size(MNL_ALIGN(options.copy_range) + kMetadataRoom),
         verdicts(std::max<std::size_t>(options.batch, 1) * kVerdictMessageSize) {
-    const std::size_t count =
-        std::clamp<std::size_t>(kReceiveMemory / slot_size, 1, std::max<std::size_t>(options.batch, 1));
+    const std::size_t count = std::clamp<std::size_t>(kReceiveMemory / slot_size, 1,
+                                                      std::max<std::size_t>(options.batch, 1));
     slots.resize(count * slot_size);
     iovecs.resize(count);
     headers.resize(count);
@@ -111,7 +109,6 @@ struct QueueWorker::Socket {
       mnl_socket_close(netlink);
       throw std::system_error(error, std::generic_category(), "binding a netlink socket");
     }
-    port_id = mnl_socket_get_portid(netlink);
   }
   ~Socket() { mnl_socket_close(netlink); }
   Socket(const Socket&) = delete;
@@ -178,8 +175,8 @@ void QueueWorker::start() {
       socket_.reset();
       throw std::runtime_error(bind_failure(options_.queue_number, error));
     }
-    acknowledged = dispatch({socket_->slots.data(), static_cast<std::size_t>(got)},
-                            socket_->sequence);
+    acknowledged =
+        dispatch({socket_->slots.data(), static_cast<std::size_t>(got)}, socket_->sequence);
     send_verdicts();
   }
   if (*acknowledged != 0) {
@@ -314,8 +311,7 @@ std::optional<int> QueueWorker::dispatch(std::span<std::uint8_t> datagram,
     }
     if (NFNL_MSG_TYPE(message->nlmsg_type) != NFQNL_MSG_PACKET) continue;
     std::array<nlattr*, NFQA_MAX + 1> attributes{};
-    if (nfq_nlmsg_parse(message, attributes.data()) < 0 ||
-        attributes[NFQA_PACKET_HDR] == nullptr) {
+    if (nfq_nlmsg_parse(message, attributes.data()) < 0 || attributes[NFQA_PACKET_HDR] == nullptr) {
       continue;
     }
     if (s.verdicts_used + kVerdictMessageSize > s.verdicts.size()) send_verdicts();
@@ -331,7 +327,9 @@ std::optional<int> QueueWorker::dispatch(std::span<std::uint8_t> datagram,
     packet.original_length = attributes[NFQA_CAP_LEN] != nullptr
                                  ? ntohl(mnl_attr_get_u32(attributes[NFQA_CAP_LEN]))
                                  : static_cast<std::uint32_t>(packet.payload.size());
-    if (attributes[NFQA_MARK] != nullptr) packet.mark = ntohl(mnl_attr_get_u32(attributes[NFQA_MARK]));
+    if (attributes[NFQA_MARK] != nullptr) {
+      packet.mark = ntohl(mnl_attr_get_u32(attributes[NFQA_MARK]));
+    }
     if (attributes[NFQA_IFINDEX_INDEV] != nullptr) {
       packet.in_ifindex = ntohl(mnl_attr_get_u32(attributes[NFQA_IFINDEX_INDEV]));
     }
@@ -347,9 +345,10 @@ std::optional<int> QueueWorker::dispatch(std::span<std::uint8_t> datagram,
     packets_.fetch_add(1, std::memory_order_relaxed);
     (decision.accept ? accepted_ : dropped_).fetch_add(1, std::memory_order_relaxed);
 
-    nlmsghdr* verdict =
-        nfq_nlmsg_put(s.verdicts.data() + s.verdicts_used, NFQNL_MSG_VERDICT, options_.queue_number);
-    nfq_nlmsg_verdict_put(verdict, static_cast<int>(packet.id), decision.accept ? NF_ACCEPT : NF_DROP);
+    nlmsghdr* verdict = nfq_nlmsg_put(s.verdicts.data() + s.verdicts_used, NFQNL_MSG_VERDICT,
+                                      options_.queue_number);
+    nfq_nlmsg_verdict_put(verdict, static_cast<int>(packet.id),
+                          decision.accept ? NF_ACCEPT : NF_DROP);
     if (decision.set_mark) nfq_nlmsg_verdict_put_mark(verdict, decision.mark);
     s.verdicts_used += MNL_ALIGN(verdict->nlmsg_len);
     ++s.verdicts_pending;

@@ -51,8 +51,8 @@ struct QueueStats {
   std::uint64_t packets = 0;
   std::uint64_t accepted = 0;
   std::uint64_t dropped = 0;
-  std::uint64_t enobufs = 0;  // receive overruns: the kernel dropped (or bypassed) packets
-  std::uint64_t batches = 0;  // sendmsg calls carrying verdicts
+  std::uint64_t enobufs = 0;         // receive overruns: the kernel dropped (or bypassed) packets
+  std::uint64_t batches = 0;         // sendmsg calls carrying verdicts
   std::uint64_t verdict_errors = 0;  // verdicts the kernel refused (packet stays queued)
 };
 

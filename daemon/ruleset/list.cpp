@@ -25,6 +25,11 @@ std::string short_number(std::uint64_t n) {
   return std::to_string(n) + "P";
 }
 
+// iptables prints '!' or a space before a negatable column, then pads it.
+std::string negatable(const std::string& text, std::size_t width) {
+  return text.starts_with('!') ? padded(text, width + 1) : " " + padded(text, width);
+}
+
 int references(const Table& table, int chain_index) {
   int count = 0;
   for (const Chain& chain : table.chains) {
@@ -61,9 +66,9 @@ std::string rule_row(const Table& table, const Rule& rule, std::size_t number,
     line += right(short_number(rule.counters->packets.load()), 5) + " " +
             right(short_number(rule.counters->bytes.load()), 5) + " ";
   }
-  line += padded(target, 10) + " " + padded(row.protocol, 4) + " " + row.option + " ";
-  if (o.verbose) line += padded(row.in, 6) + " " + padded(row.out, 6) + " ";
-  line += padded(row.source, 20) + " " + padded(row.destination, 20);
+  line += padded(target, 9) + " " + negatable(row.protocol, 5) + row.option + " ";
+  if (o.verbose) line += " " + padded(row.in, 6) + " " + padded(row.out, 6) + " ";
+  line += negatable(row.source, 19) + " " + negatable(row.destination, 19) + " ";
   if (rule.is_goto) line += "[goto] ";
   if (!row.extra.empty()) line += " " + row.extra;
   if (!rule.comment.empty()) line += " /* " + rule.comment + " */";

@@ -59,10 +59,6 @@ TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))
 RULESETS = os.path.join(TOP, "tests", "rulesets")
 
 
-def family_of(address):
-    return 6 if ":" in address else 4
-
-
 def _binary(env_name, build_relative):
     path = os.environ.get(env_name)
     if path:
@@ -107,7 +103,7 @@ class Namespace:
     def entered(self):
         """Runs the body with this thread inside the namespace."""
         with _setns_lock:
-            own = os.open(f"/proc/thread-self/ns/net", os.O_RDONLY)
+            own = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
             target = os.open(f"/run/netns/{self.name}", os.O_RDONLY)
             try:
                 if _libc.setns(target, CLONE_NEWNET) != 0:
@@ -149,7 +145,7 @@ class Lab:
         self.id = "vd-" + secrets.token_hex(3)
         self.ns = {role: Namespace(f"{self.id}-{role[0]}") for role in (CLIENT, ROUTER, SERVER)}
         self.tmp = tempfile.mkdtemp(prefix=self.id + "-")
-        self.processes = []  # (Popen, description) started here, killed by pid on destroy
+        self.processes = []  # Popen of what this lab started, killed by pid on destroy
         self.router_lan = "lan0"  # follows renames
         _live_labs.add(self)
         try:
@@ -207,7 +203,7 @@ class Lab:
         self.router_lan = new_name
 
     def destroy(self):
-        for proc, _ in self.processes:
+        for proc in self.processes:
             if proc.poll() is None:
                 proc.kill()
                 with contextlib.suppress(subprocess.TimeoutExpired):
@@ -224,12 +220,8 @@ class Lab:
         """Loads a verdictd ruleset into the router's kernel via verdictctl
         export and iptables-legacy-restore."""
         for family, restore in ((4, "iptables-legacy-restore"), (6, "ip6tables-legacy-restore")):
-            text = run([verdictctl_binary(), "export", f"-{family}", ruleset_path]).stdout
+            text = self.ctl("export", f"-{family}", ruleset_path).stdout
             self.ns[ROUTER].run([restore], input=text)
-
-    def kernel_save(self):
-        r = self.ns[ROUTER]
-        return (r.run(["iptables-legacy-save"]).stdout, r.run(["ip6tables-legacy-save"]).stdout)
 
     def kernel_counters(self, family, table, chain):
         """Rule counters of one kernel chain, [(packets, bytes)] by rule number."""
@@ -243,25 +235,27 @@ class Lab:
         return rows
 
     def kernel_reset(self):
-        """Empties every table of the router, both families, both iptables
-        backends: the state before a ruleset or a verdictd ran. Never used
-        while a verdictd holds queued packets."""
-        tables = {"filter": ["INPUT", "FORWARD", "OUTPUT"],
-                  "mangle": ["PREROUTING", "INPUT", "FORWARD", "OUTPUT", "POSTROUTING"],
-                  "raw": ["PREROUTING", "OUTPUT"]}
-        text = "".join("*%s\n%sCOMMIT\n" % (t, "".join(f":{c} ACCEPT [0:0]\n" for c in chains))
-                       for t, chains in tables.items())
+        """Empties every table the router has, both families, both iptables
+        backends (built-in chains back to ACCEPT, user chains gone): the
+        state before a ruleset or a verdictd ran. Never used while a verdictd
+        holds queued packets."""
         r = self.ns[ROUTER]
-        for tool in ("iptables-legacy-restore", "ip6tables-legacy-restore",
-                     "iptables-nft-restore", "ip6tables-nft-restore"):
-            r.run([tool], input=text)
+        for tool in ("iptables-legacy", "ip6tables-legacy", "iptables-nft", "ip6tables-nft"):
+            text = ""
+            for line in r.run([tool + "-save"]).stdout.splitlines():
+                if line.startswith("*") or line == "COMMIT":
+                    text += line + "\n"
+                elif line.startswith(":") and not line.split()[1] == "-":
+                    text += f"{line.split()[0]} ACCEPT [0:0]\n"
+            if text:
+                r.run([tool + "-restore"], input=text)
 
     # ---- verdictd in the router ----
 
-    def start_verdictd(self, ruleset=None, args=(), config=None, wait_ready=True):
+    def start_verdictd(self, ruleset=None, args=(), config=None):
+        """verdictd in the router, once it has said READY=1."""
         daemon = Verdictd(self, ruleset, args, config)
-        if wait_ready:
-            daemon.wait_ready()
+        daemon.wait_ready()
         return daemon
 
     def ctl(self, *args, check=True):
@@ -295,17 +289,12 @@ class Verdictd:
         if steering and "--steering" not in args:
             args += ["--steering", steering]
         env = dict(os.environ, NOTIFY_SOCKET=self.notify_path)
-        self.log = open(self.log_path, "w")
-        self.proc = subprocess.Popen(lab.ns[ROUTER].exec_args(args), stdout=self.log,
-                                     stderr=subprocess.STDOUT, env=env)
-        lab.processes.append((self.proc, "verdictd"))
-
-    @property
-    def pid(self):
-        return self.proc.pid
+        with open(self.log_path, "w") as log:
+            self.proc = subprocess.Popen(lab.ns[ROUTER].exec_args(args), stdout=log,
+                                         stderr=subprocess.STDOUT, env=env)
+        lab.processes.append(self.proc)
 
     def read_log(self):
-        self.log.flush()
         with open(self.log_path) as f:
             return f.read()
 
@@ -319,31 +308,29 @@ class Verdictd:
         except (socket.timeout, BlockingIOError):
             pass
 
-    def wait_notification(self, predicate, timeout=10):
-        """Waits for an sd_notify line satisfying predicate; returns it."""
+    def wait_notification(self, predicate, since=0, timeout=10):
+        """Waits for an sd_notify line, from the since-th on, satisfying
+        predicate; returns it."""
         deadline = time.monotonic() + timeout
-        seen = 0
         while True:
-            for line in self.notifications[seen:]:
+            self._drain_notify(0)
+            for line in self.notifications[since:]:
                 if predicate(line):
                     return line
-            seen = len(self.notifications)
+            since = len(self.notifications)
             if self.proc.poll() is not None:
-                self._drain_notify(0)
-                if any(predicate(l) for l in self.notifications[seen:]):
-                    continue
                 raise RuntimeError(f"verdictd exited {self.proc.returncode}:\n{self.read_log()}")
             left = deadline - time.monotonic()
             if left <= 0:
                 raise RuntimeError(f"verdictd: no such notification in {timeout}s; got "
                                    f"{self.notifications}\n{self.read_log()}")
-            self._drain_notify(min(left, 0.2))
+            self._drain_notify(min(left, 0.1))
 
     def wait_ready(self, timeout=10):
-        self.wait_notification(lambda l: l == "READY=1", timeout)
-        self.notifications.clear()
+        self.wait_notification(lambda l: l == "READY=1", timeout=timeout)
 
     def statuses(self):
+        """Every STATUS= text verdictd has sent so far."""
         self._drain_notify(0)
         return [l[len("STATUS="):] for l in self.notifications if l.startswith("STATUS=")]
 
@@ -356,9 +343,10 @@ class Verdictd:
 
     def reload_by_signal(self, timeout=10):
         """SIGHUP, then waits for the READY=1 that ends the reload."""
-        self.notifications.clear()
+        self._drain_notify(0)
+        since = len(self.notifications)
         self.send_signal(signal.SIGHUP)
-        self.wait_notification(lambda l: l == "READY=1", timeout)
+        self.wait_notification(lambda l: l == "READY=1", since, timeout)
 
     def stop(self, sig=signal.SIGTERM, timeout=10):
         """Stops the daemon; returns its exit status."""
@@ -366,11 +354,4 @@ class Verdictd:
             self.send_signal(sig)
             self.proc.wait(timeout=timeout)
         self.notify.close()
-        self.log.close()
         return self.proc.returncode
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.stop()

@@ -52,8 +52,8 @@ class LabTestCase(unittest.TestCase):
             self.servers.close()
         self.lab.kernel_reset()
 
-    def start_verdictd(self, ruleset=None, args=(), config=None, wait_ready=True):
-        daemon = self.lab.start_verdictd(ruleset, args, config, wait_ready)
+    def start_verdictd(self, ruleset=None, args=(), config=None):
+        daemon = self.lab.start_verdictd(ruleset, args, config)
         self.daemons.append(daemon)
         return daemon
 

@@ -22,9 +22,9 @@ import socket
 import struct
 import time
 
-from lab import ADDR, CLIENT, ROUTER, SERVER, family_of
+from lab import ADDR, ROUTER
 
-PHASE_TIMEOUT = 1.0  # under TCP's first SYN retransmission (1 s): one SYN per blocked connect
+PHASE_TIMEOUT = 1.0  # about TCP's first SYN retransmission: a blocked connect sends one or two SYNs
 
 IPPROTO_ICMPV6 = socket.IPPROTO_ICMPV6
 IPV6_CHECKSUM = 7
@@ -352,12 +352,6 @@ class Servers:
         for _, s in self.sockets:
             s.close()
         self.sockets.clear()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
 
 
 class Phase:

@@ -1,0 +1,366 @@
+#include "queue/steering.hpp"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <spawn.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <array>
+#include <cctype>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <sstream>
+#include <stdexcept>
+#include <string_view>
+#include <system_error>
+#include <vector>
+
+extern char** environ;  // POSIX defines it but no header has to declare it
+
+namespace verdictd {
+
+namespace {
+
+enum class ChainContent : std::uint8_t { kEmpty, kQueue, kDrop };
+
+struct Tools {
+  const char* restore;
+  const char* save;
+};
+
+Tools tools(SteeringBackend backend, bool ipv6) {
+  if (backend == SteeringBackend::kNft) {
+    return ipv6 ? Tools{"ip6tables-nft-restore", "ip6tables-nft-save"}
+                : Tools{"iptables-nft-restore", "iptables-nft-save"};
+  }
+  return ipv6 ? Tools{"ip6tables-legacy-restore", "ip6tables-legacy-save"}
+              : Tools{"iptables-legacy-restore", "iptables-legacy-save"};
+}
+
+// The kernel may be built or booted without IPv6; ip6tables then cannot work.
+bool ipv6_available() { return access("/proc/sys/net/ipv6", F_OK) == 0; }
+
+// The tools live in sbin, which a caller's PATH may lack.
+std::string find_tool(const std::string& name) {
+  std::string directories = "/usr/sbin:/sbin:/usr/bin:/bin";
+  if (const char* path = std::getenv("PATH")) directories = std::string(path) + ":" + directories;
+  std::istringstream list(directories);
+  std::string directory;
+  while (std::getline(list, directory, ':')) {
+    if (directory.empty()) continue;
+    std::string candidate = directory;
+    candidate += '/';
+    candidate += name;
+    if (access(candidate.c_str(), X_OK) == 0) return candidate;
+  }
+  throw std::runtime_error("steering needs " + name +
+                           " (package iptables), which is not installed");
+}
+
+class Descriptor {
+ public:
+  explicit Descriptor(int fd = -1) : fd_(fd) {}
+  ~Descriptor() { reset(); }
+  Descriptor(const Descriptor&) = delete;
+  Descriptor& operator=(const Descriptor&) = delete;
+  Descriptor(Descriptor&&) = delete;
+  Descriptor& operator=(Descriptor&&) = delete;
+  [[nodiscard]] int get() const { return fd_; }
+  void reset() {
+    if (fd_ >= 0) close(fd_);
+    fd_ = -1;
+  }
+
+ private:
+  int fd_;
+};
+
+struct ToolRun {
+  int status = -1;  // exit status, or -1 when the tool did not exit normally
+  std::string output;
+  std::string errors;
+};
+
+// Runs a tool with `input` on its stdin, collecting stdout and stderr. The
+// stdin end is a socket so that a tool exiting early cannot raise SIGPIPE here.
+ToolRun run_tool(const std::string& name, const std::vector<std::string>& arguments,
+                 std::string_view input) {
+  const std::string path = find_tool(name);
+  std::array<int, 2> in{};
+  std::array<int, 2> out{};
+  std::array<int, 2> err{};
+  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, in.data()) != 0) {
+    throw std::system_error(errno, std::generic_category(), "socketpair");
+  }
+  Descriptor in_child(in[0]);
+  Descriptor in_parent(in[1]);
+  if (pipe2(out.data(), O_CLOEXEC) != 0) {
+    throw std::system_error(errno, std::generic_category(), "pipe");
+  }
+  Descriptor out_parent(out[0]);
+  Descriptor out_child(out[1]);
+  if (pipe2(err.data(), O_CLOEXEC) != 0) {
+    throw std::system_error(errno, std::generic_category(), "pipe");
+  }
+  Descriptor err_parent(err[0]);
+  Descriptor err_child(err[1]);
+
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_adddup2(&actions, in_child.get(), STDIN_FILENO);
+  posix_spawn_file_actions_adddup2(&actions, out_child.get(), STDOUT_FILENO);
+  posix_spawn_file_actions_adddup2(&actions, err_child.get(), STDERR_FILENO);
+  std::vector<std::string> words{path};
+  words.insert(words.end(), arguments.begin(), arguments.end());
+  std::vector<char*> argv;
+  argv.reserve(words.size() + 1);
+  for (std::string& word : words) argv.push_back(word.data());
+  argv.push_back(nullptr);
+  pid_t child = 0;
+  const int spawned = posix_spawn(&child, path.c_str(), &actions, nullptr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  if (spawned != 0) throw std::system_error(spawned, std::generic_category(), "running " + path);
+  in_child.reset();
+  out_child.reset();
+  err_child.reset();
+
+  ToolRun result;
+  fcntl(in_parent.get(), F_SETFL, O_NONBLOCK);
+  std::size_t written = 0;
+  if (input.empty()) in_parent.reset();
+  std::array<char, 4096> chunk{};
+  while (out_parent.get() >= 0 || err_parent.get() >= 0) {
+    std::array<pollfd, 3> watched{{{in_parent.get(), POLLOUT, 0},
+                                   {out_parent.get(), POLLIN, 0},
+                                   {err_parent.get(), POLLIN, 0}}};
+    if (poll(watched.data(), watched.size(), -1) < 0) {
+      if (errno == EINTR) continue;
+      break;
+    }
+    if (watched[0].revents != 0) {
+      const ssize_t n = send(in_parent.get(), input.data() + written, input.size() - written,
+                             MSG_NOSIGNAL | MSG_DONTWAIT);
+      if (n > 0) written += static_cast<std::size_t>(n);
+      if ((n < 0 && errno != EAGAIN && errno != EINTR) || written == input.size()) {
+        in_parent.reset();  // end of input (or the tool stopped reading)
+      }
+    }
+    for (std::size_t i = 1; i < watched.size(); ++i) {
+      if (watched[i].revents == 0) continue;
+      Descriptor& source = i == 1 ? out_parent : err_parent;
+      const ssize_t n = read(source.get(), chunk.data(), chunk.size());
+      if (n > 0) {
+        (i == 1 ? result.output : result.errors).append(chunk.data(), static_cast<std::size_t>(n));
+      } else if (n == 0 || errno != EINTR) {
+        source.reset();
+      }
+    }
+  }
+  in_parent.reset();
+  int status = 0;
+  while (waitpid(child, &status, 0) < 0 && errno == EINTR) {
+  }
+  result.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return result;
+}
+
+// The input line an iptables message names ("line 12 failed", "line 12: ...",
+// "Error occurred at line: 12"); 0 if none.
+std::size_t named_line(std::string_view message) {
+  for (std::size_t at = message.find("line"); at != std::string_view::npos;
+       at = message.find("line", at + 1)) {
+    std::size_t digits = at + 4;
+    while (digits < message.size() && (message[digits] == ' ' || message[digits] == ':')) ++digits;
+    if (digits < message.size() && message[digits] >= '1' && message[digits] <= '9') {
+      return std::strtoul(message.data() + digits, nullptr, 10);
+    }
+  }
+  return 0;
+}
+
+// iptables' complaint as one line, quoting the input line it names, since
+// legacy restore says no more than "line 12 failed".
+std::string one_line_error(const std::string& tool, const ToolRun& run, const std::string& input) {
+  std::string message;
+  std::istringstream lines(run.errors);
+  std::string line;
+  while (std::getline(lines, line)) {
+    while (!line.empty() && std::isspace(static_cast<unsigned char>(line.back())) != 0) {
+      line.pop_back();
+    }
+    if (line.empty() || line.starts_with("Try `")) continue;
+    if (!message.empty()) message += message.ends_with(':') ? " " : "; ";
+    message += line;
+  }
+  if (const std::size_t failed = named_line(message); failed > 0) {
+    std::istringstream text(input);
+    for (std::size_t i = 1; std::getline(text, line); ++i) {
+      if (i == failed) {
+        message += " (\"" + line + "\")";
+        break;
+      }
+    }
+  }
+  if (message.empty()) message = "exit status " + std::to_string(run.status);
+  return tool + " failed: " + message;
+}
+
+// What one family's tables hold of ours now.
+struct OwnedState {
+  std::array<int, kHookCount> jumps{};        // jump rules into VERDICTD-<HOOK>
+  std::array<bool, kHookCount> jump_first{};  // one of them is rule 1 of the built-in chain
+  std::array<bool, kHookCount> chain_exists{};
+};
+
+std::string jump_rule(Hook h) {
+  return "-A " + std::string(hook_name(h)) + " -j " + steering_chain(h);
+}
+
+OwnedState read_state(const Tools& family_tools) {
+  OwnedState state;
+  for (const TableId table : {TableId::kRaw, TableId::kMangle}) {
+    const std::string table_text(table_name(table));
+    const ToolRun run = run_tool(family_tools.save, {"-t", table_text}, {});
+    if (run.status != 0) throw std::runtime_error(one_line_error(family_tools.save, run, {}));
+    std::array<bool, kHookCount> seen_rule{};
+    std::istringstream lines(run.output);
+    std::string line;
+    while (std::getline(lines, line)) {
+      for (Hook h : kAllHooks) {
+        if (steering_table(h) != table) continue;
+        const auto i = static_cast<std::size_t>(h);
+        if (line.starts_with(":" + steering_chain(h) + " ")) state.chain_exists[i] = true;
+        if (!line.starts_with("-A " + std::string(hook_name(h)) + " ")) continue;
+        if (line == jump_rule(h)) {
+          ++state.jumps[i];
+          if (!seen_rule[i]) state.jump_first[i] = true;
+        }
+        seen_rule[i] = true;
+      }
+    }
+  }
+  return state;
+}
+
+std::string chain_rules(Hook h, ChainContent content, const SteeringPlan& plan) {
+  const std::string append = "-A " + steering_chain(h) + " ";
+  switch (content) {
+    case ChainContent::kEmpty:
+      return {};
+    case ChainContent::kDrop:
+      return append + "-j DROP\n";
+    case ChainContent::kQueue: {
+      const HookQueues& queues = plan.queues[static_cast<std::size_t>(h)];
+      std::string rule = append + "-j NFQUEUE ";
+      if (queues.count > 1) {
+        rule += "--queue-balance " + std::to_string(queues.first) + ":" +
+                std::to_string(queues.first + queues.count - 1);
+      } else {
+        rule += "--queue-num " + std::to_string(queues.first);
+      }
+      if (plan.fail_open) rule += " --queue-bypass";
+      return rule + "\n";
+    }
+  }
+  return {};
+}
+
+// Declares (and so empties) the owned chains, fills them, and leaves exactly
+// one jump to each at the top of its built-in chain.
+std::string install_text(const OwnedState& state,
+                         const std::array<ChainContent, kHookCount>& contents,
+                         const SteeringPlan& plan) {
+  std::string text;
+  for (const TableId table : {TableId::kRaw, TableId::kMangle}) {
+    text += "*" + std::string(table_name(table)) + "\n";
+    for (Hook h : kAllHooks) {
+      if (steering_table(h) == table) text += ":" + steering_chain(h) + " - [0:0]\n";
+    }
+    for (Hook h : kAllHooks) {
+      if (steering_table(h) != table) continue;
+      const auto i = static_cast<std::size_t>(h);
+      text += chain_rules(h, contents[i], plan);
+      if (state.jumps[i] == 1 && state.jump_first[i]) continue;
+      const std::string target = " -j " + steering_chain(h) + "\n";
+      for (int n = 0; n < state.jumps[i]; ++n) text += "-D " + std::string(hook_name(h)) + target;
+      text += "-I " + std::string(hook_name(h)) + " 1" + target;
+    }
+    text += "COMMIT\n";
+  }
+  return text;
+}
+
+std::string remove_text(const OwnedState& state) {
+  std::string text;
+  for (const TableId table : {TableId::kRaw, TableId::kMangle}) {
+    std::string commands;
+    for (Hook h : kAllHooks) {
+      if (steering_table(h) != table) continue;
+      const auto i = static_cast<std::size_t>(h);
+      for (int n = 0; n < state.jumps[i]; ++n) {
+        commands += "-D " + std::string(hook_name(h)) + " -j " + steering_chain(h) + "\n";
+      }
+      if (state.chain_exists[i]) {
+        commands += "-F " + steering_chain(h) + "\n-X " + steering_chain(h) + "\n";
+      }
+    }
+    if (!commands.empty()) {
+      text += "*" + std::string(table_name(table)) + "\n" + commands + "COMMIT\n";
+    }
+  }
+  return text;
+}
+
+void restore(const Tools& family_tools, const std::string& text) {
+  if (text.empty()) return;
+  // -w: legacy tables are shared with other iptables users through the xtables lock.
+  const ToolRun run = run_tool(family_tools.restore, {"-w", "--noflush"}, text);
+  if (run.status != 0) throw std::runtime_error(one_line_error(family_tools.restore, run, text));
+}
+
+void install(SteeringBackend backend, const std::array<ChainContent, kHookCount>& contents,
+             const SteeringPlan& plan) {
+  for (const bool ipv6 : {false, true}) {
+    if (ipv6 && !ipv6_available()) continue;
+    const Tools family_tools = tools(backend, ipv6);
+    restore(family_tools, install_text(read_state(family_tools), contents, plan));
+  }
+}
+
+}  // namespace
+
+std::string steering_chain(Hook h) { return "VERDICTD-" + std::string(hook_name(h)); }
+
+TableId steering_table(Hook h) {
+  return h == Hook::kPrerouting || h == Hook::kOutput ? TableId::kRaw : TableId::kMangle;
+}
+
+Steering::Steering(SteeringBackend backend) : backend_(backend) {}
+
+void Steering::apply(const SteeringPlan& plan) {
+  std::array<ChainContent, kHookCount> contents{};
+  for (Hook h : kAllHooks) {
+    contents[static_cast<std::size_t>(h)] =
+        (plan.hooks & hook_bit(h)) != 0 ? ChainContent::kQueue : ChainContent::kEmpty;
+  }
+  install(backend_, contents, plan);
+}
+
+void Steering::close() {
+  std::array<ChainContent, kHookCount> contents{};
+  contents.fill(ChainContent::kDrop);
+  install(backend_, contents, SteeringPlan{});
+}
+
+void Steering::remove() {
+  for (const bool ipv6 : {false, true}) {
+    if (ipv6 && !ipv6_available()) continue;
+    const Tools family_tools = tools(backend_, ipv6);
+    restore(family_tools, remove_text(read_state(family_tools)));
+  }
+}
+
+}  // namespace verdictd

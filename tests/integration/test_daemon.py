@@ -1,0 +1,293 @@
+"""verdictd as a daemon on real traffic: rule counters against the packets
+sent (and against the kernel's), two queues on one hook, fail-closed and
+fail-open stops, reloads under traffic, a bad reload."""
+
+import json
+import os
+import shutil
+import signal
+import socket
+import threading
+import time
+import unittest
+
+from lab import CLIENT, EXTRA_CLIENT_V4, EXTRA_CLIENT_V6, ROUTER, SERVER, verdictd_binary
+from oracle import LabTestCase, ruleset_path
+from probes import Ping, Tcp, Udp
+
+C, R, S = CLIENT, ROUTER, SERVER
+
+
+def list_rows(text, chain):
+    """[(packets, bytes)] of a chain's rules in `list -v --line-numbers`
+    output (iptables' layout), and the policy's (packets, bytes)."""
+    rows, policy, inside = [], None, False
+    for line in text.splitlines():
+        if line.startswith("Chain "):
+            inside = line.split()[1] == chain
+            if inside and "policy" in line:
+                fields = line.replace("(", " ").replace(")", " ").split()
+                policy = (int(fields[4]), int(fields[6]))
+        elif inside and line[:1].isdigit():
+            fields = line.split()
+            rows.append((int(fields[1]), int(fields[2])))
+    return rows, policy
+
+
+def queue_packets(status_text):
+    """{queue number: (hook, packets)} from `verdictctl status`."""
+    queues, inside = {}, False
+    for line in status_text.splitlines():
+        fields = line.split()
+        if fields[:2] == ["queue", "hook"]:
+            inside = True
+        elif inside and fields and fields[0].isdigit():
+            queues[int(fields[0])] = (fields[1], int(fields[2]))
+    return queues
+
+
+class DaemonTest(LabTestCase):
+
+    def passes(self):
+        """Probes of plain forwarded traffic (forward_counters.json accepts it)."""
+        return [Ping(C, S, 4), Ping(C, S, 6), Tcp(C, S, 8080, 4), Udp(C, S, 9000, 4)]
+
+    def assert_traffic(self, expect_pass, context):
+        want = ["reply", "reply", "open", "received"] if expect_pass else \
+            ["none", "none", "timeout", "lost"]
+        probes = self.passes()
+        self.assert_outcomes(list(zip(probes, want)), self.probe(probes), context)
+
+    # ---- counters ----
+
+    def send_counted_traffic(self):
+        results = self.probe([Ping(C, S, 4, count=25, interval=0.005),
+                              Ping(C, S, 6, count=30, interval=0.005),
+                              Udp(C, S, 9000, 4, count=40),
+                              Udp(C, S, 9001, 6, count=35)], timeout=3)
+        self.assertEqual(sorted(results.values()),
+                         ["25/25 replies", "30/30 replies", "received 35/35", "received 40/40"])
+
+    def test_list_counters_equal_packets_sent_and_the_kernels(self):
+        self.serve(udp={S: [9000, 9001]})
+        path = ruleset_path("forward_counters")
+
+        self.lab.kernel_load(path)
+        self.send_counted_traffic()
+        k4 = self.lab.kernel_counters(4, "filter", "FORWARD")
+        k6 = self.lab.kernel_counters(6, "filter", "FORWARD")
+        self.lab.kernel_reset()
+        # The kernel's per-family chains hold the rules of their family, in order.
+        kernel = [k4[0], k4[1], (k4[2][0] + k6[0][0], k4[2][1] + k6[0][1]), k6[1], k6[2],
+                  (k4[3][0] + k6[3][0], k4[3][1] + k6[3][1])]
+
+        daemon = self.start_verdictd(path)
+        self.send_counted_traffic()
+        rows, policy = list_rows(daemon.ctl("list", "-v", "--line-numbers").stdout, "FORWARD")
+        self.assertEqual([p for p, _ in rows], [25, 25, 40, 30, 35, 0])
+        self.assertEqual(rows, kernel, "verdictd's (packets, bytes) per rule differ from the kernel's")
+        # Replies of the v6 pings reach the policy, like everything the rules only count.
+        self.assertEqual(policy[0], 25 + 25 + 30 + 30)
+
+        daemon.ctl("zero")
+        rows, policy = list_rows(daemon.ctl("list", "-v", "--line-numbers").stdout, "FORWARD")
+        self.assertEqual(rows, [(0, 0)] * 6)
+        self.assertEqual(policy, (0, 0))
+        print("counters: verdictctl list -v == packets sent == kernel", flush=True)
+
+    def check_list_layout(self, name, family, traffic):
+        """`verdictctl list -v -n --line-numbers -4/-6` prints what
+        `iptables -L -v -n --line-numbers` (ip6tables) prints for the same
+        ruleset after the same traffic, trailing blanks aside."""
+        path = ruleset_path(name)
+        tool = "iptables-legacy" if family == 4 else "ip6tables-legacy"
+        self.lab.kernel_load(path)
+        self.probe(traffic)
+        kernel = self.lab.ns[R].run([tool, "-L", "-v", "-n", "--line-numbers"]).stdout
+        self.lab.kernel_reset()
+        daemon = self.start_verdictd(path)
+        self.probe(traffic)
+        ours = daemon.ctl("list", "-v", "-n", "--line-numbers", f"-{family}").stdout
+        daemon.stop()
+        self.lab.kernel_reset()
+        self.maxDiff = None
+        self.assertEqual([l.rstrip() for l in ours.splitlines()],
+                         [l.rstrip() for l in kernel.splitlines()])
+
+    def test_list_layout_matches_iptables(self):
+        self.serve(tcp={S: [8080]}, udp={S: [9000, 9001, 9003]})
+        self.check_list_layout("chains", 4, [Tcp(C, S, 8080, 4), Tcp(C, S, 8082, 4),
+                                             Udp(C, S, 9000, 4), Udp(C, S, 9003, 4),
+                                             Ping(C, S, 4)])
+        self.check_list_layout("forward_counters", 6, [Udp(C, S, 9001, 6, count=3),
+                                                       Ping(C, S, 6)])
+
+    # ---- queues ----
+
+    def spread_traffic(self):
+        """UDP from many source addresses: the kernel balances a queue range
+        by address, so this reaches every queue of a small range."""
+        probes = [Udp(C, S, 9000, 4, count=3, src_addr=a) for a in EXTRA_CLIENT_V4]
+        probes += [Udp(C, S, 9000, 6, count=3, src_addr=a) for a in EXTRA_CLIENT_V6]
+        results = self.probe(probes)
+        self.assertEqual(set(results.values()), {"received 3/3"})
+        return 3 * len(probes)
+
+    def test_two_queues_on_one_hook(self):
+        self.serve(udp={S: [9000]})
+        daemon = self.start_verdictd(ruleset_path("forward_counters"), ["--queues-per-hook", "2"])
+        sent = self.spread_traffic()
+        queues = queue_packets(daemon.ctl("status").stdout)
+        self.assertEqual(queues[4][0], "FORWARD")
+        self.assertEqual(queues[5][0], "FORWARD")
+        self.assertGreater(queues[4][1], 0, queues)
+        self.assertGreater(queues[5][1], 0, queues)
+        self.assertEqual(queues[4][1] + queues[5][1], sent)
+
+    def test_queue_range_from_the_config_file(self):
+        self.serve(udp={S: [9000]})
+        config = os.path.join(self.lab.tmp, "verdictd.json")
+        with open(config, "w") as f:
+            json.dump({"ruleset": ruleset_path("forward_counters"),
+                       "hooks": {"FORWARD": {"queues": "10:11"}}}, f)
+        daemon = self.start_verdictd(config=config)
+        sent = self.spread_traffic()
+        queues = queue_packets(daemon.ctl("status").stdout)
+        self.assertEqual((queues[10][0], queues[11][0]), ("FORWARD", "FORWARD"))
+        self.assertGreater(queues[10][1], 0, queues)
+        self.assertGreater(queues[11][1], 0, queues)
+        self.assertEqual(queues[10][1] + queues[11][1], sent)
+
+    # ---- stopping ----
+
+    def remove_steering(self):
+        args = [verdictd_binary(), "--remove-steering"]
+        if os.environ.get("VERDICTD_STEERING"):
+            args += ["--steering", os.environ["VERDICTD_STEERING"]]
+        self.lab.ns[R].run(args)
+
+    def check_stop(self, sig, fail_open):
+        self.serve(tcp={S: [8080]}, udp={S: [9000]})
+        args = ["--fail-open"] if fail_open else []
+        daemon = self.start_verdictd(ruleset_path("forward_counters"), args)
+        self.assert_traffic(True, "verdictd running")
+        status = daemon.stop(sig)
+        self.assertEqual(status, 0 if sig == signal.SIGTERM else -signal.SIGKILL, daemon.read_log())
+        self.assert_traffic(fail_open, f"after {sig.name}, fail-{'open' if fail_open else 'closed'}")
+        # A new verdictd takes over whatever the old one left.
+        daemon = self.start_verdictd(ruleset_path("forward_counters"), args)
+        self.assert_traffic(True, "verdictd started again")
+        self.assertEqual(daemon.stop(), 0, daemon.read_log())
+        self.remove_steering()
+        self.assert_traffic(True, "steering removed, no verdictd")
+
+    def test_fail_closed_after_sigterm(self):
+        self.check_stop(signal.SIGTERM, fail_open=False)
+
+    def test_fail_closed_after_sigkill(self):
+        self.check_stop(signal.SIGKILL, fail_open=False)
+
+    def test_fail_open_after_sigterm(self):
+        self.check_stop(signal.SIGTERM, fail_open=True)
+
+    def test_fail_open_after_sigkill(self):
+        self.check_stop(signal.SIGKILL, fail_open=True)
+
+    # ---- reloading ----
+
+    def test_reload_under_traffic_loses_no_packet(self):
+        """2400 datagrams at 1000/s through FORWARD while the ruleset is
+        reloaded six times (SIGHUP and verdictctl reload in turn, the file
+        alternating between two versions): all arrive, and the unchanged
+        rule that accepts them counted every one across the reloads."""
+        count, burst, period = 2400, 10, 0.01
+        path = os.path.join(self.lab.tmp, "ruleset.json")
+        versions = [ruleset_path("forward_counters_reloaded"), ruleset_path("forward_counters")]
+        shutil.copy(versions[1], path)
+        daemon = self.start_verdictd(path)
+
+        sink = self.lab.ns[S].socket(socket.AF_INET, socket.SOCK_DGRAM)
+        sink.bind(("10.2.0.2", 9000))
+        sink.settimeout(1.0)
+        received = []
+
+        def receive():
+            try:
+                while len(received) < count:
+                    received.append(sink.recv(64))
+            except socket.timeout:
+                pass
+
+        sender = self.lab.ns[C].socket(socket.AF_INET, socket.SOCK_DGRAM)
+        sender.connect(("10.2.0.2", 9000))
+        sent, sender_finished = [], []
+
+        def send():
+            start = time.monotonic()
+            for i in range(0, count, burst):
+                for j in range(i, i + burst):
+                    sender.send(j.to_bytes(4, "big"))
+                    sent.append(j)
+                time.sleep(max(0.0, start + (i // burst + 1) * period - time.monotonic()))
+            sender_finished.append(time.monotonic())
+
+        threads = [threading.Thread(target=receive), threading.Thread(target=send)]
+        for t in threads:
+            t.start()
+        try:
+            for i in range(6):
+                time.sleep(0.3)
+                shutil.copy(versions[i % 2], path)
+                if i % 2:
+                    daemon.ctl("reload")
+                else:
+                    daemon.reload_by_signal()
+            last_reload = time.monotonic()
+        finally:
+            for t in threads:
+                t.join()
+            sink.close()
+            sender.close()
+        self.assertEqual(len(sent), count)
+        self.assertEqual(sorted(int.from_bytes(d, "big") for d in received), list(range(count)),
+                         f"received {len(received)} of {count}")
+        self.assertLess(last_reload, sender_finished[0], "the traffic must outlast the reloads")
+        rows, _ = list_rows(daemon.ctl("list", "-v", "--line-numbers").stdout, "FORWARD")
+        self.assertEqual(rows[2][0], count, "the unchanged rule keeps its counter over reloads")
+        self.assertEqual(len(rows), 6)
+        print(f"reload: {count} datagrams sent during 6 reloads, {len(received)} received",
+              flush=True)
+
+    def test_bad_ruleset_on_reload_keeps_the_old_one(self):
+        self.serve(tcp={S: [80, 22, 8003]}, udp={S: [53]})
+        path = os.path.join(self.lab.tmp, "ruleset.json")
+        shutil.copy(ruleset_path("forward_filter"), path)
+        daemon = self.start_verdictd(path)
+        before = [(Tcp(C, S, 80, 4), "open"), (Tcp(C, S, 22, 4), "timeout"),
+                  (Tcp(C, S, 22, 6), "open"), (Udp(C, S, 53, 4), "received"),
+                  (Ping(C, S, 6), "none")]
+        self.assert_outcomes(before, self.probe([p for p, _ in before]), "first ruleset")
+
+        shutil.copy(ruleset_path("bad/port_out_of_range"), path)
+        error = self.lab.ctl("check", path, check=False).stderr.strip()
+        self.assertTrue(error.startswith(f"{path}:6:48: /tables/filter/INPUT/rules/1/match/dport:"),
+                        error)
+        result = daemon.ctl("reload", check=False)
+        self.assertNotEqual(result.returncode, 0)
+        self.assertIn(error, result.stderr)
+        daemon.reload_by_signal()
+        self.assertIn(f"reload failed: {error}; previous ruleset still in force",
+                      daemon.statuses()[-1])
+        self.assertIn(f"last reload: failed: {error}", daemon.ctl("status").stdout)
+        self.assert_outcomes(before, self.probe([p for p, _ in before]),
+                             "after the bad reloads, the first ruleset is still in force")
+
+        shutil.copy(ruleset_path("tcp_flags"), path)
+        daemon.ctl("reload")
+        after = [(Tcp(C, S, 22, 4), "open"), (Ping(C, S, 6), "reply"),
+                 (Tcp(C, S, 8003, 4), "open")]
+        self.assert_outcomes(after, self.probe([p for p, _ in after]), "a good reload")
+
+
+if __name__ == "__main__":
+    unittest.main()
