@@ -2,14 +2,18 @@
 #pragma once
 
 #include <array>
+#include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 
-#include "queue/queue_worker.hpp"
 #include "queue/steering.hpp"
 #include "ruleset/hooks.hpp"
 
 namespace verdictd {
+
+inline constexpr std::string_view kDefaultConfigPath = "/etc/verdictd/verdictd.json";
+inline constexpr std::uint16_t kMaxQueuesPerHook = 64;
 
 struct Config {
   std::string ruleset = "/etc/verdictd/ruleset.json";
@@ -27,12 +31,24 @@ struct Config {
   [[nodiscard]] HookQueues queues_of(Hook h) const;
 };
 
-// Reads a daemon config file. A missing file at the default path is no error
-// (`required` false); anything malformed throws RulesetError with its place.
-Config load_config(const std::string& path, bool required);
+// The command-line flags; each one set replaces the setting of the file.
+struct ConfigFlags {
+  std::optional<std::string> ruleset;
+  std::optional<std::string> control_socket;
+  std::optional<std::uint16_t> queue_base;
+  std::optional<std::uint16_t> queues_per_hook;
+  std::optional<std::uint32_t> queue_maxlen;
+  std::optional<bool> accept_when_queue_full;
+  std::optional<SteeringBackend> steering;
+  bool fail_open = false;
+};
 
-// "10" or "10:11" → a queue range; throws FieldError.
-HookQueues parse_queue_range(const std::string& text);
+// Reads the settings file (a missing file is no error unless `required`),
+// applies the flags and checks the queue layout. Throws std::runtime_error
+// with one line: `FILE:LINE:COL: /pointer: expected ...` for a bad file, or
+// what is wrong with the queue numbers.
+Config resolve_config(const std::string& path, bool required, const ConfigFlags& flags);
+
 std::optional<SteeringBackend> steering_from_name(std::string_view name);
 std::string_view steering_name(SteeringBackend backend);
 
