@@ -40,8 +40,7 @@ Verdict evaluate_table(const Table& table, const PacketView& packet, EvalState& 
   std::size_t rule_index = 0;
   while (true) {
     const Chain& chain = table.chains[static_cast<std::size_t>(chain_index)];
-    bool leave_chain = rule_index >= chain.rules.size();
-    if (!leave_chain) {
+    if (rule_index < chain.rules.size()) {
       const Rule& rule = chain.rules[rule_index++];
       if (!rule_matches(rule, packet, state)) continue;
       rule.counters->add(length);
@@ -52,17 +51,10 @@ Verdict evaluate_table(const Table& table, const PacketView& packet, EvalState& 
         continue;
       }
       if (!rule.target) continue;
-      switch (rule.target->apply(packet, state)) {
-        case TargetAction::kContinue:
-          continue;
-        case TargetAction::kAccept:
-          return Verdict::kAccept;
-        case TargetAction::kDrop:
-          return Verdict::kDrop;
-        case TargetAction::kReturn:
-          leave_chain = true;
-          break;
-      }
+      const TargetAction action = rule.target->apply(packet, state);
+      if (action == TargetAction::kAccept) return Verdict::kAccept;
+      if (action == TargetAction::kDrop) return Verdict::kDrop;
+      if (action == TargetAction::kContinue) continue;
     }
     // End of chain or RETURN: back to the caller, or the built-in chain's policy.
     if (returns.empty()) return apply_policy(builtin_chain, length);

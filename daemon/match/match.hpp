@@ -41,7 +41,7 @@ class Match {
 struct MatchArgs {
   std::string_view key;  // without the "!" prefix
   const Json& value;
-  bool negated;           // the key was written "!key"
+  bool negated;            // the key was written "!key"
   const Json& rule_match;  // the whole "match" object, for keys that depend on others
   TableId table;
 };

@@ -1,5 +1,7 @@
 #include "packet/packet.hpp"
 
+#include <algorithm>
+
 namespace verdictd {
 
 namespace {
@@ -8,12 +10,19 @@ std::uint16_t read16(std::span<const std::uint8_t> b, std::size_t at) {
   return static_cast<std::uint16_t>((b[at] << 8) | b[at + 1]);
 }
 
-// IPv6 extension headers walked to reach the transport header.
+// IPv6 extension headers walked to reach the transport header. ESP (50) and
+// no-next-header (59) end the walk like any protocol, as in the kernel's
+// ipv6_find_hdr.
 constexpr std::uint8_t kHopByHop = 0;
 constexpr std::uint8_t kRouting = 43;
 constexpr std::uint8_t kFragment = 44;
 constexpr std::uint8_t kAuthentication = 51;
 constexpr std::uint8_t kDestinationOptions = 60;
+
+bool is_extension_header(std::uint8_t next) {
+  return next == kHopByHop || next == kRouting || next == kFragment || next == kAuthentication ||
+         next == kDestinationOptions;
+}
 
 void parse_transport(PacketView& p, std::span<const std::uint8_t> b) {
   if (p.fragment_offset != 0) return;  // only the first fragment has the header
@@ -87,39 +96,31 @@ void parse_ipv6(PacketView& p, std::span<const std::uint8_t> b) {
   p.has_network = true;
   p.family = Family::kIPv6;
   p.tos = static_cast<std::uint8_t>(((b[0] & 0x0f) << 4) | (b[1] >> 4));
-  p.length = static_cast<std::uint16_t>(read16(b, 4) + 40);
+  const std::size_t declared = read16(b, 4) + std::size_t{40};
+  // Wraps above 65535 as the kernel's 16-bit length match does.
+  p.length = static_cast<std::uint16_t>(declared);
   p.ttl = b[7];
   p.source = IpAddress::from_v6(&b[8]);
   p.destination = IpAddress::from_v6(&b[24]);
-  const std::span<const std::uint8_t> packet = b.first(std::min<std::size_t>(b.size(), p.length));
+  const std::span<const std::uint8_t> packet = b.first(std::min(b.size(), declared));
   std::uint8_t next = b[6];
   std::size_t at = 40;
-  while (true) {
-    if (next != kHopByHop && next != kRouting && next != kFragment &&
-        next != kAuthentication && next != kDestinationOptions) {
-      break;
-    }
-    if (at + 8 > packet.size()) {
-      // The extension header chain is cut short: no transport header to read.
-      p.protocol = next;
-      p.transport_offset = at;
-      return;
-    }
+  // Every extension header is at least 8 bytes. A chain cut short leaves the
+  // cut header's number as the protocol, with no transport fields.
+  while (is_extension_header(next) && at + 8 <= packet.size()) {
     const std::uint8_t following = packet[at];
-    std::size_t length = 0;
     if (next == kFragment) {
       const std::uint16_t frag = read16(packet, at + 2);
       p.fragment_offset = frag >> 3;
       p.more_fragments = (frag & 1) != 0;
       p.is_fragment = true;
-      length = 8;
+      at += 8;
     } else if (next == kAuthentication) {
-      length = (static_cast<std::size_t>(packet[at + 1]) + 2) * 4;
+      at += (static_cast<std::size_t>(packet[at + 1]) + 2) * 4;
     } else {
-      length = (static_cast<std::size_t>(packet[at + 1]) + 1) * 8;
+      at += (static_cast<std::size_t>(packet[at + 1]) + 1) * 8;
     }
     next = following;
-    at += length;
     if (p.fragment_offset != 0) break;  // later headers belong to the first fragment
   }
   p.protocol = next;

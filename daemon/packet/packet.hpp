@@ -48,7 +48,7 @@ struct PacketView {
   // follows the extension headers.
   std::uint8_t protocol = 0;
   // A fragment that is not the first (offset != 0) carries no transport header.
-  bool is_fragment = false;       // any fragment: offset != 0 or more-fragments
+  bool is_fragment = false;           // any fragment: offset != 0 or more-fragments
   std::uint16_t fragment_offset = 0;  // in 8-byte units
   bool more_fragments = false;
   std::size_t transport_offset = 0;  // where the transport header starts

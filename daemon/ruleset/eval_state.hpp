@@ -11,9 +11,9 @@ namespace verdictd {
 
 struct EvalState {
   Hook hook = Hook::kInput;
-  std::string_view in_interface;   // empty when the hook has none
-  std::string_view out_interface;  // empty when the hook has none
-  std::uint32_t mark = 0;          // changed by MARK; sent back with the verdict
+  std::string_view in_interface;           // empty when the hook has none
+  std::string_view out_interface;          // empty when the hook has none
+  std::uint32_t mark = 0;                  // changed by MARK; sent back with the verdict
   bool first_packet_of_connection = true;  // nat chains run only when true
 };
 

@@ -6,8 +6,8 @@ namespace {
 
 constexpr std::array<std::string_view, kHookCount> kHookNames = {"PREROUTING", "INPUT", "FORWARD",
                                                                  "OUTPUT", "POSTROUTING"};
-constexpr std::array<std::string_view, kTableCount> kTableNames = {"raw", "mangle", "nat",
-                                                                   "filter", "security"};
+constexpr std::array<std::string_view, kTableCount> kTableNames = {"raw", "mangle", "nat", "filter",
+                                                                   "security"};
 
 constexpr std::array<HookStage, 3> kPrerouting = {
     {{TableId::kRaw, false}, {TableId::kMangle, false}, {TableId::kNat, true}}};
@@ -22,7 +22,8 @@ constexpr std::array<HookStage, 5> kOutput = {{{TableId::kRaw, false},
                                                {TableId::kNat, true},
                                                {TableId::kFilter, false},
                                                {TableId::kSecurity, false}}};
-constexpr std::array<HookStage, 2> kPostrouting = {{{TableId::kMangle, false}, {TableId::kNat, true}}};
+constexpr std::array<HookStage, 2> kPostrouting = {
+    {{TableId::kMangle, false}, {TableId::kNat, true}}};
 
 }  // namespace
 

@@ -16,7 +16,9 @@ inline constexpr std::array<Hook, kHookCount> kAllHooks = {
     Hook::kPrerouting, Hook::kInput, Hook::kForward, Hook::kOutput, Hook::kPostrouting};
 
 using HookMask = std::uint8_t;
-constexpr HookMask hook_bit(Hook h) { return static_cast<HookMask>(1U << static_cast<unsigned>(h)); }
+constexpr HookMask hook_bit(Hook h) {
+  return static_cast<HookMask>(1U << static_cast<unsigned>(h));
+}
 inline constexpr HookMask kEveryHook = 0x1f;
 
 enum class TableId : std::uint8_t { kRaw, kMangle, kNat, kFilter, kSecurity };

@@ -14,7 +14,7 @@ struct ListOptions {
   bool verbose = false;              // -v: counters, interfaces, option columns
   bool numeric = true;               // -n (verdictd never resolves names)
   bool line_numbers = false;
-  std::optional<Family> family;      // -4/-6: only rules that apply to that family
+  std::optional<Family> family;  // -4/-6: only rules that apply to that family
 };
 
 // Throws std::invalid_argument("no chain named X in table Y") for an unknown chain.

@@ -62,12 +62,10 @@ class Builder {
  private:
   static void check_keys(const Json& object, const std::string& pointer,
                          std::initializer_list<std::string_view> allowed) {
-    for (const auto& [key, value] : object.items()) {
-      if (std::find(allowed.begin(), allowed.end(), key) == allowed.end()) {
-        std::string list;
-        for (std::string_view a : allowed) list += (list.empty() ? "" : ", ") + std::string(a);
-        fail(pointer + "/" + json_pointer_token(key), "unknown key " + json_quoted(key) + "; expected " + list);
-      }
+    try {
+      expect_object_keys(object, allowed, "an object");
+    } catch (const FieldError& e) {
+      fail(pointer + e.pointer_suffix, e.what());
     }
   }
 
@@ -109,8 +107,7 @@ class Builder {
     if (name.empty() || name.size() > kMaxChainName) {
       fail(pointer, "chain name " + json_quoted(name) + " must be 1 to 28 characters");
     }
-    if (name[0] == '-' || name[0] == '!' ||
-        name.find_first_of(" \t\n") != std::string::npos) {
+    if (name[0] == '-' || name[0] == '!' || name.find_first_of(" \t\n") != std::string::npos) {
       fail(pointer, "chain name " + json_quoted(name) +
                         " may not start with '-' or '!' or contain white space");
     }
@@ -132,8 +129,8 @@ class Builder {
       check_keys(body, pointer, {"policy", "rules", "comment"});
     } else {
       if (body.contains("policy")) {
-        fail(pointer + "/policy", "only built-in chains have a policy; " + json_quoted(chain.name) +
-                                      " is a user chain");
+        fail(pointer + "/policy",
+             "only built-in chains have a policy; " + json_quoted(chain.name) + " is a user chain");
       }
       check_keys(body, pointer, {"rules", "comment"});
     }
@@ -152,7 +149,8 @@ class Builder {
     }
     if (!body.contains("rules")) return;
     const Json& rules = body["rules"];
-    if (!rules.is_array()) fail(pointer + "/rules", "expected an array of rules, got " + rules.dump());
+    if (!rules.is_array())
+      fail(pointer + "/rules", "expected an array of rules, got " + rules.dump());
     for (std::size_t i = 0; i < rules.size(); ++i) {
       const std::string rule_pointer = pointer + "/rules/" + std::to_string(i);
       chain.rules.push_back(build_rule(table, rules[i], rule_pointer));
@@ -176,18 +174,20 @@ class Builder {
     if (body.contains("comment")) {
       const Json& comment = body["comment"];
       if (!comment.is_string() || comment.get<std::string>().size() > 255) {
-        fail(pointer + "/comment", "expected a string of at most 255 characters, got " +
-                                       comment.dump());
+        fail(pointer + "/comment",
+             "expected a string of at most 255 characters, got " + comment.dump());
       }
       rule.comment = comment.get<std::string>();
     }
     static const Json kNoMatch = Json::object();
     const Json& match = body.contains("match") ? body["match"] : kNoMatch;
-    if (!match.is_object()) fail(pointer + "/match", "expected an object of matches, got " + match.dump());
+    if (!match.is_object())
+      fail(pointer + "/match", "expected an object of matches, got " + match.dump());
     for (const auto& [written_key, value] : match.items()) {
       build_match(rule, table.id, written_key, value, match, pointer + "/match");
     }
-    if (body.contains("target")) rule.target = build_target(table.id, body["target"], match, pointer + "/target");
+    if (body.contains("target"))
+      rule.target = build_target(table.id, body["target"], match, pointer + "/target");
     for (const char* kind : {"jump", "goto"}) {
       if (!body.contains(kind)) continue;
       const std::string jump_pointer = pointer + "/" + kind;
@@ -195,8 +195,8 @@ class Builder {
       if (!name.is_string()) fail(jump_pointer, "expected a chain name, got " + name.dump());
       const int target = chain_index(table, name.get<std::string>());
       if (target < 0) {
-        fail(jump_pointer, "no chain named " + name.dump() + " in table " +
-                               std::string(table_name(table.id)));
+        fail(jump_pointer,
+             "no chain named " + name.dump() + " in table " + std::string(table_name(table.id)));
       }
       if (table.chains[static_cast<std::size_t>(target)].builtin) {
         fail(jump_pointer, "cannot " + std::string(kind) + " to built-in chain " + name.dump());
@@ -292,7 +292,8 @@ class Builder {
       for (const Chain& chain : table.chains) {
         for (const Rule& rule : chain.rules) {
           if (rule.jump_chain >= 0) {
-            table.chains[static_cast<std::size_t>(rule.jump_chain)].reached_from |= chain.reached_from;
+            table.chains[static_cast<std::size_t>(rule.jump_chain)].reached_from |=
+                chain.reached_from;
           }
         }
       }
@@ -312,8 +313,8 @@ class Builder {
       auto refuse = [&](const std::string& where, std::string_view what, HookMask allowed) {
         for (Hook h : kAllHooks) {
           if ((chain.reached_from & hook_bit(h)) != 0 && (allowed & hook_bit(h)) == 0) {
-            std::string message = std::string(what) + " cannot be used in " +
-                                  std::string(hook_name(h));
+            std::string message =
+                std::string(what) + " cannot be used in " + std::string(hook_name(h));
             if (!chain.builtin) {
               message += " (chain " + json_quoted(chain.name) + " is reached from " +
                          std::string(hook_name(h)) + " in table " +
@@ -325,7 +326,8 @@ class Builder {
       };
       for (std::size_t m = 0; m < rule.matches.size(); ++m) {
         const std::string& key = source.match_keys[m];
-        refuse(source.pointer + "/match/" + json_pointer_token(key), key, rule.matches[m]->allowed_hooks());
+        refuse(source.pointer + "/match/" + json_pointer_token(key), key,
+               rule.matches[m]->allowed_hooks());
       }
       if (rule.target) {
         refuse(source.pointer + "/target", rule.target->name(), rule.target->allowed_hooks());
@@ -360,9 +362,9 @@ std::shared_ptr<Ruleset> load_ruleset_text(const std::string& text, const std::s
     std::string what = e.what();
     // nlohmann's text starts with "[json.exception.parse_error.101] parse error at line 1, ...: ".
     const auto detail = what.rfind(": ");
-    throw RulesetError(file, pos.line, pos.column, "",
-                       "expected valid JSON: " +
-                           (detail == std::string::npos ? what : what.substr(detail + 2)));
+    throw RulesetError(
+        file, pos.line, pos.column, "",
+        "expected valid JSON: " + (detail == std::string::npos ? what : what.substr(detail + 2)));
   }
   if (auto duplicate = find_duplicate_key(text)) {
     const TextPosition pos = position_of_offset(text, duplicate->offset);

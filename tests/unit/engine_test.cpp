@@ -1,8 +1,9 @@
 // Chain walking as the kernel does it: first match, jump and goto, RETURN,
 // policies, counters, and the order of tables at a hook.
+#include "engine/engine.hpp"
+
 #include <gtest/gtest.h>
 
-#include "engine/engine.hpp"
 #include "ruleset/loader.hpp"
 #include "test_packets.hpp"
 

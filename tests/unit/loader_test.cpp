@@ -1,8 +1,8 @@
 // Every class of ruleset error, with its location and message, and what a
 // valid ruleset turns into.
-#include <gtest/gtest.h>
-
 #include "ruleset/loader.hpp"
+
+#include <gtest/gtest.h>
 
 namespace verdictd {
 namespace {
@@ -84,9 +84,10 @@ TEST(Loader, DuplicateKeysAreRefused) {
 }
 
 TEST(Loader, UnknownTableAndTarget) {
-  EXPECT_EQ(load_error(R"({"tables": {"filters": {}}})"),
-            "r.json:1:24: /tables/filters: unknown table \"filters\"; expected filter, nat, mangle, "
-            "raw or security");
+  EXPECT_EQ(
+      load_error(R"({"tables": {"filters": {}}})"),
+      "r.json:1:24: /tables/filters: unknown table \"filters\"; expected filter, nat, mangle, "
+      "raw or security");
   EXPECT_EQ(load_error(R"({"tables": {"filter": {"INPUT": {"rules": [{"target": "ACCEPTT"}]}}}})"),
             "r.json:1:55: /tables/filter/INPUT/rules/0/target: unknown target \"ACCEPTT\"");
 }
@@ -109,7 +110,8 @@ TEST(Loader, JumpsToMissingOrBuiltinChains) {
             "r.json:1:53: /tables/filter/INPUT/rules/0/goto: cannot goto to built-in chain "
             "\"OUTPUT\"");
   EXPECT_EQ(
-      load_error(R"({"tables": {"filter": {"a": {}, "INPUT": {"rules": [{"jump": "a", "goto": "a"}]}}}})"),
+      load_error(
+          R"({"tables": {"filter": {"a": {}, "INPUT": {"rules": [{"jump": "a", "goto": "a"}]}}}})"),
       "r.json:1:53: /tables/filter/INPUT/rules/0: a rule takes at most one of \"target\", \"jump\" "
       "and \"goto\"");
 }
@@ -134,10 +136,9 @@ TEST(Loader, UserChainsHaveNoPolicyAndValidNames) {
   EXPECT_EQ(load_error(R"({"tables": {"filter": {"web": {"policy": "DROP"}}}})"),
             "r.json:1:42: /tables/filter/web/policy: only built-in chains have a policy; \"web\" "
             "is a user chain");
-  EXPECT_EQ(
-      load_error(R"({"tables": {"filter": {"a-very-long-chain-name-beyond-28": {}}}})"),
-      "r.json:1:60: /tables/filter/a-very-long-chain-name-beyond-28: chain name "
-      "\"a-very-long-chain-name-beyond-28\" must be 1 to 28 characters");
+  EXPECT_EQ(load_error(R"({"tables": {"filter": {"a-very-long-chain-name-beyond-28": {}}}})"),
+            "r.json:1:60: /tables/filter/a-very-long-chain-name-beyond-28: chain name "
+            "\"a-very-long-chain-name-beyond-28\" must be 1 to 28 characters");
   EXPECT_EQ(load_error(R"({"tables": {"filter": {"ACCEPT": {}}}})"),
             "r.json:1:34: /tables/filter/ACCEPT: chain name \"ACCEPT\" is the name of a target");
 }
