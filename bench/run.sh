@@ -31,12 +31,13 @@ done
 id="vd-bench-$$"
 client="$id-c" router="$id-r" server="$id-s"
 sock="/tmp/$id.sock"
+log="/tmp/$id-verdictd.log"
 pids=()
 cleanup() {
   for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
   for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
   for ns in "$client" "$router" "$server"; do ip netns del "$ns" 2>/dev/null || true; done
-  rm -f "$sock"
+  rm -f "$sock" "$log"
 }
 trap cleanup EXIT
 
@@ -145,16 +146,15 @@ kill "$reader_pid"
 wait "$reader_pid" || true
 
 ip netns exec "$router" "$verdictd" --ruleset "$ruleset" --control-socket "$sock" --steering "$steering" \
-  >"/tmp/$id-verdictd.log" 2>&1 &
+  >"$log" 2>&1 &
 pids+=($!)
 for _ in $(seq 100); do
   netns "$router" "$verdictctl" --socket "$sock" status >/dev/null 2>&1 && break
   sleep 0.1
 done
 netns "$router" "$verdictctl" --socket "$sock" status >/dev/null ||
-  { echo "bench: verdictd did not start:" >&2; cat "/tmp/$id-verdictd.log" >&2; exit 1; }
+  { echo "bench: verdictd did not start:" >&2; cat "$log" >&2; exit 1; }
 measure verdictd
-rm -f "/tmp/$id-verdictd.log"
 
 ratio() { /usr/bin/python3 -c "print('%.2f' % ($1 / $2 if $2 else 0))"; }
 echo "verdictd/kernel udp64=$(ratio "${udp[verdictd]}" "${udp[kernel]}") tcp=$(ratio "${tcp[verdictd]}" "${tcp[kernel]}")"

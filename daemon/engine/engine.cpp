@@ -17,7 +17,7 @@ Verdict apply_policy(const Chain& builtin, std::uint64_t length) {
 }
 
 bool rule_matches(const Rule& rule, const PacketView& packet, EvalState& state) {
-  if (rule.family && *rule.family != packet.family) return false;
+  if (rule.family && (!packet.has_network || *rule.family != packet.family)) return false;
   for (const auto& match : rule.matches) {
     if (!match->matches(packet, state)) return false;
   }

@@ -33,7 +33,7 @@ struct IpPrefix {
   // Accepts "a.b.c.d", "a.b.c.d/len", "a.b.c.d/m.a.s.k", and the IPv6 forms.
   static std::optional<IpPrefix> parse(std::string_view text);
   [[nodiscard]] bool contains(const IpAddress& a) const;
-  // "10.0.0.0/8"; a host prefix prints with its length as iptables -n does.
+  // "10.0.0.0/8"; a host prefix prints bare ("10.0.0.5"), as iptables -L -n does.
   [[nodiscard]] std::string to_string() const;
 };
 

@@ -36,7 +36,9 @@ void parse_transport(PacketView& p, std::span<const std::uint8_t> b) {
         p.source_port = read16(b, at);
         p.destination_port = read16(b, at + 2);
       }
-      if (left >= 20 && (b[at + 12] >> 4) >= 5) {
+      // The kernel's tcp match reads 20 bytes whatever the data offset says
+      // (it checks the offset only for --tcp-option), so a bad offset still matches.
+      if (left >= 20) {
         p.has_tcp = true;
         p.tcp_reserved = b[at + 12] & 0x0f;
         p.tcp_flags = b[at + 13];

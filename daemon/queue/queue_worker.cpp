@@ -19,6 +19,7 @@
 #include <array>
 #include <cerrno>
 #include <cstring>
+#include <fstream>
 #include <stdexcept>
 #include <system_error>
 #include <utility>
@@ -68,6 +69,28 @@ std::string bind_failure(std::uint16_t queue, int error) {
     return "the kernel refuses the flags of " + name + " (GSO, fail-open): " + std::strerror(error);
   }
   return "cannot bind " + name + ": " + std::strerror(error);
+}
+
+// The kernel's drop counters of the queue bound by `port_id`; zero if not listed.
+void read_kernel_drops(std::uint16_t queue, std::uint32_t port_id, QueueStats& stats) {
+  std::ifstream table("/proc/net/netfilter/nfnetlink_queue");
+  // queue_num peer_portid queue_total copy_mode copy_range queue_dropped user_dropped id_sequence 1
+  unsigned number = 0;
+  std::uint32_t peer = 0;
+  std::uint64_t total = 0;
+  unsigned mode = 0;
+  std::uint64_t range = 0;
+  std::uint64_t full = 0;
+  std::uint64_t overrun = 0;
+  std::string rest;
+  while (table >> number >> peer >> total >> mode >> range >> full >> overrun &&
+         std::getline(table, rest)) {
+    if (number == queue && peer == port_id) {
+      stats.kernel_full_drops = full;
+      stats.kernel_overrun_drops = overrun;
+      return;
+    }
+  }
 }
 
 [[noreturn]] void throw_errno(const std::string& what) {
@@ -183,6 +206,7 @@ void QueueWorker::start() {
     socket_.reset();
     throw std::runtime_error(bind_failure(options_.queue_number, *acknowledged));
   }
+  port_id_.store(mnl_socket_get_portid(socket_->netlink));
   stopping_.store(false);
   thread_ = std::thread(&QueueWorker::run, this);
 }
@@ -196,6 +220,7 @@ void QueueWorker::stop() {
   nlmsghdr* message = nfq_nlmsg_put(request.data(), NFQNL_MSG_CONFIG, options_.queue_number);
   nfq_nlmsg_cfg_put_cmd(message, AF_UNSPEC, NFQNL_CFG_CMD_UNBIND);
   mnl_socket_sendto(socket_->netlink, message, message->nlmsg_len);
+  port_id_.store(0);
   socket_.reset();
 }
 
@@ -207,6 +232,9 @@ QueueStats QueueWorker::stats() const {
   s.enobufs = enobufs_.load(std::memory_order_relaxed);
   s.batches = batches_.load(std::memory_order_relaxed);
   s.verdict_errors = verdict_errors_.load(std::memory_order_relaxed);
+  if (const std::uint32_t port_id = port_id_.load(); port_id != 0) {
+    read_kernel_drops(options_.queue_number, port_id, s);
+  }
   return s;
 }
 

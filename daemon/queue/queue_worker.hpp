@@ -51,9 +51,12 @@ struct QueueStats {
   std::uint64_t packets = 0;
   std::uint64_t accepted = 0;
   std::uint64_t dropped = 0;
-  std::uint64_t enobufs = 0;         // receive overruns: the kernel dropped (or bypassed) packets
+  std::uint64_t enobufs = 0;         // receive overruns reported (each may cover many packets)
   std::uint64_t batches = 0;         // sendmsg calls carrying verdicts
   std::uint64_t verdict_errors = 0;  // verdicts the kernel refused (packet stays queued)
+  // The kernel's own counts while the queue is bound (/proc/net/netfilter/nfnetlink_queue):
+  std::uint64_t kernel_full_drops = 0;     // dropped because the queue was full
+  std::uint64_t kernel_overrun_drops = 0;  // dropped because the receive buffer was full
 };
 
 class QueueWorker {
@@ -103,6 +106,7 @@ class QueueWorker {
   std::unique_ptr<Socket> socket_;
   std::thread thread_;
   std::atomic<bool> stopping_{false};
+  std::atomic<std::uint32_t> port_id_{0};  // netlink port of the bound socket; 0 when unbound
   // steady_clock ticks since the oldest unanswered packet arrived; 0 when none is held.
   std::atomic<std::int64_t> busy_since_{0};
   // Set once verdicts could not be sent or the thread died: packets are stuck for good.

@@ -1,7 +1,10 @@
 #include "service/config.hpp"
 
+#include <cerrno>
+#include <cstring>
 #include <fstream>
 #include <sstream>
+#include <stdexcept>
 
 #include "ruleset/error.hpp"
 #include "ruleset/json_position.hpp"
@@ -13,11 +16,6 @@ HookQueues Config::queues_of(Hook h) const {
   if (const auto& explicit_range = hook_queues[static_cast<std::size_t>(h)]) return *explicit_range;
   return {static_cast<std::uint16_t>(queue_base + static_cast<unsigned>(h) * queues_per_hook),
           queues_per_hook};
-}
-
-HookQueues parse_queue_range(const std::string& text) {
-  const PortRange range = parse_u16_range(Json(text), "a queue number 0-65535 or \"first:last\"");
-  return {range.low, static_cast<std::uint16_t>(range.high - range.low + 1)};
 }
 
 std::optional<SteeringBackend> steering_from_name(std::string_view name) {
@@ -32,90 +30,103 @@ std::string_view steering_name(SteeringBackend backend) {
 
 namespace {
 
-void apply_settings(Config& config, const Json& root) {
-  expect_object_keys(root,
-                     {"ruleset", "control_socket", "queue_base", "queues_per_hook", "hooks",
-                      "fail_open", "queue_full", "queue_maxlen", "steering", "comment", "$schema"},
-                     "a daemon setting");
-  if (root.contains("ruleset")) {
-    config.ruleset = expect_string(root["ruleset"], "a file name");
-  }
-  if (root.contains("control_socket")) {
-    config.control_socket = expect_string(root["control_socket"], "a socket path");
-  }
-  auto number = [&](const char* key, std::uint64_t max, const char* what) {
-    try {
-      return parse_uint(root[key], max, what);
-    } catch (FieldError& e) {
-      e.pointer_suffix = std::string("/") + key + e.pointer_suffix;
-      throw;
-    }
-  };
-  if (root.contains("queue_base")) {
-    config.queue_base = static_cast<std::uint16_t>(number("queue_base", 65535, "a queue number"));
-  }
-  if (root.contains("queues_per_hook")) {
-    config.queues_per_hook =
-        static_cast<std::uint16_t>(number("queues_per_hook", 64, "a count of queues 1-64"));
-    if (config.queues_per_hook == 0) {
-      throw FieldError("expected a count of queues 1-64, got 0", "/queues_per_hook");
-    }
-  }
-  if (root.contains("queue_maxlen")) {
-    config.queue_maxlen = number("queue_maxlen", 1U << 20, "a queue length");
-  }
-  if (root.contains("fail_open")) {
-    if (!root["fail_open"].is_boolean()) throw FieldError("expected true or false", "/fail_open");
-    config.fail_open = root["fail_open"].get<bool>();
-  }
-  if (root.contains("queue_full")) {
-    const Json& v = root["queue_full"];
-    if (v != "accept" && v != "drop") {
-      throw FieldError("expected \"accept\" or \"drop\", got " + v.dump(), "/queue_full");
-    }
-    config.accept_when_queue_full = v == "accept";
-  }
-  if (root.contains("steering")) {
-    const Json& v = root["steering"];
-    auto backend = v.is_string() ? steering_from_name(v.get<std::string>()) : std::nullopt;
-    if (!backend) throw FieldError("expected \"legacy\" or \"nft\", got " + v.dump(), "/steering");
-    config.steering = *backend;
-  }
-  if (root.contains("hooks")) {
-    const Json& hooks = root["hooks"];
-    if (!hooks.is_object()) throw FieldError("expected an object of hooks", "/hooks");
-    for (const auto& [name, body] : hooks.items()) {
-      const std::string pointer = "/hooks/" + json_pointer_token(name);
-      auto hook = hook_from_name(name);
-      if (!hook) throw FieldError("unknown hook \"" + name + "\"", pointer);
-      if (!body.is_object() || body.size() != 1 || !body.contains("queues")) {
-        throw FieldError("expected {\"queues\": \"first:last\"}", pointer);
-      }
-      const Json& queues = body["queues"];
-      try {
-        config.hook_queues[static_cast<std::size_t>(*hook)] =
-            parse_queue_range(queues.is_number() ? std::to_string(queues.get<std::uint64_t>())
-                                                 : expect_string(queues, "a queue range"));
-      } catch (FieldError& e) {
-        e.pointer_suffix = pointer + "/queues";
-        throw;
-      }
-    }
+// Runs `parse` on root[key]; a FieldError it throws gets the key's pointer.
+template <typename Parse>
+auto setting(const Json& root, const char* key, Parse parse) {
+  try {
+    return parse(root.at(key));
+  } catch (FieldError& e) {
+    e.pointer_suffix = "/" + json_pointer_token(key) + e.pointer_suffix;
+    throw;
   }
 }
 
-}  // namespace
+bool parse_bool(const Json& v) {
+  if (!v.is_boolean()) throw_expected("true or false", v);
+  return v.get<bool>();
+}
 
-Config load_config(const std::string& path, bool required) {
-  Config config;
-  std::ifstream in(path);
-  if (!in) {
-    if (required) throw RulesetError(path, 0, 0, "", "cannot open the file");
-    return config;
+HookQueues parse_hook_queues(const Json& v) {
+  const PortRange range = parse_u16_range(v, "a queue number 0-65535 or \"first:last\"");
+  const unsigned count = range.high - range.low + 1U;
+  if (count > kMaxQueuesPerHook) throw_expected("a range of at most 64 queues", v);
+  return {range.low, static_cast<std::uint16_t>(count)};
+}
+
+void apply_file_settings(Config& config, const Json& root) {
+  expect_object_keys(root,
+                     {"ruleset", "control_socket", "queue_base", "queues_per_hook", "hooks",
+                      "fail_open", "queue_full", "queue_maxlen", "steering", "comment", "$schema"},
+                     "an object of daemon settings");
+  if (root.contains("ruleset")) {
+    config.ruleset =
+        setting(root, "ruleset", [](const Json& v) { return expect_string(v, "a file name"); });
   }
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  const std::string text = buffer.str();
+  if (root.contains("control_socket")) {
+    config.control_socket = setting(
+        root, "control_socket", [](const Json& v) { return expect_string(v, "a socket path"); });
+  }
+  if (root.contains("queue_base")) {
+    config.queue_base = setting(root, "queue_base", [](const Json& v) {
+      return static_cast<std::uint16_t>(parse_uint(v, 65535, "a queue number 0-65535"));
+    });
+  }
+  if (root.contains("queues_per_hook")) {
+    config.queues_per_hook = setting(root, "queues_per_hook", [](const Json& v) {
+      const std::uint32_t count = parse_uint(v, kMaxQueuesPerHook, "a count of queues 1-64");
+      if (count == 0) throw_expected("a count of queues 1-64", v);
+      return static_cast<std::uint16_t>(count);
+    });
+  }
+  if (root.contains("queue_maxlen")) {
+    config.queue_maxlen = setting(root, "queue_maxlen", [](const Json& v) {
+      const std::uint32_t length = parse_uint(v, 1U << 20, "a queue length 1-1048576");
+      if (length == 0) throw_expected("a queue length 1-1048576", v);
+      return length;
+    });
+  }
+  if (root.contains("fail_open")) config.fail_open = setting(root, "fail_open", parse_bool);
+  if (root.contains("queue_full")) {
+    config.accept_when_queue_full = setting(root, "queue_full", [](const Json& v) {
+      if (v != "accept" && v != "drop") throw_expected("\"accept\" or \"drop\"", v);
+      return v == "accept";
+    });
+  }
+  if (root.contains("steering")) {
+    config.steering = setting(root, "steering", [](const Json& v) {
+      const auto backend = v.is_string() ? steering_from_name(v.get<std::string>()) : std::nullopt;
+      if (!backend) throw_expected("\"legacy\" or \"nft\"", v);
+      return *backend;
+    });
+  }
+  if (root.contains("hooks")) {
+    setting(root, "hooks", [&config](const Json& hooks) {
+      if (!hooks.is_object()) throw_expected("an object of hooks", hooks);
+      for (const auto& [name, body] : hooks.items()) {
+        const std::string pointer = "/" + json_pointer_token(name);
+        const auto hook = hook_from_name(name);
+        if (!hook) {
+          throw FieldError("unknown hook " + Json(name).dump() +
+                               "; expected PREROUTING, INPUT, FORWARD, OUTPUT or POSTROUTING",
+                           pointer);
+        }
+        try {
+          expect_object_keys(body, {"queues"}, "{\"queues\": \"first:last\"}");
+          if (!body.contains("queues")) throw_expected("{\"queues\": \"first:last\"}", body);
+          config.hook_queues[static_cast<std::size_t>(*hook)] =
+              setting(body, "queues", parse_hook_queues);
+        } catch (FieldError& e) {
+          e.pointer_suffix = pointer + e.pointer_suffix;
+          throw;
+        }
+      }
+    });
+  }
+}
+
+// The file's settings; a syntax error, a repeated key or a bad value throws
+// RulesetError, whose text names FILE:LINE:COL and the JSON pointer.
+void read_file_settings(Config& config, const std::string& path, const std::string& text) {
   Json root;
   try {
     root = Json::parse(text);
@@ -123,13 +134,72 @@ Config load_config(const std::string& path, bool required) {
     const TextPosition pos = position_of_offset(text, e.byte > 0 ? e.byte - 1 : 0);
     throw RulesetError(path, pos.line, pos.column, "", "expected valid JSON");
   }
+  if (auto duplicate = find_duplicate_key(text)) {
+    const TextPosition pos = position_of_offset(text, duplicate->offset);
+    throw RulesetError(path, pos.line, pos.column, duplicate->pointer,
+                       "duplicate key; each key may appear once in an object");
+  }
   try {
-    if (!root.is_object()) throw FieldError("expected an object of settings");
-    apply_settings(config, root);
+    apply_file_settings(config, root);
   } catch (const FieldError& e) {
     const TextPosition pos = position_of_pointer(text, e.pointer_suffix);
     throw RulesetError(path, pos.line, pos.column, e.pointer_suffix, e.what());
   }
+}
+
+std::string range_text(const HookQueues& q) {
+  std::string text = std::to_string(q.first);
+  if (q.count > 1) text += ":" + std::to_string(q.first + q.count - 1);
+  return text;
+}
+
+// Every hook gets its own queues, all within 0-65535.
+void check_queue_layout(const Config& config) {
+  for (Hook h : kAllHooks) {
+    const HookQueues q = config.queues_of(h);
+    const unsigned last = static_cast<unsigned>(config.queue_base) +
+                          static_cast<unsigned>(h) * config.queues_per_hook +
+                          config.queues_per_hook - 1U;
+    if (!config.hook_queues[static_cast<std::size_t>(h)] && last > 65535) {
+      throw std::runtime_error("the queues of " + std::string(hook_name(h)) + " would end at " +
+                               std::to_string(last) +
+                               ", past 65535: lower queue_base or queues_per_hook");
+    }
+    for (Hook other : kAllHooks) {
+      if (other >= h) break;
+      const HookQueues o = config.queues_of(other);
+      if (q.first < o.first + o.count && o.first < q.first + q.count) {
+        throw std::runtime_error("the queues of " + std::string(hook_name(h)) + " (" +
+                                 range_text(q) + ") overlap those of " +
+                                 std::string(hook_name(other)) + " (" + range_text(o) +
+                                 "): every hook needs queues of its own");
+      }
+    }
+  }
+}
+
+}  // namespace
+
+Config resolve_config(const std::string& path, bool required, const ConfigFlags& flags) {
+  Config config;
+  std::ifstream in(path);
+  const int open_error = errno;
+  if (in) {
+    std::stringstream text;
+    text << in.rdbuf();
+    read_file_settings(config, path, text.str());
+  } else if (required || open_error != ENOENT) {
+    throw std::runtime_error(path + ": cannot read the settings: " + std::strerror(open_error));
+  }
+  if (flags.ruleset) config.ruleset = *flags.ruleset;
+  if (flags.control_socket) config.control_socket = *flags.control_socket;
+  if (flags.queue_base) config.queue_base = *flags.queue_base;
+  if (flags.queues_per_hook) config.queues_per_hook = *flags.queues_per_hook;
+  if (flags.queue_maxlen) config.queue_maxlen = *flags.queue_maxlen;
+  if (flags.accept_when_queue_full) config.accept_when_queue_full = *flags.accept_when_queue_full;
+  if (flags.steering) config.steering = *flags.steering;
+  if (flags.fail_open) config.fail_open = true;
+  check_queue_layout(config);
   return config;
 }
 

@@ -1,5 +1,7 @@
 // The control socket: a unix stream socket that only root may use. Each
-// connection sends one JSON request line and gets one JSON response line.
+// connection carries one JSON request line, {"command": "status"|"list"|
+// "reload"|"zero", ...}, and gets one JSON response line, {"ok": true,
+// "text": "..."} or {"ok": false, "error": "..."}.
 #pragma once
 
 #include <atomic>
@@ -21,8 +23,11 @@ class ControlServer {
   ControlServer(ControlServer&&) = delete;
   ControlServer& operator=(ControlServer&&) = delete;
 
-  // Creates the socket (its directory 0700, the socket 0600) and serves on a thread.
+  // Creates the socket (a missing directory 0700, the socket 0600) and serves
+  // requests one at a time on a thread. Throws std::runtime_error, also when
+  // another process already serves the path.
   void start();
+  // Stops serving and removes the socket.
   void stop();
 
  private:

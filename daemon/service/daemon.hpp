@@ -1,9 +1,12 @@
-// The daemon's life: load the ruleset, bind the queues, steer the hooks the
-// ruleset uses, serve the control socket, reload on SIGHUP, stop on SIGTERM.
+// The daemon's life: load the ruleset, bind the queues, serve the control
+// socket, steer the hooks the ruleset uses, reload on SIGHUP, watch the
+// workers, and on SIGTERM leave the steering closed (or removed) and stop.
 #pragma once
 
+#include <atomic>
 #include <memory>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -13,35 +16,51 @@
 #include "service/config.hpp"
 #include "service/control_server.hpp"
 #include "service/ruleset_holder.hpp"
+#include "service/status.hpp"
 
 namespace verdictd {
+
+class SignalReader;
 
 class Daemon {
  public:
   explicit Daemon(Config config);
+  ~Daemon();
+  Daemon(const Daemon&) = delete;
+  Daemon& operator=(const Daemon&) = delete;
+  Daemon(Daemon&&) = delete;
+  Daemon& operator=(Daemon&&) = delete;
+
   // Runs until SIGTERM or SIGINT; returns the process exit status.
   int run();
 
  private:
-  void start_workers();
-  void steer(const Ruleset& ruleset);
+  // Everything up to READY=1; throws std::runtime_error with one line.
+  void start();
+  void serve(SignalReader& signals);
+  // Undoes what start() did; false when the steering could not be changed.
+  bool stop();
+  void steer(HookMask hooks);
   // Returns the error that kept the old ruleset in force, or "".
   std::string reload();
   // Checks the workers; sends WATCHDOG=1 only while none is stalled.
   void supervise();
+  [[nodiscard]] StatusReport report() const;
   nlohmann::ordered_json handle(const nlohmann::ordered_json& request);
-  [[nodiscard]] std::string status_text() const;
-  void shut_down();
+  [[nodiscard]] nlohmann::ordered_json list(const nlohmann::ordered_json& request) const;
 
   Config config_;
   std::unique_ptr<RulesetHolder> rulesets_;
   LinkCache links_;
   Steering steering_;
-  HookMask steered_hooks_ = 0;
+  bool steering_changed_ = false;  // by this run: stop() must close or remove it
+  std::atomic<HookMask> steered_hooks_{0};
   std::vector<std::unique_ptr<QueueWorker>> workers_;
   std::unique_ptr<ControlServer> control_;
   std::mutex reload_mutex_;  // SIGHUP and `verdictctl reload` may race
-  std::string outage_;       // the last stall reported, "" while healthy
+  mutable std::mutex health_mutex_;
+  std::string outage_;         // the stalled queue, "" while healthy
+  std::string normal_status_;  // the STATUS= line to show while healthy
 };
 
 }  // namespace verdictd

@@ -2,17 +2,33 @@
 
 #include <systemd/sd-daemon.h>
 
+#include <ctime>
+
 namespace verdictd::notify {
 
 namespace {
+
 void send(const std::string& text) { sd_notify(0, text.c_str()); }
+
+std::uint64_t monotonic_microseconds() {
+  timespec now{};
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  return static_cast<std::uint64_t>(now.tv_sec) * 1000000U +
+         static_cast<std::uint64_t>(now.tv_nsec) / 1000U;
+}
+
 }  // namespace
 
 void ready(const std::string& status_text) { send("READY=1\nSTATUS=" + status_text); }
-void reloading() { send("RELOADING=1"); }
+
+// systemd 253 and later want the time of the reload request with RELOADING=1.
+void reloading() {
+  send("RELOADING=1\nMONOTONIC_USEC=" + std::to_string(monotonic_microseconds()));
+}
+
 void status(const std::string& text) { send("STATUS=" + text); }
 void watchdog() { send("WATCHDOG=1"); }
-void stopping() { send("STOPPING=1"); }
+void stopping() { send("STOPPING=1\nSTATUS=stopping"); }
 
 std::optional<std::chrono::microseconds> watchdog_interval() {
   std::uint64_t usec = 0;

@@ -4,25 +4,25 @@
 
 namespace verdictd {
 
-PacketDecision decide(const RulesetHolder& rulesets, const LinkCache& links, Hook hook,
-                      const QueuedPacket& packet) {
-  const std::shared_ptr<const Ruleset> ruleset = rulesets.snapshot();
+PacketDecision PacketPath::operator()(const QueuedPacket& packet) {
+  if (const std::uint64_t current = rulesets_->generation(); current != generation_) {
+    ruleset_ = rulesets_->snapshot();
+    generation_ = current;
+  }
   const PacketView view = PacketView::parse(packet.payload);
   InterfaceName in{};
   InterfaceName out{};
-  if (packet.in_ifindex != 0) links.name_of(packet.in_ifindex, in);
-  if (packet.out_ifindex != 0) links.name_of(packet.out_ifindex, out);
+  if (packet.in_ifindex != 0) links_->name_of(packet.in_ifindex, in);
+  if (packet.out_ifindex != 0) links_->name_of(packet.out_ifindex, out);
   EvalState state;
-  state.hook = hook;
+  state.hook = hook_;
   state.in_interface = in.data();
   state.out_interface = out.data();
   state.mark = packet.mark;
-  const Verdict verdict = evaluate_hook(*ruleset, view, state);
-  PacketDecision decision;
-  decision.accept = verdict == Verdict::kAccept;
-  decision.mark = state.mark;
-  decision.set_mark = state.mark != packet.mark;
-  return decision;
+  const Verdict verdict = evaluate_hook(*ruleset_, view, state);
+  return {.accept = verdict == Verdict::kAccept,
+          .mark = state.mark,
+          .set_mark = state.mark != packet.mark};
 }
 
 }  // namespace verdictd

@@ -4,24 +4,30 @@
 
 namespace verdictd {
 
-std::shared_ptr<const Ruleset> RulesetHolder::reload(const std::string& path) {
-  std::lock_guard lock(reload_mutex_);
-  std::shared_ptr<Ruleset> next;
+RulesetHolder::RulesetHolder(std::shared_ptr<const Ruleset> initial)
+    : current_(std::move(initial)) {}
+
+std::string RulesetHolder::reload(const std::string& path,
+                                  const std::function<void(const Ruleset&)>& before_swap) {
+  const std::lock_guard reloading(reload_mutex_);
+  std::string error;
   try {
-    next = load_ruleset_file(path);
-  } catch (const RulesetError& e) {
-    last_error_ = e.what();
-    throw;
+    const std::shared_ptr<Ruleset> next = load_ruleset_file(path);
+    carry_counters(*snapshot(), *next);
+    before_swap(*next);
+    current_.store(next, std::memory_order_release);
+    generation_.fetch_add(1, std::memory_order_acq_rel);
+  } catch (const std::exception& e) {
+    error = e.what();
   }
-  carry_counters(*snapshot(), *next);
-  current_.store(next, std::memory_order_release);
-  last_error_.clear();
-  return next;
+  const std::lock_guard recording(outcome_mutex_);
+  last_reload_ = {true, error};
+  return error;
 }
 
-std::string RulesetHolder::last_error() const {
-  std::lock_guard lock(reload_mutex_);
-  return last_error_;
+ReloadOutcome RulesetHolder::last_reload() const {
+  const std::lock_guard lock(outcome_mutex_);
+  return last_reload_;
 }
 
 }  // namespace verdictd

@@ -1,9 +1,11 @@
-// The ruleset in force. Packets take a snapshot once and are evaluated
-// entirely against it; a reload builds and checks the new ruleset whole, then
-// swaps it in atomically, or leaves the old one in force.
+// The ruleset in force. Packets are evaluated entirely against one snapshot;
+// a reload builds and checks the new ruleset whole, then swaps it in
+// atomically, or leaves the old one in force and remembers why.
 #pragma once
 
 #include <atomic>
+#include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -12,25 +14,38 @@
 
 namespace verdictd {
 
+struct ReloadOutcome {
+  bool ran = false;   // false until the first reload
+  std::string error;  // empty when the last reload succeeded
+};
+
 class RulesetHolder {
  public:
-  explicit RulesetHolder(std::shared_ptr<const Ruleset> initial) : current_(std::move(initial)) {}
+  explicit RulesetHolder(std::shared_ptr<const Ruleset> initial);
 
   [[nodiscard]] std::shared_ptr<const Ruleset> snapshot() const {
     return current_.load(std::memory_order_acquire);
   }
+  // Changes with every swap, after the new snapshot is in place: a packet
+  // path keeps its own snapshot and takes a new one only when this changes.
+  [[nodiscard]] std::uint64_t generation() const {
+    return generation_.load(std::memory_order_acquire);
+  }
 
-  // Loads `path`; on success carries the counters of unchanged rules, swaps,
-  // and returns the new ruleset. On error throws RulesetError and changes nothing.
-  std::shared_ptr<const Ruleset> reload(const std::string& path);
-
-  // The outcome of the last reload, for status: "" when it succeeded or none ran.
-  [[nodiscard]] std::string last_error() const;
+  // Loads and validates `path` whole, gives it the counters of the rules it
+  // shares with the ruleset in force, runs `before_swap` on it (which refuses
+  // it by throwing), then swaps it in. Returns "" or the error; on error the
+  // ruleset in force stays.
+  std::string reload(const std::string& path,
+                     const std::function<void(const Ruleset&)>& before_swap);
+  [[nodiscard]] ReloadOutcome last_reload() const;
 
  private:
   std::atomic<std::shared_ptr<const Ruleset>> current_;
-  mutable std::mutex reload_mutex_;  // one reload at a time (signal and control socket)
-  std::string last_error_;
+  std::atomic<std::uint64_t> generation_{1};
+  std::mutex reload_mutex_;           // one reload at a time (signal and control socket)
+  mutable std::mutex outcome_mutex_;  // status reads it while a reload runs
+  ReloadOutcome last_reload_;
 };
 
 }  // namespace verdictd

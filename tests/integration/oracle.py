@@ -19,6 +19,18 @@ from lab import RULESETS, Lab
 from probes import PHASE_TIMEOUT, Servers, run_probes
 
 
+def queue_packets(status_text):
+    """{queue number: (hook, packets)} from `verdictctl status`."""
+    queues, inside = {}, False
+    for line in status_text.splitlines():
+        fields = line.split()
+        if fields[:2] == ["queue", "hook"]:
+            inside = True
+        elif inside and fields and fields[0].isdigit():
+            queues[int(fields[0])] = (fields[1], int(fields[2]))
+    return queues
+
+
 class Action:
     """A change to the lab between two phases of probes, with its undo."""
 
@@ -103,8 +115,11 @@ class LabTestCase(unittest.TestCase):
         daemon = self.start_verdictd(path, daemon_args)
         try:
             userspace = self._run_phases(phases)
+            queued = daemon.ctl("status").stdout
         finally:
             status = daemon.stop()
+        self.assertTrue(any(packets for _, packets in queue_packets(queued).values()),
+                        f"no packet reached verdictd:\n{queued}")
         self.assertEqual(status, 0, f"verdictd exited {status}:\n{daemon.read_log()}")
         self.lab.kernel_reset()
 

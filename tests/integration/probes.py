@@ -130,13 +130,16 @@ class Udp(Probe):
     count > 1, "received N/M". Needs phase servers on the port (or none, to
     see the ICMP error)."""
 
-    def __init__(self, src, dst, port, family=4, count=1, src_addr=None, ttl=None, size=None):
+    def __init__(self, src, dst, port, family=4, count=1, src_addr=None, ttl=None, size=None,
+                 options=False):
         super().__init__(src, dst, family)
         self.port, self.count, self.src_addr, self.ttl, self.size = port, count, src_addr, ttl, size
+        self.options = options  # IPv4 header options, or an IPv6 destination options header
 
     def __str__(self):
         via = f" from {self.src_addr}" if self.src_addr else ""
         extra = "".join(f" {k}={v}" for k, v in (("ttl", self.ttl), ("size", self.size)) if v)
+        extra += " with options" if self.options else ""
         n = f" x{self.count}" if self.count > 1 else ""
         return f"udp{self.family} {self.src}{via} -> {self.dst}:{self.port}{extra}{n}"
 
@@ -152,6 +155,11 @@ class Udp(Probe):
                 s.setsockopt(socket.IPPROTO_IP, socket.IP_TTL, self.ttl)
             else:
                 s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_UNICAST_HOPS, self.ttl)
+        if self.options and self.family == 4:
+            s.setsockopt(socket.IPPROTO_IP, socket.IP_OPTIONS, b"\x01\x01\x01\x00")  # NOPs, end
+        elif self.options:
+            # Next header (the kernel fills it in), length 0, a PadN of 4 bytes.
+            s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_DSTOPTS, b"\x00\x00\x01\x04\x00\x00\x00\x00")
         s.connect((address(self.dst, self.family), self.port))
         payload = self.token + b"x" * max(0, (self.size or 8) - len(self.token))
         for _ in range(self.count):
@@ -249,13 +257,19 @@ class _Crafted(Probe):
         s = phase.lab.ns[_ns_of(self.src)].socket(fam, socket.SOCK_RAW, self.proto)
         src = address(self.src, self.family)
         dst = address(self.dst, self.family)
-        s.bind((src, 0))
-        _send_or_lose(s.sendto, self.packet(src, dst, s), (dst, 0))
-        s.close()
+        try:
+            s.bind((src, 0))
+            _send_or_lose(s.sendto, self.packet(src, dst, s), (dst, 0))
+        finally:
+            s.close()
         phase.on_tick(self._check)
 
+    def marker(self):
+        """Bytes of the packet that tell it from every other one."""
+        return self.token
+
     def _check(self, phase):
-        if phase.seen(_ns_of(self.dst), self.family, self.proto, self.token):
+        if phase.seen(_ns_of(self.dst), self.family, self.proto, self.marker()):
             self.result = "delivered"
 
     def finish(self, phase):
@@ -310,17 +324,24 @@ class RawIcmp(_Crafted):
 
 
 class RawProto(_Crafted):
-    """A packet of any IP protocol number, carrying only the token."""
+    """A packet of any IP protocol number whose payload is `size` bytes of
+    the token repeated: with a small size, a truncated TCP, UDP or ICMP
+    header."""
 
-    def __init__(self, src, dst, proto, family=4):
+    def __init__(self, src, dst, proto, family=4, size=16):
         super().__init__(src, dst, family)
-        self.proto = proto
+        self.proto, self.size = proto, size
 
     def __str__(self):
-        return f"raw-proto{self.family} {self.src} -> {self.dst} protocol {self.proto}"
+        return f"raw-proto{self.family} {self.src} -> {self.dst} protocol {self.proto} " \
+               f"{self.size} bytes"
+
+    def marker(self):
+        # The kernel writes an ICMPv6 checksum over bytes 2-3.
+        return self.packet(None, None, None)[4 if self.proto == IPPROTO_ICMPV6 else 0:]
 
     def packet(self, src, dst, s):
-        return self.token * 2
+        return (self.token * (self.size // len(self.token) + 1))[:self.size]
 
 
 class Servers:

@@ -12,7 +12,7 @@ import time
 import unittest
 
 from lab import CLIENT, EXTRA_CLIENT_V4, EXTRA_CLIENT_V6, ROUTER, SERVER, verdictd_binary
-from oracle import LabTestCase, ruleset_path
+from oracle import LabTestCase, queue_packets, ruleset_path
 from probes import Ping, Tcp, Udp
 
 C, R, S = CLIENT, ROUTER, SERVER
@@ -32,18 +32,6 @@ def list_rows(text, chain):
             fields = line.split()
             rows.append((int(fields[1]), int(fields[2])))
     return rows, policy
-
-
-def queue_packets(status_text):
-    """{queue number: (hook, packets)} from `verdictctl status`."""
-    queues, inside = {}, False
-    for line in status_text.splitlines():
-        fields = line.split()
-        if fields[:2] == ["queue", "hook"]:
-            inside = True
-        elif inside and fields and fields[0].isdigit():
-            queues[int(fields[0])] = (fields[1], int(fields[2]))
-    return queues
 
 
 class DaemonTest(LabTestCase):

@@ -1,7 +1,8 @@
 """Filtering scenarios, each checked against the kernel (see oracle.py):
 INPUT, FORWARD and OUTPUT by interface, address, port and protocol; TCP flags;
-ICMP types; user chains; MARK across tables and hooks; other matches; an
-interface renamed while the rules are in force."""
+ICMP types; user chains; MARK across tables and hooks; other matches; IPv4
+options, IPv6 extension headers and fragments; truncated transport headers;
+an interface renamed while the rules are in force."""
 
 import unittest
 
@@ -165,7 +166,7 @@ class FilteringTest(LabTestCase):
         ]])
 
     def test_misc_matches(self):
-        self.serve(udp={S: [7100, 7101, 7200, 7201, 7202, 7203, 7300, 7301, 7400], C: [7301]})
+        self.serve(udp={S: [7100, 7101, 7200, 7201, 7202, 7203, 7300, 7301, 7400], C: [7301, 7302]})
         self.check_scenario("misc_matches", [[
             (Udp(C, S, 7100, 4, size=20), "received"),
             (Udp(C, S, 7100, 4, size=500), "lost"),
@@ -189,6 +190,42 @@ class FilteringTest(LabTestCase):
             (Udp(C, S, 7400, 4, size=3000), "lost"),
             (Udp(C, S, 7400, 4, size=1000), "received"),
             (Udp(C, S, 7400, 6, size=3000), "received"),
+            (Udp(S, C, 7302, 4), "lost"),
+            (Udp(S, C, 7302, 6), "received"),
+            (Ping(S, C, 4), "reply"),
+        ]])
+
+    def test_headers_and_fragments(self):
+        self.serve(udp={S: [7500, 7501, 7502, 7600, 7601]})
+        self.check_scenario("headers", [[
+            (Udp(C, S, 7500, 4), "received"),
+            (Udp(C, S, 7500, 6), "received"),
+            (Udp(C, S, 7500, 4, size=3000), "lost"),
+            (Udp(C, S, 7500, 6, size=3000), "lost"),
+            (Udp(C, S, 7501, 4, size=3000, src_addr="10.1.0.15"), "received"),
+            (Udp(C, S, 7501, 4, size=3000), "lost"),
+            (Udp(C, S, 7502, 4), "received"),
+            (Udp(C, S, 7502, 4, size=3000), "lost"),
+            (Udp(C, S, 7502, 6, size=3000, src_addr="fd01::1f"), "received"),
+            (Udp(C, S, 7600, 4, options=True), "lost"),
+            (Udp(C, S, 7601, 4, options=True), "received"),
+            (Udp(C, S, 7600, 6, options=True), "lost"),
+            (Udp(C, S, 7601, 6, options=True), "received"),
+            (Udp(C, S, 7601, 6, size=3000, options=True), "lost"),
+        ]])
+
+    def test_truncated_transport_headers(self):
+        self.check_scenario("truncated", [[
+            (RawProto(C, S, 6, 4, size=16), "dropped"),
+            (RawProto(C, S, 6, 6, size=16), "dropped"),
+            (RawProto(C, S, 6, 4, size=40), "delivered"),
+            (RawProto(C, S, 17, 4, size=4), "dropped"),
+            (RawProto(C, S, 17, 6, size=7), "dropped"),
+            (RawProto(C, S, 17, 4, size=8), "delivered"),
+            (RawProto(C, S, 132, 4, size=2), "dropped"),
+            (RawProto(C, S, 132, 4, size=4), "delivered"),
+            (RawProto(C, S, 58, 6, size=7), "dropped"),
+            (RawProto(C, S, 58, 6, size=8), "delivered"),
         ]])
 
     def test_interface_renamed_while_running(self):

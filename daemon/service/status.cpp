@@ -1,0 +1,60 @@
+#include "service/status.hpp"
+
+#include "service/config.hpp"
+
+namespace verdictd {
+
+namespace {
+
+std::string left(std::string text, std::size_t width) {
+  if (text.size() < width) text.append(width - text.size(), ' ');
+  return text + " ";
+}
+
+std::string right(const std::string& text, std::size_t width) {
+  return (text.size() < width ? std::string(width - text.size(), ' ') : std::string()) + text + " ";
+}
+
+std::string reload_text(const ReloadOutcome& outcome) {
+  if (!outcome.ran) return "none";
+  return outcome.error.empty() ? "ok" : "failed: " + outcome.error;
+}
+
+}  // namespace
+
+std::string hooks_text(HookMask hooks) {
+  std::string text;
+  for (Hook h : kAllHooks) {
+    if ((hooks & hook_bit(h)) == 0) continue;
+    if (!text.empty()) text += ' ';
+    text += hook_name(h);
+  }
+  return text.empty() ? "none" : text;
+}
+
+std::string running_line(const StatusReport& report) {
+  return "running, " + std::to_string(report.queues.size()) + " queues, ruleset " + report.ruleset +
+         " (" + std::to_string(report.rules) + " rules), steering " +
+         hooks_text(report.steered_hooks);
+}
+
+std::string status_text(const StatusReport& report) {
+  std::string text = "ruleset: " + report.ruleset + " (" + std::to_string(report.rules) +
+                     " rules)\nlast reload: " + reload_text(report.last_reload) +
+                     "\nsteering: " + std::string(steering_name(report.steering)) + ", " +
+                     (report.fail_open ? "fail-open" : "fail-closed") + ", hooks " +
+                     hooks_text(report.steered_hooks) +
+                     "\nhealth: " + (report.outage.empty() ? "ok" : report.outage) + "\n";
+  text += left("queue", 5) + left("hook", 11) + right("packets", 12) + right("accepted", 12) +
+          right("dropped", 12) + right("enobufs", 9) + "state\n";
+  for (const QueueReport& q : report.queues) {
+    text += left(std::to_string(q.number), 5) + left(std::string(hook_name(q.hook)), 11) +
+            right(std::to_string(q.stats.packets), 12) +
+            right(std::to_string(q.stats.accepted), 12) +
+            right(std::to_string(q.stats.dropped), 12) + right(std::to_string(q.stats.enobufs), 9) +
+            (q.stalled ? "STALLED" : "ok") + "\n";
+  }
+  return text;
+}
+
+}  // namespace verdictd
