@@ -30,7 +30,8 @@ Verdict evaluate_table(const Table& table, const PacketView& packet, EvalState& 
   const int builtin = table.builtin[static_cast<std::size_t>(state.hook)];
   if (builtin < 0) return Verdict::kAccept;
   const Chain& builtin_chain = table.chains[static_cast<std::size_t>(builtin)];
-  const std::uint64_t length = packet.bytes.size();
+  // The kernel counts the packet's length, not the bytes copied to us.
+  const std::uint64_t length = packet.has_network ? packet.length : packet.bytes.size();
   // Loops are refused at load, so the depth is bounded by the number of chains;
   // one vector per thread keeps the packet path free of allocations.
   thread_local std::vector<ReturnPoint> returns;

@@ -56,6 +56,17 @@ TEST(Engine, FirstMatchingRuleDecidesAndPolicyCatchesTheRest) {
   EXPECT_EQ(run(*rs, Hook::kForward, kTcp80).verdict, Verdict::kAccept);
 }
 
+TEST(Engine, ByteCountersCountThePacketNotTheCopiedBytes) {
+  auto rs = load_ruleset_text(R"({"tables": {"filter": {"INPUT": {"rules": [
+      {"match": {"protocol": "udp"}}]}}}})",
+                              "t");
+  auto copied = kUdp53;  // the first bytes of a 1400-byte datagram, as a short copy range gives
+  copied[2] = 1400 >> 8;
+  copied[3] = 1400 & 0xff;
+  run(*rs, Hook::kInput, copied);
+  EXPECT_EQ(chain(*rs, TableId::kFilter, "INPUT").rules[0].counters->bytes, 1400U);
+}
+
 TEST(Engine, DropPolicyCountsWhatFallsThrough) {
   auto rs = load_ruleset_text(R"({"tables": {"filter": {"INPUT": {"policy": "DROP", "rules": [
       {"match": {"protocol": "udp"}}]}}}})",
