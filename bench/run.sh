@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Forwarding performance through the namespace lab (client -- router --
-# server), in one run: UDP 64-byte packets per second received at the server
+# server), in one run: UDP packets per second (64-byte payloads) received at the server
 # and TCP Gbit/s (iperf3), for
 #   none            no filtering
 #   kernel          the kernel's iptables-legacy with bench/rulesets/ten_rules.json
@@ -10,14 +10,20 @@
 # then verdictd's ratios to kernel and to minimal-reader. Prints figures; it is
 # not a test. Builds nothing: give the build directory as $1 or
 # VERDICTD_BUILD_DIR. BENCH_SECONDS (default 3) per measurement, BENCH_RUNS
-# (default 2) measurements per figure (the best is kept), BENCH_STEERING
-# (legacy or nft, default legacy) for both NFQUEUE configurations.
+# (default 3) rounds over the four configurations (each figure is the best of
+# its rounds), BENCH_STEERING (legacy or nft, default legacy) for both NFQUEUE
+# configurations.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 build=$(cd "${1:-${VERDICTD_BUILD_DIR:-$top/build}}" && pwd)
 seconds=${BENCH_SECONDS:-3}
-runs=${BENCH_RUNS:-2}
+runs=${BENCH_RUNS:-3}
 steering=${BENCH_STEERING:-legacy}
+# The senders on one core, the packet filter (reader or verdictd) and the
+# receiving iperf3 on the other, the same for every configuration: the
+# scheduler's placement otherwise varies the figures more than they differ.
+sender_cpu=0
+filter_cpu=$(($(nproc) > 1 ? 1 : 0))
 verdictd=$build/daemon/service/verdictd
 verdictctl=$build/daemon/ctl/verdictctl
 reader=$build/bench/minimal_reader
@@ -72,7 +78,7 @@ neigh replace 10.2.0.2 lladdr 02:76:64:02:00:02 dev wan0 nud permanent
 CMDS
 netns "$router" sysctl -qw net.ipv4.ip_forward=1
 
-ip netns exec "$server" iperf3 -s >/dev/null 2>&1 &  # not via netns(): $! must be iperf3
+ip netns exec "$server" taskset -c "$filter_cpu" iperf3 -s >/dev/null 2>&1 &  # $! must be iperf3
 pids+=($!)
 sleep 0.3
 
@@ -80,31 +86,21 @@ sleep 0.3
 udp_kpps() {
   local rx=/sys/class/net/eth0/statistics/rx_packets before after
   before=$(netns "$server" cat $rx)
-  netns "$client" "$flood" 10.2.0.2 9 "$seconds" >/dev/null
+  netns "$client" taskset -c "$sender_cpu" "$flood" 10.2.0.2 9 "$seconds" >/dev/null
   sleep 0.5  # let queued packets drain
   after=$(netns "$server" cat $rx)
   echo $(((after - before) / seconds / 1000))
 }
 
 tcp_gbps() {
-  netns "$client" iperf3 -c 10.2.0.2 -t "$seconds" -J |
+  netns "$client" taskset -c "$sender_cpu" iperf3 -c 10.2.0.2 -t "$seconds" -J |
     /usr/bin/python3 -c 'import json,sys; print("%.2f" % (json.load(sys.stdin)["end"]["sum_received"]["bits_per_second"] / 1e9))'
 }
 
-best() {  # best of $runs runs of "$@"
-  local value top=0
-  for _ in $(seq "$runs"); do
-    value=$("$@")
-    top=$(/usr/bin/python3 -c "print(max($top, $value))")
-  done
-  echo "$top"
-}
-
 declare -A udp tcp
-measure() {
-  udp[$1]=$(best udp_kpps)
-  tcp[$1]=$(best tcp_gbps)
-  echo "$1 udp64_kpps=${udp[$1]} tcp_gbps=${tcp[$1]}"
+record() {  # keeps the best figure of each configuration over the rounds
+  udp[$1]=$(/usr/bin/python3 -c "print(max(${udp[$1]:-0}, $(udp_kpps)))")
+  tcp[$1]=$(/usr/bin/python3 -c "print(max(${tcp[$1]:-0}, $(tcp_gbps)))")
 }
 
 empty_tables() {
@@ -116,45 +112,58 @@ empty_tables() {
 :FORWARD ACCEPT [0:0]
 :OUTPUT ACCEPT [0:0]
 COMMIT
-*mangle
-:PREROUTING ACCEPT [0:0]
-:INPUT ACCEPT [0:0]
-:FORWARD ACCEPT [0:0]
-:OUTPUT ACCEPT [0:0]
-:POSTROUTING ACCEPT [0:0]
-COMMIT
 TABLES
   done
 }
 
-measure none
+kernel_rules() {
+  "$verdictctl" export -4 "$ruleset" | netns "$router" iptables-legacy-restore
+  "$verdictctl" export -6 "$ruleset" | netns "$router" ip6tables-legacy-restore
+  record kernel
+  empty_tables
+}
 
-"$verdictctl" export -4 "$ruleset" | netns "$router" iptables-legacy-restore
-"$verdictctl" export -6 "$ruleset" | netns "$router" ip6tables-legacy-restore
-measure kernel
-empty_tables
+minimal_reader() {
+  # The reader sits where verdictd steers FORWARD: queue 2, in mangle FORWARD.
+  ip netns exec "$router" taskset -c "$filter_cpu" "$reader" 2 >/dev/null &  # $! must be the reader
+  local pid=$!
+  pids+=("$pid")
+  sleep 0.3
+  netns "$router" "iptables-$steering" -t mangle -A FORWARD -j NFQUEUE --queue-num 2
+  record minimal-reader
+  netns "$router" "iptables-$steering" -t mangle -D FORWARD -j NFQUEUE --queue-num 2
+  kill "$pid"
+  wait "$pid" || true
+}
 
-# The reader sits where verdictd steers FORWARD: queue 2, in mangle FORWARD.
-ip netns exec "$router" "$reader" 2 >/dev/null &
-reader_pid=$!
-pids+=($reader_pid)
-sleep 0.3
-netns "$router" "iptables-$steering" -t mangle -A FORWARD -j NFQUEUE --queue-num 2
-measure minimal-reader
-netns "$router" "iptables-$steering" -t mangle -D FORWARD -j NFQUEUE --queue-num 2
-kill "$reader_pid"
-wait "$reader_pid" || true
+verdictd_rules() {
+  ip netns exec "$router" taskset -c "$filter_cpu" "$verdictd" --ruleset "$ruleset" \
+    --control-socket "$sock" --steering "$steering" >"$log" 2>&1 &
+  local pid=$!
+  pids+=("$pid")
+  for _ in $(seq 100); do
+    netns "$router" "$verdictctl" --socket "$sock" status >/dev/null 2>&1 && break
+    sleep 0.1
+  done
+  netns "$router" "$verdictctl" --socket "$sock" status >/dev/null ||
+    { echo "bench: verdictd did not start:" >&2; cat "$log" >&2; exit 1; }
+  record verdictd
+  kill "$pid"
+  wait "$pid" || true
+  netns "$router" "$verdictd" --remove-steering --steering "$steering"
+}
 
-ip netns exec "$router" "$verdictd" --ruleset "$ruleset" --control-socket "$sock" --steering "$steering" \
-  >"$log" 2>&1 &
-pids+=($!)
-for _ in $(seq 100); do
-  netns "$router" "$verdictctl" --socket "$sock" status >/dev/null 2>&1 && break
-  sleep 0.1
+# Rounds over all configurations, so that whatever else the machine does
+# weighs on each of them alike; the best figure of each is kept.
+for _ in $(seq "$runs"); do
+  record none
+  kernel_rules
+  minimal_reader
+  verdictd_rules
 done
-netns "$router" "$verdictctl" --socket "$sock" status >/dev/null ||
-  { echo "bench: verdictd did not start:" >&2; cat "$log" >&2; exit 1; }
-measure verdictd
+for name in none kernel minimal-reader verdictd; do
+  echo "$name udp64_kpps=${udp[$name]} tcp_gbps=${tcp[$name]}"
+done
 
 ratio() { /usr/bin/python3 -c "print('%.2f' % ($1 / $2 if $2 else 0))"; }
 echo "verdictd/kernel udp64=$(ratio "${udp[verdictd]}" "${udp[kernel]}") tcp=$(ratio "${tcp[verdictd]}" "${tcp[kernel]}")"

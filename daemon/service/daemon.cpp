@@ -4,6 +4,7 @@
 #include <chrono>
 #include <csignal>
 #include <iostream>
+#include <thread>
 
 #include "ruleset/list.hpp"
 #include "ruleset/loader.hpp"
@@ -97,6 +98,7 @@ void Daemon::steer(HookMask hooks) {
 
 void Daemon::serve(SignalReader& signals) {
   const auto interval = notify::watchdog_interval();
+  watchdog_ = interval.has_value();
   const auto period =
       interval ? std::min(kSupervisePeriod,
                           std::chrono::duration_cast<std::chrono::milliseconds>(*interval / 2))
@@ -134,7 +136,11 @@ bool Daemon::stop() {
       clean = false;
     }
   }
-  for (auto& worker : workers_) worker->stop();
+  {
+    // Each worker drains its queue until it has been quiet a while; together.
+    std::vector<std::jthread> stopping;
+    for (auto& worker : workers_) stopping.emplace_back([&worker] { worker->stop(); });
+  }
   links_.stop();
   return clean;
 }
@@ -159,31 +165,34 @@ std::string Daemon::reload() {
   return error;
 }
 
-void Daemon::supervise() {
-  const auto now = std::chrono::steady_clock::now();
-  std::string outage;
+std::string Daemon::outage(std::chrono::steady_clock::time_point now) const {
   for (const auto& worker : workers_) {
     if (!worker->stalled(now, kStallLimit)) continue;
     const std::string failure = worker->failure();
-    outage = "queue " + std::to_string(worker->queue_number()) + " (" +
-             std::string(hook_name(worker->hook())) + ") stalled" +
-             (failure.empty() ? "" : ": " + failure);
-    break;
+    return "queue " + std::to_string(worker->queue_number()) + " (" +
+           std::string(hook_name(worker->hook())) + ") stalled" +
+           (failure.empty() ? "" : ": " + failure);
   }
+  return {};
+}
+
+void Daemon::supervise() {
+  const std::string current = outage(std::chrono::steady_clock::now());
   std::string status;
   {
     const std::lock_guard lock(health_mutex_);
-    if (outage != outage_) status = outage.empty() ? normal_status_ : outage;
-    outage_ = outage;
+    if (current != outage_) status = current.empty() ? normal_status_ : current;
+    outage_ = current;
   }
   if (!status.empty()) {
     notify::status(status);
-    log(outage.empty() ? "queues healthy again" : outage + "; watchdog pings stop");
+    log(current.empty() ? "queues healthy again" : current + "; watchdog pings stop");
   }
-  if (outage.empty()) notify::watchdog();
+  if (watchdog_ && current.empty()) notify::watchdog();
 }
 
 StatusReport Daemon::report() const {
+  const auto now = std::chrono::steady_clock::now();
   StatusReport report;
   const auto ruleset = rulesets_->snapshot();
   report.ruleset = ruleset->source;
@@ -192,11 +201,7 @@ StatusReport Daemon::report() const {
   report.steering = config_.steering;
   report.fail_open = config_.fail_open;
   report.steered_hooks = steered_hooks_;
-  {
-    const std::lock_guard lock(health_mutex_);
-    report.outage = outage_;
-  }
-  const auto now = std::chrono::steady_clock::now();
+  report.outage = outage(now);
   for (const auto& worker : workers_) {
     report.queues.push_back({worker->queue_number(), worker->hook(), worker->stats(),
                              worker->stalled(now, kStallLimit)});

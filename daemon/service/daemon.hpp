@@ -4,6 +4,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -43,7 +44,9 @@ class Daemon {
   void steer(HookMask hooks);
   // Returns the error that kept the old ruleset in force, or "".
   std::string reload();
-  // Checks the workers; sends WATCHDOG=1 only while none is stalled.
+  // The first stalled queue, "queue 2 (FORWARD) stalled[: why]"; "" when none is.
+  [[nodiscard]] std::string outage(std::chrono::steady_clock::time_point now) const;
+  // Reports a change of health in STATUS=; sends WATCHDOG=1 only while no queue is stalled.
   void supervise();
   [[nodiscard]] StatusReport report() const;
   nlohmann::ordered_json handle(const nlohmann::ordered_json& request);
@@ -58,8 +61,9 @@ class Daemon {
   std::vector<std::unique_ptr<QueueWorker>> workers_;
   std::unique_ptr<ControlServer> control_;
   std::mutex reload_mutex_;  // SIGHUP and `verdictctl reload` may race
-  mutable std::mutex health_mutex_;
-  std::string outage_;         // the stalled queue, "" while healthy
+  bool watchdog_ = false;    // systemd asked for WATCHDOG=1
+  std::mutex health_mutex_;
+  std::string outage_;         // as last reported in STATUS=, "" while healthy
   std::string normal_status_;  // the STATUS= line to show while healthy
 };
 

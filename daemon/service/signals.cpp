@@ -25,6 +25,8 @@ sigset_t handled_signals() {
 }  // namespace
 
 SignalReader::SignalReader() {
+  // A client or the journal going away while we write to it is no reason to die.
+  std::signal(SIGPIPE, SIG_IGN);
   const sigset_t signals = handled_signals();
   if (const int error = pthread_sigmask(SIG_BLOCK, &signals, nullptr); error != 0) {
     throw std::runtime_error(std::string("cannot block signals: ") + std::strerror(error));

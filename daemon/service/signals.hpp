@@ -1,4 +1,5 @@
-// SIGHUP, SIGTERM and SIGINT, read from a signalfd by the main loop.
+// SIGHUP, SIGTERM and SIGINT, read from a signalfd by the main loop; SIGPIPE
+// ignored.
 #pragma once
 
 #include <chrono>
