@@ -362,9 +362,11 @@ void Steering::apply(const SteeringPlan& plan) {
   install(backend_, contents, plan);
 }
 
-void Steering::close() {
+void Steering::close(HookMask hooks) {
   std::array<ChainContent, kHookCount> contents{};
-  contents.fill(ChainContent::kDrop);
+  for (Hook h : kAllHooks) {
+    if ((hooks & hook_bit(h)) != 0) contents[static_cast<std::size_t>(h)] = ChainContent::kDrop;
+  }
   install(backend_, contents, SteeringPlan{});
 }
 

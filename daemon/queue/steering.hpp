@@ -32,8 +32,9 @@ class Steering {
   // Installs or updates the steering for both families. Replaces leftovers of
   // an earlier run. Throws std::runtime_error with iptables' message on failure.
   void apply(const SteeringPlan& plan);
-  // Fail-closed stop: the owned chains drop everything (no queue is read any more).
-  void close();
+  // Fail-closed stop: the owned chains of `hooks` (those that were steered)
+  // drop everything, as no queue is read any more; the others stay empty.
+  void close(HookMask hooks);
   // Removes the jump rules and the owned chains.
   void remove();
 

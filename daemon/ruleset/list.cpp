@@ -1,7 +1,8 @@
 #include "ruleset/list.hpp"
 
-#include <cstdio>
 #include <stdexcept>
+
+#include "ruleset/chain_order.hpp"
 
 namespace verdictd {
 
@@ -77,8 +78,8 @@ std::string rule_row(const Table& table, const Rule& rule, std::size_t number,
   return line;
 }
 
-std::string chain_text(const Table& table, int index, const ListOptions& o) {
-  const Chain& chain = table.chains[static_cast<std::size_t>(index)];
+std::string chain_text(const Table& table, const Chain& chain, const ListOptions& o) {
+  const int index = static_cast<int>(&chain - table.chains.data());
   std::string out = "Chain " + chain.name;
   if (chain.builtin) {
     out += std::string(" (policy ") + (chain.policy == Policy::kAccept ? "ACCEPT" : "DROP");
@@ -104,14 +105,12 @@ std::string chain_text(const Table& table, int index, const ListOptions& o) {
 std::string list_table(const Ruleset& ruleset, const ListOptions& options) {
   const Table& table = ruleset.table(options.table);
   std::string out;
-  bool found = false;
-  for (std::size_t i = 0; i < table.chains.size(); ++i) {
-    if (options.chain && table.chains[i].name != *options.chain) continue;
+  for (const Chain* chain : chains_in_display_order(table)) {
+    if (options.chain && chain->name != *options.chain) continue;
     if (!out.empty()) out += "\n";
-    out += chain_text(table, static_cast<int>(i), options);
-    found = true;
+    out += chain_text(table, *chain, options);
   }
-  if (!found) {
+  if (out.empty()) {
     throw std::invalid_argument("no chain named \"" + options.chain.value_or("") + "\" in table " +
                                 std::string(table_name(options.table)));
   }

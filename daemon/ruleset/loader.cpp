@@ -2,11 +2,10 @@
 
 #include <algorithm>
 #include <deque>
-#include <fstream>
 #include <functional>
 #include <map>
-#include <sstream>
 
+#include "ruleset/json_document.hpp"
 #include "ruleset/json_position.hpp"
 #include "ruleset/values.hpp"
 
@@ -351,41 +350,27 @@ class Builder {
 
 }  // namespace
 
-std::shared_ptr<Ruleset> load_ruleset_text(const std::string& text, const std::string& file) {
+namespace {
+
+std::shared_ptr<Ruleset> build_ruleset(const JsonDocument& document) {
   auto ruleset = std::make_shared<Ruleset>();
-  ruleset->source = file;
-  Json root;
+  ruleset->source = document.file();
   try {
-    root = Json::parse(text);
-  } catch (const Json::parse_error& e) {
-    const TextPosition pos = position_of_offset(text, e.byte > 0 ? e.byte - 1 : 0);
-    std::string what = e.what();
-    // nlohmann's text starts with "[json.exception.parse_error.101] parse error at line 1, ...: ".
-    const auto detail = what.rfind(": ");
-    throw RulesetError(
-        file, pos.line, pos.column, "",
-        "expected valid JSON: " + (detail == std::string::npos ? what : what.substr(detail + 2)));
-  }
-  if (auto duplicate = find_duplicate_key(text)) {
-    const TextPosition pos = position_of_offset(text, duplicate->offset);
-    throw RulesetError(file, pos.line, pos.column, duplicate->pointer,
-                       "duplicate key; each key may appear once in an object");
-  }
-  try {
-    Builder(*ruleset).build(root);
+    Builder(*ruleset).build(document.root());
   } catch (const Builder::Failure& f) {
-    const TextPosition pos = position_of_pointer(text, f.pointer);
-    throw RulesetError(file, pos.line, pos.column, f.pointer, f.message);
+    throw document.error_at(f.pointer, f.message);
   }
   return ruleset;
 }
 
+}  // namespace
+
+std::shared_ptr<Ruleset> load_ruleset_text(const std::string& text, const std::string& file) {
+  return build_ruleset(JsonDocument(text, file));
+}
+
 std::shared_ptr<Ruleset> load_ruleset_file(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) throw RulesetError(path, 0, 0, "", "cannot open the file");
-  std::stringstream text;
-  text << in.rdbuf();
-  return load_ruleset_text(text.str(), path);
+  return build_ruleset(JsonDocument::read(path));
 }
 
 void carry_counters(const Ruleset& previous, Ruleset& next) {

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "ruleset/chain_order.hpp"
+
 namespace verdictd {
 
 namespace {
@@ -50,13 +52,7 @@ std::string save_ruleset(const Ruleset& ruleset, Family family, bool with_counte
     const Table& table = ruleset.table(id);
     if (is_default(table)) continue;
     out += "*" + std::string(table_name(id)) + "\n";
-    // Built-in chains first, then user chains by name, as iptables-save orders them.
-    std::vector<const Chain*> chains;
-    for (const Chain& chain : table.chains) chains.push_back(&chain);
-    std::stable_sort(chains.begin(), chains.end(), [](const Chain* a, const Chain* b) {
-      if (a->builtin != b->builtin) return a->builtin;
-      return !a->builtin && a->name < b->name;
-    });
+    const std::vector<const Chain*> chains = chains_in_display_order(table);
     for (const Chain* chain : chains) {
       out += ":" + chain->name;
       if (chain->builtin) {

@@ -1,12 +1,10 @@
 #include "service/config.hpp"
 
-#include <cerrno>
-#include <cstring>
-#include <fstream>
-#include <sstream>
+#include <filesystem>
 #include <stdexcept>
 
 #include "ruleset/error.hpp"
+#include "ruleset/json_document.hpp"
 #include "ruleset/json_position.hpp"
 #include "ruleset/values.hpp"
 
@@ -126,24 +124,12 @@ void apply_file_settings(Config& config, const Json& root) {
 
 // The file's settings; a syntax error, a repeated key or a bad value throws
 // RulesetError, whose text names FILE:LINE:COL and the JSON pointer.
-void read_file_settings(Config& config, const std::string& path, const std::string& text) {
-  Json root;
+void read_file_settings(Config& config, const std::string& path) {
+  const JsonDocument document = JsonDocument::read(path);
   try {
-    root = Json::parse(text);
-  } catch (const Json::parse_error& e) {
-    const TextPosition pos = position_of_offset(text, e.byte > 0 ? e.byte - 1 : 0);
-    throw RulesetError(path, pos.line, pos.column, "", "expected valid JSON");
-  }
-  if (auto duplicate = find_duplicate_key(text)) {
-    const TextPosition pos = position_of_offset(text, duplicate->offset);
-    throw RulesetError(path, pos.line, pos.column, duplicate->pointer,
-                       "duplicate key; each key may appear once in an object");
-  }
-  try {
-    apply_file_settings(config, root);
+    apply_file_settings(config, document.root());
   } catch (const FieldError& e) {
-    const TextPosition pos = position_of_pointer(text, e.pointer_suffix);
-    throw RulesetError(path, pos.line, pos.column, e.pointer_suffix, e.what());
+    throw document.error_at(e.pointer_suffix, e.what());
   }
 }
 
@@ -182,15 +168,8 @@ void check_queue_layout(const Config& config) {
 
 Config resolve_config(const std::string& path, bool required, const ConfigFlags& flags) {
   Config config;
-  std::ifstream in(path);
-  const int open_error = errno;
-  if (in) {
-    std::stringstream text;
-    text << in.rdbuf();
-    read_file_settings(config, path, text.str());
-  } else if (required || open_error != ENOENT) {
-    throw std::runtime_error(path + ": cannot read the settings: " + std::strerror(open_error));
-  }
+  // Without a settings file the defaults hold, unless one was named.
+  if (required || std::filesystem::exists(path)) read_file_settings(config, path);
   if (flags.ruleset) config.ruleset = *flags.ruleset;
   if (flags.control_socket) config.control_socket = *flags.control_socket;
   if (flags.queue_base) config.queue_base = *flags.queue_base;

@@ -128,7 +128,7 @@ bool Daemon::stop() {
       if (config_.fail_open) {
         steering_.remove();
       } else {
-        steering_.close();
+        steering_.close(steered_hooks_);
       }
     } catch (const std::exception& e) {
       log(std::string("cannot ") + (config_.fail_open ? "remove" : "close") +
