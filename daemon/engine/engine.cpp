@@ -43,7 +43,10 @@ Verdict evaluate_table(const Table& table, const PacketView& packet, EvalState& 
     const Chain& chain = table.chains[static_cast<std::size_t>(chain_index)];
     if (rule_index < chain.rules.size()) {
       const Rule& rule = chain.rules[rule_index++];
-      if (!rule_matches(rule, packet, state)) continue;
+      if (!rule_matches(rule, packet, state)) {
+        if (state.hotdrop) return Verdict::kDrop;
+        continue;
+      }
       rule.counters->add(length);
       if (rule.jump_chain >= 0) {
         if (!rule.is_goto) returns.push_back({chain_index, rule_index});

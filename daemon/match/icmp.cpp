@@ -61,8 +61,12 @@ class IcmpMatch final : public Match {
   IcmpMatch(IcmpType type, bool negated) : type_(type), negated_(negated) {}
 
   // A non-first fragment or a missing ICMP header never matches, negated or not.
-  bool matches(const PacketView& packet, EvalState& /*state*/) const override {
-    if (!packet.is_first_fragment_or_whole() || !packet.has_icmp) {
+  bool matches(const PacketView& packet, EvalState& state) const override {
+    if (!packet.is_first_fragment_or_whole()) {
+      return false;
+    }
+    if (!packet.has_icmp) {
+      state.hotdrop = true;  // the header is cut short: the kernel drops the packet
       return false;
     }
     const bool hit = type_.type == kAnyType ||

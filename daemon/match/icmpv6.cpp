@@ -48,8 +48,12 @@ class Icmpv6Match final : public Match {
   Icmpv6Match(IcmpType type, bool negated) : type_(type), negated_(negated) {}
 
   // A non-first fragment or a missing ICMPv6 header never matches, negated or not.
-  bool matches(const PacketView& packet, EvalState& /*state*/) const override {
-    if (!packet.is_first_fragment_or_whole() || !packet.has_icmp) {
+  bool matches(const PacketView& packet, EvalState& state) const override {
+    if (!packet.is_first_fragment_or_whole()) {
+      return false;
+    }
+    if (!packet.has_icmp) {
+      state.hotdrop = true;  // the header is cut short: the kernel drops the packet
       return false;
     }
     const bool hit = packet.icmp_type == type_.type && packet.icmp_code >= type_.code_min &&

@@ -35,22 +35,35 @@ class PortMatch final : public Match {
         protocol_(protocol),
         negated_(negated) {}
 
-  // A non-first fragment or a missing transport header never matches, negated
-  // or not: the kernel gives up before it inverts.
-  bool matches(const PacketView& packet, EvalState& /*state*/) const override {
+  // A non-first fragment never matches, negated or not; a first packet whose
+  // header is cut short is dropped outright, as the kernel does.
+  bool matches(const PacketView& packet, EvalState& state) const override {
     if (!packet.is_first_fragment_or_whole()) {
       return false;
     }
-    // xt_tcp reads a whole TCP header; xt_udp, xt_sctp and multiport the ports.
-    const bool has_header =
-        (!multiport_ && protocol_ == ipproto::kTcp) ? packet.has_tcp : packet.has_ports;
+    // multiport reads the 4 bytes of ports; xt_tcp, xt_udp and xt_sctp their
+    // whole header (20, 8 and 12 bytes).
+    const bool has_header = packet.has_ports && packet.transport_bytes >= header_needed();
     if (!has_header) {
+      state.hotdrop = true;
       return false;
     }
     const std::uint16_t port = source_ ? packet.source_port : packet.destination_port;
     const bool listed = std::any_of(ports_.begin(), ports_.end(),
                                     [&](const PortRange& r) { return r.contains(port); });
     return listed != negated_;
+  }
+
+  [[nodiscard]] std::size_t header_needed() const {
+    if (multiport_) return 4;
+    switch (protocol_) {
+      case ipproto::kTcp:
+        return 20;
+      case ipproto::kSctp:
+        return 12;
+      default:
+        return 8;
+    }
   }
 
   // As iptables -L -n: "tcp dpt:22", "udp spts:!1024:65535",

@@ -91,8 +91,12 @@ class TcpFlagsMatch final : public Match {
       : mask_(mask), compare_(compare), negated_(negated) {}
 
   // Like the port matches, a packet without a whole TCP header never matches.
-  bool matches(const PacketView& packet, EvalState& /*state*/) const override {
-    if (!packet.is_first_fragment_or_whole() || !packet.has_tcp) {
+  bool matches(const PacketView& packet, EvalState& state) const override {
+    if (!packet.is_first_fragment_or_whole()) {
+      return false;
+    }
+    if (!packet.has_tcp) {
+      state.hotdrop = true;  // the header is cut short: the kernel drops the packet
       return false;
     }
     return ((packet.tcp_flags & mask_) == compare_) != negated_;

@@ -28,6 +28,7 @@ void parse_transport(PacketView& p, std::span<const std::uint8_t> b) {
   if (p.fragment_offset != 0) return;  // only the first fragment has the header
   const std::size_t at = p.transport_offset;
   const std::size_t left = at <= b.size() ? b.size() - at : 0;
+  p.transport_bytes = left;
   switch (p.protocol) {
     case ipproto::kTcp:
       // multiport reads only the ports; the tcp match needs the whole header.
@@ -49,7 +50,9 @@ void parse_transport(PacketView& p, std::span<const std::uint8_t> b) {
     case ipproto::kUdp:
     case ipproto::kUdplite:
     case ipproto::kSctp:
-      if (left >= (p.protocol == ipproto::kSctp ? 12U : 8U)) {
+      // multiport reads the ports alone; the udp and sctp matches check
+      // their whole header against transport_bytes.
+      if (left >= 4) {
         p.has_ports = true;
         p.source_port = read16(b, at);
         p.destination_port = read16(b, at + 2);

@@ -53,8 +53,10 @@ struct PacketView {
   bool more_fragments = false;
   std::size_t transport_offset = 0;  // where the transport header starts
 
+  // Bytes from the transport header to the end of what was received.
+  std::size_t transport_bytes = 0;
   // Transport fields, each present only when its header was complete.
-  bool has_ports = false;  // TCP, UDP, UDP-Lite, SCTP
+  bool has_ports = false;  // TCP, UDP, UDP-Lite, SCTP: the first 4 bytes
   std::uint16_t source_port = 0;
   std::uint16_t destination_port = 0;
   bool has_tcp = false;

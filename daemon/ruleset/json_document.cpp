@@ -18,9 +18,9 @@ JsonDocument::JsonDocument(std::string text, std::string file)
     // nlohmann's text starts "[json.exception.parse_error.101] parse error at line 1, ...: ".
     const std::string what = e.what();
     const auto detail = what.rfind(": ");
-    throw RulesetError(file_, pos.line, pos.column, "",
-                       "expected valid JSON: " +
-                           (detail == std::string::npos ? what : what.substr(detail + 2)));
+    throw RulesetError(
+        file_, pos.line, pos.column, "",
+        "expected valid JSON: " + (detail == std::string::npos ? what : what.substr(detail + 2)));
   }
   if (auto duplicate = find_duplicate_key(text_)) {
     const TextPosition pos = position_of_offset(text_, duplicate->offset);

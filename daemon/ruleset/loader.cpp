@@ -17,6 +17,13 @@ constexpr std::size_t kMaxChainName = 28;  // XT_EXTENSION_MAXNAMELEN less the N
 
 std::string json_quoted(std::string_view s) { return Json(std::string(s)).dump(); }
 
+// The fields of iptables' own rule header (ipt_entry), as opposed to extensions.
+bool is_base_key(std::string_view written_key) {
+  const std::string_view key = written_key.substr(written_key.starts_with('!') ? 1 : 0);
+  return key == "protocol" || key == "source" || key == "destination" || key == "in_interface" ||
+         key == "out_interface" || key == "fragment";
+}
+
 bool is_builtin_chain(TableId table, std::string_view name) {
   auto hook = hook_from_name(name);
   return hook && (table_hooks(table) & hook_bit(*hook)) != 0;
@@ -152,12 +159,9 @@ class Builder {
       fail(pointer + "/rules", "expected an array of rules, got " + rules.dump());
     for (std::size_t i = 0; i < rules.size(); ++i) {
       const std::string rule_pointer = pointer + "/rules/" + std::to_string(i);
+      match_keys_.clear();
       chain.rules.push_back(build_rule(table, rules[i], rule_pointer));
-      RuleSource source{rule_pointer, {}};
-      if (rules[i].contains("match")) {
-        for (const auto& [key, value] : rules[i]["match"].items()) source.match_keys.push_back(key);
-      }
-      sources(table, chain).push_back(std::move(source));
+      sources(table, chain).push_back(RuleSource{rule_pointer, std::move(match_keys_)});
     }
   }
 
@@ -182,8 +186,14 @@ class Builder {
     const Json& match = body.contains("match") ? body["match"] : kNoMatch;
     if (!match.is_object())
       fail(pointer + "/match", "expected an object of matches, got " + match.dump());
-    for (const auto& [written_key, value] : match.items()) {
-      build_match(rule, table.id, written_key, value, match, pointer + "/match");
+    // The kernel checks addresses, interfaces, protocol and fragment before
+    // any match extension, whatever order they were written in.
+    for (const bool base : {true, false}) {
+      for (const auto& [written_key, value] : match.items()) {
+        if (is_base_key(written_key) != base) continue;
+        build_match(rule, table.id, written_key, value, match, pointer + "/match");
+        match_keys_.push_back(written_key);
+      }
     }
     if (body.contains("target"))
       rule.target = build_target(table.id, body["target"], match, pointer + "/target");
@@ -346,6 +356,7 @@ class Builder {
 
   Ruleset& ruleset_;
   std::map<std::pair<TableId, std::string>, std::vector<RuleSource>> rule_sources_;
+  std::vector<std::string> match_keys_;  // of the rule being built, in evaluation order
 };
 
 }  // namespace

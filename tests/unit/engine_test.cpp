@@ -67,6 +67,26 @@ TEST(Engine, ByteCountersCountThePacketNotTheCopiedBytes) {
   EXPECT_EQ(chain(*rs, TableId::kFilter, "INPUT").rules[0].counters->bytes, 1400U);
 }
 
+TEST(Engine, CutShortTransportHeaderIsDroppedLikeTheKernelsHotdrop) {
+  // The kernel's tcp match drops a packet whose TCP header it cannot read,
+  // even with an ACCEPT policy and no rule that would drop it.
+  auto rs = load_ruleset_text(R"({"tables": {"filter": {"FORWARD": {"rules": [
+      {"match": {"dport": 9999, "protocol": "tcp"}, "target": "ACCEPT"},
+      {"match": {"protocol": "udp"}}]}}}})",
+                              "t");
+  auto cut = kTcp80;
+  cut.resize(20 + 16);
+  cut[3] = static_cast<std::uint8_t>(cut.size());
+  EXPECT_EQ(run(*rs, Hook::kForward, cut, "eth0", "eth1").verdict, Verdict::kDrop);
+  const Chain& forward = chain(*rs, TableId::kFilter, "FORWARD");
+  EXPECT_EQ(forward.rules[0].counters->packets, 0U);
+  EXPECT_EQ(forward.policy_counters->packets, 0U);
+  // Written after the port, the protocol is still checked first (it belongs to
+  // the rule header), so a UDP packet never reaches the tcp port match.
+  EXPECT_EQ(run(*rs, Hook::kForward, kUdp53, "eth0", "eth1").verdict, Verdict::kAccept);
+  EXPECT_EQ(forward.rules[1].counters->packets, 1U);
+}
+
 TEST(Engine, DropPolicyCountsWhatFallsThrough) {
   auto rs = load_ruleset_text(R"({"tables": {"filter": {"INPUT": {"policy": "DROP", "rules": [
       {"match": {"protocol": "udp"}}]}}}})",

@@ -234,9 +234,14 @@ TEST(PacketIpv4, UdpliteAndSctpPorts) {
   EXPECT_FALSE(sctp_packet.has_tcp);
 }
 
-TEST(PacketIpv4, SctpNeedsItsWholeCommonHeader) {
+TEST(PacketIpv4, ShortSctpHasPortsForMultiportAndSaysHowMuchIsThere) {
   Bytes short_sctp = sctp(3868, 3869);
   short_sctp.resize(11);
+  const PacketView p = parse(ipv4(ipproto::kSctp, short_sctp));
+  EXPECT_TRUE(p.has_ports);  // multiport reads these 4 bytes, like the kernel's
+  EXPECT_EQ(p.destination_port, 3869);
+  EXPECT_EQ(p.transport_bytes, 11U);  // the sctp match needs 12: it finds out from this
+  short_sctp.resize(3);
   EXPECT_FALSE(parse(ipv4(ipproto::kSctp, short_sctp)).has_ports);
 }
 
@@ -341,13 +346,13 @@ TEST(PacketIpv4, LargestFragmentOffset) {
 // ---- Declared length against captured length.
 
 TEST(PacketIpv4, BytesPastTheTotalLengthAreNotParsed) {
-  // Total length says 24: the UDP header is cut by the declaration, though
+  // Total length says 23: the UDP header is cut by the declaration, though
   // the capture (link padding) holds all of it.
   Bytes bytes = ipv4(ipproto::kUdp, udp(1, 2));
-  put16(bytes, 2, 24);
+  put16(bytes, 2, 23);
   const PacketView p = parse(bytes);
   ASSERT_TRUE(p.has_network);
-  EXPECT_EQ(p.length, 24);
+  EXPECT_EQ(p.length, 23);
   EXPECT_FALSE(p.has_ports);
 
   Bytes padded = ipv4(ipproto::kUdp, udp(1, 2));
@@ -429,8 +434,8 @@ TEST(PacketIpv4, TotalLengthBelowHeaderLength) {
 
 TEST(PacketIpv4, TcpDataOffsetBelowFiveStillHasTheFixedHeader) {
   for (std::uint8_t offset = 0; offset < 5; ++offset) {
-    const PacketView p = parse(ipv4(ipproto::kTcp, tcp({.dport = 25, .flags = tcpflag::kSyn,
-                                                         .data_offset = offset})));
+    const PacketView p = parse(
+        ipv4(ipproto::kTcp, tcp({.dport = 25, .flags = tcpflag::kSyn, .data_offset = offset})));
     ASSERT_TRUE(p.has_network);
     // As the kernel's tcp match: 20 bytes are read, the data offset is not checked.
     EXPECT_TRUE(p.has_tcp) << int{offset};
@@ -590,10 +595,10 @@ TEST(PacketIpv6, ExtensionChainCutByTheCapture) {
 
 TEST(PacketIpv6, BytesPastThePayloadLengthAreNotParsed) {
   Bytes bytes = ipv6(ipproto::kUdp, udp(1, 2));
-  put16(bytes, 4, 4);  // declares half the UDP header
+  put16(bytes, 4, 3);  // declares less than the ports of the UDP header
   const PacketView p = parse(bytes);
   ASSERT_TRUE(p.has_network);
-  EXPECT_EQ(p.length, 44);
+  EXPECT_EQ(p.length, 43);
   EXPECT_FALSE(p.has_ports);
   // An extension header past the payload length is not walked either.
   Bytes chain = ipv6(0, concat({options_header(ipproto::kUdp), udp(1, 2)}));
