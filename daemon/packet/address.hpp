@@ -22,6 +22,8 @@ struct IpAddress {
   [[nodiscard]] std::size_t size() const { return family == Family::kIPv4 ? 4 : 16; }
   [[nodiscard]] std::string to_string() const;
   friend bool operator==(const IpAddress&, const IpAddress&) = default;
+  // clang-tidy 14 mistakes the defaulted comparison for a literal 0.
+  // NOLINTNEXTLINE(modernize-use-nullptr)
   friend auto operator<=>(const IpAddress&, const IpAddress&) = default;
 };
 

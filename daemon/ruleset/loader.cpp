@@ -155,8 +155,9 @@ class Builder {
     }
     if (!body.contains("rules")) return;
     const Json& rules = body["rules"];
-    if (!rules.is_array())
+    if (!rules.is_array()) {
       fail(pointer + "/rules", "expected an array of rules, got " + rules.dump());
+    }
     for (std::size_t i = 0; i < rules.size(); ++i) {
       const std::string rule_pointer = pointer + "/rules/" + std::to_string(i);
       match_keys_.clear();
@@ -184,8 +185,9 @@ class Builder {
     }
     static const Json kNoMatch = Json::object();
     const Json& match = body.contains("match") ? body["match"] : kNoMatch;
-    if (!match.is_object())
+    if (!match.is_object()) {
       fail(pointer + "/match", "expected an object of matches, got " + match.dump());
+    }
     // The kernel checks addresses, interfaces, protocol and fragment before
     // any match extension, whatever order they were written in.
     for (const bool base : {true, false}) {
@@ -195,8 +197,9 @@ class Builder {
         match_keys_.push_back(written_key);
       }
     }
-    if (body.contains("target"))
+    if (body.contains("target")) {
       rule.target = build_target(table.id, body["target"], match, pointer + "/target");
+    }
     for (const char* kind : {"jump", "goto"}) {
       if (!body.contains(kind)) continue;
       const std::string jump_pointer = pointer + "/" + kind;
