@@ -357,6 +357,26 @@ TEST(PortMatch, ListsAreMultiport) {
   EXPECT_TRUE(hits(*udplite, ipv4(ipproto::kUdplite, udp_header(7, 8))));
 }
 
+TEST(PortMatch, CutShortHeaderAsksForTheKernelsHotdropFragmentsDoNot) {
+  auto dns = build(R"({"protocol": "udp", "dport": 53})", "dport");
+  auto dns_list = build(R"({"protocol": "udp", "dport": [53, 54]})", "dport");
+  auto sctp = build(R"({"protocol": "sctp", "dport": 2})", "dport");
+  const PacketView short_udp = PacketView::parse(truncated(kUdp53, 6));
+  EvalState state;
+  EXPECT_FALSE(dns->matches(short_udp, state));  // xt_udp needs all 8 bytes
+  EXPECT_TRUE(state.hotdrop);
+  state = {};
+  EXPECT_TRUE(dns_list->matches(short_udp, state));  // multiport reads the ports only
+  EXPECT_FALSE(state.hotdrop);
+  state = {};
+  EXPECT_FALSE(sctp->matches(PacketView::parse(ipv4(ipproto::kSctp, Bytes(11, 0))), state));
+  EXPECT_TRUE(state.hotdrop);  // xt_sctp needs its 12-byte common header
+  state = {};
+  EXPECT_FALSE(dns->matches(
+      PacketView::parse(ipv4(ipproto::kUdp, udp_header(1, 53), {.fragment_offset = 1})), state));
+  EXPECT_FALSE(state.hotdrop);
+}
+
 TEST(PortMatch, NoTransportHeaderNeverMatchesEvenNegated) {
   auto ssh = build(R"({"protocol": "tcp", "dport": 22})", "dport");
   auto not_ssh = build(R"({"protocol": "tcp", "!dport": 22})", "!dport");
