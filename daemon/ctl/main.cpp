@@ -49,6 +49,8 @@ Json list_request(const ListFlags& flags) {
 int run(int argc, char** argv) {
   CLI::App app{"verdictctl: check rulesets and control verdictd"};
   app.require_subcommand(1);
+  // --socket may also follow the subcommand: `verdictctl status --socket PATH`.
+  app.fallthrough();
   std::string socket = "/run/verdictd/control.sock";
   app.add_option("--socket", socket, "verdictd's control socket")->capture_default_str();
 
