@@ -9,11 +9,16 @@
 #include <vector>
 
 #include "ruleset/error.hpp"
+#include "test_packets.hpp"
 
 namespace verdictd {
 namespace {
 
-using Bytes = std::vector<std::uint8_t>;
+using test::Bytes;
+using test::icmp_header;
+using test::put16;
+using test::sctp_header;
+using test::udp_header;
 
 // ---- Building matches from a rule's "match" object.
 
@@ -52,39 +57,12 @@ std::string saved(const Match& match) {
 
 // ---- Hand-built packets.
 
-void put16(Bytes& b, std::size_t at, std::uint16_t v) {
-  b[at] = static_cast<std::uint8_t>(v >> 8);
-  b[at + 1] = static_cast<std::uint8_t>(v);
-}
-
 Bytes tcp_header(std::uint16_t sport, std::uint16_t dport, std::uint8_t flags) {
   Bytes h(20, 0);
   put16(h, 0, sport);
   put16(h, 2, dport);
   h[12] = 0x50;  // data offset 5
   h[13] = flags;
-  return h;
-}
-
-Bytes udp_header(std::uint16_t sport, std::uint16_t dport) {
-  Bytes h(8, 0);
-  put16(h, 0, sport);
-  put16(h, 2, dport);
-  put16(h, 4, 8);
-  return h;
-}
-
-Bytes sctp_header(std::uint16_t sport, std::uint16_t dport) {
-  Bytes h(12, 0);
-  put16(h, 0, sport);
-  put16(h, 2, dport);
-  return h;
-}
-
-Bytes icmp_header(std::uint8_t type, std::uint8_t code) {
-  Bytes h(8, 0);
-  h[0] = type;
-  h[1] = code;
   return h;
 }
 

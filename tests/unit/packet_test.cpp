@@ -11,17 +11,18 @@
 #include <random>
 #include <vector>
 
+#include "test_packets.hpp"
+
 namespace verdictd {
 namespace {
 
-using Bytes = std::vector<std::uint8_t>;
+using test::Bytes;
+using test::icmp_header;
+using test::put16;
+using test::sctp_header;
+using test::udp_header;
 
 // ---- Builders. Multi-byte fields are big-endian, as on the wire.
-
-void put16(Bytes& b, std::size_t at, std::uint16_t value) {
-  b[at] = static_cast<std::uint8_t>(value >> 8);
-  b[at + 1] = static_cast<std::uint8_t>(value);
-}
 
 Bytes concat(std::initializer_list<Bytes> parts) {
   Bytes all;
@@ -51,30 +52,6 @@ Bytes tcp(const TcpFields& f = {}) {
   b[13] = f.flags;
   put16(b, 14, f.window);
   put16(b, 18, f.urgent);
-  return b;
-}
-
-Bytes udp(std::uint16_t sport, std::uint16_t dport, std::size_t payload = 0) {
-  Bytes b(8 + payload, 0xee);
-  put16(b, 0, sport);
-  put16(b, 2, dport);
-  put16(b, 4, static_cast<std::uint16_t>(b.size()));
-  put16(b, 6, 0);
-  return b;
-}
-
-Bytes sctp(std::uint16_t sport, std::uint16_t dport) {
-  Bytes b(12, 0);
-  put16(b, 0, sport);
-  put16(b, 2, dport);
-  return b;
-}
-
-Bytes icmp(std::uint8_t type, std::uint8_t code) {
-  Bytes b(8, 0);
-  b[0] = type;
-  b[1] = code;
-  put16(b, 4, 0x1234);  // identifier
   return b;
 }
 
@@ -211,7 +188,7 @@ TEST(PacketIpv4, TcpWithOptionsInTheTcpHeader) {
 }
 
 TEST(PacketIpv4, Udp) {
-  const PacketView p = parse(ipv4(ipproto::kUdp, udp(5353, 53, 12)));
+  const PacketView p = parse(ipv4(ipproto::kUdp, udp_header(5353, 53, 12)));
   ASSERT_TRUE(p.has_network);
   EXPECT_EQ(p.protocol, ipproto::kUdp);
   ASSERT_TRUE(p.has_ports);
@@ -222,12 +199,12 @@ TEST(PacketIpv4, Udp) {
 }
 
 TEST(PacketIpv4, UdpliteAndSctpPorts) {
-  const PacketView lite = parse(ipv4(ipproto::kUdplite, udp(1000, 2000)));
+  const PacketView lite = parse(ipv4(ipproto::kUdplite, udp_header(1000, 2000)));
   ASSERT_TRUE(lite.has_ports);
   EXPECT_EQ(lite.source_port, 1000);
   EXPECT_EQ(lite.destination_port, 2000);
 
-  const PacketView sctp_packet = parse(ipv4(ipproto::kSctp, sctp(3868, 3869)));
+  const PacketView sctp_packet = parse(ipv4(ipproto::kSctp, sctp_header(3868, 3869)));
   ASSERT_TRUE(sctp_packet.has_ports);
   EXPECT_EQ(sctp_packet.source_port, 3868);
   EXPECT_EQ(sctp_packet.destination_port, 3869);
@@ -235,7 +212,7 @@ TEST(PacketIpv4, UdpliteAndSctpPorts) {
 }
 
 TEST(PacketIpv4, ShortSctpHasPortsForMultiportAndSaysHowMuchIsThere) {
-  Bytes short_sctp = sctp(3868, 3869);
+  Bytes short_sctp = sctp_header(3868, 3869);
   short_sctp.resize(11);
   const PacketView p = parse(ipv4(ipproto::kSctp, short_sctp));
   EXPECT_TRUE(p.has_ports);  // multiport reads these 4 bytes, like the kernel's
@@ -246,18 +223,18 @@ TEST(PacketIpv4, ShortSctpHasPortsForMultiportAndSaysHowMuchIsThere) {
 }
 
 TEST(PacketIpv4, Icmp) {
-  const PacketView p = parse(ipv4(ipproto::kIcmp, icmp(3, 3)));
+  const PacketView p = parse(ipv4(ipproto::kIcmp, icmp_header(3, 3)));
   ASSERT_TRUE(p.has_icmp);
   EXPECT_EQ(p.icmp_type, 3);
   EXPECT_EQ(p.icmp_code, 3);
   EXPECT_FALSE(p.has_ports);
-  Bytes short_icmp = icmp(8, 0);
+  Bytes short_icmp = icmp_header(8, 0);
   short_icmp.resize(7);
   EXPECT_FALSE(parse(ipv4(ipproto::kIcmp, short_icmp)).has_icmp);
 }
 
 TEST(PacketIpv4, Icmpv6NumberInIpv4IsNotIcmp) {
-  const PacketView p = parse(ipv4(ipproto::kIcmpv6, icmp(128, 0)));
+  const PacketView p = parse(ipv4(ipproto::kIcmpv6, icmp_header(128, 0)));
   EXPECT_EQ(p.protocol, ipproto::kIcmpv6);
   EXPECT_FALSE(p.has_icmp);
 }
@@ -276,7 +253,7 @@ TEST(PacketIpv4, OptionsMoveTheTransportHeader) {
     Ipv4Fields f;
     f.protocol = ipproto::kUdp;
     f.option_bytes = option_bytes;
-    const PacketView p = parse(ipv4(f, udp(68, 67)));
+    const PacketView p = parse(ipv4(f, udp_header(68, 67)));
     ASSERT_TRUE(p.has_network) << option_bytes;
     EXPECT_EQ(p.transport_offset, 20 + option_bytes);
     ASSERT_TRUE(p.has_ports);
@@ -331,7 +308,7 @@ TEST(PacketIpv4, LaterFragmentsHaveNoTransportFields) {
   Ipv4Fields f;
   f.protocol = ipproto::kIcmp;
   f.fragment_offset = 1;
-  EXPECT_FALSE(parse(ipv4(f, icmp(8, 0))).has_icmp);
+  EXPECT_FALSE(parse(ipv4(f, icmp_header(8, 0))).has_icmp);
 }
 
 TEST(PacketIpv4, LargestFragmentOffset) {
@@ -348,14 +325,14 @@ TEST(PacketIpv4, LargestFragmentOffset) {
 TEST(PacketIpv4, BytesPastTheTotalLengthAreNotParsed) {
   // Total length says 23: the UDP header is cut by the declaration, though
   // the capture (link padding) holds all of it.
-  Bytes bytes = ipv4(ipproto::kUdp, udp(1, 2));
+  Bytes bytes = ipv4(ipproto::kUdp, udp_header(1, 2));
   put16(bytes, 2, 23);
   const PacketView p = parse(bytes);
   ASSERT_TRUE(p.has_network);
   EXPECT_EQ(p.length, 23);
   EXPECT_FALSE(p.has_ports);
 
-  Bytes padded = ipv4(ipproto::kUdp, udp(1, 2));
+  Bytes padded = ipv4(ipproto::kUdp, udp_header(1, 2));
   padded.resize(64, 0);
   const PacketView q = parse(padded);
   EXPECT_EQ(q.length, 28);
@@ -476,7 +453,7 @@ TEST(PacketIpv6, TcpEveryField) {
 }
 
 TEST(PacketIpv6, Udp) {
-  const PacketView p = parse(ipv6(ipproto::kUdp, udp(546, 547, 30)));
+  const PacketView p = parse(ipv6(ipproto::kUdp, udp_header(546, 547, 30)));
   ASSERT_TRUE(p.has_ports);
   EXPECT_EQ(p.source_port, 546);
   EXPECT_EQ(p.destination_port, 547);
@@ -485,12 +462,12 @@ TEST(PacketIpv6, Udp) {
 }
 
 TEST(PacketIpv6, Icmpv6) {
-  const PacketView p = parse(ipv6(ipproto::kIcmpv6, icmp(135, 0)));
+  const PacketView p = parse(ipv6(ipproto::kIcmpv6, icmp_header(135, 0)));
   ASSERT_TRUE(p.has_icmp);
   EXPECT_EQ(p.icmp_type, 135);
   EXPECT_EQ(p.icmp_code, 0);
   // ICMP for IPv4 carried in IPv6 is not read as ICMP.
-  EXPECT_FALSE(parse(ipv6(ipproto::kIcmp, icmp(8, 0))).has_icmp);
+  EXPECT_FALSE(parse(ipv6(ipproto::kIcmp, icmp_header(8, 0))).has_icmp);
 }
 
 TEST(PacketIpv6, HopByHopAndFragmentHeadersBeforeTcp) {
@@ -511,8 +488,9 @@ TEST(PacketIpv6, HopByHopAndFragmentHeadersBeforeTcp) {
 }
 
 TEST(PacketIpv6, NonFirstFragmentHasProtocolButNoTransportFields) {
-  const Bytes bytes =
-      ipv6(0, concat({options_header(44), fragment_header(ipproto::kUdp, 100, false), udp(1, 2)}));
+  const Bytes bytes = ipv6(
+      0,
+      concat({options_header(44), fragment_header(ipproto::kUdp, 100, false), udp_header(1, 2)}));
   const PacketView p = parse(bytes);
   ASSERT_TRUE(p.has_network);
   EXPECT_EQ(p.protocol, ipproto::kUdp);
@@ -535,7 +513,7 @@ TEST(PacketIpv6, HeadersAfterANonFirstFragmentAreNotWalked) {
 
 TEST(PacketIpv6, AtomicFragmentIsAFragment) {
   const PacketView p =
-      parse(ipv6(44, concat({fragment_header(ipproto::kUdp, 0, false), udp(7, 9)})));
+      parse(ipv6(44, concat({fragment_header(ipproto::kUdp, 0, false), udp_header(7, 9)})));
   EXPECT_TRUE(p.is_fragment);
   EXPECT_FALSE(p.more_fragments);
   ASSERT_TRUE(p.has_ports);
@@ -544,7 +522,7 @@ TEST(PacketIpv6, AtomicFragmentIsAFragment) {
 
 TEST(PacketIpv6, RoutingAndDestinationOptionsWithLengths) {
   const Bytes bytes = ipv6(0, concat({options_header(60, 0), options_header(43, 2),
-                                      options_header(ipproto::kUdp, 1), udp(3000, 4000)}));
+                                      options_header(ipproto::kUdp, 1), udp_header(3000, 4000)}));
   const PacketView p = parse(bytes);
   EXPECT_EQ(p.protocol, ipproto::kUdp);
   EXPECT_EQ(p.transport_offset, 40U + 8 + 24 + 16);
@@ -594,14 +572,14 @@ TEST(PacketIpv6, ExtensionChainCutByTheCapture) {
 }
 
 TEST(PacketIpv6, BytesPastThePayloadLengthAreNotParsed) {
-  Bytes bytes = ipv6(ipproto::kUdp, udp(1, 2));
+  Bytes bytes = ipv6(ipproto::kUdp, udp_header(1, 2));
   put16(bytes, 4, 3);  // declares less than the ports of the UDP header
   const PacketView p = parse(bytes);
   ASSERT_TRUE(p.has_network);
   EXPECT_EQ(p.length, 43);
   EXPECT_FALSE(p.has_ports);
   // An extension header past the payload length is not walked either.
-  Bytes chain = ipv6(0, concat({options_header(ipproto::kUdp), udp(1, 2)}));
+  Bytes chain = ipv6(0, concat({options_header(ipproto::kUdp), udp_header(1, 2)}));
   put16(chain, 4, 0);
   const PacketView q = parse(chain);
   EXPECT_EQ(q.protocol, 0);
@@ -695,9 +673,9 @@ TEST(PacketView, RandomBytesNeverCrash) {
 TEST(PacketView, MutatedPacketsNeverCrash) {
   const std::vector<Bytes> seeds = {
       ipv4(ipproto::kTcp, tcp()),
-      ipv4(ipproto::kIcmp, icmp(8, 0)),
+      ipv4(ipproto::kIcmp, icmp_header(8, 0)),
       ipv6(0, concat({options_header(44), fragment_header(ipproto::kTcp, 0, true), tcp()})),
-      ipv6(51, concat({auth_header(ipproto::kUdp, 1), udp(1, 2)})),
+      ipv6(51, concat({auth_header(ipproto::kUdp, 1), udp_header(1, 2)})),
   };
   std::mt19937 random(7);
   std::uniform_int_distribution<int> byte(0, 255);

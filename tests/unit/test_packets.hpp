@@ -8,6 +8,39 @@
 
 namespace verdictd::test {
 
+using Bytes = std::vector<std::uint8_t>;
+
+// Multi-byte fields are big-endian, as on the wire.
+inline void put16(Bytes& b, std::size_t at, std::uint16_t value) {
+  b[at] = static_cast<std::uint8_t>(value >> 8);
+  b[at + 1] = static_cast<std::uint8_t>(value);
+}
+
+// A UDP header followed by `payload` bytes of 0xee; the length covers both.
+inline Bytes udp_header(std::uint16_t sport, std::uint16_t dport, std::size_t payload = 0) {
+  Bytes b(8 + payload, 0xee);
+  put16(b, 0, sport);
+  put16(b, 2, dport);
+  put16(b, 4, static_cast<std::uint16_t>(b.size()));
+  put16(b, 6, 0);
+  return b;
+}
+
+inline Bytes sctp_header(std::uint16_t sport, std::uint16_t dport) {
+  Bytes b(12, 0);
+  put16(b, 0, sport);
+  put16(b, 2, dport);
+  return b;
+}
+
+inline Bytes icmp_header(std::uint8_t type, std::uint8_t code) {
+  Bytes b(8, 0);
+  b[0] = type;
+  b[1] = code;
+  put16(b, 4, 0x1234);  // identifier
+  return b;
+}
+
 // An IPv4 packet with a TCP (flags given) or UDP header and no payload.
 inline std::vector<std::uint8_t> ipv4_packet(std::uint8_t protocol, const char* source,
                                              const char* destination, std::uint16_t sport,
