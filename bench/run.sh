@@ -53,20 +53,18 @@ ip link add eth0 netns "$client" address 02:76:64:01:00:02 type veth \
   peer name lan0 netns "$router" address 02:76:64:01:00:01
 ip link add eth0 netns "$server" address 02:76:64:02:00:02 type veth \
   peer name wan0 netns "$router" address 02:76:64:02:00:01
-ip -n "$client" -batch - <<CMDS
+# An end host: NS, its net's first three octets, and the router's MAC there.
+end_host() {
+  ip -n "$1" -batch - <<CMDS
 link set lo up
 link set eth0 up
-addr add 10.1.0.2/24 dev eth0
-route add default via 10.1.0.1
-neigh replace 10.1.0.1 lladdr 02:76:64:01:00:01 dev eth0 nud permanent
+addr add $2.2/24 dev eth0
+route add default via $2.1
+neigh replace $2.1 lladdr $3 dev eth0 nud permanent
 CMDS
-ip -n "$server" -batch - <<CMDS
-link set lo up
-link set eth0 up
-addr add 10.2.0.2/24 dev eth0
-route add default via 10.2.0.1
-neigh replace 10.2.0.1 lladdr 02:76:64:02:00:01 dev eth0 nud permanent
-CMDS
+}
+end_host "$client" 10.1.0 02:76:64:01:00:01
+end_host "$server" 10.2.0 02:76:64:02:00:01
 ip -n "$router" -batch - <<CMDS
 link set lo up
 link set lan0 up
