@@ -7,12 +7,16 @@
 #                   (exported with verdictctl export)
 #   minimal-reader  bench/minimal_reader accepting everything from FORWARD's queue
 #   verdictd        verdictd enforcing the same ten rules
-# then verdictd's ratios to kernel and to minimal-reader. Prints figures; it is
-# not a test. Builds nothing: give the build directory as $1 or
-# VERDICTD_BUILD_DIR. BENCH_SECONDS (default 3) per measurement, BENCH_RUNS
-# (default 3) rounds over the four configurations (each figure is the best of
-# its rounds), BENCH_STEERING (legacy or nft, default legacy) for both NFQUEUE
-# configurations.
+#   kernel-stateful, verdictd-stateful
+#                   the same two with bench/rulesets/stateful.json: connection
+#                   tracking, replies accepted as ESTABLISHED, new
+#                   connections only to the benchmark's ports
+# then verdictd's ratios to kernel and to minimal-reader, and stateful to
+# stateful. Prints figures; it is not a test. Builds nothing: give the build
+# directory as $1 or VERDICTD_BUILD_DIR. BENCH_SECONDS (default 3) per
+# measurement, BENCH_RUNS (default 3) rounds over the six configurations
+# (each figure is the best of its rounds), BENCH_STEERING (legacy or nft,
+# default legacy) for every NFQUEUE configuration.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 build=$(cd "${1:-${VERDICTD_BUILD_DIR:-$top/build}}" && pwd)
@@ -29,6 +33,7 @@ verdictctl=$build/daemon/ctl/verdictctl
 reader=$build/bench/minimal_reader
 flood=$build/bench/udp_flood
 ruleset=$top/bench/rulesets/ten_rules.json
+stateful=$top/bench/rulesets/stateful.json
 for bin in "$verdictd" "$verdictctl" "$reader" "$flood"; do
   [ -x "$bin" ] || { echo "bench: $bin is missing; build first" >&2; exit 1; }
 done
@@ -114,11 +119,13 @@ TABLES
   done
 }
 
+# The kernel with a ruleset: $1 the configuration's name, $2 the ruleset.
 kernel_rules() {
-  "$verdictctl" export -4 "$ruleset" | netns "$router" iptables-legacy-restore
-  "$verdictctl" export -6 "$ruleset" | netns "$router" ip6tables-legacy-restore
-  record kernel
+  "$verdictctl" export -4 "$2" | netns "$router" iptables-legacy-restore
+  "$verdictctl" export -6 "$2" | netns "$router" ip6tables-legacy-restore
+  record "$1"
   empty_tables
+  netns "$router" conntrack -F >/dev/null 2>&1 || true
 }
 
 minimal_reader() {
@@ -134,8 +141,9 @@ minimal_reader() {
   wait "$pid" || true
 }
 
+# verdictd with a ruleset: $1 the configuration's name, $2 the ruleset.
 verdictd_rules() {
-  ip netns exec "$router" taskset -c "$filter_cpu" "$verdictd" --ruleset "$ruleset" \
+  ip netns exec "$router" taskset -c "$filter_cpu" "$verdictd" --ruleset "$2" \
     --control-socket "$sock" --steering "$steering" >"$log" 2>&1 &
   local pid=$!
   pids+=("$pid")
@@ -145,24 +153,28 @@ verdictd_rules() {
   done
   netns "$router" "$verdictctl" --socket "$sock" status >/dev/null ||
     { echo "bench: verdictd did not start:" >&2; cat "$log" >&2; exit 1; }
-  record verdictd
+  record "$1"
   kill "$pid"
   wait "$pid" || true
   netns "$router" "$verdictd" --remove-steering --steering "$steering"
+  netns "$router" conntrack -F >/dev/null 2>&1 || true
 }
 
 # Rounds over all configurations, so that whatever else the machine does
 # weighs on each of them alike; the best figure of each is kept.
 for _ in $(seq "$runs"); do
   record none
-  kernel_rules
+  kernel_rules kernel "$ruleset"
   minimal_reader
-  verdictd_rules
+  verdictd_rules verdictd "$ruleset"
+  kernel_rules kernel-stateful "$stateful"
+  verdictd_rules verdictd-stateful "$stateful"
 done
-for name in none kernel minimal-reader verdictd; do
+for name in none kernel minimal-reader verdictd kernel-stateful verdictd-stateful; do
   echo "$name udp64_kpps=${udp[$name]} tcp_gbps=${tcp[$name]}"
 done
 
 ratio() { /usr/bin/python3 -c "print('%.2f' % ($1 / $2 if $2 else 0))"; }
 echo "verdictd/kernel udp64=$(ratio "${udp[verdictd]}" "${udp[kernel]}") tcp=$(ratio "${tcp[verdictd]}" "${tcp[kernel]}")"
 echo "verdictd/minimal-reader udp64=$(ratio "${udp[verdictd]}" "${udp[minimal-reader]}") tcp=$(ratio "${tcp[verdictd]}" "${tcp[minimal-reader]}")"
+echo "verdictd-stateful/kernel-stateful udp64=$(ratio "${udp[verdictd-stateful]}" "${udp[kernel-stateful]}") tcp=$(ratio "${tcp[verdictd-stateful]}" "${tcp[kernel-stateful]}")"

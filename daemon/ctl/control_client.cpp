@@ -109,6 +109,8 @@ int run_control_command(const std::string& socket_path, const Json& request) {
       return 1;
     }
     std::cout << response.value("text", "");
+    // A summary beside the output, as conntrack -L prints its count.
+    std::cerr << response.value("note", "");
     return 0;
   } catch (const std::exception& e) {
     std::cerr << "verdictctl: " << e.what() << "\n";

@@ -1,6 +1,7 @@
 // verdictctl: check rulesets, and talk to a running verdictd.
 #include <CLI/CLI.hpp>
 #include <iostream>
+#include <optional>
 
 #include "ctl/control_client.hpp"
 #include "ctl/offline.hpp"
@@ -46,6 +47,48 @@ Json list_request(const ListFlags& flags) {
   return request;
 }
 
+struct ConntrackFlags {
+  std::optional<std::string> protocol;
+  std::optional<std::string> source;
+  std::optional<std::string> destination;
+  std::optional<unsigned> sport;
+  std::optional<unsigned> dport;
+  std::optional<std::string> state;
+  std::optional<std::string> family;
+};
+
+CLI::App* add_conntrack(CLI::App& app, ConntrackFlags& flags) {
+  auto* conntrack =
+      app.add_subcommand("conntrack", "the flow table, like conntrack -L, with its filters");
+  conntrack->add_option("-p,--proto", flags.protocol, "protocol (tcp, udp, icmp, icmpv6, ...)");
+  conntrack->add_option("-s,--src,--orig-src", flags.source, "original source address");
+  conntrack->add_option("-d,--dst,--orig-dst", flags.destination, "original destination address");
+  conntrack->add_option("--sport,--orig-port-src", flags.sport, "original source port")
+      ->check(CLI::Range(0, 65535));
+  conntrack->add_option("--dport,--orig-port-dst", flags.dport, "original destination port")
+      ->check(CLI::Range(0, 65535));
+  conntrack->add_option("--state", flags.state, "TCP state (ESTABLISHED, TIME_WAIT, ...)");
+  conntrack->add_option("-f,--family", flags.family, "ipv4 or ipv6")
+      ->check(CLI::IsMember({"ipv4", "ipv6"}));
+  return conntrack;
+}
+
+Json conntrack_request(const ConntrackFlags& flags) {
+  Json filter = Json::object();
+  if (flags.protocol) {
+    const std::string& p = *flags.protocol;
+    const bool numeric = !p.empty() && p.find_first_not_of("0123456789") == std::string::npos;
+    filter["protocol"] = numeric ? Json(std::stoul(p)) : Json(p);
+  }
+  if (flags.source) filter["source"] = *flags.source;
+  if (flags.destination) filter["destination"] = *flags.destination;
+  if (flags.sport) filter["sport"] = *flags.sport;
+  if (flags.dport) filter["dport"] = *flags.dport;
+  if (flags.state) filter["state"] = *flags.state;
+  if (flags.family) filter["family"] = *flags.family;
+  return {{"command", "conntrack"}, {"filter", filter}};
+}
+
 int run(int argc, char** argv) {
   CLI::App app{"verdictctl: check rulesets and control verdictd"};
   app.require_subcommand(1);
@@ -72,6 +115,8 @@ int run(int argc, char** argv) {
   auto* zero = app.add_subcommand("zero", "set every rule and policy counter to zero");
   ListFlags list_flags;
   auto* list = add_list(app, list_flags);
+  ConntrackFlags conntrack_flags;
+  auto* conntrack = add_conntrack(app, conntrack_flags);
 
   try {
     app.parse(argc, argv);
@@ -89,6 +134,7 @@ int run(int argc, char** argv) {
   if (reload->parsed()) request = {{"command", "reload"}};
   if (zero->parsed()) request = {{"command", "zero"}};
   if (list->parsed()) request = list_request(list_flags);
+  if (conntrack->parsed()) request = conntrack_request(conntrack_flags);
   return verdictd::run_control_command(socket, request);
 }
 

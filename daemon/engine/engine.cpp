@@ -68,8 +68,13 @@ Verdict evaluate_table(const Table& table, const PacketView& packet, EvalState& 
   }
 }
 
-Verdict evaluate_hook(const Ruleset& ruleset, const PacketView& packet, EvalState& state) {
+Verdict evaluate_hook(const Ruleset& ruleset, const PacketView& packet, EvalState& state,
+                      TrackingStep* tracking) {
   for (const HookStage& stage : hook_pipeline(state.hook)) {
+    if (tracking != nullptr && stage.table != TableId::kRaw) {
+      tracking->run(packet, state);
+      tracking = nullptr;
+    }
     if (stage.nat_first_packet_only && !state.first_packet_of_connection) continue;
     if (evaluate_table(ruleset.table(stage.table), packet, state) == Verdict::kDrop) {
       return Verdict::kDrop;

@@ -33,6 +33,9 @@ class Match {
   [[nodiscard]] virtual std::optional<Family> family() const { return std::nullopt; }
   // Hooks where the kernel allows this match (checked along the jump graph).
   [[nodiscard]] virtual HookMask allowed_hooks() const { return kEveryHook; }
+  // True for matches that read the packet's connection: the ruleset then
+  // needs tracking (and PREROUTING and OUTPUT steered, where it happens).
+  [[nodiscard]] virtual bool needs_conntrack() const { return false; }
   virtual void list(ListRow& row) const = 0;
   virtual void save(SaveLine& line) const = 0;
 };
@@ -64,5 +67,7 @@ struct MatchRegistrar {
 // The rule's protocol number when the rule has a non-negated "protocol" key
 // (defined with the protocol match).
 std::optional<std::uint8_t> rule_protocol(const Json& rule_match);
+// A protocol name ("tcp") or number as written, or nullopt when it is neither.
+std::optional<std::uint8_t> protocol_number(const Json& value);
 
 }  // namespace verdictd

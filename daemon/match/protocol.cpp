@@ -76,23 +76,6 @@ class ProtocolMatch final : public Match {
   bool negated_;
 };
 
-// A protocol name or number as written, or nullopt when it is neither.
-std::optional<std::uint8_t> protocol_number(const Json& value) {
-  if (value.is_string()) {
-    const std::string& name = value.get_ref<const std::string&>();
-    auto known = std::find_if(kProtocolNames.begin(), kProtocolNames.end(),
-                              [&](const ProtocolName& p) { return p.name == name; });
-    if (known == kProtocolNames.end()) {
-      return std::nullopt;
-    }
-    return known->number;
-  }
-  if (value.is_number_unsigned() && value.get<std::uint64_t>() <= 0xff) {
-    return static_cast<std::uint8_t>(value.get<std::uint64_t>());
-  }
-  return std::nullopt;
-}
-
 std::unique_ptr<Match> make_protocol(const MatchArgs& args) {
   const std::optional<std::uint8_t> known = protocol_number(args.value);
   if (!known) {
@@ -108,6 +91,22 @@ std::unique_ptr<Match> make_protocol(const MatchArgs& args) {
 const MatchRegistrar kRegistrar("protocol", {make_protocol, true});
 
 }  // namespace
+
+std::optional<std::uint8_t> protocol_number(const Json& value) {
+  if (value.is_string()) {
+    const std::string& name = value.get_ref<const std::string&>();
+    auto known = std::find_if(kProtocolNames.begin(), kProtocolNames.end(),
+                              [&](const ProtocolName& p) { return p.name == name; });
+    if (known == kProtocolNames.end()) {
+      return std::nullopt;
+    }
+    return known->number;
+  }
+  if (value.is_number_unsigned() && value.get<std::uint64_t>() <= 0xff) {
+    return static_cast<std::uint8_t>(value.get<std::uint64_t>());
+  }
+  return std::nullopt;
+}
 
 std::optional<std::uint8_t> rule_protocol(const Json& rule_match) {
   auto it = rule_match.find("protocol");

@@ -376,7 +376,9 @@ std::optional<int> QueueWorker::dispatch(std::span<std::uint8_t> datagram,
     nlmsghdr* verdict = nfq_nlmsg_put(s.verdicts.data() + s.verdicts_used, NFQNL_MSG_VERDICT,
                                       options_.queue_number);
     nfq_nlmsg_verdict_put(verdict, static_cast<int>(packet.id),
-                          decision.accept ? NF_ACCEPT : NF_DROP);
+                          !decision.accept  ? NF_DROP
+                          : decision.repeat ? NF_REPEAT
+                                            : NF_ACCEPT);
     if (decision.set_mark) nfq_nlmsg_verdict_put_mark(verdict, decision.mark);
     s.verdicts_used += MNL_ALIGN(verdict->nlmsg_len);
     ++s.verdicts_pending;

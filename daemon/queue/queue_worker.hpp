@@ -31,6 +31,9 @@ struct PacketDecision {
   bool accept = true;
   std::uint32_t mark = 0;
   bool set_mark = false;  // send NFQA_MARK with the verdict
+  // NF_REPEAT instead of NF_ACCEPT: the packet runs the hook again from its
+  // first table, where the steering rules act on the mark it now carries.
+  bool repeat = false;
 };
 
 using PacketHandler = std::function<PacketDecision(const QueuedPacket&)>;

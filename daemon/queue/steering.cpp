@@ -19,6 +19,8 @@
 #include <system_error>
 #include <vector>
 
+#include "ruleset/values.hpp"
+
 extern char** environ;  // POSIX defines it but no header has to declare it
 
 namespace verdictd {
@@ -267,7 +269,15 @@ std::string chain_rules(Hook h, ChainContent content, const SteeringPlan& plan) 
       return append + "-j DROP\n";
     case ChainContent::kQueue: {
       const HookQueues& queues = plan.queues[static_cast<std::size_t>(h)];
-      std::string rule = append + "-j NFQUEUE ";
+      std::string rule;
+      // Raw runs before the kernel's conntrack: a packet verdictd untracked
+      // comes back (NF_REPEAT) with the mark bit and leaves untracked.
+      if (steering_table(h) == TableId::kRaw && plan.untracked_mark != 0) {
+        const std::string marked =
+            append + "-m mark --mark " + hex(plan.untracked_mark) + "/" + hex(plan.untracked_mark);
+        rule += marked + " -j CT --notrack\n" + marked + " -j ACCEPT\n";
+      }
+      rule += append + "-j NFQUEUE ";
       if (queues.count > 1) {
         rule += "--queue-balance " + std::to_string(queues.first) + ":" +
                 std::to_string(queues.first + queues.count - 1);

@@ -24,6 +24,9 @@ struct SteeringPlan {
   HookMask hooks = 0;  // hooks to steer; the others get an empty chain
   std::array<HookQueues, kHookCount> queues{};
   bool fail_open = false;  // --queue-bypass: accept when no verdictd listens
+  // Packets verdictd hands back (NF_REPEAT) carrying this mark bit are
+  // exempted from the kernel's conntrack at PREROUTING and OUTPUT; 0 for none.
+  std::uint32_t untracked_mark = 0;
 };
 
 class Steering {

@@ -1,5 +1,5 @@
 // What a rule may read and change about a packet besides its bytes: the hook,
-// the interfaces it came in on and goes out of, and its mark.
+// the interfaces it came in on and goes out of, its mark and its connection.
 #pragma once
 
 #include <cstdint>
@@ -8,6 +8,9 @@
 #include "ruleset/hooks.hpp"
 
 namespace verdictd {
+
+struct PacketConntrack;
+class FlowTable;
 
 struct EvalState {
   Hook hook = Hook::kInput;
@@ -18,6 +21,11 @@ struct EvalState {
   // Set by a match that cannot read the transport header it needs: the
   // kernel drops such a packet on the spot ("hotdrop"), and so do we.
   bool hotdrop = false;
+  // The packet's connection as tracking decided it; null when no tracking
+  // runs (then conntrack matches see INVALID, as for a packet without one).
+  PacketConntrack* conntrack = nullptr;
+  // The flow table, for matches that count connections (connlimit); may be null.
+  const FlowTable* flows = nullptr;
 };
 
 }  // namespace verdictd

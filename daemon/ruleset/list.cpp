@@ -49,9 +49,10 @@ std::string header(const ListOptions& o) {
 
 std::string rule_row(const Table& table, const Rule& rule, std::size_t number,
                      const ListOptions& o) {
-  ListRow row;
-  for (const auto& match : rule.matches) match->list(row);
   const Family family = rule.family.value_or(o.family.value_or(Family::kIPv4));
+  ListRow row;
+  row.family = family;
+  for (const auto& match : rule.matches) match->list(row);
   const char* any = family == Family::kIPv4 ? "0.0.0.0/0" : "::/0";
   if (row.source.empty()) row.source = any;
   if (row.destination.empty()) row.destination = any;

@@ -315,6 +315,9 @@ class Builder {
       if (chain.builtin && (!chain.rules.empty() || chain.policy == Policy::kDrop)) {
         ruleset_.used_hooks |= chain.reached_from;
       }
+      for (const Rule& rule : chain.rules) {
+        if (chain.reached_from != 0 && rule.reads_connection()) ruleset_.needs_conntrack = true;
+      }
     }
   }
 

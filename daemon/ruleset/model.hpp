@@ -41,6 +41,14 @@ struct Rule {
   std::optional<Family> family;  // set when a match names one family
   std::string identity;          // canonical JSON of the rule: same identity, same counters
   std::shared_ptr<Counters> counters = std::make_shared<Counters>();
+
+  // A match or the target reads or changes the packet's connection.
+  [[nodiscard]] bool reads_connection() const {
+    for (const auto& match : matches) {
+      if (match->needs_conntrack()) return true;
+    }
+    return target && target->needs_conntrack();
+  }
 };
 
 struct Chain {
@@ -63,6 +71,9 @@ struct Ruleset {
   std::array<Table, kTableCount> tables;
   // Hooks where some table has a rule or a DROP policy: only these are steered.
   HookMask used_hooks = 0;
+  // Some reachable rule reads or changes the packet's connection: packets
+  // must be tracked, at PREROUTING and OUTPUT as the kernel does.
+  bool needs_conntrack = false;
 
   [[nodiscard]] const Table& table(TableId id) const {
     return tables[static_cast<std::size_t>(id)];

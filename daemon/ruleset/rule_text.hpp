@@ -4,13 +4,16 @@
 
 #include <string>
 
+#include "packet/address.hpp"
+
 namespace verdictd {
 
 // One row of `verdictctl list`. The base fields (protocol, addresses,
 // interfaces, fragment) have columns; every other match appends to `extra`.
 struct ListRow {
-  std::string protocol = "0";  // iptables -n prints "0" for any, else the number or name
-  std::string option = "--";   // "-f" / "!f" for the fragment flag
+  Family family = Family::kIPv4;  // of the listing, for defaults that depend on it
+  std::string protocol = "0";     // iptables -n prints "0" for any, else the number or name
+  std::string option = "--";      // "-f" / "!f" for the fragment flag
   std::string in = "*";
   std::string out = "*";
   std::string source;       // filled with the family's any-address when empty
@@ -25,6 +28,7 @@ struct ListRow {
 // One rule line of iptables-save, without "-A CHAIN". iptables-save prints
 // `-s -d -i -o -p -f`, then the matches, then `-j`/`-g`.
 struct SaveLine {
+  Family family = Family::kIPv4;  // of the export, for defaults that depend on it
   std::string source;
   std::string destination;
   std::string in;

@@ -30,8 +30,9 @@ std::string counters_text(const Counters& c) {
   return "[" + std::to_string(c.packets.load()) + ":" + std::to_string(c.bytes.load()) + "]";
 }
 
-std::string rule_line(const Table& table, const Rule& rule) {
+std::string rule_line(const Table& table, const Rule& rule, Family family) {
   SaveLine line;
+  line.family = family;
   for (const auto& match : rule.matches) match->save(line);
   if (!rule.comment.empty()) line.matches += " -m comment --comment " + quote(rule.comment);
   if (rule.jump_chain >= 0) {
@@ -67,7 +68,7 @@ std::string save_ruleset(const Ruleset& ruleset, Family family, bool with_counte
       for (const Rule& rule : chain->rules) {
         if (!applies_to(rule, family)) continue;
         if (with_counters) out += counters_text(*rule.counters) + " ";
-        out += "-A " + chain->name + rule_line(table, rule) + "\n";
+        out += "-A " + chain->name + rule_line(table, rule, family) + "\n";
       }
     }
     out += "COMMIT\n";

@@ -170,6 +170,35 @@ std::pair<std::uint32_t, std::uint32_t> parse_value_mask(const Json& v, std::str
   return {static_cast<std::uint32_t>(*value), static_cast<std::uint32_t>(*mask)};
 }
 
+std::uint32_t parse_mark_bits(const Json& v) {
+  constexpr std::string_view kWhatBits = "a 32-bit value such as \"0xff\", without a mask";
+  if (v.is_string() && v.get_ref<const std::string&>().find('/') != std::string::npos) {
+    throw_expected(kWhatBits, v);
+  }
+  return parse_value_mask(v, kWhatBits).first;
+}
+
+MarkOperation parse_mark_operation(std::string_view operation, const Json& v) {
+  if (operation == "and_mark") return {0, ~parse_mark_bits(v)};
+  if (operation == "or_mark") {
+    const std::uint32_t bits = parse_mark_bits(v);
+    return {bits, bits};
+  }
+  if (operation == "xor_mark") return {parse_mark_bits(v), 0};
+  const auto [value, mask] = parse_value_mask(v, "a mark \"value\" or \"value/mask\" of 32 bits");
+  // --set-mark clears the mask bits and ORs the value: clearing the value's
+  // bits too turns the OR into the kernel's XOR.
+  return {value, operation == "set_mark" ? mask | value : mask};
+}
+
+std::string mark_operation_text(std::uint32_t value, std::uint32_t mask) {
+  if (value == 0) return "and " + hex(~mask);
+  if (value == mask) return "or " + hex(value);
+  if (mask == 0) return "xor " + hex(value);
+  if (mask == static_cast<std::uint32_t>(kMaxU32)) return "set " + hex(value);
+  return "xset " + hex(value) + "/" + hex(mask);
+}
+
 IpPrefix parse_prefix(const Json& v) {
   std::optional<IpPrefix> prefix;
   if (v.is_string()) {

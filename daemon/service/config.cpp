@@ -54,7 +54,8 @@ HookQueues parse_hook_queues(const Json& v) {
 void apply_file_settings(Config& config, const Json& root) {
   expect_object_keys(root,
                      {"ruleset", "control_socket", "queue_base", "queues_per_hook", "hooks",
-                      "fail_open", "queue_full", "queue_maxlen", "steering", "comment", "$schema"},
+                      "fail_open", "queue_full", "queue_maxlen", "steering", "conntrack_max",
+                      "untracked_mark", "comment", "$schema"},
                      "an object of daemon settings");
   if (root.contains("ruleset")) {
     config.ruleset =
@@ -81,6 +82,22 @@ void apply_file_settings(Config& config, const Json& root) {
       const std::uint32_t length = parse_uint(v, 1U << 20, "a queue length 1-1048576");
       if (length == 0) throw_expected("a queue length 1-1048576", v);
       return length;
+    });
+  }
+  if (root.contains("conntrack_max")) {
+    config.conntrack_max = setting(root, "conntrack_max", [](const Json& v) {
+      const std::uint32_t count = parse_uint(v, 1U << 26, "a number of connections 1-67108864");
+      if (count == 0) throw_expected("a number of connections 1-67108864", v);
+      return count;
+    });
+  }
+  if (root.contains("untracked_mark")) {
+    config.untracked_mark = setting(root, "untracked_mark", [](const Json& v) {
+      const std::uint32_t bit = parse_value_mask(v, "one mark bit such as \"0x80000000\"").first;
+      if (bit == 0 || (bit & (bit - 1)) != 0) {
+        throw_expected("one mark bit such as \"0x80000000\"", v);
+      }
+      return bit;
     });
   }
   if (root.contains("fail_open")) config.fail_open = setting(root, "fail_open", parse_bool);
@@ -177,6 +194,7 @@ Config resolve_config(const std::string& path, bool required, const ConfigFlags&
   if (flags.queue_maxlen) config.queue_maxlen = *flags.queue_maxlen;
   if (flags.accept_when_queue_full) config.accept_when_queue_full = *flags.accept_when_queue_full;
   if (flags.steering) config.steering = *flags.steering;
+  if (flags.conntrack_max) config.conntrack_max = *flags.conntrack_max;
   if (flags.fail_open) config.fail_open = true;
   check_queue_layout(config);
   return config;

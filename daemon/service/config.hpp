@@ -26,6 +26,11 @@ struct Config {
   bool accept_when_queue_full = false;
   std::uint32_t queue_maxlen = 4096;
   SteeringBackend steering = SteeringBackend::kLegacy;
+  // Most connections the flow table holds (the kernel's nf_conntrack_max).
+  std::uint32_t conntrack_max = 262144;
+  // The mark bit verdictd sets on a packet NOTRACK exempted from the kernel's
+  // conntrack, so that later hooks know it; rules never see it.
+  std::uint32_t untracked_mark = 0x80000000;
 
   // The queues of a hook: explicit, or base + hook * per .. + per - 1.
   [[nodiscard]] HookQueues queues_of(Hook h) const;
@@ -40,6 +45,7 @@ struct ConfigFlags {
   std::optional<std::uint32_t> queue_maxlen;
   std::optional<bool> accept_when_queue_full;
   std::optional<SteeringBackend> steering;
+  std::optional<std::uint32_t> conntrack_max;
   bool fail_open = false;
 };
 

@@ -6,6 +6,7 @@
 #include <iostream>
 #include <thread>
 
+#include "conntrack/flow_listing.hpp"
 #include "ruleset/list.hpp"
 #include "ruleset/loader.hpp"
 #include "service/notify.hpp"
@@ -24,6 +25,13 @@ constexpr std::chrono::seconds kStallLimit{5};
 constexpr std::chrono::milliseconds kSupervisePeriod{1000};
 
 void log(const std::string& line) { std::cerr << "verdictd: " << line << std::endl; }
+
+// The hooks used by the ruleset, and where tracking runs when it tracks.
+HookMask steering_hooks(const Ruleset& ruleset) {
+  HookMask hooks = ruleset.used_hooks;
+  if (ruleset.needs_conntrack) hooks |= hook_bit(Hook::kPrerouting) | hook_bit(Hook::kOutput);
+  return hooks;
+}
 
 }  // namespace
 
@@ -65,6 +73,16 @@ int Daemon::run() {
 
 void Daemon::start() {
   links_.start();
+  // The mirror first: flows the kernel already tracks are in our table before
+  // the first packet is judged, so they stay ESTABLISHED across a restart.
+  flows_ = std::make_unique<FlowTable>(config_.conntrack_max);
+  mirror_ = std::make_unique<ConntrackMirror>(*flows_, expectations_);
+  mirror_->start();
+  tracker_ = std::make_unique<Tracker>(*flows_, expectations_, mirror_.get());
+  const ConntrackParts conntrack{.flows = flows_.get(),
+                                 .tracker = tracker_.get(),
+                                 .mirror = mirror_.get(),
+                                 .untracked_mark = config_.untracked_mark};
   for (Hook hook : kAllHooks) {
     const HookQueues queues = config_.queues_of(hook);
     for (std::uint16_t i = 0; i < queues.count; ++i) {
@@ -72,8 +90,8 @@ void Daemon::start() {
       options.queue_number = static_cast<std::uint16_t>(queues.first + i);
       options.max_length = config_.queue_maxlen;
       options.accept_when_full = config_.accept_when_queue_full;
-      workers_.push_back(
-          std::make_unique<QueueWorker>(options, hook, PacketPath(*rulesets_, links_, hook)));
+      workers_.push_back(std::make_unique<QueueWorker>(
+          options, hook, PacketPath(*rulesets_, links_, hook, conntrack)));
       workers_.back()->start();
     }
   }
@@ -83,13 +101,15 @@ void Daemon::start() {
   // Steering last: until now nothing was changed in the kernel's tables, so
   // a failure above leaves another instance's or a crashed run's steering be.
   const std::lock_guard lock(reload_mutex_);
-  steer(rulesets_->snapshot()->used_hooks);
+  steer(*rulesets_->snapshot());
 }
 
-void Daemon::steer(HookMask hooks) {
+void Daemon::steer(const Ruleset& ruleset) {
+  const HookMask hooks = steering_hooks(ruleset);
   SteeringPlan plan;
   plan.hooks = hooks;
   plan.fail_open = config_.fail_open;
+  plan.untracked_mark = config_.untracked_mark;
   for (Hook h : kAllHooks) plan.queues[static_cast<std::size_t>(h)] = config_.queues_of(h);
   steering_changed_ = true;  // even a failed transaction may have changed one family
   steering_.apply(plan);
@@ -141,6 +161,7 @@ bool Daemon::stop() {
     std::vector<std::jthread> stopping;
     for (auto& worker : workers_) stopping.emplace_back([&worker] { worker->stop(); });
   }
+  if (mirror_) mirror_->stop();
   links_.stop();
   return clean;
 }
@@ -149,7 +170,7 @@ std::string Daemon::reload() {
   const std::lock_guard lock(reload_mutex_);
   notify::reloading();
   std::string error = rulesets_->reload(config_.ruleset, [this](const Ruleset& next) {
-    if (next.used_hooks != steered_hooks_) steer(next.used_hooks);
+    if (steering_hooks(next) != steered_hooks_) steer(next);
   });
   const std::string status = error.empty()
                                  ? running_line(report())
@@ -202,6 +223,8 @@ StatusReport Daemon::report() const {
   report.fail_open = config_.fail_open;
   report.steered_hooks = steered_hooks_;
   report.outage = outage(now);
+  if (flows_) report.flows = flows_->stats();
+  if (mirror_) report.mirror = mirror_->stats();
   for (const auto& worker : workers_) {
     report.queues.push_back({worker->queue_number(), worker->hook(), worker->stats(),
                              worker->stalled(now, kStallLimit)});
@@ -213,6 +236,7 @@ Json Daemon::handle(const Json& request) {
   const std::string command = request.value("command", "");
   if (command == "status") return {{"ok", true}, {"text", status_text(report())}};
   if (command == "list") return list(request);
+  if (command == "conntrack") return conntrack(request);
   if (command == "zero") {
     zero_counters(*rulesets_->snapshot());
     return {{"ok", true}, {"text", ""}};
@@ -247,6 +271,26 @@ Json Daemon::list(const Json& request) const {
   }
   try {
     return {{"ok", true}, {"text", list_table(*rulesets_->snapshot(), options)}};
+  } catch (const std::invalid_argument& e) {
+    return {{"ok", false}, {"error", e.what()}};
+  }
+}
+
+Json Daemon::conntrack(const Json& request) const {
+  try {
+    const FlowFilter filter = FlowFilter::from_request(request);
+    const auto now = ConntrackClock::now();
+    std::string text;
+    std::size_t shown = 0;
+    for (const Flow& flow : flows_->flows(now)) {
+      if (!filter.accepts(flow)) continue;
+      text += flow_line(flow, now) + "\n";
+      ++shown;
+    }
+    return {{"ok", true},
+            {"text", text},
+            {"note", "verdictctl conntrack: " + std::to_string(shown) +
+                         " flow entries have been shown.\n"}};
   } catch (const std::invalid_argument& e) {
     return {{"ok", false}, {"error", e.what()}};
   }

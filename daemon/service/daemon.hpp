@@ -11,6 +11,10 @@
 #include <string>
 #include <vector>
 
+#include "conntrack/expectations.hpp"
+#include "conntrack/flow_table.hpp"
+#include "conntrack/mirror.hpp"
+#include "conntrack/tracker.hpp"
 #include "queue/link_cache.hpp"
 #include "queue/queue_worker.hpp"
 #include "queue/steering.hpp"
@@ -41,7 +45,8 @@ class Daemon {
   void serve(SignalReader& signals);
   // Undoes what start() did; false when the steering could not be changed.
   bool stop();
-  void steer(HookMask hooks);
+  // Steers the hooks `ruleset` needs: those it uses, and where tracking runs if it tracks.
+  void steer(const Ruleset& ruleset);
   // Returns the error that kept the old ruleset in force, or "".
   std::string reload();
   // The first stalled queue, "queue 2 (FORWARD) stalled[: why]"; "" when none is.
@@ -51,10 +56,15 @@ class Daemon {
   [[nodiscard]] StatusReport report() const;
   nlohmann::ordered_json handle(const nlohmann::ordered_json& request);
   [[nodiscard]] nlohmann::ordered_json list(const nlohmann::ordered_json& request) const;
+  [[nodiscard]] nlohmann::ordered_json conntrack(const nlohmann::ordered_json& request) const;
 
   Config config_;
   std::unique_ptr<RulesetHolder> rulesets_;
   LinkCache links_;
+  std::unique_ptr<FlowTable> flows_;
+  Expectations expectations_;
+  std::unique_ptr<ConntrackMirror> mirror_;
+  std::unique_ptr<Tracker> tracker_;
   Steering steering_;
   bool steering_changed_ = false;  // by this run: stop() must close or remove it
   std::atomic<HookMask> steered_hooks_{0};

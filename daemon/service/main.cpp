@@ -30,6 +30,9 @@ int run(int argc, char** argv) {
       ->check(CLI::IsMember({"accept", "drop"}));
   app.add_option("--steering", steering, "iptables backend of the steering rules")
       ->check(CLI::IsMember({"legacy", "nft"}));
+  app.add_option("--conntrack-max", flags.conntrack_max,
+                 "most connections the flow table holds (default 262144)")
+      ->check(CLI::Range(1, 1 << 26));
   app.add_option("--control-socket", flags.control_socket,
                  "control socket (default /run/verdictd/control.sock)");
   app.add_flag("--fail-open", flags.fail_open, "let packets pass while no verdictd listens");

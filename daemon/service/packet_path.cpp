@@ -4,6 +4,34 @@
 
 namespace verdictd {
 
+namespace {
+
+bool is_tracking_hook(Hook hook) { return hook == Hook::kPrerouting || hook == Hook::kOutput; }
+
+// Tracks at PREROUTING and OUTPUT (after raw, as the kernel does); elsewhere
+// recalls the state the tracking hook gave the packet.
+class ConnectionStep final : public TrackingStep {
+ public:
+  ConnectionStep(Tracker& tracker, PacketConntrack& ct) : tracker_(&tracker), ct_(&ct) {}
+
+  void run(const PacketView& packet, EvalState& state) override {
+    if (is_tracking_hook(state.hook)) {
+      tracker_->track(packet, *ct_);
+    } else {
+      tracker_->recall(packet, *ct_);
+    }
+    // The nat chains see a connection's first packet only.
+    state.first_packet_of_connection =
+        ct_->state == CtState::kNew || ct_->state == CtState::kRelated;
+  }
+
+ private:
+  Tracker* tracker_;
+  PacketConntrack* ct_;
+};
+
+}  // namespace
+
 PacketDecision PacketPath::operator()(const QueuedPacket& packet) {
   if (const std::uint64_t current = rulesets_->generation(); current != generation_) {
     ruleset_ = rulesets_->snapshot();
@@ -18,11 +46,44 @@ PacketDecision PacketPath::operator()(const QueuedPacket& packet) {
   state.hook = hook_;
   state.in_interface = in.data();
   state.out_interface = out.data();
-  state.mark = packet.mark;
-  const Verdict verdict = evaluate_hook(*ruleset_, view, state);
-  return {.accept = verdict == Verdict::kAccept,
-          .mark = state.mark,
-          .set_mark = state.mark != packet.mark};
+  // Rules never see the bit that marks an untracked packet; it stays on the packet.
+  const std::uint32_t untracked_bit = packet.mark & conntrack_.untracked_mark;
+  state.mark = packet.mark & ~untracked_bit;
+
+  if (!ruleset_->needs_conntrack || conntrack_.tracker == nullptr) {
+    const Verdict verdict = evaluate_hook(*ruleset_, view, state);
+    return {.accept = verdict == Verdict::kAccept,
+            .mark = state.mark | untracked_bit,
+            .set_mark = (state.mark | untracked_bit) != packet.mark};
+  }
+
+  PacketConntrack ct;
+  ct.now = ConntrackClock::now();
+  ct.notrack = untracked_bit != 0;
+  state.conntrack = &ct;
+  state.flows = conntrack_.flows;
+  ConnectionStep step(*conntrack_.tracker, ct);
+  const Verdict verdict = evaluate_hook(*ruleset_, view, state, &step);
+
+  if (ct.connmark_changed && ct.has_flow) {
+    conntrack_.flows->modify(ct.flow.original, ct.now, [&ct](Flow& flow, Direction /*dir*/) {
+      flow.mark = ct.flow.mark;
+      flow.mark_unsynced = true;
+    });
+    if (conntrack_.mirror != nullptr) conntrack_.mirror->sync_mark(ct.flow.original);
+  }
+  if (verdict == Verdict::kDrop) {
+    conntrack_.tracker->dropped(ct);
+    return {.accept = false};
+  }
+  // Untracked by raw just now: back through the hook, so the steering rules
+  // exempt it from the kernel's conntrack too and later hooks see the bit.
+  const bool untrack_in_kernel =
+      ct.notrack && untracked_bit == 0 && conntrack_.untracked_mark != 0 && is_tracking_hook(hook_);
+  const std::uint32_t mark =
+      state.mark | (untrack_in_kernel ? conntrack_.untracked_mark : untracked_bit);
+  return {
+      .accept = true, .mark = mark, .set_mark = mark != packet.mark, .repeat = untrack_in_kernel};
 }
 
 }  // namespace verdictd

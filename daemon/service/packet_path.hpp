@@ -1,23 +1,36 @@
 // What a queue worker does with each packet: parse it, fill in the hook,
-// interfaces and mark, and run the hook's tables against one ruleset snapshot.
+// interfaces, mark and connection, and run the hook's tables against one
+// ruleset snapshot.
 #pragma once
 
 #include <cstdint>
 #include <memory>
 
+#include "conntrack/flow_table.hpp"
+#include "conntrack/mirror.hpp"
+#include "conntrack/tracker.hpp"
 #include "queue/link_cache.hpp"
 #include "queue/queue_worker.hpp"
 #include "service/ruleset_holder.hpp"
 
 namespace verdictd {
 
+// The daemon's connection tracking, shared by every worker.
+struct ConntrackParts {
+  FlowTable* flows = nullptr;
+  Tracker* tracker = nullptr;
+  ConntrackMirror* mirror = nullptr;  // null when ctnetlink is not used
+  std::uint32_t untracked_mark = 0;   // see Config::untracked_mark
+};
+
 // One per worker (it is the worker's PacketHandler). It keeps the snapshot it
 // last took and takes a new one only after a reload, so packets do not all
 // touch the shared reference count of the ruleset in force.
 class PacketPath {
  public:
-  PacketPath(const RulesetHolder& rulesets, const LinkCache& links, Hook hook)
-      : rulesets_(&rulesets), links_(&links), hook_(hook) {}
+  PacketPath(const RulesetHolder& rulesets, const LinkCache& links, Hook hook,
+             ConntrackParts conntrack)
+      : rulesets_(&rulesets), links_(&links), hook_(hook), conntrack_(conntrack) {}
 
   PacketDecision operator()(const QueuedPacket& packet);
 
@@ -25,6 +38,7 @@ class PacketPath {
   const RulesetHolder* rulesets_;
   const LinkCache* links_;
   Hook hook_;
+  ConntrackParts conntrack_;
   std::shared_ptr<const Ruleset> ruleset_;
   std::uint64_t generation_ = 0;  // of ruleset_; the holder's start at 1
 };

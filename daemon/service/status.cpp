@@ -20,6 +20,21 @@ std::string reload_text(const ReloadOutcome& outcome) {
   return outcome.error.empty() ? "ok" : "failed: " + outcome.error;
 }
 
+// One line of the flow table's and the mirror's counts.
+std::string conntrack_text(const StatusReport& report) {
+  const FlowTableStats& f = report.flows;
+  const MirrorStats& m = report.mirror;
+  auto field = [](const char* name, std::uint64_t value) {
+    return std::string(" ") + name + "=" + std::to_string(value);
+  };
+  return "conntrack" + field("flows", f.flows) + field("max", f.max_flows) +
+         field("evicted", f.evicted) + field("refused", f.refused) + field("events", m.events) +
+         field("own_events", m.own_events) + field("overruns", m.overruns) +
+         field("resyncs", m.resyncs) + field("swept", m.swept) + field("fetches", m.fetches) +
+         field("fetch_hits", m.fetch_hits) + field("marks_written", m.marks_written) +
+         field("mark_errors", m.mark_errors) + field("expectations", m.expectations);
+}
+
 }  // namespace
 
 std::string hooks_text(HookMask hooks) {
@@ -44,7 +59,8 @@ std::string status_text(const StatusReport& report) {
                      "\nsteering: " + std::string(steering_name(report.steering)) + ", " +
                      (report.fail_open ? "fail-open" : "fail-closed") + ", hooks " +
                      hooks_text(report.steered_hooks) +
-                     "\nhealth: " + (report.outage.empty() ? "ok" : report.outage) + "\n";
+                     "\nhealth: " + (report.outage.empty() ? "ok" : report.outage) + "\n" +
+                     conntrack_text(report) + "\n";
   text += left("queue", 5) + left("hook", 11) + right("packets", 12) + right("accepted", 12) +
           right("dropped", 12) + right("enobufs", 9) + "state\n";
   for (const QueueReport& q : report.queues) {

@@ -5,6 +5,8 @@
 #include <string>
 #include <vector>
 
+#include "conntrack/flow_table.hpp"
+#include "conntrack/mirror.hpp"
 #include "queue/queue_worker.hpp"
 #include "queue/steering.hpp"
 #include "service/ruleset_holder.hpp"
@@ -27,6 +29,8 @@ struct StatusReport {
   HookMask steered_hooks = 0;
   std::string outage;  // the stalled queue, "" while healthy
   std::vector<QueueReport> queues;
+  FlowTableStats flows;
+  MirrorStats mirror;
 };
 
 // Several lines: ruleset, last reload, steering, health, then a table of the

@@ -39,6 +39,8 @@ class Target {
   // The iptables-save form: "-j MARK --set-xmark 0x1/0xffffffff".
   [[nodiscard]] virtual std::string save() const = 0;
   [[nodiscard]] virtual HookMask allowed_hooks() const { return kEveryHook; }
+  // True for targets that read or change the packet's connection.
+  [[nodiscard]] virtual bool needs_conntrack() const { return false; }
   // Tables that accept this target; a refused table is reported by the loader.
   [[nodiscard]] virtual bool allowed_in(TableId /*table*/) const { return true; }
 };

@@ -355,3 +355,9 @@ class Verdictd:
             self.proc.wait(timeout=timeout)
         self.notify.close()
         return self.proc.returncode
+
+
+def link_mac(name):
+    """The MAC address of a lab link end: "client-eth0", "router-lan0",
+    "router-wan0" or "server-eth0"."""
+    return _MAC[name]

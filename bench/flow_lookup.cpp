@@ -1,0 +1,131 @@
+// The cost of connection tracking per packet, in-process: FlowTable::find
+// and Tracker::track for a packet of an established TCP flow, in tables of
+// 1k and 100k flows. Each iteration takes the next flow, round robin, so
+// the large table is measured with its cache misses, as a busy gateway sees
+// it. The flows are opened by real handshakes through the tracker.
+#include <benchmark/benchmark.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "conntrack/expectations.hpp"
+#include "conntrack/flow_table.hpp"
+#include "conntrack/tracker.hpp"
+#include "conntrack/tuple.hpp"
+#include "conntrack_packets.hpp"  // tests/unit: hand-built TCP segments
+
+namespace verdictd {
+namespace {
+
+using test::Bytes;
+using test::Segment;
+
+constexpr std::uint8_t kSyn = 0x02;
+constexpr std::uint8_t kAck = 0x10;
+constexpr std::uint8_t kSynAck = kSyn | kAck;
+constexpr std::uint16_t kServerPort = 443;
+constexpr std::uint32_t kClientIsn = 1000;
+constexpr std::uint32_t kServerIsn = 9000;
+
+// `count` established flows from distinct client addresses to one server,
+// and for each the client's next ACK, parsed once.
+class EstablishedFlows {
+ public:
+  explicit EstablishedFlows(std::size_t count)
+      : flows_(count + 1), tracker_(flows_, expectations_, nullptr) {
+    const ConntrackTime opened = ConntrackClock::now();
+    packets_.reserve(count);
+    views_.reserve(count);
+    for (std::size_t i = 0; i < count; ++i) {
+      const std::string client = "10." + std::to_string((i >> 16) & 0xff) + "." +
+                                 std::to_string((i >> 8) & 0xff) + "." + std::to_string(i & 0xff);
+      const auto from_client = [&](std::uint8_t flags, std::uint32_t seq, std::uint32_t ack) {
+        return test::ipv4(ipproto::kTcp, client.c_str(), "192.0.2.1",
+                          test::tcp_header(Segment{40000, kServerPort, flags, seq, ack, 0}));
+      };
+      track(from_client(kSyn, kClientIsn, 0), opened);
+      track(test::ipv4(ipproto::kTcp, "192.0.2.1", client.c_str(),
+                       test::tcp_header(
+                           Segment{kServerPort, 40000, kSynAck, kServerIsn, kClientIsn + 1, 0})),
+            opened);
+      track(from_client(kAck, kClientIsn + 1, kServerIsn + 1), opened);
+      packets_.push_back(from_client(kAck, kClientIsn + 1, kServerIsn + 1));
+    }
+    for (const Bytes& packet : packets_) views_.push_back(PacketView::parse(packet));
+    now_ = ConntrackClock::now();
+  }
+
+  [[nodiscard]] std::size_t size() const { return views_.size(); }
+  [[nodiscard]] const PacketView& packet(std::size_t i) const { return views_[i]; }
+  [[nodiscard]] ConntrackTime now() const { return now_; }
+  FlowTable& flows() { return flows_; }
+  Tracker& tracker() { return tracker_; }
+
+  // The state the tracker gives the packet.
+  CtState track(const Bytes& bytes, ConntrackTime now) {
+    PacketConntrack ct;
+    ct.now = now;
+    tracker_.track(PacketView::parse(bytes), ct);
+    return ct.state;
+  }
+
+ private:
+  FlowTable flows_;
+  Expectations expectations_;
+  Tracker tracker_;
+  std::vector<Bytes> packets_;  // views_ point into these
+  std::vector<PacketView> views_;
+  ConntrackTime now_{};
+};
+
+// One table per size, shared by both benchmarks (opening 100k flows takes a while).
+EstablishedFlows& flows_of(std::size_t count) {
+  static std::unique_ptr<EstablishedFlows> small;
+  static std::unique_ptr<EstablishedFlows> large;
+  auto& table = count <= 1000 ? small : large;
+  if (!table) table = std::make_unique<EstablishedFlows>(count);
+  return *table;
+}
+
+void FlowTableFind(benchmark::State& state) {
+  EstablishedFlows& established = flows_of(static_cast<std::size_t>(state.range(0)));
+  std::vector<Tuple> tuples;
+  tuples.reserve(established.size());
+  for (std::size_t i = 0; i < established.size(); ++i) {
+    tuples.push_back(*packet_tuple(established.packet(i)));
+  }
+  std::size_t next = 0;
+  std::size_t misses = 0;
+  for (auto _ : state) {
+    const auto found = established.flows().find(tuples[next], established.now());
+    misses += found ? 0 : 1;
+    benchmark::DoNotOptimize(found);
+    next = next + 1 == tuples.size() ? 0 : next + 1;
+  }
+  if (misses != 0) state.SkipWithError("a flow was not found");
+}
+
+void TrackerTrack(benchmark::State& state) {
+  EstablishedFlows& established = flows_of(static_cast<std::size_t>(state.range(0)));
+  std::size_t next = 0;
+  std::size_t not_established = 0;
+  for (auto _ : state) {
+    PacketConntrack ct;
+    ct.now = established.now();
+    established.tracker().track(established.packet(next), ct);
+    not_established += ct.state == CtState::kEstablished ? 0 : 1;
+    benchmark::DoNotOptimize(ct);
+    next = next + 1 == established.size() ? 0 : next + 1;
+  }
+  if (not_established != 0) state.SkipWithError("a packet was not ESTABLISHED");
+}
+
+BENCHMARK(FlowTableFind)->Arg(1000)->Arg(100000);
+BENCHMARK(TrackerTrack)->Arg(1000)->Arg(100000);
+
+}  // namespace
+}  // namespace verdictd
+
+BENCHMARK_MAIN();

@@ -1,0 +1,60 @@
+#include "conntrack/expectations.hpp"
+
+#include <algorithm>
+
+namespace verdictd {
+
+namespace {
+
+bool masked_equal(const IpAddress& a, const IpAddress& b, const IpAddress& mask) {
+  for (std::size_t i = 0; i < a.bytes.size(); ++i) {
+    if (((a.bytes[i] ^ b.bytes[i]) & mask.bytes[i]) != 0) return false;
+  }
+  return true;
+}
+
+// The kernel's nf_ct_tuple_mask_cmp: family, protocol and destination exact,
+// source address and port under the mask.
+bool expected(const Expectation& e, const Tuple& t) {
+  return t.family == e.tuple.family && t.protocol == e.tuple.protocol && t.zone == e.tuple.zone &&
+         t.destination == e.tuple.destination && t.destination_port == e.tuple.destination_port &&
+         masked_equal(t.source, e.tuple.source, e.mask.source) &&
+         ((t.source_port ^ e.tuple.source_port) & e.mask.source_port) == 0;
+}
+
+}  // namespace
+
+void Expectations::add(const Expectation& expectation) {
+  const std::lock_guard lock(mutex_);
+  std::erase_if(expectations_,
+                [&](const Expectation& e) { return e.kernel_id == expectation.kernel_id; });
+  expectations_.push_back(expectation);
+}
+
+void Expectations::remove(std::uint32_t kernel_id) {
+  const std::lock_guard lock(mutex_);
+  std::erase_if(expectations_, [&](const Expectation& e) { return e.kernel_id == kernel_id; });
+}
+
+void Expectations::clear() {
+  const std::lock_guard lock(mutex_);
+  expectations_.clear();
+}
+
+std::optional<Expectation> Expectations::take(const Tuple& tuple, ConntrackTime now) {
+  const std::lock_guard lock(mutex_);
+  std::erase_if(expectations_, [&](const Expectation& e) { return e.expires <= now; });
+  const auto it = std::find_if(expectations_.begin(), expectations_.end(),
+                               [&](const Expectation& e) { return expected(e, tuple); });
+  if (it == expectations_.end()) return std::nullopt;
+  Expectation found = *it;
+  expectations_.erase(it);
+  return found;
+}
+
+std::size_t Expectations::size() const {
+  const std::lock_guard lock(mutex_);
+  return expectations_.size();
+}
+
+}  // namespace verdictd

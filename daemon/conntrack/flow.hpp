@@ -1,0 +1,97 @@
+// One tracked connection, as the flow table stores it and as the packet path
+// sees it: both tuples, the kernel's status bits, the TCP state, the
+// connection mark, counters per direction and when it expires.
+#pragma once
+
+#include <array>
+#include <chrono>
+#include <cstdint>
+#include <string_view>
+
+#include "conntrack/tuple.hpp"
+
+namespace verdictd {
+
+using ConntrackClock = std::chrono::steady_clock;
+using ConntrackTime = ConntrackClock::time_point;
+
+// The state a rule sees (xt_conntrack's ctstate, without the virtual
+// SNAT/DNAT states, which come from the status bits).
+enum class CtState : std::uint8_t { kInvalid, kNew, kEstablished, kRelated, kUntracked };
+std::string_view ct_state_name(CtState state);  // "ESTABLISHED"
+
+enum class Direction : std::uint8_t { kOriginal, kReply };
+
+// The kernel's IPS_* status bits, same values, so ctnetlink's can be copied.
+namespace ctstatus {
+inline constexpr std::uint32_t kExpected = 1U << 0;
+inline constexpr std::uint32_t kSeenReply = 1U << 1;
+inline constexpr std::uint32_t kAssured = 1U << 2;
+inline constexpr std::uint32_t kConfirmed = 1U << 3;
+inline constexpr std::uint32_t kSrcNat = 1U << 4;
+inline constexpr std::uint32_t kDstNat = 1U << 5;
+}  // namespace ctstatus
+
+// The kernel's enum tcp_conntrack, same values (ctnetlink carries them).
+enum class TcpState : std::uint8_t {
+  kNone,
+  kSynSent,
+  kSynRecv,
+  kEstablished,
+  kFinWait,
+  kCloseWait,
+  kLastAck,
+  kTimeWait,
+  kClose,
+  kSynSent2,
+};
+std::string_view tcp_state_name(TcpState state);  // "SYN_SENT", as conntrack -L prints
+
+struct DirectionCounters {
+  std::uint64_t packets = 0;
+  std::uint64_t bytes = 0;
+};
+
+struct Flow {
+  Tuple original;
+  Tuple reply;
+  std::uint32_t status = 0;  // ctstatus bits
+  std::uint32_t mark = 0;    // the connection mark (CONNMARK, connmark)
+  TcpState tcp_state = TcpState::kNone;
+  // The TCP tracker's memory of the last packet (the kernel's last_dir,
+  // last_index, last_flags): what SYN_SENT2 and simultaneous open need.
+  std::uint8_t tcp_last_direction = 0;
+  std::uint8_t tcp_last_index = 0;
+  // Signatures of the last packets of this flow that the tracking hook called
+  // INVALID, so that later hooks see the same packet as INVALID too.
+  std::array<std::uint32_t, 4> invalid_packets{};
+  std::uint32_t kernel_id = 0;  // ctnetlink's id once the kernel has confirmed it, else 0
+  // True once a queued packet of this flow was tracked here; false for a flow
+  // known only from the kernel (a dump or event), whose TCP state and timeout
+  // then follow the kernel's.
+  bool observed = false;
+  // Set when a CONNMARK changed `mark` and the kernel's entry does not have it yet.
+  bool mark_unsynced = false;
+  ConntrackTime created{};
+  ConntrackTime expires{};
+  std::array<DirectionCounters, 2> counters{};  // [Direction]
+};
+
+// What the packet path knows about one packet's connection while its hook's
+// tables run. Matches read it; CONNMARK and NOTRACK change it.
+struct PacketConntrack {
+  // As xt_conntrack sees a packet without a connection (in raw, before
+  // tracking, or when tracking found none): INVALID.
+  CtState state = CtState::kInvalid;
+  Direction direction = Direction::kOriginal;
+  bool has_flow = false;
+  Flow flow;  // a copy taken when the packet was classified; valid when has_flow
+  // Set by NOTRACK / CT --notrack in the raw table: the packet is not tracked.
+  bool notrack = false;
+  // Set when a CONNMARK target changed flow.mark: the packet path writes it
+  // back to the table (and the kernel's entry) after the tables ran.
+  bool connmark_changed = false;
+  ConntrackTime now{};
+};
+
+}  // namespace verdictd

@@ -1,0 +1,227 @@
+#include "conntrack/flow_table.hpp"
+
+namespace verdictd {
+
+FlowTable::FlowTable(std::size_t max_flows) : max_flows_(max_flows) {}
+
+std::optional<std::pair<std::uint32_t, Direction>> FlowTable::locate_live(const Tuple& tuple,
+                                                                          ConntrackTime now) const {
+  const auto it = index_.find(tuple);
+  if (it == index_.end() || slots_[it->second.first].flow.expires <= now) return std::nullopt;
+  return it->second;
+}
+
+std::optional<std::pair<std::uint32_t, Direction>> FlowTable::locate(const Tuple& tuple,
+                                                                     ConntrackTime now) {
+  const auto it = index_.find(tuple);
+  if (it == index_.end()) return std::nullopt;
+  const auto found = it->second;
+  if (slots_[found.first].flow.expires <= now) {
+    remove_slot(found.first);
+    return std::nullopt;
+  }
+  return found;
+}
+
+std::optional<FlowTable::Found> FlowTable::find(const Tuple& tuple, ConntrackTime now) const {
+  const std::lock_guard lock(mutex_);
+  const auto located = locate_live(tuple, now);
+  if (!located) return std::nullopt;
+  return Found{slots_[located->first].flow, located->second};
+}
+
+std::uint32_t FlowTable::add_slot(const Flow& flow) {
+  std::uint32_t slot = 0;
+  if (free_slots_.empty()) {
+    slot = static_cast<std::uint32_t>(slots_.size());
+    slots_.emplace_back();
+  } else {
+    slot = free_slots_.back();
+    free_slots_.pop_back();
+  }
+  Slot& s = slots_[slot];
+  s.flow = flow;
+  s.used = true;
+  s.older = newest_;
+  s.newer = kNone;
+  if (newest_ != kNone) slots_[newest_].newer = slot;
+  newest_ = slot;
+  if (oldest_ == kNone) oldest_ = slot;
+  index_[flow.original] = {slot, Direction::kOriginal};
+  // A flow whose tuples are equal (a packet to itself) is found as original.
+  if (!(flow.reply == flow.original)) index_[flow.reply] = {slot, Direction::kReply};
+  ++live_;
+  return slot;
+}
+
+void FlowTable::remove_slot(std::uint32_t slot) {
+  Slot& s = slots_[slot];
+  index_.erase(s.flow.original);
+  index_.erase(s.flow.reply);
+  if (s.older != kNone) {
+    slots_[s.older].newer = s.newer;
+  } else {
+    oldest_ = s.newer;
+  }
+  if (s.newer != kNone) {
+    slots_[s.newer].older = s.older;
+  } else {
+    newest_ = s.older;
+  }
+  s = Slot{};
+  free_slots_.push_back(slot);
+  --live_;
+}
+
+bool FlowTable::evict_one() {
+  std::uint32_t slot = oldest_;
+  for (std::size_t scanned = 0; slot != kNone && scanned < kEvictionScan; ++scanned) {
+    if ((slots_[slot].flow.status & ctstatus::kAssured) == 0) {
+      remove_slot(slot);
+      ++evicted_;
+      return true;
+    }
+    slot = slots_[slot].newer;
+  }
+  return false;
+}
+
+FlowTable::Insert FlowTable::insert(const Flow& flow, ConntrackTime now) {
+  const std::lock_guard lock(mutex_);
+  if (locate(flow.original, now) || locate(flow.reply, now)) return Insert::kExists;
+  if (live_ >= max_flows_ && !evict_one()) {
+    ++refused_;
+    return Insert::kFull;
+  }
+  add_slot(flow);
+  return Insert::kInserted;
+}
+
+bool FlowTable::erase(const Tuple& tuple) {
+  const std::lock_guard lock(mutex_);
+  const auto it = index_.find(tuple);
+  if (it == index_.end()) return false;
+  remove_slot(it->second.first);
+  return true;
+}
+
+bool FlowTable::erase_unconfirmed(const Tuple& tuple) {
+  const std::lock_guard lock(mutex_);
+  const auto it = index_.find(tuple);
+  if (it == index_.end() || slots_[it->second.first].flow.kernel_id != 0) return false;
+  remove_slot(it->second.first);
+  return true;
+}
+
+void FlowTable::merge_kernel(const Flow& kernel, ConntrackTime now) {
+  const std::lock_guard lock(mutex_);
+  auto located = locate(kernel.original, now);
+  if (!located) located = locate(kernel.reply, now);
+  if (!located) {
+    if (live_ >= max_flows_ && !evict_one()) {
+      ++refused_;
+      return;
+    }
+    Flow added = kernel;
+    added.observed = false;
+    added.status |= ctstatus::kConfirmed;
+    add_slot(added);
+    return;
+  }
+  Flow& ours = slots_[located->first].flow;
+  ours.kernel_id = kernel.kernel_id;
+  ours.status |= kernel.status | ctstatus::kConfirmed;
+  if (!ours.mark_unsynced) ours.mark = kernel.mark;
+  if (!ours.observed) {
+    ours.tcp_state = kernel.tcp_state;
+    ours.expires = kernel.expires;
+    ours.status = kernel.status | ctstatus::kConfirmed;
+  }
+}
+
+bool FlowTable::erase_kernel(const Tuple& original, std::uint32_t kernel_id) {
+  const std::lock_guard lock(mutex_);
+  const auto it = index_.find(original);
+  if (it == index_.end() || slots_[it->second.first].flow.kernel_id != kernel_id) return false;
+  remove_slot(it->second.first);
+  return true;
+}
+
+std::size_t FlowTable::retain_kernel(const std::unordered_set<Tuple, TupleHash>& dumped_tuples,
+                                     ConntrackTime dump_started, ConntrackTime::duration grace) {
+  const std::lock_guard lock(mutex_);
+  std::size_t removed = 0;
+  for (std::uint32_t slot = oldest_; slot != kNone;) {
+    const std::uint32_t next = slots_[slot].newer;
+    const Flow& flow = slots_[slot].flow;
+    const bool gone = flow.kernel_id != 0 ? !dumped_tuples.contains(flow.original)
+                                          : flow.created < dump_started - grace;
+    if (gone) {
+      remove_slot(slot);
+      ++removed;
+    }
+    slot = next;
+  }
+  return removed;
+}
+
+std::vector<Tuple> FlowTable::unconfirmed_before(ConntrackTime created_before) const {
+  const std::lock_guard lock(mutex_);
+  std::vector<Tuple> tuples;
+  // Creation order: stop at the first flow that is too young.
+  for (std::uint32_t slot = oldest_; slot != kNone; slot = slots_[slot].newer) {
+    const Flow& flow = slots_[slot].flow;
+    if (flow.created >= created_before) break;
+    if (flow.kernel_id == 0) tuples.push_back(flow.original);
+  }
+  return tuples;
+}
+
+std::vector<Flow> FlowTable::marks_to_write() const {
+  const std::lock_guard lock(mutex_);
+  std::vector<Flow> flows;
+  for (std::uint32_t slot = oldest_; slot != kNone; slot = slots_[slot].newer) {
+    if (slots_[slot].flow.mark_unsynced) flows.push_back(slots_[slot].flow);
+  }
+  return flows;
+}
+
+std::size_t FlowTable::expire(ConntrackTime now) {
+  const std::lock_guard lock(mutex_);
+  std::size_t removed = 0;
+  for (std::uint32_t slot = oldest_; slot != kNone;) {
+    const std::uint32_t next = slots_[slot].newer;
+    if (slots_[slot].flow.expires <= now) {
+      remove_slot(slot);
+      ++removed;
+    }
+    slot = next;
+  }
+  return removed;
+}
+
+std::vector<Flow> FlowTable::flows(ConntrackTime now) const {
+  const std::lock_guard lock(mutex_);
+  std::vector<Flow> flows;
+  flows.reserve(live_);
+  for (std::uint32_t slot = oldest_; slot != kNone; slot = slots_[slot].newer) {
+    if (slots_[slot].flow.expires > now) flows.push_back(slots_[slot].flow);
+  }
+  return flows;
+}
+
+void FlowTable::clear() {
+  const std::lock_guard lock(mutex_);
+  index_.clear();
+  slots_.clear();
+  free_slots_.clear();
+  oldest_ = newest_ = kNone;
+  live_ = 0;
+}
+
+FlowTableStats FlowTable::stats() const {
+  const std::lock_guard lock(mutex_);
+  return {.flows = live_, .max_flows = max_flows_, .evicted = evicted_, .refused = refused_};
+}
+
+}  // namespace verdictd

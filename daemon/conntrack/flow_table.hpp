@@ -1,0 +1,129 @@
+// The flow table: every tracked connection, reachable by either of its
+// tuples, shared by the queue threads and the kernel mirror. Bounded: when
+// full, the oldest flow not yet ASSURED makes room, as the kernel's
+// early_drop does; when every candidate is assured the new flow is refused.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <mutex>
+#include <optional>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "conntrack/flow.hpp"
+
+namespace verdictd {
+
+// The kernel's nf_conntrack_max on a machine with a few GiB of memory.
+inline constexpr std::size_t kDefaultMaxFlows = 262144;
+
+struct FlowTableStats {
+  std::size_t flows = 0;
+  std::size_t max_flows = 0;
+  std::uint64_t evicted = 0;  // unassured flows dropped to make room
+  std::uint64_t refused = 0;  // new flows refused: full, and nothing could be evicted
+};
+
+class FlowTable {
+ public:
+  explicit FlowTable(std::size_t max_flows = kDefaultMaxFlows);
+
+  struct Found {
+    Flow flow;
+    Direction direction;  // which of the flow's tuples matched
+  };
+
+  // The live flow one of whose tuples is `tuple`; expired flows are not found.
+  [[nodiscard]] std::optional<Found> find(const Tuple& tuple, ConntrackTime now) const;
+
+  // Runs `change(Flow&, Direction)` on the live flow holding `tuple`, under
+  // the table's lock, and returns the flow as changed. The tuples must not be
+  // changed. nullopt when there is no such flow.
+  template <class Change>
+  std::optional<Found> modify(const Tuple& tuple, ConntrackTime now, Change&& change) {
+    const std::lock_guard lock(mutex_);
+    const auto located = locate(tuple, now);
+    if (!located) return std::nullopt;
+    Flow& flow = slots_[located->first].flow;
+    change(flow, located->second);
+    return Found{flow, located->second};
+  }
+
+  enum class Insert : std::uint8_t { kInserted, kExists, kFull };
+  // Adds a flow under both its tuples (an expired flow holding one of them is
+  // replaced). kExists when a live flow holds either tuple.
+  Insert insert(const Flow& flow, ConntrackTime now);
+
+  // Removes the flow holding `tuple`; false when there was none.
+  bool erase(const Tuple& tuple);
+  // Removes the flow holding `tuple` only if the kernel has not confirmed it
+  // (kernel_id == 0): a dropped first packet takes its flow with it.
+  bool erase_unconfirmed(const Tuple& tuple);
+
+  // From the kernel (dump, NEW or UPDATE event): adds the flow, or merges it
+  // into ours. Ours keeps its own TCP state and timeout when a queue has seen
+  // its packets (it is ahead of the events); status bits are added; the mark
+  // follows the kernel's unless ours is waiting to be written.
+  void merge_kernel(const Flow& kernel, ConntrackTime now);
+  // A DESTROY event: removes the flow holding `original` only if it is the
+  // kernel's connection `kernel_id`, so a late DESTROY of an old connection
+  // never removes a new one with the same tuple.
+  bool erase_kernel(const Tuple& original, std::uint32_t kernel_id);
+  // After a full dump that started at `dump_started` (and was merged):
+  // removes confirmed flows whose original tuple is not among the dumped
+  // flows' tuples, and unconfirmed ones older than `dump_started` minus
+  // `grace`. Tuples, not kernel ids: ids are 32 bits and do repeat. Returns
+  // how many were removed.
+  std::size_t retain_kernel(const std::unordered_set<Tuple, TupleHash>& dumped_tuples,
+                            ConntrackTime dump_started, ConntrackTime::duration grace);
+  // Original tuples of flows a queue created that the kernel has not confirmed
+  // since before `created_before` (to be asked about, then forgotten).
+  [[nodiscard]] std::vector<Tuple> unconfirmed_before(ConntrackTime created_before) const;
+  // Flows whose mark is waiting to be written to the kernel's entry.
+  [[nodiscard]] std::vector<Flow> marks_to_write() const;
+
+  // Removes expired flows; returns how many.
+  std::size_t expire(ConntrackTime now);
+  // A copy of every live flow, oldest first.
+  [[nodiscard]] std::vector<Flow> flows(ConntrackTime now) const;
+  // Removes everything (tests, and the mirror before a full resync is not needed).
+  void clear();
+
+  [[nodiscard]] FlowTableStats stats() const;
+
+ private:
+  static constexpr std::uint32_t kNone = 0xffffffff;
+  // How far eviction looks for an unassured flow, from the oldest.
+  static constexpr std::size_t kEvictionScan = 256;
+
+  struct Slot {
+    Flow flow;
+    std::uint32_t older = kNone;  // creation order, for eviction
+    std::uint32_t newer = kNone;
+    bool used = false;
+  };
+
+  // The slot and direction of the live flow holding `tuple`; an expired one
+  // found on the way is removed. Lock held.
+  std::optional<std::pair<std::uint32_t, Direction>> locate(const Tuple& tuple, ConntrackTime now);
+  [[nodiscard]] std::optional<std::pair<std::uint32_t, Direction>> locate_live(
+      const Tuple& tuple, ConntrackTime now) const;
+  bool evict_one();
+  void remove_slot(std::uint32_t slot);
+  std::uint32_t add_slot(const Flow& flow);
+
+  std::size_t max_flows_;
+  mutable std::mutex mutex_;
+  std::unordered_map<Tuple, std::pair<std::uint32_t, Direction>, TupleHash> index_;
+  std::vector<Slot> slots_;
+  std::vector<std::uint32_t> free_slots_;
+  std::uint32_t oldest_ = kNone;
+  std::uint32_t newest_ = kNone;
+  std::size_t live_ = 0;
+  std::uint64_t evicted_ = 0;
+  std::uint64_t refused_ = 0;
+};
+
+}  // namespace verdictd

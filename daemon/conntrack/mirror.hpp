@@ -1,0 +1,98 @@
+// The kernel's conntrack table mirrored into ours over ctnetlink
+// (libnetfilter_conntrack): subscribe to NEW/UPDATE/DESTROY and expectation
+// events first, then dump and upsert; after an overrun (ENOBUFS) dump again
+// and sweep what the dump no longer has. Also answers the tracker's lookups
+// and writes connection marks to the kernel's entries.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <thread>
+#include <unordered_set>
+#include <vector>
+
+#include "conntrack/expectations.hpp"
+#include "conntrack/flow_table.hpp"
+#include "conntrack/tracker.hpp"
+
+namespace verdictd {
+
+struct MirrorStats {
+  std::uint64_t events = 0;         // conntrack events applied
+  std::uint64_t own_events = 0;     // events caused by our own changes, ignored
+  std::uint64_t overruns = 0;       // ENOBUFS on the event socket
+  std::uint64_t resyncs = 0;        // full dumps after an overrun (the first dump not counted)
+  std::uint64_t swept = 0;          // flows removed by resyncs, or found gone without an event
+  std::uint64_t fetches = 0;        // lookups asked of the kernel by the tracker
+  std::uint64_t fetch_hits = 0;     // ... that found a connection
+  std::uint64_t marks_written = 0;  // connection marks written to the kernel
+  std::uint64_t mark_errors = 0;
+  std::size_t expectations = 0;  // live expectations mirrored
+};
+
+class ConntrackMirror final : public KernelLookup {
+ public:
+  ConntrackMirror(FlowTable& flows, Expectations& expectations);
+  ~ConntrackMirror() override;
+  ConntrackMirror(const ConntrackMirror&) = delete;
+  ConntrackMirror& operator=(const ConntrackMirror&) = delete;
+  ConntrackMirror(ConntrackMirror&&) = delete;
+  ConntrackMirror& operator=(ConntrackMirror&&) = delete;
+
+  // Subscribes, dumps the kernel's table into ours and starts the thread.
+  // Throws std::runtime_error with a one-line reason.
+  void start();
+  void stop();
+
+  // Thread-safe; a blocking ctnetlink get (microseconds).
+  std::optional<Flow> fetch(const Tuple& tuple) override;
+  // Asks the mirror thread to write the mark of the flow holding `original`
+  // to the kernel's entry (now, or once the kernel has confirmed it).
+  void sync_mark(const Tuple& original);
+
+  [[nodiscard]] MirrorStats stats() const;
+
+ private:
+  struct Sockets;
+  struct Counters {
+    std::atomic<std::uint64_t> events{0};
+    std::atomic<std::uint64_t> own_events{0};
+    std::atomic<std::uint64_t> overruns{0};
+    std::atomic<std::uint64_t> resyncs{0};
+    std::atomic<std::uint64_t> swept{0};
+    std::atomic<std::uint64_t> fetches{0};
+    std::atomic<std::uint64_t> fetch_hits{0};
+    std::atomic<std::uint64_t> marks_written{0};
+    std::atomic<std::uint64_t> mark_errors{0};
+  };
+
+  void run();
+  void register_callbacks();
+  // Dumps the kernel's connections into the table; the ids it saw.
+  std::unordered_set<Tuple, TupleHash> dump_flows();
+  void dump_expectations();
+  // Applies what the event socket holds (up to a batch); false after an overrun.
+  bool read_events();
+  void resync();
+  // Writes the marks of the flows queued by sync_mark, and of `more`; keeps
+  // those the kernel has not confirmed yet for the next round.
+  void write_marks(std::vector<Tuple> more);
+  void write_mark(const Flow& flow);
+  void maintain(ConntrackTime now);
+  // Asks the kernel about some of the connections that send no events, and
+  // forgets those it no longer has.
+  void check_silent(ConntrackTime now);
+  // A ctnetlink get, merging nothing.
+  std::optional<Flow> ask_kernel(const Tuple& tuple, ConntrackTime now);
+
+  FlowTable* flows_;
+  Expectations* expectations_;
+  std::unique_ptr<Sockets> sockets_;
+  std::thread thread_;
+  std::atomic<bool> stopping_{false};
+  Counters counters_;
+};
+
+}  // namespace verdictd

@@ -1,0 +1,139 @@
+#include "conntrack/tuple.hpp"
+
+#include "conntrack/icmp_tracking.hpp"
+#include "ruleset/values.hpp"
+
+namespace verdictd {
+
+namespace {
+
+constexpr std::uint8_t kDccp = 33;
+constexpr std::uint8_t kGre = 47;
+constexpr std::size_t kIcmpHeader = 8;
+
+std::uint16_t read16(std::span<const std::uint8_t> bytes, std::size_t at) {
+  return static_cast<std::uint16_t>((bytes[at] << 8) | bytes[at + 1]);
+}
+
+// Protocols whose tuple carries the two 16-bit ports at the start of their
+// header (nf_ct_get_tuple_ports).
+bool has_port_tuple(std::uint8_t protocol) {
+  return protocol == ipproto::kTcp || protocol == ipproto::kUdp || protocol == ipproto::kUdplite ||
+         protocol == ipproto::kSctp || protocol == kDccp;
+}
+
+// IPv6 extension headers: PacketView leaves one as the protocol when the
+// chain is cut short, where the kernel's ipv6_skip_exthdr finds no protocol.
+bool is_ipv6_extension_header(std::uint8_t next) {
+  constexpr std::uint8_t kHopByHop = 0;
+  constexpr std::uint8_t kRouting = 43;
+  constexpr std::uint8_t kFragment = 44;
+  constexpr std::uint8_t kAuthentication = 51;
+  constexpr std::uint8_t kDestinationOptions = 60;
+  return next == kHopByHop || next == kRouting || next == kFragment || next == kAuthentication ||
+         next == kDestinationOptions;
+}
+
+bool is_icmp_of_family(const Tuple& tuple) {
+  return (tuple.family == Family::kIPv4 && tuple.protocol == ipproto::kIcmp) ||
+         (tuple.family == Family::kIPv6 && tuple.protocol == ipproto::kIcmpv6);
+}
+
+// FNV-1a, enough to spread tuples over hash buckets.
+class Fnv1a {
+ public:
+  void add(std::uint8_t byte) { hash_ = (hash_ ^ byte) * kPrime; }
+  void add16(std::uint16_t value) {
+    add(static_cast<std::uint8_t>(value >> 8));
+    add(static_cast<std::uint8_t>(value));
+  }
+  [[nodiscard]] std::uint64_t value() const { return hash_; }
+
+ private:
+  static constexpr std::uint64_t kPrime = 1099511628211ULL;
+  std::uint64_t hash_ = 14695981039346656037ULL;
+};
+
+}  // namespace
+
+std::size_t TupleHash::operator()(const Tuple& t) const noexcept {
+  Fnv1a hash;
+  hash.add(static_cast<std::uint8_t>(t.family));
+  hash.add(t.protocol);
+  hash.add16(t.zone);
+  for (std::size_t i = 0; i < t.source.size(); ++i) hash.add(t.source.bytes[i]);
+  for (std::size_t i = 0; i < t.destination.size(); ++i) hash.add(t.destination.bytes[i]);
+  hash.add16(t.source_port);
+  hash.add16(t.destination_port);
+  return static_cast<std::size_t>(hash.value());
+}
+
+std::optional<Tuple> packet_tuple(const PacketView& packet) {
+  // A later fragment has no transport header (the kernel reassembles first).
+  if (!packet.has_network || packet.fragment_offset != 0) return std::nullopt;
+  if (packet.family == Family::kIPv6 && is_ipv6_extension_header(packet.protocol)) {
+    return std::nullopt;
+  }
+  Tuple tuple{.family = packet.family,
+              .protocol = packet.protocol,
+              .source = packet.source,
+              .destination = packet.destination};
+  const std::span<const std::uint8_t> bytes = packet.bytes;
+  const std::size_t at = packet.transport_offset;
+  if (has_port_tuple(packet.protocol)) {
+    if (packet.transport_bytes < 4) return std::nullopt;
+    tuple.source_port = read16(bytes, at);
+    tuple.destination_port = read16(bytes, at + 2);
+  } else if (packet.protocol == ipproto::kIcmp || packet.protocol == ipproto::kIcmpv6) {
+    // ICMP over IPv6 and ICMPv6 over IPv4 the kernel's trackers refuse.
+    if (!is_icmp_of_family(tuple) || !packet.has_icmp) return std::nullopt;
+    tuple.source_port = read16(bytes, at + 4);  // the echo identifier
+    tuple.destination_port = static_cast<std::uint16_t>(packet.icmp_type << 8 | packet.icmp_code);
+  }
+  return tuple;
+}
+
+std::optional<Tuple> reply_tuple(const Tuple& tuple) {
+  Tuple reply = tuple;
+  reply.source = tuple.destination;
+  reply.destination = tuple.source;
+  if (is_icmp_of_family(tuple)) {
+    const auto type = static_cast<std::uint8_t>(tuple.destination_port >> 8);
+    const auto answer = icmp_counterpart(tuple.family, type);
+    if (!answer) return std::nullopt;
+    reply.destination_port =
+        static_cast<std::uint16_t>(*answer << 8 | (tuple.destination_port & 0xff));
+    return reply;
+  }
+  reply.source_port = tuple.destination_port;
+  reply.destination_port = tuple.source_port;
+  return reply;
+}
+
+std::optional<Tuple> quoted_tuple(const PacketView& packet) {
+  if (!packet.has_icmp || !icmp_is_error(packet.family, packet.icmp_type)) return std::nullopt;
+  // The quote is the offending packet's network header and at least the first
+  // 8 bytes of what followed; PacketView reads such a cut-short packet.
+  const PacketView quoted = PacketView::parse(packet.bytes.subspan(
+      packet.transport_offset + kIcmpHeader, packet.transport_bytes - kIcmpHeader));
+  if (!quoted.has_network || quoted.family != packet.family) return std::nullopt;
+  return packet_tuple(quoted);
+}
+
+std::string tuple_text(const Tuple& tuple) {
+  std::string text = "src=" + tuple.source.to_string() + " dst=" + tuple.destination.to_string();
+  if (is_icmp_of_family(tuple)) {
+    text += " type=" + std::to_string(tuple.destination_port >> 8) +
+            " code=" + std::to_string(tuple.destination_port & 0xff) +
+            " id=" + std::to_string(tuple.source_port);
+  } else if (has_port_tuple(tuple.protocol)) {
+    text += " sport=" + std::to_string(tuple.source_port) +
+            " dport=" + std::to_string(tuple.destination_port);
+  } else if (tuple.protocol == kGre) {
+    // conntrack -L prints GRE's keys, zero for the version 0 GRE tracked generically.
+    text += " srckey=" + hex(tuple.source_port) + " dstkey=" + hex(tuple.destination_port);
+  }
+  return text;
+}
+
+}  // namespace verdictd
