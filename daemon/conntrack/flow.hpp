@@ -30,6 +30,9 @@ inline constexpr std::uint32_t kAssured = 1U << 2;
 inline constexpr std::uint32_t kConfirmed = 1U << 3;
 inline constexpr std::uint32_t kSrcNat = 1U << 4;
 inline constexpr std::uint32_t kDstNat = 1U << 5;
+// Killed by the packet just tracked (an RST): kept a little so the later hooks
+// still see that packet's state; the next packet with its tuple starts anew.
+inline constexpr std::uint32_t kDying = 1U << 9;
 }  // namespace ctstatus
 
 // The kernel's enum tcp_conntrack, same values (ctnetlink carries them).
@@ -91,6 +94,9 @@ struct PacketConntrack {
   // Set when a CONNMARK target changed flow.mark: the packet path writes it
   // back to the table (and the kernel's entry) after the tables ran.
   bool connmark_changed = false;
+  // Set when the packet would start a connection but the flow table is full
+  // and nothing could be evicted: the kernel drops such a packet.
+  bool table_full = false;
   ConntrackTime now{};
 };
 

@@ -101,7 +101,7 @@ struct ConntrackMirror::Sockets {
   std::vector<Tuple> queued_marks;  // from sync_mark
 
   // The mirror thread's own state.
-  int events_left = 0;                       // of the current batch
+  int events_left = 0;                          // of the current batch
   std::unordered_set<Tuple, TupleHash> dumped;  // tuples of the running dump's flows
   // Connections of the first dump that will send no events, not even
   // DESTROY: the kernel attached no event cache to them, since no one

@@ -19,10 +19,7 @@ constexpr seconds kUdpStreamAge{2};
 constexpr seconds kIcmpTimeout{30};
 constexpr seconds kGenericTimeout{600};
 
-// The kernel's IPS_DYING: a connection killed by the packet that was just
-// tracked. It stays a little, so the later hooks still see that packet's
-// state, but the next packet with its tuple starts a new one.
-constexpr std::uint32_t kDying = 1U << 9;
+// How long a connection killed by a packet stays for the later hooks (ctstatus::kDying).
 constexpr seconds kDyingLinger{10};
 
 // Lookups of one packet: a miss, a kernel fetch, a lost insertion race.
@@ -140,7 +137,7 @@ enum class Update : std::uint8_t {
 // `flow` travelling in `direction`.
 Update update_flow(Flow& flow, Direction direction, const PacketView& packet, bool transport_ok,
                    ConntrackTime now) {
-  if ((flow.status & kDying) != 0) return Update::kReplaced;
+  if ((flow.status & ctstatus::kDying) != 0) return Update::kReplaced;
   if (!flow.observed) {
     // Known from the kernel until now: carry on from the kernel's state.
     flow.observed = true;
@@ -188,7 +185,7 @@ Update update_flow(Flow& flow, Direction direction, const PacketView& packet, bo
   }
   if (timeout) flow.expires = now + *timeout;
   if (dies) {
-    flow.status |= kDying;
+    flow.status |= ctstatus::kDying;
     flow.expires = now + kDyingLinger;
   }
   // nf_conntrack_in marks the answer after the protocol's handler ran.
@@ -245,12 +242,14 @@ Creation create_flow(const PacketView& packet, const Tuple& tuple, bool transpor
     case FlowTable::Insert::kExists:
       return Creation::kRaced;
     case FlowTable::Insert::kFull:
+      ct.table_full = true;
       break;
   }
   return Creation::kInvalid;
 }
 
 void reset(PacketConntrack& ct) {
+  ct.table_full = false;
   ct.state = CtState::kInvalid;
   ct.direction = Direction::kOriginal;
   ct.has_flow = false;

@@ -72,7 +72,7 @@ struct Ruleset {
   // Hooks where some table has a rule or a DROP policy: only these are steered.
   HookMask used_hooks = 0;
   // Some reachable rule reads or changes the packet's connection: packets
-  // must be tracked, at PREROUTING and OUTPUT as the kernel does.
+  // must be tracked.
   bool needs_conntrack = false;
 
   [[nodiscard]] const Table& table(TableId id) const {

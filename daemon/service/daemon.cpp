@@ -26,13 +26,6 @@ constexpr std::chrono::milliseconds kSupervisePeriod{1000};
 
 void log(const std::string& line) { std::cerr << "verdictd: " << line << std::endl; }
 
-// The hooks used by the ruleset, and where tracking runs when it tracks.
-HookMask steering_hooks(const Ruleset& ruleset) {
-  HookMask hooks = ruleset.used_hooks;
-  if (ruleset.needs_conntrack) hooks |= hook_bit(Hook::kPrerouting) | hook_bit(Hook::kOutput);
-  return hooks;
-}
-
 }  // namespace
 
 Daemon::Daemon(Config config) : config_(std::move(config)), steering_(config_.steering) {}
@@ -82,7 +75,8 @@ void Daemon::start() {
   const ConntrackParts conntrack{.flows = flows_.get(),
                                  .tracker = tracker_.get(),
                                  .mirror = mirror_.get(),
-                                 .untracked_mark = config_.untracked_mark};
+                                 .untracked_mark = config_.untracked_mark,
+                                 .steered_hooks = &steered_hooks_};
   for (Hook hook : kAllHooks) {
     const HookQueues queues = config_.queues_of(hook);
     for (std::uint16_t i = 0; i < queues.count; ++i) {
@@ -105,7 +99,7 @@ void Daemon::start() {
 }
 
 void Daemon::steer(const Ruleset& ruleset) {
-  const HookMask hooks = steering_hooks(ruleset);
+  const HookMask hooks = ruleset.used_hooks;
   SteeringPlan plan;
   plan.hooks = hooks;
   plan.fail_open = config_.fail_open;
@@ -170,7 +164,7 @@ std::string Daemon::reload() {
   const std::lock_guard lock(reload_mutex_);
   notify::reloading();
   std::string error = rulesets_->reload(config_.ruleset, [this](const Ruleset& next) {
-    if (steering_hooks(next) != steered_hooks_) steer(next);
+    if (next.used_hooks != steered_hooks_) steer(next);
   });
   const std::string status = error.empty()
                                  ? running_line(report())

@@ -45,8 +45,7 @@ class Daemon {
   void serve(SignalReader& signals);
   // Undoes what start() did; false when the steering could not be changed.
   bool stop();
-  // Steers the hooks `ruleset` needs: those it uses, and where tracking runs if it tracks.
-  void steer(const Ruleset& ruleset);
+  void steer(const Ruleset& ruleset);  // the hooks it uses
   // Returns the error that kept the old ruleset in force, or "".
   std::string reload();
   // The first stalled queue, "queue 2 (FORWARD) stalled[: why]"; "" when none is.

@@ -6,16 +6,36 @@ namespace verdictd {
 
 namespace {
 
-bool is_tracking_hook(Hook hook) { return hook == Hook::kPrerouting || hook == Hook::kOutput; }
+bool is_raw_hook(Hook hook) { return hook == Hook::kPrerouting || hook == Hook::kOutput; }
 
-// Tracks at PREROUTING and OUTPUT (after raw, as the kernel does); elsewhere
-// recalls the state the tracking hook gave the packet.
+// The kernel tracks a packet once, at PREROUTING or OUTPUT. We track it at the
+// first steered hook it crosses, which decides the same state from the same
+// packets and spares a queue trip per packet when only later hooks have rules;
+// the hooks after it recall that state.
+bool tracks_here(Hook hook, HookMask steered, bool forwarded) {
+  const auto steered_at = [steered](Hook h) { return (steered & hook_bit(h)) != 0; };
+  switch (hook) {
+    case Hook::kPrerouting:
+    case Hook::kOutput:
+      return true;
+    case Hook::kInput:
+    case Hook::kForward:
+      return !steered_at(Hook::kPrerouting);
+    case Hook::kPostrouting:
+      return forwarded ? !steered_at(Hook::kPrerouting) && !steered_at(Hook::kForward)
+                       : !steered_at(Hook::kOutput);
+  }
+  return true;
+}
+
+// Runs where the kernel's conntrack runs in the hook (after raw).
 class ConnectionStep final : public TrackingStep {
  public:
-  ConnectionStep(Tracker& tracker, PacketConntrack& ct) : tracker_(&tracker), ct_(&ct) {}
+  ConnectionStep(Tracker& tracker, PacketConntrack& ct, bool track)
+      : tracker_(&tracker), ct_(&ct), track_(track) {}
 
   void run(const PacketView& packet, EvalState& state) override {
-    if (is_tracking_hook(state.hook)) {
+    if (track_) {
       tracker_->track(packet, *ct_);
     } else {
       tracker_->recall(packet, *ct_);
@@ -28,6 +48,7 @@ class ConnectionStep final : public TrackingStep {
  private:
   Tracker* tracker_;
   PacketConntrack* ct_;
+  bool track_;
 };
 
 }  // namespace
@@ -62,7 +83,10 @@ PacketDecision PacketPath::operator()(const QueuedPacket& packet) {
   ct.notrack = untracked_bit != 0;
   state.conntrack = &ct;
   state.flows = conntrack_.flows;
-  ConnectionStep step(*conntrack_.tracker, ct);
+  // A packet at POSTROUTING that came in on an interface is being forwarded.
+  const bool track = tracks_here(hook_, conntrack_.steered_hooks->load(std::memory_order_relaxed),
+                                 packet.in_ifindex != 0);
+  ConnectionStep step(*conntrack_.tracker, ct, track);
   const Verdict verdict = evaluate_hook(*ruleset_, view, state, &step);
 
   if (ct.connmark_changed && ct.has_flow) {
@@ -72,14 +96,14 @@ PacketDecision PacketPath::operator()(const QueuedPacket& packet) {
     });
     if (conntrack_.mirror != nullptr) conntrack_.mirror->sync_mark(ct.flow.original);
   }
-  if (verdict == Verdict::kDrop) {
+  if (verdict == Verdict::kDrop || ct.table_full) {
     conntrack_.tracker->dropped(ct);
     return {.accept = false};
   }
   // Untracked by raw just now: back through the hook, so the steering rules
   // exempt it from the kernel's conntrack too and later hooks see the bit.
   const bool untrack_in_kernel =
-      ct.notrack && untracked_bit == 0 && conntrack_.untracked_mark != 0 && is_tracking_hook(hook_);
+      ct.notrack && untracked_bit == 0 && conntrack_.untracked_mark != 0 && is_raw_hook(hook_);
   const std::uint32_t mark =
       state.mark | (untrack_in_kernel ? conntrack_.untracked_mark : untracked_bit);
   return {

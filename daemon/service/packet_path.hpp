@@ -3,6 +3,7 @@
 // ruleset snapshot.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 
@@ -21,6 +22,8 @@ struct ConntrackParts {
   Tracker* tracker = nullptr;
   ConntrackMirror* mirror = nullptr;  // null when ctnetlink is not used
   std::uint32_t untracked_mark = 0;   // see Config::untracked_mark
+  // The hooks steered now: a packet is tracked at the first of them it crosses.
+  const std::atomic<HookMask>* steered_hooks = nullptr;
 };
 
 // One per worker (it is the worker's PacketHandler). It keeps the snapshot it
