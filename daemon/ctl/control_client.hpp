@@ -12,8 +12,8 @@ namespace verdictd {
 nlohmann::ordered_json control_request(const std::string& socket_path,
                                        const nlohmann::ordered_json& request);
 
-// Runs `request` and prints its text (and its note, if any, on stderr); prints the error and returns 1 when the
-// daemon refused it or could not be reached.
+// Runs `request` and prints its text (and its note, if any, on stderr); prints the error and
+// returns 1 when the daemon refused it or could not be reached.
 int run_control_command(const std::string& socket_path, const nlohmann::ordered_json& request);
 
 }  // namespace verdictd

@@ -162,7 +162,8 @@ TEST(ConntrackFlowTable, ResyncKeepsWhatTheDumpHadAndYoungUnconfirmedFlows) {
   young_unconfirmed.created = kStart + seconds(9);
   for (const Flow& f : {dumped, gone, old_unconfirmed, young_unconfirmed}) table.insert(f, kStart);
   EXPECT_EQ(table.unconfirmed_before(kStart + seconds(5)).size(), 1U);
-  EXPECT_EQ(table.retain_kernel({dumped.original, dumped.reply}, kStart + seconds(10), seconds(2)), 2U);
+  EXPECT_EQ(table.retain_kernel({dumped.original, dumped.reply}, kStart + seconds(10), seconds(2)),
+            2U);
   EXPECT_TRUE(table.find(dumped.original, kStart));
   EXPECT_FALSE(table.find(gone.original, kStart));
   EXPECT_FALSE(table.find(old_unconfirmed.original, kStart));
