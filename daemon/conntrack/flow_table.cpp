@@ -73,10 +73,31 @@ void FlowTable::remove_slot(std::uint32_t slot) {
   --live_;
 }
 
+namespace {
+
+// What the kernel may drop to make room (early_drop, and gc_worker's
+// can_early_drop): a flow not yet assured, or a TCP connection closing down.
+bool evictable(const Flow& flow) {
+  if ((flow.status & (ctstatus::kAssured | ctstatus::kDying)) != ctstatus::kAssured) return true;
+  if (flow.original.protocol != ipproto::kTcp) return false;
+  switch (flow.tcp_state) {
+    case TcpState::kFinWait:
+    case TcpState::kCloseWait:
+    case TcpState::kLastAck:
+    case TcpState::kTimeWait:
+    case TcpState::kClose:
+      return true;
+    default:
+      return false;
+  }
+}
+
+}  // namespace
+
 bool FlowTable::evict_one() {
   std::uint32_t slot = oldest_;
   for (std::size_t scanned = 0; slot != kNone && scanned < kEvictionScan; ++scanned) {
-    if ((slots_[slot].flow.status & ctstatus::kAssured) == 0) {
+    if (evictable(slots_[slot].flow)) {
       remove_slot(slot);
       ++evicted_;
       return true;

@@ -1,7 +1,8 @@
 // The flow table: every tracked connection, reachable by either of its
 // tuples, shared by the queue threads and the kernel mirror. Bounded: when
-// full, the oldest flow not yet ASSURED makes room, as the kernel's
-// early_drop does; when every candidate is assured the new flow is refused.
+// full, the oldest flow not yet ASSURED, or closing down (TCP FIN_WAIT to
+// CLOSE), makes room, as the kernel's early drop does; when there is none
+// the new flow is refused.
 #pragma once
 
 #include <cstddef>
@@ -22,7 +23,7 @@ inline constexpr std::size_t kDefaultMaxFlows = 262144;
 struct FlowTableStats {
   std::size_t flows = 0;
   std::size_t max_flows = 0;
-  std::uint64_t evicted = 0;  // unassured flows dropped to make room
+  std::uint64_t evicted = 0;  // unassured or closing flows dropped to make room
   std::uint64_t refused = 0;  // new flows refused: full, and nothing could be evicted
 };
 
@@ -95,7 +96,7 @@ class FlowTable {
 
  private:
   static constexpr std::uint32_t kNone = 0xffffffff;
-  // How far eviction looks for an unassured flow, from the oldest.
+  // How far eviction looks for a flow it may drop, from the oldest.
   static constexpr std::size_t kEvictionScan = 256;
 
   struct Slot {

@@ -277,6 +277,9 @@ std::string chain_rules(Hook h, ChainContent content, const SteeringPlan& plan) 
             append + "-m mark --mark " + hex(plan.untracked_mark) + "/" + hex(plan.untracked_mark);
         rule += marked + " -j CT --notrack\n" + marked + " -j ACCEPT\n";
       }
+      // A conntrack match makes the kernel track in this namespace; without a
+      // target the rule only counts (packets it had not tracked yet in raw).
+      if (plan.kernel_tracking) rule += append + "-m conntrack --ctstate INVALID\n";
       rule += append + "-j NFQUEUE ";
       if (queues.count > 1) {
         rule += "--queue-balance " + std::to_string(queues.first) + ":" +

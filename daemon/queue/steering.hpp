@@ -27,6 +27,9 @@ struct SteeringPlan {
   // Packets verdictd hands back (NF_REPEAT) carrying this mark bit are
   // exempted from the kernel's conntrack at PREROUTING and OUTPUT; 0 for none.
   std::uint32_t untracked_mark = 0;
+  // Turn the kernel's conntrack on in this namespace: it runs only where some
+  // rule needs it, and verdictd's mirror needs the kernel to track.
+  bool kernel_tracking = false;
 };
 
 class Steering {

@@ -104,10 +104,12 @@ void Daemon::steer(const Ruleset& ruleset) {
   plan.hooks = hooks;
   plan.fail_open = config_.fail_open;
   plan.untracked_mark = config_.untracked_mark;
+  plan.kernel_tracking = ruleset.needs_conntrack;
   for (Hook h : kAllHooks) plan.queues[static_cast<std::size_t>(h)] = config_.queues_of(h);
   steering_changed_ = true;  // even a failed transaction may have changed one family
   steering_.apply(plan);
   steered_hooks_ = hooks;
+  kernel_tracking_ = ruleset.needs_conntrack;
 }
 
 void Daemon::serve(SignalReader& signals) {
@@ -164,7 +166,9 @@ std::string Daemon::reload() {
   const std::lock_guard lock(reload_mutex_);
   notify::reloading();
   std::string error = rulesets_->reload(config_.ruleset, [this](const Ruleset& next) {
-    if (next.used_hooks != steered_hooks_) steer(next);
+    if (next.used_hooks != steered_hooks_ || next.needs_conntrack != kernel_tracking_) {
+      steer(next);
+    }
   });
   const std::string status = error.empty()
                                  ? running_line(report())

@@ -67,6 +67,7 @@ class Daemon {
   Steering steering_;
   bool steering_changed_ = false;  // by this run: stop() must close or remove it
   std::atomic<HookMask> steered_hooks_{0};
+  bool kernel_tracking_ = false;  // the steering turns the kernel's conntrack on
   std::vector<std::unique_ptr<QueueWorker>> workers_;
   std::unique_ptr<ControlServer> control_;
   std::mutex reload_mutex_;  // SIGHUP and `verdictctl reload` may race

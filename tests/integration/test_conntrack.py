@@ -28,7 +28,14 @@ C, R, S = CLIENT, ROUTER, SERVER
 # A step: one crafted packet, who sends it, and the counters it is expected
 # to raise ("CHAIN STATE" each; none when the packet never reaches a counted
 # chain).
-Step = collections.namedtuple("Step", "label side packet expect")
+Step = collections.namedtuple("Step", "label side packet expect known", defaults=(None,))
+
+# The kernel drops, when it would queue it, a packet sharing a connection that
+# is not confirmed yet (nfnetlink_queue.c, nf_ct_drop_unconfirmed, since
+# "netfilter: nf_queue: drop packets with cloned unconfirmed conntracks"). The
+# router's ICMP error about a first packet is such a packet: behind any
+# NFQUEUE at OUTPUT it never reaches userspace, so no state can be counted.
+UNCONFIRMED_NOT_QUEUED = ()
 
 
 def counted(*entries):
@@ -142,7 +149,7 @@ def router_time_exceeded(family, port):
     through OUTPUT; once for a new flow, once for a tracked one."""
     return [
         Step("TTL 1, first packet", C, udp(family, C, 41000 + port, port, ttl=1),
-             counted("OUTPUT RELATED")),
+             counted("OUTPUT RELATED"), known=UNCONFIRMED_NOT_QUEUED),
         Step("request", C, udp(family, C, 41001 + port, port + 1), counted(NEW)),
         Step("TTL 1 in the tracked flow", C, udp(family, C, 41001 + port, port + 1, ttl=1),
              counted("OUTPUT RELATED")),
@@ -313,7 +320,7 @@ class CtStateTest(LabTestCase):
         def text(states):
             return ", ".join(states) or "not counted"
 
-        unexpected, differences = [], []
+        unexpected, differences, known = [], [], []
         agree = collections.Counter()
         total = collections.Counter()
         for (name, family, step, k), (_, _, _, v) in zip(kernel, ours):
@@ -323,11 +330,16 @@ class CtStateTest(LabTestCase):
                 unexpected.append(f"  {where}: expected {text(step.expect)}, kernel {text(k)}")
             if k == v:
                 agree[name] += 1
+            elif step.known is not None and v == step.known:
+                known.append(f"  {where}: kernel {text(k)}, verdictd {text(v)}")
             else:
                 differences.append(f"  {where}: kernel {text(k)}, verdictd {text(v)}")
         for name in total:
             print(f"  {name}: {agree[name]}/{total[name]} packets agree", file=sys.stderr)
         print(f"ctstate agreement: {sum(agree.values())}/{len(kernel)} packets", file=sys.stderr)
+        if known:
+            print("known differences (the kernel never queues these packets, see "
+                  "UNCONFIRMED_NOT_QUEUED):\n" + "\n".join(known), file=sys.stderr)
         problems = []
         if differences:
             problems.append("verdictd differs from the kernel:\n" + "\n".join(differences))

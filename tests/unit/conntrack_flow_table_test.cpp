@@ -87,6 +87,17 @@ TEST(ConntrackFlowTable, FullTableEvictsTheOldestUnassuredFlow) {
   EXPECT_EQ(table.stats().flows, 3U);
 }
 
+TEST(ConntrackFlowTable, ClosingConnectionsMakeRoomLikeUnassuredOnes) {
+  FlowTable table(2);
+  Flow closing = tcp_flow(1, ctstatus::kAssured);
+  closing.tcp_state = TcpState::kTimeWait;
+  table.insert(closing, kStart);
+  table.insert(tcp_flow(2, ctstatus::kAssured), kStart);
+  EXPECT_EQ(table.insert(tcp_flow(3), kStart), FlowTable::Insert::kInserted);
+  EXPECT_FALSE(table.find(closing.original, kStart));
+  EXPECT_TRUE(table.find(tcp_flow(2).original, kStart));
+}
+
 TEST(ConntrackFlowTable, FullOfAssuredFlowsRefusesNewOnes) {
   FlowTable table(2);
   table.insert(tcp_flow(1, ctstatus::kAssured), kStart);
