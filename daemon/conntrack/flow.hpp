@@ -55,16 +55,42 @@ struct DirectionCounters {
   std::uint64_t bytes = 0;
 };
 
+// One direction of a TCP connection as the tracker follows its sequence
+// numbers (the kernel's struct ip_ct_tcp_state).
+struct TcpWindow {
+  std::uint32_t end = 0;         // td_end: highest sequence number sent, plus its length
+  std::uint32_t max_end = 0;     // td_maxend: the highest the peer's window lets it reach
+  std::uint32_t max_window = 0;  // td_maxwin: the largest window offered; 0: never seen
+  std::uint32_t max_ack = 0;     // td_maxack: the highest acknowledgement it sent
+  std::uint8_t scale = 0;        // td_scale: its window scale
+  std::uint8_t flags = 0;        // the kernel's IP_CT_TCP_FLAG_* bits for this direction
+};
+
+// The last segment the TCP tracker took note of (the kernel's last_seq,
+// last_ack, last_end, last_win, last_wscale, last_flags and retrans).
+struct TcpLastSegment {
+  std::uint32_t seq = 0;
+  std::uint32_t ack = 0;
+  std::uint32_t end = 0;
+  std::uint16_t window = 0;  // as sent, unscaled
+  std::uint8_t window_scale = 0;
+  std::uint8_t flags = 0;            // IP_CT_TCP_FLAG_*, IP_CT_EXP_CHALLENGE_ACK, ..._SIMULTANEOUS_OPEN
+  std::uint8_t retransmissions = 0;  // the same ACK seen again this many times
+};
+
 struct Flow {
   Tuple original;
   Tuple reply;
   std::uint32_t status = 0;  // ctstatus bits
   std::uint32_t mark = 0;    // the connection mark (CONNMARK, connmark)
   TcpState tcp_state = TcpState::kNone;
-  // The TCP tracker's memory of the last packet (the kernel's last_dir,
-  // last_index, last_flags): what SYN_SENT2 and simultaneous open need.
+  // The TCP tracker's memory: the direction and kind (TcpSegmentKind) of the
+  // last segment that counted (the kernel's last_dir, last_index), that
+  // segment, and each direction's sequence window ([Direction]).
   std::uint8_t tcp_last_direction = 0;
   std::uint8_t tcp_last_index = 0;
+  TcpLastSegment tcp_last{};
+  std::array<TcpWindow, 2> tcp_windows{};
   // Signatures of the last packets of this flow that the tracking hook called
   // INVALID, so that later hooks see the same packet as INVALID too.
   std::array<std::uint32_t, 4> invalid_packets{};

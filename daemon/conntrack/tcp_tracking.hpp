@@ -1,8 +1,8 @@
 // The kernel's TCP connection tracker (nf_conntrack_proto_tcp.c, Linux 6.x):
 // which flag combinations are valid, which state a segment moves a connection
-// to, when a connection becomes ASSURED and how long each state lasts.
-// Sequence and window tracking (tcp_in_window) is not done: every segment is
-// taken to be in window, as with nf_conntrack_tcp_be_liberal.
+// to, whether its sequence and acknowledgement numbers fit the windows seen so
+// far (tcp_in_window, with nf_conntrack_tcp_be_liberal=0 and tcp_loose=1),
+// when a connection becomes ASSURED and how long each state lasts.
 #pragma once
 
 #include <chrono>
@@ -36,17 +36,23 @@ enum class TcpOutcome : std::uint8_t {
 
 struct TcpVerdict {
   TcpOutcome outcome = TcpOutcome::kInvalid;
-  std::chrono::seconds timeout{0};  // for kAccepted
+  // kAccepted: the connection's new timeout. kInvalid: when not zero, the most
+  // time the connection may have left (an out-of-window FIN or RST answering
+  // the peer's shortens an ASSURED connection's life).
+  std::chrono::seconds timeout{0};
 };
 
-// Runs the state machine on `flow` for one segment of `kind` travelling in
-// `direction`: changes its TCP state, its tracker memory and the ASSURED bit.
-// A flow just created is in TcpState::kNone. The caller sets SEEN_REPLY
-// afterwards, as nf_conntrack_in does after the protocol's handler.
-TcpVerdict tcp_advance(Flow& flow, Direction direction, TcpSegmentKind kind);
+// Runs the tracker on `flow` for one TCP segment (`packet`, whose header
+// valid_tcp_flags accepted) travelling in `direction`: checks it against the
+// windows, changes the TCP state, the windows, the tracker memory and the
+// ASSURED bit. A flow just created is in TcpState::kNone. The caller sets
+// SEEN_REPLY afterwards, as nf_conntrack_in does after the protocol's handler.
+TcpVerdict tcp_advance(Flow& flow, Direction direction, const PacketView& packet);
 
-// Prepares a flow learnt from the kernel (which reports only its TCP state)
-// for the state machine, when a queue first sees one of its packets.
+// Prepares a flow learnt from the kernel (which reports its TCP state, not
+// its windows) for the tracker, when a queue first sees one of its packets:
+// like a connection picked up mid-stream, its windows are learnt from the
+// packets to come and never make a packet INVALID.
 void tcp_adopt_kernel_state(Flow& flow);
 
 // The kernel's nf_conntrack_tcp_timeout_* defaults, per state.
