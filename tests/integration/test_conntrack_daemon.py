@@ -10,6 +10,7 @@ restart  a long-lived echo session through a gateway whose FORWARD policy is
 
 import os
 import re
+import signal
 import subprocess
 import sys
 import threading
@@ -100,6 +101,43 @@ class ConntrackDaemonTest(LabTestCase):
         # exactly the long-lived ones.
         self.assertEqual((ours, kernel), (CHURN_KEPT, CHURN_KEPT),
                          "verdictd's flow table did not converge to the kernel's")
+
+    def test_event_overrun_is_resynced(self):
+        """verdictd's mirror is frozen (SIGSTOP) while the kernel's table
+        gains 100000 entries and loses 30000 of them: far more events than
+        its socket buffer holds. Once it runs again it must notice the
+        overrun, dump the table again, sweep what is gone, and hold exactly
+        the kernel's connections."""
+        flood = os.environ.get("CONNTRACK_FLOOD")
+        if not flood:
+            self.skipTest("CONNTRACK_FLOOD is not set (ctest sets it)")
+        self.flush_conntrack()
+        daemon = self.start_verdictd(ruleset_path("ct_churn"))
+        self.lab.ns[R].run([flood, "create", "10000", "0"])
+        before = conntrack_status(daemon)
+        os.kill(daemon.proc.pid, signal.SIGSTOP)
+        try:
+            self.lab.ns[R].run([flood, "create", "90000", "10000"])
+            self.lab.ns[R].run([flood, "delete", "30000", "0"])
+        finally:
+            os.kill(daemon.proc.pid, signal.SIGCONT)
+        deadline = time.monotonic() + 20
+        while True:
+            status, kernel = conntrack_status(daemon), self.kernel_flow_count()
+            if status["flows"] == kernel or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
+        print(f"overrun: flows verdictd {status['flows']}, kernel {kernel}; overruns "
+              f"{status['overruns']} resyncs {status['resyncs']} swept {status['swept']}",
+              file=sys.stderr)
+        self.assertGreaterEqual(status["overruns"], before["overruns"] + 1)
+        self.assertGreaterEqual(status["resyncs"], before["resyncs"] + 1)
+        self.assertEqual(kernel, 70000)
+        self.assertEqual(status["flows"], kernel)
+
+    def flush_conntrack(self):
+        for family in ("ipv4", "ipv6"):
+            self.lab.ns[R].run(["conntrack", "-F", "-f", family], check=False)
 
     def test_established_session_survives_a_restart(self):
         self.serve(tcp={S: [2223]})
