@@ -74,7 +74,7 @@ struct TcpLastSegment {
   std::uint32_t end = 0;
   std::uint16_t window = 0;  // as sent, unscaled
   std::uint8_t window_scale = 0;
-  std::uint8_t flags = 0;            // IP_CT_TCP_FLAG_*, IP_CT_EXP_CHALLENGE_ACK, ..._SIMULTANEOUS_OPEN
+  std::uint8_t flags = 0;  // IP_CT_TCP_FLAG_*, IP_CT_EXP_CHALLENGE_ACK, ..._SIMULTANEOUS_OPEN
   std::uint8_t retransmissions = 0;  // the same ACK seen again this many times
 };
 

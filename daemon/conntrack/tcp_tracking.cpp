@@ -1,6 +1,8 @@
 #include "conntrack/tcp_tracking.hpp"
 
+#include <algorithm>
 #include <array>
+#include <span>
 
 namespace verdictd {
 
@@ -136,15 +138,16 @@ void read_window_options(const TcpSegment& segment, TcpWindow& window) {
   if (segment.options.empty()) return;
   window.scale = 0;
   window.flags &= windowflag::kLiberal;
-  for_each_option(segment.options, [&window](std::uint8_t kind, std::span<const std::uint8_t> body) {
-    if (kind == kOptionSackPermitted && body.empty()) {
-      window.flags |= windowflag::kSackPermitted;
-    } else if (kind == kOptionWindowScale && body.size() == 1) {
-      window.scale = std::min(body[0], kMaxWindowScale);
-      window.flags |= windowflag::kWindowScale;
-    }
-    return true;
-  });
+  for_each_option(segment.options,
+                  [&window](std::uint8_t kind, std::span<const std::uint8_t> body) {
+                    if (kind == kOptionSackPermitted && body.empty()) {
+                      window.flags |= windowflag::kSackPermitted;
+                    } else if (kind == kOptionWindowScale && body.size() == 1) {
+                      window.scale = std::min(body[0], kMaxWindowScale);
+                      window.flags |= windowflag::kWindowScale;
+                    }
+                    return true;
+                  });
 }
 
 // tcp_sack: the highest right edge of the first SACK option's blocks, if
@@ -449,9 +452,8 @@ seconds timeout_after(const Flow& flow, TcpState state, TcpSegmentKind kind) {
     return kRetransmissionTimeout;
   }
   if (kind == TcpSegmentKind::kRst) return tcp_timeout(TcpState::kClose);
-  const bool unacknowledged =
-      ((flow.tcp_windows[0].flags | flow.tcp_windows[1].flags) &
-       windowflag::kDataUnacknowledged) != 0;
+  const bool unacknowledged = ((flow.tcp_windows[0].flags | flow.tcp_windows[1].flags) &
+                               windowflag::kDataUnacknowledged) != 0;
   if (unacknowledged && normal > kUnacknowledgedTimeout) return kUnacknowledgedTimeout;
   if (flow.tcp_last.window == 0 && normal > kRetransmissionTimeout) return kRetransmissionTimeout;
   return normal;
@@ -566,83 +568,110 @@ seconds tcp_timeout(TcpState state) {
 }
 
 void tcp_adopt_kernel_state(Flow& flow) {
-  // Every way into these states passes FIN_WAIT; the kernel reports the
-  // CLOSE_INIT flags only in protocol info the mirror does not carry.
+  // As the kernel picks up a connection: SACK assumed, windows learnt from
+  // the packets to come and never held against them (the window scales are
+  // unknown here). Every way into the closing states passes FIN_WAIT, which
+  // marks the side that closed first.
+  flow.tcp_windows = {};
+  flow.tcp_last = {};
+  remember_last(flow, Direction::kOriginal, TcpSegmentKind::kNone);
   const TcpState state = flow.tcp_state;
-  write_memory(flow,
-               {.close_initiated = state == TcpState::kFinWait || state == TcpState::kCloseWait ||
-                                   state == TcpState::kLastAck || state == TcpState::kTimeWait});
+  const bool closing = state == TcpState::kFinWait || state == TcpState::kCloseWait ||
+                       state == TcpState::kLastAck || state == TcpState::kTimeWait;
+  for (TcpWindow& window : flow.tcp_windows) {
+    window.flags = windowflag::kSackPermitted | windowflag::kLiberal;
+  }
+  if (closing) flow.tcp_windows[0].flags |= windowflag::kCloseInit;
 }
 
-TcpVerdict tcp_advance(Flow& flow, Direction direction, TcpSegmentKind kind) {
-  // tcp_new starts a connection with a clean memory.
-  if (flow.tcp_state == TcpState::kNone) write_memory(flow, {});
-  TcpMemory memory = read_memory(flow);
+TcpVerdict tcp_advance(Flow& flow, Direction direction, const PacketView& packet) {
+  const auto segment = read_segment(packet);
+  if (!segment) return {.outcome = TcpOutcome::kInvalid};
+  const TcpSegmentKind kind = segment->kind;
   TcpState old_state = flow.tcp_state;
-  std::uint8_t next =
-      kTransitions[static_cast<std::size_t>(direction)][static_cast<std::size_t>(kind)]
-                  [static_cast<std::size_t>(old_state)];
+  std::uint8_t next = kTransitions[index_of(direction)][static_cast<std::size_t>(kind)]
+                                  [static_cast<std::size_t>(old_state)];
+  if (next == kInvalidSegment) return {.outcome = TcpOutcome::kInvalid};
+  if (old_state == TcpState::kNone) start_tracking(flow, *segment);
+
   if (next == sSS && old_state >= TcpState::kTimeWait) {
     // A SYN on a closed connection: a new connection when the old one was
     // closed with FINs, or reset by this same side; otherwise ignored.
-    if (memory.close_initiated ||
-        (memory.last_direction == direction && memory.last_kind == TcpSegmentKind::kRst)) {
+    if (close_initiated(flow) ||
+        (last_direction(flow) == direction && last_kind(flow) == TcpSegmentKind::kRst)) {
       return {.outcome = TcpOutcome::kReopened};
     }
     next = kIgnoredSegment;
   }
-  if (next == kInvalidSegment) return {.outcome = TcpOutcome::kInvalid};
 
   TcpState new_state = TcpState::kNone;
+  bool window_checked = true;
   if (next == kIgnoredSegment) {
-    if (kind == TcpSegmentKind::kSynAck && memory.last_kind == TcpSegmentKind::kSyn &&
-        memory.last_direction != direction) {
-      // A SYN/ACK answering the SYN ignored just before: both ends are in a
-      // new connection the table missed; take it up from SYN_RECV. (The
-      // kernel also checks the SYN/ACK acknowledges that SYN's sequence.)
-      old_state = TcpState::kSynSent;
-      new_state = TcpState::kSynRecv;
-      memory.challenge_ack_expected = false;
-    } else {
-      memory.last_kind = kind;
-      memory.last_direction = direction;
-      if (kind == TcpSegmentKind::kSyn && direction == Direction::kOriginal) {
-        memory.simultaneous_open = false;
-        memory.challenge_ack_expected = old_state == TcpState::kLastAck;
-      }
-      write_memory(flow, memory);
+    if (!resynchronise(flow, direction, *segment)) {
+      note_ignored(flow, direction, *segment, old_state);
       return {.outcome = TcpOutcome::kIgnored};
     }
+    old_state = TcpState::kSynSent;
+    new_state = TcpState::kSynRecv;
   } else {
     new_state = static_cast<TcpState>(next);
-  }
-  if (new_state == TcpState::kTimeWait) {
-    if (old_state == TcpState::kLastAck && kind == TcpSegmentKind::kAck &&
-        memory.last_direction != direction && memory.last_kind == TcpSegmentKind::kSyn &&
-        memory.challenge_ack_expected) {
-      memory.challenge_ack_expected = false;
-      write_memory(flow, memory);
-      return {.outcome = TcpOutcome::kIgnored};
-    }
-  } else if (new_state == TcpState::kSynSent2) {
-    memory.simultaneous_open = true;
-  } else if (new_state == TcpState::kSynRecv) {
-    if (direction == Direction::kReply && kind == TcpSegmentKind::kAck &&
-        memory.simultaneous_open) {
-      new_state = TcpState::kEstablished;
+    TcpLastSegment& last = flow.tcp_last;
+    switch (new_state) {
+      case TcpState::kTimeWait:
+        if (old_state == TcpState::kLastAck && kind == TcpSegmentKind::kAck &&
+            last_direction(flow) != direction && last_kind(flow) == TcpSegmentKind::kSyn &&
+            (last.flags & windowflag::kChallengeAckExpected) != 0) {
+          // The RFC 5961 challenge ACK to that SYN, not the last ACK.
+          last.flags &= ~windowflag::kChallengeAckExpected;
+          return {.outcome = TcpOutcome::kIgnored};
+        }
+        break;
+      case TcpState::kSynSent2:
+        last.flags |= windowflag::kSimultaneousOpen;
+        break;
+      case TcpState::kSynRecv:
+        if (direction == Direction::kReply && kind == TcpSegmentKind::kAck &&
+            (last.flags & windowflag::kSimultaneousOpen) != 0) {
+          new_state = TcpState::kEstablished;
+        }
+        break;
+      case TcpState::kClose:
+        if (kind != TcpSegmentKind::kRst) break;
+        switch (check_reset(flow, direction, *segment, old_state, new_state)) {
+          case ResetCheck::kInvalid:
+            return {.outcome = TcpOutcome::kInvalid};
+          case ResetCheck::kSkipWindow:
+            window_checked = false;
+            break;
+          case ResetCheck::kCheckWindow:
+            break;
+        }
+        break;
+      default:
+        break;
     }
   }
 
-  memory.last_kind = kind;
-  memory.last_direction = direction;
-  if (old_state != new_state && new_state == TcpState::kFinWait) memory.close_initiated = true;
+  if (window_checked) {
+    switch (check_window(flow, direction, *segment)) {
+      case WindowVerdict::kIgnore:
+        return {.outcome = TcpOutcome::kIgnored};
+      case WindowVerdict::kInvalid:
+        return {.outcome = TcpOutcome::kInvalid, .timeout = note_invalid(flow, direction, kind)};
+      case WindowVerdict::kAccept:
+        break;
+    }
+  }
+
+  remember_last(flow, direction, kind);
   flow.tcp_state = new_state;
-  write_memory(flow, memory);
+  if (old_state != new_state && new_state == TcpState::kFinWait) {
+    flow.tcp_windows[index_of(direction)].flags |= windowflag::kCloseInit;
+  }
 
-  const bool reset = kind == TcpSegmentKind::kRst;
-  seconds timeout = reset ? tcp_timeout(TcpState::kClose) : tcp_timeout(new_state);
+  seconds timeout = timeout_after(flow, new_state, kind);
   if ((flow.status & ctstatus::kSeenReply) == 0) {
-    if (reset) return {.outcome = TcpOutcome::kReset};
+    if (kind == TcpSegmentKind::kRst) return {.outcome = TcpOutcome::kReset};
     // A retransmitted SYN does not renew the timeout, lest port reuse keep
     // the entry alive forever.
     if (kind == TcpSegmentKind::kSyn && old_state == TcpState::kSynSent) {

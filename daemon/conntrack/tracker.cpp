@@ -151,9 +151,12 @@ Update update_flow(Flow& flow, Direction direction, const PacketView& packet, bo
   bool dies = false;
   switch (packet.protocol) {
     case ipproto::kTcp: {
-      const TcpVerdict verdict = tcp_advance(flow, direction, tcp_segment_kind(packet.tcp_flags));
+      const TcpVerdict verdict = tcp_advance(flow, direction, packet);
       switch (verdict.outcome) {
         case TcpOutcome::kInvalid:
+          if (verdict.timeout > seconds{0}) {
+            flow.expires = std::min(flow.expires, now + verdict.timeout);
+          }
           remember_invalid(flow, packet_signature(packet));
           return Update::kInvalid;
         case TcpOutcome::kReopened:

@@ -90,6 +90,36 @@ class ConntrackTracker : public ::testing::Test {
                 next_id_++);
   }
 
+  // Any TCP segment between kClient:40000 and kServer:22.
+  Bytes from_client(test::Segment segment) const {
+    segment.sport = 40000;
+    segment.dport = 22;
+    return ipv4(6, kClient, kServer, tcp_header(segment), next_id_++);
+  }
+  Bytes from_server(test::Segment segment) const {
+    segment.sport = 22;
+    segment.dport = 40000;
+    return ipv4(6, kServer, kClient, tcp_header(segment), next_id_++);
+  }
+
+  // A handshake as two Linux hosts make it: window scale 7 both ways, SACK
+  // permitted, and the scaled windows after it. The client's next sequence
+  // number is 1001, the server's 5001.
+  void scaled_handshake() {
+    ASSERT_EQ(
+        track(from_client({.flags = kSyn, .seq = 1000, .options = test::syn_options(7)})).state,
+        CtState::kNew);
+    ASSERT_EQ(track(from_server({.flags = kSyn | kAck,
+                                 .seq = 5000,
+                                 .ack = 1001,
+                                 .window = 65160,
+                                 .options = test::syn_options(7)}))
+                  .state,
+              CtState::kEstablished);
+    ASSERT_EQ(track(from_client({.flags = kAck, .seq = 1001, .ack = 5001, .window = 502})).state,
+              CtState::kEstablished);
+  }
+
   // SYN, SYN/ACK, ACK.
   void handshake() {
     ASSERT_EQ(track(client(kSyn)).state, CtState::kNew);
@@ -344,6 +374,194 @@ TEST_F(ConntrackTracker, SimultaneousOpen) {
   EXPECT_EQ(track(client(kSyn | kAck)).state, CtState::kEstablished);
   EXPECT_EQ(tcp_state(), TcpState::kSynRecv);
   EXPECT_EQ(track(server(kAck)).state, CtState::kEstablished);
+  EXPECT_EQ(tcp_state(), TcpState::kEstablished);
+}
+
+TEST_F(ConntrackTracker, ScaledWindowsCarryData) {
+  scaled_handshake();
+  EXPECT_EQ(
+      track(from_client(
+                {.flags = kAck | kPsh, .seq = 1001, .ack = 5001, .payload = 1448, .window = 502}))
+          .state,
+      CtState::kEstablished);
+  // Unacknowledged data: five minutes, not five days.
+  EXPECT_EQ(expires(), start_ + seconds{300});
+  // The server's window, 501 << 7 bytes, lets the client send far beyond
+  // 501 bytes; unscaled it would be out of window.
+  EXPECT_EQ(track(from_server({.flags = kAck, .seq = 5001, .ack = 2449, .window = 501})).state,
+            CtState::kEstablished);
+  EXPECT_EQ(expires(), start_ + std::chrono::hours(5 * 24));
+  EXPECT_EQ(track(from_client({.flags = kAck | kPsh,
+                               .seq = 2449 + 60000,
+                               .ack = 5001,
+                               .payload = 1000,
+                               .window = 502}))
+                .state,
+            CtState::kEstablished);
+  // A SACK of that segment is not an ACK of data never sent.
+  EXPECT_EQ(track(from_server({.flags = kAck,
+                               .seq = 5001,
+                               .ack = 2449,
+                               .window = 501,
+                               .options = test::sack_option(62449, 63449)}))
+                .state,
+            CtState::kEstablished);
+  EXPECT_EQ(tcp_state(), TcpState::kEstablished);
+}
+
+TEST_F(ConntrackTracker, DataFarOutOfTheWindowIsInvalidAndChangesNothing) {
+  scaled_handshake();
+  const Flow before = *flow_of(client(kAck));
+  const Bytes far = from_client(
+      {.flags = kAck | kPsh, .seq = 1001 + 1000000, .ack = 5001, .payload = 100, .window = 502});
+  const PacketConntrack ct = track(far, seconds{5});
+  EXPECT_EQ(ct.state, CtState::kInvalid);
+  EXPECT_FALSE(ct.has_flow);
+  EXPECT_EQ(recall(far, seconds{5}).state, CtState::kInvalid);
+  const Flow after = *flow_of(client(kAck));
+  EXPECT_EQ(after.tcp_state, TcpState::kEstablished);
+  EXPECT_EQ(after.expires, before.expires);
+  EXPECT_EQ(after.counters[0].packets, before.counters[0].packets);
+  EXPECT_EQ(after.tcp_windows[0].end, before.tcp_windows[0].end);
+  EXPECT_EQ(after.tcp_windows[0].max_end, before.tcp_windows[0].max_end);
+  // The next segment in sequence is fine.
+  EXPECT_EQ(
+      track(from_client(
+                {.flags = kAck | kPsh, .seq = 1001, .ack = 5001, .payload = 100, .window = 502}))
+          .state,
+      CtState::kEstablished);
+}
+
+TEST_F(ConntrackTracker, AckOfDataNeverSentIsInvalid) {
+  scaled_handshake();
+  EXPECT_EQ(
+      track(from_client({.flags = kAck, .seq = 1001, .ack = 5001 + 100000, .window = 502})).state,
+      CtState::kInvalid);
+  EXPECT_EQ(tcp_state(), TcpState::kEstablished);
+  EXPECT_EQ(track(from_client({.flags = kAck, .seq = 1001, .ack = 5001, .window = 502})).state,
+            CtState::kEstablished);
+}
+
+TEST_F(ConntrackTracker, RetransmissionsAreAccepted) {
+  scaled_handshake();
+  const test::Segment data{
+      .flags = kAck | kPsh, .seq = 1001, .ack = 5001, .payload = 500, .window = 502};
+  ASSERT_EQ(track(from_client(data)).state, CtState::kEstablished);
+  ASSERT_EQ(track(from_server({.flags = kAck, .seq = 5001, .ack = 1501, .window = 501})).state,
+            CtState::kEstablished);
+  // The same data again, though acknowledged: still within the window.
+  EXPECT_EQ(track(from_client(data)).state, CtState::kEstablished);
+  // Once the client is more than the server's largest window further on,
+  // that data is ignored, not INVALID.
+  for (std::uint32_t sent = 1501; sent < 100000; sent += 40000) {
+    ASSERT_EQ(
+        track(
+            from_client(
+                {.flags = kAck | kPsh, .seq = sent, .ack = 5001, .payload = 40000, .window = 502}))
+            .state,
+        CtState::kEstablished);
+    ASSERT_EQ(
+        track(from_server({.flags = kAck, .seq = 5001, .ack = sent + 40000, .window = 501})).state,
+        CtState::kEstablished);
+  }
+  const std::uint64_t packets = flow_of(client(kAck))->counters[0].packets;
+  EXPECT_EQ(track(from_client(data)).state, CtState::kEstablished);
+  EXPECT_EQ(flow_of(client(kAck))->counters[0].packets, packets);
+  EXPECT_EQ(tcp_state(), TcpState::kEstablished);
+}
+
+TEST_F(ConntrackTracker, RepeatedRetransmissionsShortenTheTimeout) {
+  scaled_handshake();
+  const test::Segment data{
+      .flags = kAck | kPsh, .seq = 1001, .ack = 5001, .payload = 100, .window = 502};
+  ASSERT_EQ(track(from_client(data)).state, CtState::kEstablished);
+  ASSERT_EQ(track(from_server({.flags = kAck, .seq = 5001, .ack = 1101, .window = 501})).state,
+            CtState::kEstablished);
+  EXPECT_EQ(expires(), start_ + std::chrono::hours(5 * 24));
+  const test::Segment probe{.flags = kAck, .seq = 1101, .ack = 5001, .window = 502};
+  for (int again = 0; again < 3; ++again) {
+    ASSERT_EQ(track(from_client(probe)).state, CtState::kEstablished);
+    EXPECT_EQ(expires(), start_ + std::chrono::hours(5 * 24)) << again;
+  }
+  ASSERT_EQ(track(from_client(probe)).state, CtState::kEstablished);
+  EXPECT_EQ(expires(), start_ + seconds{300});
+}
+
+TEST_F(ConntrackTracker, ResetOutOfTheWindowIsInvalid) {
+  scaled_handshake();
+  // Far beyond the window, or below what the client already acknowledged.
+  for (const std::uint32_t seq : {5001U + 10000000U, 4000U}) {
+    const Bytes reset = from_server({.flags = kRst, .seq = seq});
+    EXPECT_EQ(track(reset).state, CtState::kInvalid) << seq;
+    EXPECT_EQ(recall(reset).state, CtState::kInvalid) << seq;
+    EXPECT_EQ(tcp_state(), TcpState::kEstablished) << seq;
+  }
+  // In the window, not at the expected sequence number: the state stays for
+  // the challenge ACK, the timeout is the RST's.
+  EXPECT_EQ(track(from_server({.flags = kRst, .seq = 5101}), seconds{2}).state,
+            CtState::kEstablished);
+  EXPECT_EQ(tcp_state(), TcpState::kEstablished);
+  EXPECT_EQ(expires(), start_ + seconds{12});
+  // Exactly where expected: the connection closes.
+  EXPECT_EQ(track(from_server({.flags = kRst, .seq = 5001}), seconds{3}).state,
+            CtState::kEstablished);
+  EXPECT_EQ(tcp_state(), TcpState::kClose);
+  EXPECT_EQ(expires(), start_ + seconds{13});
+}
+
+TEST_F(ConntrackTracker, FinOutOfTheWindowIsInvalid) {
+  scaled_handshake();
+  EXPECT_EQ(track(from_client({.flags = kFin | kAck, .seq = 1001 + 5000000, .ack = 5001})).state,
+            CtState::kInvalid);
+  EXPECT_EQ(tcp_state(), TcpState::kEstablished);
+  EXPECT_EQ(track(from_client({.flags = kFin | kAck, .seq = 1001, .ack = 5001})).state,
+            CtState::kEstablished);
+  EXPECT_EQ(tcp_state(), TcpState::kFinWait);
+}
+
+TEST_F(ConntrackTracker, MidStreamPickupIsLiberal) {
+  const Bytes first = from_client(
+      {.flags = kAck | kPsh, .seq = 70000, .ack = 90000, .payload = 100, .window = 502});
+  EXPECT_EQ(track(first).state, CtState::kNew);
+  EXPECT_EQ(
+      track(from_server(
+                {.flags = kAck | kPsh, .seq = 90000, .ack = 70100, .payload = 1000, .window = 501}))
+          .state,
+      CtState::kEstablished);
+  EXPECT_EQ(track(from_client({.flags = kAck, .seq = 70100, .ack = 91000, .window = 502})).state,
+            CtState::kEstablished);
+  // The window scale was never seen: the kernel accepts what it cannot judge.
+  EXPECT_EQ(track(from_client({.flags = kAck | kPsh,
+                               .seq = 70100 + 1000000,
+                               .ack = 91000,
+                               .payload = 100,
+                               .window = 502}))
+                .state,
+            CtState::kEstablished);
+  EXPECT_EQ(tcp_state(), TcpState::kEstablished);
+}
+
+TEST_F(ConntrackTracker, KernelFlowIsNeverInvalidByItsWindow) {
+  Flow known;
+  known.original = *packet_tuple(PacketView::parse(client(kSyn)));
+  known.reply = *reply_tuple(known.original);
+  known.status = ctstatus::kSeenReply | ctstatus::kAssured | ctstatus::kConfirmed;
+  known.tcp_state = TcpState::kEstablished;
+  known.kernel_id = 11;
+  known.expires = start_ + seconds{1000};
+  flows_.merge_kernel(known, start_);
+  const std::uint32_t client_seq = 3000000000U;
+  const std::uint32_t server_seq = 123456;
+  const auto data = [&](bool from_the_client, std::uint32_t seq, std::uint32_t ack) {
+    const test::Segment segment{
+        .flags = kAck | kPsh, .seq = seq, .ack = ack, .payload = 1000, .window = 300};
+    return track(from_the_client ? from_client(segment) : from_server(segment)).state;
+  };
+  EXPECT_EQ(data(true, client_seq, server_seq), CtState::kEstablished);
+  EXPECT_EQ(data(false, server_seq, client_seq + 1000), CtState::kEstablished);
+  // Beyond windows worked out without the scales the kernel knows.
+  EXPECT_EQ(data(true, client_seq + 200000, server_seq + 1000), CtState::kEstablished);
+  EXPECT_EQ(data(false, server_seq + 5000000, client_seq + 1000), CtState::kEstablished);
   EXPECT_EQ(tcp_state(), TcpState::kEstablished);
 }
 
