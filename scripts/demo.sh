@@ -56,13 +56,17 @@ try() {
   local what=$1; shift
   if "$@" >/dev/null 2>&1; then echo "  $what: passes"; else echo "  $what: blocked"; fi
 }
-echo "verdictd is filtering the router's FORWARD hook with rules/examples/lab-gateway.json:"
+echo "verdictd is filtering the router's FORWARD hook, statefully, with rules/examples/lab-gateway.json:"
 try "client -> server tcp/80 (web)" ns "$client" socat -T2 - TCP:10.2.0.2:80,connect-timeout=2
 try "client -> server tcp/22 (ssh)" ns "$client" socat -T2 - TCP:10.2.0.2:22,connect-timeout=2
 try "client -> server ping" ns "$client" ping -c 3 -i 0.2 -W 1 10.2.0.2
 try "client -> server ping over IPv6" ns "$client" ping -6 -c 3 -i 0.2 -W 1 fd02::2
 try "client -> server udp/53" ns "$client" sh -c 'echo q | socat -T1 - UDP:10.2.0.2:53 | grep -q .'
+try "server -> client ping (not asked for)" ns "$server" ping -c 2 -i 0.2 -W 1 10.1.0.2
 echo
 ns "$router" "$build/daemon/ctl/verdictctl" --socket "$sock" list -v --line-numbers
+echo
+echo "verdictd's connection table (verdictctl conntrack), as conntrack -L shows it:"
+ns "$router" "$build/daemon/ctl/verdictctl" --socket "$sock" conntrack
 echo
 ns "$router" "$build/daemon/ctl/verdictctl" --socket "$sock" status
