@@ -171,19 +171,10 @@ bool FlowTable::erase_kernel(const Tuple& original, std::uint32_t kernel_id) {
 std::size_t FlowTable::retain_kernel(const std::unordered_set<Tuple, TupleHash>& dumped_tuples,
                                      ConntrackTime dump_started, ConntrackTime::duration grace) {
   const std::lock_guard lock(mutex_);
-  std::size_t removed = 0;
-  for (std::uint32_t slot = oldest_; slot != kNone;) {
-    const std::uint32_t next = slots_[slot].newer;
-    const Flow& flow = slots_[slot].flow;
-    const bool gone = flow.kernel_id != 0 ? !dumped_tuples.contains(flow.original)
-                                          : flow.created < dump_started - grace;
-    if (gone) {
-      remove_slot(slot);
-      ++removed;
-    }
-    slot = next;
-  }
-  return removed;
+  return remove_if([&](const Flow& flow) {
+    return flow.kernel_id != 0 ? !dumped_tuples.contains(flow.original)
+                               : flow.created < dump_started - grace;
+  });
 }
 
 std::vector<Tuple> FlowTable::unconfirmed_before(ConntrackTime created_before) const {
@@ -209,16 +200,7 @@ std::vector<Flow> FlowTable::marks_to_write() const {
 
 std::size_t FlowTable::expire(ConntrackTime now) {
   const std::lock_guard lock(mutex_);
-  std::size_t removed = 0;
-  for (std::uint32_t slot = oldest_; slot != kNone;) {
-    const std::uint32_t next = slots_[slot].newer;
-    if (slots_[slot].flow.expires <= now) {
-      remove_slot(slot);
-      ++removed;
-    }
-    slot = next;
-  }
-  return removed;
+  return remove_if([now](const Flow& flow) { return flow.expires <= now; });
 }
 
 std::vector<Flow> FlowTable::flows(ConntrackTime now) const {

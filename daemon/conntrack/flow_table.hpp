@@ -112,6 +112,20 @@ class FlowTable {
   [[nodiscard]] std::optional<std::pair<std::uint32_t, Direction>> locate_live(
       const Tuple& tuple, ConntrackTime now) const;
   bool evict_one();
+  // Removes every flow `gone` says is gone; returns how many. Lock held.
+  template <class Gone>
+  std::size_t remove_if(Gone gone) {
+    std::size_t removed = 0;
+    for (std::uint32_t slot = oldest_; slot != kNone;) {
+      const std::uint32_t next = slots_[slot].newer;
+      if (gone(slots_[slot].flow)) {
+        remove_slot(slot);
+        ++removed;
+      }
+      slot = next;
+    }
+    return removed;
+  }
   void remove_slot(std::uint32_t slot);
   std::uint32_t add_slot(const Flow& flow);
 

@@ -258,30 +258,40 @@ void reset(PacketConntrack& ct) {
   ct.has_flow = false;
 }
 
-}  // namespace
-
-void Tracker::track(const PacketView& packet, PacketConntrack& ct) {
+// What is decided the same way at every hook, before the packet's own
+// connection is looked up: untracked packets, packets without the headers a
+// tuple needs, ICMP errors (by the connection they quote) and the ICMPv6 the
+// kernel leaves untracked. Fills `ct` and returns nullopt for those; returns
+// the packet's tuple when its own connection decides.
+std::optional<Tuple> decide_without_own_flow(const PacketView& packet, PacketConntrack& ct,
+                                             const FlowTable& flows, KernelLookup* kernel) {
   reset(ct);
   if (ct.notrack) {
     ct.state = CtState::kUntracked;
-    return;
+    return std::nullopt;
   }
-  if (!packet.has_network) return;
+  if (!packet.has_network) return std::nullopt;
   switch (icmp_role(packet)) {
     case IcmpRole::kInvalid:
-      return;
+      return std::nullopt;
     case IcmpRole::kUntracked:
       ct.state = CtState::kUntracked;
-      return;
+      return std::nullopt;
     case IcmpRole::kError:
-      if (const auto found = related_flow(packet, *flows_, kernel_, ct.now)) {
+      if (const auto found = related_flow(packet, flows, kernel, ct.now)) {
         fill(ct, CtState::kRelated, *found);
       }
-      return;
+      return std::nullopt;
     case IcmpRole::kOrdinary:
       break;
   }
-  const auto tuple = packet_tuple(packet);
+  return packet_tuple(packet);
+}
+
+}  // namespace
+
+void Tracker::track(const PacketView& packet, PacketConntrack& ct) {
+  const auto tuple = decide_without_own_flow(packet, ct, *flows_, kernel_);
   if (!tuple) return;
   const bool transport_ok = transport_valid(packet);
   bool asked_kernel = false;
@@ -312,27 +322,7 @@ void Tracker::track(const PacketView& packet, PacketConntrack& ct) {
 }
 
 void Tracker::recall(const PacketView& packet, PacketConntrack& ct) const {
-  reset(ct);
-  if (ct.notrack) {
-    ct.state = CtState::kUntracked;
-    return;
-  }
-  if (!packet.has_network) return;
-  switch (icmp_role(packet)) {
-    case IcmpRole::kInvalid:
-      return;
-    case IcmpRole::kUntracked:
-      ct.state = CtState::kUntracked;
-      return;
-    case IcmpRole::kError:
-      if (const auto found = related_flow(packet, *flows_, nullptr, ct.now)) {
-        fill(ct, CtState::kRelated, *found);
-      }
-      return;
-    case IcmpRole::kOrdinary:
-      break;
-  }
-  const auto tuple = packet_tuple(packet);
+  const auto tuple = decide_without_own_flow(packet, ct, *flows_, nullptr);
   if (!tuple) return;
   const auto found = flows_->find(*tuple, ct.now);
   if (!found || was_invalid(found->flow, packet_signature(packet))) return;

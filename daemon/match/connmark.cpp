@@ -8,8 +8,6 @@ namespace verdictd {
 
 namespace {
 
-constexpr std::uint32_t kAllBits = 0xffffffff;
-
 class ConnmarkMatch final : public Match {
  public:
   ConnmarkMatch(std::uint32_t value, std::uint32_t mask, bool negated)
@@ -33,10 +31,7 @@ class ConnmarkMatch final : public Match {
   }
 
  private:
-  // "0x1/0xff"; iptables leaves out a mask of all ones.
-  [[nodiscard]] std::string text() const {
-    return hex(value_) + (mask_ == kAllBits ? "" : "/" + hex(mask_));
-  }
+  [[nodiscard]] std::string text() const { return mark_match_text(value_, mask_); }
 
   std::uint32_t value_;
   std::uint32_t mask_;

@@ -6,8 +6,6 @@ namespace verdictd {
 
 namespace {
 
-constexpr std::uint32_t kAllBits = 0xffffffff;
-
 class MarkMatch final : public Match {
  public:
   MarkMatch(std::uint32_t value, std::uint32_t mask, bool negated)
@@ -26,10 +24,7 @@ class MarkMatch final : public Match {
   }
 
  private:
-  // "0x1/0xff"; iptables leaves out a mask of all ones.
-  [[nodiscard]] std::string text() const {
-    return hex(value_) + (mask_ == kAllBits ? "" : "/" + hex(mask_));
-  }
+  [[nodiscard]] std::string text() const { return mark_match_text(value_, mask_); }
 
   std::uint32_t value_;
   std::uint32_t mask_;

@@ -178,6 +178,10 @@ std::uint32_t parse_mark_bits(const Json& v) {
   return parse_value_mask(v, kWhatBits).first;
 }
 
+std::string mark_match_text(std::uint32_t value, std::uint32_t mask) {
+  return hex(value) + (mask == static_cast<std::uint32_t>(kMaxU32) ? "" : "/" + hex(mask));
+}
+
 MarkOperation parse_mark_operation(std::string_view operation, const Json& v) {
   if (operation == "and_mark") return {0, ~parse_mark_bits(v)};
   if (operation == "or_mark") {

@@ -45,6 +45,9 @@ const std::string& expect_string(const Json& v, std::string_view what);
 void expect_object_keys(const Json& v, std::initializer_list<std::string_view> allowed,
                         std::string_view what);
 std::string hex(std::uint32_t v);  // "0x1f"
+// A mark match's operand as iptables prints it: "0x1/0xff", or "0x1" for a
+// mask of all ones.
+std::string mark_match_text(std::uint32_t value, std::uint32_t mask);
 // 32 bits without a mask ("0xff"), as --and-mark, --or-mark and --nfmask take them.
 std::uint32_t parse_mark_bits(const Json& v);
 // One of MARK's and CONNMARK's operations ("set_mark", "set_xmark", "and_mark",
