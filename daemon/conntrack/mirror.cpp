@@ -303,10 +303,10 @@ bool ConntrackMirror::read_events() {
 void ConntrackMirror::resync() {
   // What the socket still holds predates the overrun, and the dump below
   // supersedes it: applied after the dump, a stale NEW would bring back a
-  // connection whose DESTROY was lost.
-  // At most twice the buffer, so a flood cannot keep us here.
+  // connection whose DESTROY was lost. At most twice the buffer, so a flood
+  // cannot keep us here.
   std::array<char, 65536> discard{};
-  for (std::size_t drained = 0; drained < 2 * kEventBuffer;) {
+  for (std::size_t drained = 0; drained < std::size_t{2} * kEventBuffer;) {
     const ssize_t n = recv(sockets_->events_fd, discard.data(), discard.size(), MSG_DONTWAIT);
     if (n > 0) {
       drained += static_cast<std::size_t>(n);

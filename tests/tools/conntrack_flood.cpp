@@ -52,8 +52,9 @@ int main(int argc, char** argv) {
     nfct_set_attr_u16(entry.get(), ATTR_PORT_DST, htons(53));
     nfct_setobjopt(entry.get(), NFCT_SOPT_SETUP_REPLY);
     nfct_set_attr_u32(entry.get(), ATTR_TIMEOUT, kTimeoutSeconds);
-    if (nfct_query(handle.get(), create ? NFCT_Q_CREATE : NFCT_Q_DESTROY, entry.get()) < 0)
+    if (nfct_query(handle.get(), create ? NFCT_Q_CREATE : NFCT_Q_DESTROY, entry.get()) < 0) {
       ++failed;
+    }
   }
   std::printf("%s %ld failed %ld\n", argv[1], count, failed);
   return failed == 0 ? 0 : 1;
