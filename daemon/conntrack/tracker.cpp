@@ -300,6 +300,9 @@ void Tracker::track(const PacketView& packet, PacketConntrack& ct) {
     Update update = Update::kInvalid;
     const auto found = flows_->modify(*tuple, ct.now, [&](Flow& flow, Direction direction) {
       state = state_of(flow, direction);
+      // A packet after the first: the first one has left its last hook, where
+      // the kernel confirms (its NEW event may still be on the way).
+      flow.status |= ctstatus::kConfirmed;
       update = update_flow(flow, direction, packet, transport_ok, ct.now);
     });
     if (found) {

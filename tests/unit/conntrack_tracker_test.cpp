@@ -172,6 +172,14 @@ TEST_F(ConntrackTracker, HandshakeStatesPerPacket) {
   EXPECT_EQ(flows_.stats().flows, 1U);
 }
 
+TEST_F(ConntrackTracker, ConfirmedFromTheSecondPacketOn) {
+  const PacketConntrack syn = track(client(kSyn));
+  EXPECT_EQ(syn.flow.status & ctstatus::kConfirmed, 0U) << "the kernel confirms after the hooks";
+  const PacketConntrack synack = track(server(kSyn | kAck));
+  EXPECT_NE(synack.flow.status & ctstatus::kConfirmed, 0U);
+  EXPECT_NE(synack.flow.status & ctstatus::kSeenReply, 0U);
+}
+
 TEST_F(ConntrackTracker, RetransmittedSynStaysNewAndKeepsItsTimeout) {
   ASSERT_EQ(track(client(kSyn)).state, CtState::kNew);
   const PacketConntrack again = track(client(kSyn), seconds{3});
