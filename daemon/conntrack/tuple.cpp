@@ -1,5 +1,8 @@
 #include "conntrack/tuple.hpp"
 
+#include <cstring>
+#include <random>
+
 #include "conntrack/icmp_tracking.hpp"
 #include "ruleset/values.hpp"
 
@@ -39,32 +42,52 @@ bool is_icmp_of_family(const Tuple& tuple) {
          (tuple.family == Family::kIPv6 && tuple.protocol == ipproto::kIcmpv6);
 }
 
-// FNV-1a, enough to spread tuples over hash buckets.
-class Fnv1a {
+// Mixes 64-bit words (a multiply-xorshift step and splitmix64's finalizer).
+// Seeded at random once per process, like the kernel's conntrack hash, so that
+// no one can craft tuples that all fall into one bucket.
+class TupleMixer {
  public:
-  void add(std::uint8_t byte) { hash_ = (hash_ ^ byte) * kPrime; }
-  void add16(std::uint16_t value) {
-    add(static_cast<std::uint8_t>(value >> 8));
-    add(static_cast<std::uint8_t>(value));
+  void add(std::uint64_t word) {
+    hash_ = (hash_ ^ word) * kMultiplier;
+    hash_ ^= hash_ >> 32;
   }
-  [[nodiscard]] std::uint64_t value() const { return hash_; }
+  void add(const IpAddress& address) {
+    std::uint64_t high = 0;
+    std::uint64_t low = 0;
+    std::memcpy(&high, address.bytes.data(), sizeof high);
+    std::memcpy(&low, address.bytes.data() + sizeof high, sizeof low);
+    add(high);
+    add(low);
+  }
+  [[nodiscard]] std::uint64_t value() const {
+    std::uint64_t h = hash_;
+    h = (h ^ (h >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    h = (h ^ (h >> 27)) * 0x94d049bb133111ebULL;
+    return h ^ (h >> 31);
+  }
 
  private:
-  static constexpr std::uint64_t kPrime = 1099511628211ULL;
-  std::uint64_t hash_ = 14695981039346656037ULL;
+  static constexpr std::uint64_t kMultiplier = 0x9e3779b97f4a7c15ULL;
+  std::uint64_t hash_ = seed();
+
+  static std::uint64_t seed() {
+    static const std::uint64_t random = [] {
+      std::random_device device;
+      return (static_cast<std::uint64_t>(device()) << 32) | device();
+    }();
+    return random;
+  }
 };
 
 }  // namespace
 
 std::size_t TupleHash::operator()(const Tuple& t) const noexcept {
-  Fnv1a hash;
-  hash.add(static_cast<std::uint8_t>(t.family));
-  hash.add(t.protocol);
-  hash.add16(t.zone);
-  for (std::size_t i = 0; i < t.source.size(); ++i) hash.add(t.source.bytes[i]);
-  for (std::size_t i = 0; i < t.destination.size(); ++i) hash.add(t.destination.bytes[i]);
-  hash.add16(t.source_port);
-  hash.add16(t.destination_port);
+  TupleMixer hash;
+  hash.add(static_cast<std::uint64_t>(t.family) | (std::uint64_t{t.protocol} << 8) |
+           (std::uint64_t{t.zone} << 16) | (std::uint64_t{t.source_port} << 32) |
+           (std::uint64_t{t.destination_port} << 48));
+  hash.add(t.source);
+  hash.add(t.destination);
   return static_cast<std::size_t>(hash.value());
 }
 
