@@ -22,6 +22,20 @@ GOOD_RULESETS.remove(SCHEMA)
 
 # File in tests/rulesets/bad -> what `verdictctl check` prints after "FILE:".
 BAD_RULESETS = {
+    "bad_ctstate.json": '5:31: /tables/filter/INPUT/rules/0/match/ctstate: expected a list or '
+                        'comma-separated string of INVALID, NEW, RELATED, ESTABLISHED, UNTRACKED, '
+                        'SNAT, DNAT, at least one, got "ESTABLISHED,REPLIED"',
+    "connlimit_without_limit.json": '5:65: /tables/filter/FORWARD/rules/0/match/connlimit: '
+                                    'expected an object {"above": N} or {"upto": N}, with '
+                                    'optional "mask": BITS and "by": "source"|"destination", '
+                                    'got {"mask":24}',
+    "connmark_two_operations.json": '5:33: /tables/mangle/PREROUTING/rules/0/target/CONNMARK: '
+                                    'expected {"set_mark"|"set_xmark"|"and_mark"|"or_mark"|'
+                                    '"xor_mark": VALUE} or {"save_mark"|"restore_mark": true} '
+                                    'with optional "nfmask" and "ctmask", one operation, got '
+                                    '{"save_mark":true,"set_mark":"0x1"}',
+    "notrack_in_filter.json": "5:63: /tables/filter/INPUT/rules/0/target: the filter table does "
+                              "not allow NOTRACK",
     "bad_address.json": '5:30: /tables/filter/INPUT/rules/0/match/source: expected an IPv4 or '
                         'IPv6 address or prefix (address/length), got "10.0.0.300/24"',
     "bad_mark.json": '5:42: /tables/mangle/PREROUTING/rules/0/target/MARK/set_mark: expected a '
