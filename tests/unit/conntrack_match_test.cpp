@@ -6,6 +6,7 @@
 
 #include "conntrack/flow.hpp"
 #include "conntrack/flow_table.hpp"
+#include "extension_builders.hpp"
 #include "match/match.hpp"
 #include "ruleset/error.hpp"
 #include "ruleset/list.hpp"
@@ -16,27 +17,10 @@
 namespace verdictd {
 namespace {
 
+using test::build;
+using test::build_error;
+
 using std::chrono::seconds;
-
-// The match a rule's `written_key` builds; for conntrack options, the
-// rule's last one builds the whole module.
-std::unique_ptr<Match> build(const std::string& rule_text, const std::string& written_key) {
-  const Json rule = Json::parse(rule_text);
-  const bool negated = written_key.starts_with('!');
-  const std::string key = written_key.substr(negated ? 1 : 0);
-  const MatchInfo* info = find_match(key);
-  if (info == nullptr) throw std::logic_error("no match " + key);
-  return info->factory(MatchArgs{key, rule.at(written_key), negated, rule, TableId::kFilter});
-}
-
-std::string build_error(const std::string& rule_text, const std::string& written_key) {
-  try {
-    build(rule_text, written_key);
-  } catch (const FieldError& e) {
-    return e.pointer_suffix + ": " + e.what();
-  }
-  return "built";
-}
 
 std::string listed(const Match& match) {
   ListRow row;

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "conntrack/flow.hpp"
+#include "extension_builders.hpp"
 #include "ruleset/error.hpp"
 #include "ruleset/list.hpp"
 #include "ruleset/loader.hpp"
@@ -13,25 +14,8 @@
 namespace verdictd {
 namespace {
 
-std::unique_ptr<Target> build(const std::string& target_text, TableId table = TableId::kMangle) {
-  const Json target = Json::parse(target_text);
-  static const Json kNoOptions;
-  static const Json kNoMatch = Json::object();
-  const bool bare = target.is_string();
-  const std::string name = bare ? target.get<std::string>() : target.begin().key();
-  TargetFactory factory = find_target(name);
-  if (factory == nullptr) throw std::logic_error("no target " + name);
-  return factory(TargetArgs{name, bare ? kNoOptions : target.begin().value(), kNoMatch, table});
-}
-
-std::string build_error(const std::string& target_text) {
-  try {
-    build(target_text);
-  } catch (const FieldError& e) {
-    return e.pointer_suffix + ": " + e.what();
-  }
-  return "built";
-}
+using test::build;
+using test::build_error;
 
 struct Marks {
   std::uint32_t packet = 0;

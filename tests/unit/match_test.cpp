@@ -8,11 +8,15 @@
 
 #include <vector>
 
+#include "extension_builders.hpp"
 #include "ruleset/error.hpp"
 #include "test_packets.hpp"
 
 namespace verdictd {
 namespace {
+
+using test::build;
+using test::build_error;
 
 using test::Bytes;
 using test::icmp_header;
@@ -21,27 +25,6 @@ using test::sctp_header;
 using test::udp_header;
 
 // ---- Building matches from a rule's "match" object.
-
-std::unique_ptr<Match> build(const std::string& rule_text, const std::string& written_key) {
-  const Json rule = Json::parse(rule_text);
-  const bool negated = written_key.starts_with('!');
-  const std::string key = written_key.substr(negated ? 1 : 0);
-  const MatchInfo* info = find_match(key);
-  if (info == nullptr) {
-    throw std::logic_error("no match " + key);
-  }
-  return info->factory(MatchArgs{key, rule.at(written_key), negated, rule, TableId::kFilter});
-}
-
-// "SUFFIX: MESSAGE" of the FieldError building the match throws, or "built".
-std::string build_error(const std::string& rule_text, const std::string& written_key) {
-  try {
-    build(rule_text, written_key);
-  } catch (const FieldError& e) {
-    return e.pointer_suffix + ": " + e.what();
-  }
-  return "built";
-}
 
 ListRow listed(const Match& match) {
   ListRow row;
