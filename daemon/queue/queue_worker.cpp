@@ -113,7 +113,9 @@ struct QueueWorker::Socket {
 
   explicit Socket(const QueueOptions& options)
       : slot_size(MNL_ALIGN(options.copy_range) + kMetadataRoom),
-        verdicts(std::max<std::size_t>(options.batch, 1) * kVerdictMessageSize) {
+        // Room for a batch of plain verdicts and for one carrying a whole packet.
+        verdicts(std::max<std::size_t>(options.batch, 1) * kVerdictMessageSize +
+                 MNL_ALIGN(options.copy_range) + kVerdictMessageSize) {
     const std::size_t count = std::clamp<std::size_t>(kReceiveMemory / slot_size, 1,
                                                       std::max<std::size_t>(options.batch, 1));
     slots.resize(count * slot_size);
@@ -342,7 +344,6 @@ std::optional<int> QueueWorker::dispatch(std::span<std::uint8_t> datagram,
     if (nfq_nlmsg_parse(message, attributes.data()) < 0 || attributes[NFQA_PACKET_HDR] == nullptr) {
       continue;
     }
-    if (s.verdicts_used + kVerdictMessageSize > s.verdicts.size()) send_verdicts();
     mark_busy();
     const auto* header =
         static_cast<const nfqnl_msg_packet_hdr*>(mnl_attr_get_payload(attributes[NFQA_PACKET_HDR]));
@@ -372,6 +373,8 @@ std::optional<int> QueueWorker::dispatch(std::span<std::uint8_t> datagram,
     const PacketDecision decision = handler_(packet);
     packets_.fetch_add(1, std::memory_order_relaxed);
     (decision.accept ? accepted_ : dropped_).fetch_add(1, std::memory_order_relaxed);
+    const std::size_t needed = kVerdictMessageSize + MNL_ALIGN(decision.payload.size());
+    if (s.verdicts_used + needed > s.verdicts.size()) send_verdicts();
 
     nlmsghdr* verdict = nfq_nlmsg_put(s.verdicts.data() + s.verdicts_used, NFQNL_MSG_VERDICT,
                                       options_.queue_number);
@@ -380,6 +383,10 @@ std::optional<int> QueueWorker::dispatch(std::span<std::uint8_t> datagram,
                           : decision.repeat ? NF_REPEAT
                                             : NF_ACCEPT);
     if (decision.set_mark) nfq_nlmsg_verdict_put_mark(verdict, decision.mark);
+    if (!decision.payload.empty()) {
+      nfq_nlmsg_verdict_put_pkt(verdict, decision.payload.data(),
+                                static_cast<std::uint32_t>(decision.payload.size()));
+    }
     s.verdicts_used += MNL_ALIGN(verdict->nlmsg_len);
     ++s.verdicts_pending;
   }

@@ -34,6 +34,10 @@ struct PacketDecision {
   // NF_REPEAT instead of NF_ACCEPT: the packet runs the hook again from its
   // first table, where the steering rules act on the mark it now carries.
   bool repeat = false;
+  // A changed packet to hand back (NAT), from the network header; empty: the
+  // packet is unchanged. The kernel takes it as fully checksummed. It must
+  // stay valid until the handler is called again.
+  std::span<const std::uint8_t> payload;
 };
 
 using PacketHandler = std::function<PacketDecision(const QueuedPacket&)>;

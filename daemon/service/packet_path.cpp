@@ -51,6 +51,14 @@ class ConnectionStep final : public TrackingStep {
   bool track_;
 };
 
+// Accepts the packet, sending its mark back when the rules changed it.
+PacketDecision accepted(std::uint32_t mark, std::uint32_t queued_mark) {
+  PacketDecision decision;
+  decision.mark = mark;
+  decision.set_mark = mark != queued_mark;
+  return decision;
+}
+
 }  // namespace
 
 PacketDecision PacketPath::operator()(const QueuedPacket& packet) {
@@ -73,9 +81,9 @@ PacketDecision PacketPath::operator()(const QueuedPacket& packet) {
 
   if (!ruleset_->needs_conntrack || conntrack_.tracker == nullptr) {
     const Verdict verdict = evaluate_hook(*ruleset_, view, state);
-    return {.accept = verdict == Verdict::kAccept,
-            .mark = state.mark | untracked_bit,
-            .set_mark = (state.mark | untracked_bit) != packet.mark};
+    PacketDecision decision = accepted(state.mark | untracked_bit, packet.mark);
+    decision.accept = verdict == Verdict::kAccept;
+    return decision;
   }
 
   PacketConntrack ct;
@@ -98,7 +106,9 @@ PacketDecision PacketPath::operator()(const QueuedPacket& packet) {
   }
   if (verdict == Verdict::kDrop || ct.table_full) {
     conntrack_.tracker->dropped(ct);
-    return {.accept = false};
+    PacketDecision decision;
+    decision.accept = false;
+    return decision;
   }
   // Untracked by raw just now: back through the hook, so the steering rules
   // exempt it from the kernel's conntrack too and later hooks see the bit.
@@ -106,8 +116,9 @@ PacketDecision PacketPath::operator()(const QueuedPacket& packet) {
       ct.notrack && untracked_bit == 0 && conntrack_.untracked_mark != 0 && is_raw_hook(hook_);
   const std::uint32_t mark =
       state.mark | (untrack_in_kernel ? conntrack_.untracked_mark : untracked_bit);
-  return {
-      .accept = true, .mark = mark, .set_mark = mark != packet.mark, .repeat = untrack_in_kernel};
+  PacketDecision decision = accepted(mark, packet.mark);
+  decision.repeat = untrack_in_kernel;
+  return decision;
 }
 
 }  // namespace verdictd
