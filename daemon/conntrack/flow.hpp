@@ -35,6 +35,13 @@ inline constexpr std::uint32_t kDstNat = 1U << 5;
 inline constexpr std::uint32_t kDying = 1U << 9;
 }  // namespace ctstatus
 
+// The two kinds of NAT manipulation (the kernel's nf_nat_manip_type), as bits
+// of Flow::nat_done.
+namespace natmanip {
+inline constexpr std::uint8_t kSource = 1U << 0;       // SNAT, at POSTROUTING and INPUT
+inline constexpr std::uint8_t kDestination = 1U << 1;  // DNAT, at PREROUTING and OUTPUT
+}  // namespace natmanip
+
 // The kernel's enum tcp_conntrack, same values (ctnetlink carries them).
 enum class TcpState : std::uint8_t {
   kNone,
@@ -101,6 +108,12 @@ struct Flow {
   bool observed = false;
   // Set when a CONNMARK changed `mark` and the kernel's entry does not have it yet.
   bool mark_unsynced = false;
+  // NAT: the manipulations whose nat chains this connection has been through
+  // (natmanip bits); the chains run only for the first packet of each.
+  std::uint8_t nat_done = 0;
+  // MASQUERADE's out interface, 0 for other bindings: the kernel forgets the
+  // connection when that interface goes down or the mapped address goes away.
+  std::uint32_t masquerade_ifindex = 0;
   ConntrackTime created{};
   ConntrackTime expires{};
   std::array<DirectionCounters, 2> counters{};  // [Direction]

@@ -54,8 +54,49 @@ std::uint32_t FlowTable::add_slot(const Flow& flow) {
   return slot;
 }
 
+namespace {
+
+// The tuple of a translated packet after its destination manipulation and
+// before its source one: the original direction's packet has its source
+// still and the destination the reply comes from; the reply direction's has
+// the reply's source and is bound for the original source. An ICMP query
+// keeps the original identifier there.
+Tuple midway_tuple(const Flow& flow, Direction direction) {
+  const bool original = direction == Direction::kOriginal;
+  Tuple midway = original ? flow.original : flow.reply;
+  const Tuple& from = original ? flow.reply : flow.original;
+  midway.destination = from.source;
+  const bool icmp =
+      midway.protocol == ipproto::kIcmp || midway.protocol == ipproto::kIcmpv6;
+  if (icmp) {
+    midway.source_port = flow.original.source_port;
+  } else {
+    midway.destination_port = from.source_port;
+  }
+  return midway;
+}
+
+}  // namespace
+
+void FlowTable::index_midway(std::uint32_t slot) {
+  unindex_midway(slot);
+  Slot& s = slots_[slot];
+  for (const Direction direction : {Direction::kOriginal, Direction::kReply}) {
+    const Tuple midway = midway_tuple(s.flow, direction);
+    if (midway == s.flow.original || midway == s.flow.reply) continue;
+    // Another flow's own tuple wins; the midway one is only a second way in.
+    if (index_.try_emplace(midway, slot, direction).second) s.midway.push_back(midway);
+  }
+}
+
+void FlowTable::unindex_midway(std::uint32_t slot) {
+  for (const Tuple& midway : slots_[slot].midway) index_.erase(midway);
+  slots_[slot].midway.clear();
+}
+
 void FlowTable::remove_slot(std::uint32_t slot) {
   Slot& s = slots_[slot];
+  unindex_midway(slot);
   index_.erase(s.flow.original);
   index_.erase(s.flow.reply);
   if (s.older != kNone) {
@@ -160,6 +201,25 @@ void FlowTable::merge_kernel(const Flow& kernel, ConntrackTime now) {
   }
 }
 
+bool FlowTable::rebind(const Tuple& original, const Tuple& new_reply, ConntrackTime now) {
+  const std::lock_guard lock(mutex_);
+  const auto located = locate(original, now);
+  if (!located || located->second != Direction::kOriginal) return false;
+  Flow& flow = slots_[located->first].flow;
+  if (new_reply == flow.reply) return true;
+  // The flow's own midway tuples may be the new reply: they go first.
+  unindex_midway(located->first);
+  if (locate(new_reply, now)) {
+    index_midway(located->first);
+    return false;
+  }
+  index_.erase(flow.reply);
+  flow.reply = new_reply;
+  index_[new_reply] = {located->first, Direction::kReply};
+  index_midway(located->first);
+  return true;
+}
+
 bool FlowTable::erase_kernel(const Tuple& original, std::uint32_t kernel_id) {
   const std::lock_guard lock(mutex_);
   const auto it = index_.find(original);
@@ -172,8 +232,9 @@ std::size_t FlowTable::retain_kernel(const std::unordered_set<Tuple, TupleHash>&
                                      ConntrackTime dump_started, ConntrackTime::duration grace) {
   const std::lock_guard lock(mutex_);
   return remove_if([&](const Flow& flow) {
-    return flow.kernel_id != 0 ? !dumped_tuples.contains(flow.original)
-                               : flow.created < dump_started - grace;
+    // A flow we translate (NAT) shares only one tuple with the kernel's.
+    const bool dumped = dumped_tuples.contains(flow.original) || dumped_tuples.contains(flow.reply);
+    return flow.kernel_id != 0 ? !dumped : flow.created < dump_started - grace;
   });
 }
 
@@ -201,6 +262,15 @@ std::vector<Flow> FlowTable::marks_to_write() const {
 std::size_t FlowTable::expire(ConntrackTime now) {
   const std::lock_guard lock(mutex_);
   return remove_if([now](const Flow& flow) { return flow.expires <= now; });
+}
+
+std::size_t FlowTable::forget_masqueraded(std::uint32_t ifindex,
+                                          const std::optional<IpAddress>& address) {
+  const std::lock_guard lock(mutex_);
+  return remove_if([&](const Flow& flow) {
+    // The mapped address is where the answers go: the reply's destination.
+    return flow.masquerade_ifindex == ifindex && (!address || flow.reply.destination == *address);
+  });
 }
 
 std::vector<Flow> FlowTable::flows(ConntrackTime now) const {

@@ -57,6 +57,11 @@ class FlowTable {
   // replaced). kExists when a live flow holds either tuple.
   Insert insert(const Flow& flow, ConntrackTime now);
 
+  // NAT: gives the flow whose original tuple is `original` the reply tuple
+  // `new_reply` (what the answers to the translated packets carry). False
+  // when there is no such flow or a live flow already holds `new_reply`.
+  bool rebind(const Tuple& original, const Tuple& new_reply, ConntrackTime now);
+
   // Removes the flow holding `tuple`; false when there was none.
   bool erase(const Tuple& tuple);
   // Removes the flow holding `tuple` only if the kernel has not confirmed it
@@ -73,8 +78,8 @@ class FlowTable {
   // never removes a new one with the same tuple.
   bool erase_kernel(const Tuple& original, std::uint32_t kernel_id);
   // After a full dump that started at `dump_started` (and was merged):
-  // removes confirmed flows whose original tuple is not among the dumped
-  // flows' tuples, and unconfirmed ones older than `dump_started` minus
+  // removes confirmed flows none of whose tuples is among the dumped flows'
+  // tuples, and unconfirmed ones older than `dump_started` minus
   // `grace`. Tuples, not kernel ids: ids are 32 bits and do repeat. Returns
   // how many were removed.
   std::size_t retain_kernel(const std::unordered_set<Tuple, TupleHash>& dumped_tuples,
@@ -84,6 +89,10 @@ class FlowTable {
   [[nodiscard]] std::vector<Tuple> unconfirmed_before(ConntrackTime created_before) const;
   // Flows whose mark is waiting to be written to the kernel's entry.
   [[nodiscard]] std::vector<Flow> marks_to_write() const;
+
+  // Forgets MASQUERADE's connections out of `ifindex`: all of them, or those
+  // mapped to `address` (nf_nat_masquerade's device and address notifiers).
+  std::size_t forget_masqueraded(std::uint32_t ifindex, const std::optional<IpAddress>& address);
 
   // Removes expired flows; returns how many.
   std::size_t expire(ConntrackTime now);
@@ -104,7 +113,15 @@ class FlowTable {
     std::uint32_t older = kNone;  // creation order, for eviction
     std::uint32_t newer = kNone;
     bool used = false;
+    // A translated flow's packets between its destination and its source
+    // manipulation (at FORWARD, INPUT, POSTROUTING) carry neither of its two
+    // tuples; these find it there. Empty when the flow is not translated.
+    std::vector<Tuple> midway;
   };
+
+  // Indexes the midway tuples of the flow in `slot` (after its reply changed).
+  void index_midway(std::uint32_t slot);
+  void unindex_midway(std::uint32_t slot);
 
   // The slot and direction of the live flow holding `tuple`; an expired one
   // found on the way is removed. Lock held.

@@ -168,7 +168,10 @@ void ConntrackMirror::register_callbacks() {
                    const auto flow = flow_from_kernel(*message, *conntrack, now)) {
           ++self.counters_.events;
           if (type == NFCT_T_DESTROY) {
-            self.flows_->erase_kernel(flow->original, flow->kernel_id);
+            // A flow we translate (NAT) shares only its reply tuple with the kernel's.
+            if (!self.flows_->erase_kernel(flow->original, flow->kernel_id)) {
+              self.flows_->erase_kernel(flow->reply, flow->kernel_id);
+            }
           } else {
             self.flows_->merge_kernel(*flow, now);
           }

@@ -69,15 +69,21 @@ Verdict evaluate_table(const Table& table, const PacketView& packet, EvalState& 
 }
 
 Verdict evaluate_hook(const Ruleset& ruleset, const PacketView& packet, EvalState& state,
-                      TrackingStep* tracking) {
+                      ConnectionSteps* steps) {
+  const PacketView* current = &packet;
+  bool tracked = steps == nullptr;
   for (const HookStage& stage : hook_pipeline(state.hook)) {
-    if (tracking != nullptr && stage.table != TableId::kRaw) {
-      tracking->run(packet, state);
-      tracking = nullptr;
+    if (!tracked && stage.table != TableId::kRaw) {
+      steps->track(*current, state);
+      tracked = true;
     }
-    if (stage.nat_first_packet_only && !state.first_packet_of_connection) continue;
-    if (evaluate_table(ruleset.table(stage.table), packet, state) == Verdict::kDrop) {
-      return Verdict::kDrop;
+    if (!stage.nat_first_packet_only || state.first_packet_of_connection) {
+      if (evaluate_table(ruleset.table(stage.table), *current, state) == Verdict::kDrop) {
+        return Verdict::kDrop;
+      }
+    }
+    if (stage.table == TableId::kNat && steps != nullptr) {
+      current = &steps->translate(*current, state);
     }
   }
   return Verdict::kAccept;

@@ -11,11 +11,14 @@ namespace verdictd {
 
 struct PacketConntrack;
 class FlowTable;
+class NatContext;
 
 struct EvalState {
   Hook hook = Hook::kInput;
   std::string_view in_interface;           // empty when the hook has none
   std::string_view out_interface;          // empty when the hook has none
+  std::uint32_t in_ifindex = 0;            // 0 when the hook has none
+  std::uint32_t out_ifindex = 0;           // 0 when the hook has none
   std::uint32_t mark = 0;                  // changed by MARK; sent back with the verdict
   bool first_packet_of_connection = true;  // nat chains run only when true
   // Set by a match that cannot read the transport header it needs: the
@@ -26,6 +29,8 @@ struct EvalState {
   PacketConntrack* conntrack = nullptr;
   // The flow table, for matches that count connections (connlimit); may be null.
   const FlowTable* flows = nullptr;
+  // For the NAT targets; null when nothing can be translated (unit tests).
+  NatContext* nat = nullptr;
 };
 
 }  // namespace verdictd

@@ -199,6 +199,7 @@ class Builder {
     }
     if (body.contains("target")) {
       rule.target = build_target(table.id, body["target"], match, pointer + "/target");
+      restrict_family(rule, rule.target->family(), pointer + "/target");
     }
     for (const char* kind : {"jump", "goto"}) {
       if (!body.contains(kind)) continue;
@@ -232,15 +233,19 @@ class Builder {
     } catch (const FieldError& e) {
       fail(key_pointer + e.pointer_suffix, e.what());
     }
-    auto family = rule.matches.back()->family();
-    if (family) {
-      if (rule.family && *rule.family != *family) {
-        fail(key_pointer, "this rule already applies to IPv" +
-                              std::to_string(static_cast<int>(*rule.family)) +
-                              " only; a rule cannot mix IPv4 and IPv6");
-      }
-      rule.family = family;
+    restrict_family(rule, rule.matches.back()->family(), key_pointer);
+  }
+
+  // A match or target that names an address of one family restricts the rule to it.
+  static void restrict_family(Rule& rule, std::optional<Family> family,
+                              const std::string& pointer) {
+    if (!family) return;
+    if (rule.family && *rule.family != *family) {
+      fail(pointer, "this rule already applies to IPv" +
+                        std::to_string(static_cast<int>(*rule.family)) +
+                        " only; a rule cannot mix IPv4 and IPv6");
     }
+    rule.family = family;
   }
 
   static std::unique_ptr<Target> build_target(TableId table, const Json& value, const Json& match,
@@ -318,6 +323,15 @@ class Builder {
       for (const Rule& rule : chain.rules) {
         if (chain.reached_from != 0 && rule.reads_connection()) ruleset_.needs_conntrack = true;
       }
+      if (table.id == TableId::kNat && chain.builtin && !chain.rules.empty()) {
+        ruleset_.uses_nat = true;
+      }
+    }
+    if (ruleset_.uses_nat) {
+      // A binding translates the connection's packets both ways, at every nat
+      // hook they cross, and lives in the flow table.
+      ruleset_.needs_conntrack = true;
+      ruleset_.used_hooks |= table_hooks(TableId::kNat);
     }
   }
 

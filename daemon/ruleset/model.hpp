@@ -74,6 +74,8 @@ struct Ruleset {
   // Some reachable rule reads or changes the packet's connection: packets
   // must be tracked.
   bool needs_conntrack = false;
+  // The nat table has rules: connections are bound, and their packets translated.
+  bool uses_nat = false;
 
   [[nodiscard]] const Table& table(TableId id) const {
     return tables[static_cast<std::size_t>(id)];

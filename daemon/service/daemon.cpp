@@ -72,9 +72,27 @@ void Daemon::start() {
   mirror_ = std::make_unique<ConntrackMirror>(*flows_, expectations_);
   mirror_->start();
   tracker_ = std::make_unique<Tracker>(*flows_, expectations_, mirror_.get());
+  // MASQUERADE forgets its connections when their interface or address goes.
+  addresses_.on_address_removed([this](std::uint32_t ifindex, const IpAddress& address) {
+    flows_->forget_masqueraded(ifindex, address);
+  });
+  addresses_.on_interface_down(
+      [this](std::uint32_t ifindex) { flows_->forget_masqueraded(ifindex, std::nullopt); });
+  addresses_.start();
+  nat_ = std::make_unique<NatBinder>(
+      *flows_,
+      InterfaceAddresses{
+          .masquerade =
+              [this](std::uint32_t ifindex, const IpAddress& destination) {
+                return addresses_.masquerade_address(ifindex, destination.family, destination);
+              },
+          .redirect = [this](std::uint32_t ifindex, const IpAddress& destination) {
+            return addresses_.redirect_address(ifindex, destination.family, destination);
+          }});
   const ConntrackParts conntrack{.flows = flows_.get(),
                                  .tracker = tracker_.get(),
                                  .mirror = mirror_.get(),
+                                 .nat = nat_.get(),
                                  .untracked_mark = config_.untracked_mark,
                                  .steered_hooks = &steered_hooks_};
   for (Hook hook : kAllHooks) {
@@ -158,6 +176,7 @@ bool Daemon::stop() {
     for (auto& worker : workers_) stopping.emplace_back([&worker] { worker->stop(); });
   }
   if (mirror_) mirror_->stop();
+  addresses_.stop();
   links_.stop();
   return clean;
 }

@@ -15,6 +15,8 @@
 #include "conntrack/flow_table.hpp"
 #include "conntrack/mirror.hpp"
 #include "conntrack/tracker.hpp"
+#include "nat/nat_binder.hpp"
+#include "queue/address_cache.hpp"
 #include "queue/link_cache.hpp"
 #include "queue/queue_worker.hpp"
 #include "queue/steering.hpp"
@@ -64,6 +66,8 @@ class Daemon {
   Expectations expectations_;
   std::unique_ptr<ConntrackMirror> mirror_;
   std::unique_ptr<Tracker> tracker_;
+  AddressCache addresses_;
+  std::unique_ptr<NatBinder> nat_;
   Steering steering_;
   bool steering_changed_ = false;  // by this run: stop() must close or remove it
   std::atomic<HookMask> steered_hooks_{0};

@@ -1,6 +1,8 @@
 #include "service/packet_path.hpp"
 
+#include "conntrack/icmp_tracking.hpp"
 #include "engine/engine.hpp"
+#include "nat/nat_translation.hpp"
 
 namespace verdictd {
 
@@ -28,27 +30,78 @@ bool tracks_here(Hook hook, HookMask steered, bool forwarded) {
   return true;
 }
 
-// Runs where the kernel's conntrack runs in the hook (after raw).
-class ConnectionStep final : public TrackingStep {
- public:
-  ConnectionStep(Tracker& tracker, PacketConntrack& ct, bool track)
-      : tracker_(&tracker), ct_(&ct), track_(track) {}
+bool is_icmp_error(const PacketView& packet) {
+  const bool icmp = packet.protocol == (packet.family == Family::kIPv4 ? ipproto::kIcmp
+                                                                       : ipproto::kIcmpv6);
+  return icmp && packet.has_icmp && icmp_is_error(packet.family, packet.icmp_type);
+}
 
-  void run(const PacketView& packet, EvalState& state) override {
+// Tracking where the kernel's conntrack runs in the hook, and NAT where its
+// nat hook function runs.
+class ConnectionStep final : public ConnectionSteps {
+ public:
+  ConnectionStep(const ConntrackParts& parts, PacketConntrack& ct, bool track,
+                 const QueuedPacket& queued, std::vector<std::uint8_t>& rewritten)
+      : parts_(&parts), ct_(&ct), track_(track), queued_(&queued), rewritten_(&rewritten) {}
+
+  void track(const PacketView& packet, EvalState& state) override {
     if (track_) {
-      tracker_->track(packet, *ct_);
+      parts_->tracker->track(packet, *ct_);
     } else {
-      tracker_->recall(packet, *ct_);
+      parts_->tracker->recall(packet, *ct_);
     }
-    // The nat chains see a connection's first packet only.
+    // The nat chains see a connection's first packet for each manipulation;
+    // ICMP errors are translated with the connection they are about instead.
+    const bool first = ct_->state == CtState::kNew ||
+                       (ct_->state == CtState::kRelated && !is_icmp_error(packet));
     state.first_packet_of_connection =
-        ct_->state == CtState::kNew || ct_->state == CtState::kRelated;
+        first && ct_->has_flow && (ct_->flow.nat_done & nat_manip_of(state.hook)) == 0;
+  }
+
+  const PacketView& translate(const PacketView& packet, EvalState& state) override {
+    if (!ct_->has_flow) return packet;
+    const std::uint8_t manip = nat_manip_of(state.hook);
+    if (state.first_packet_of_connection && (ct_->flow.nat_done & manip) == 0) {
+      // No rule bound it: a null binding, so that its later packets skip the chains.
+      ct_->flow.nat_done |= manip;
+      parts_->flows->modify(ct_->flow.original, ct_->now,
+                            [manip](Flow& flow, Direction /*direction*/) { flow.nat_done |= manip; });
+    }
+    const auto translation = nat_translation(state.hook, ct_->flow, ct_->direction);
+    if (!translation) return packet;
+    // A packet copied cut short cannot be handed back whole.
+    if (queued_->original_length != queued_->payload.size()) {
+      failed_ = true;
+      return packet;
+    }
+    rewritten_->assign(packet.bytes.begin(), packet.bytes.end());
+    const bool done =
+        is_icmp_error(packet)
+            ? apply_manip_to_icmp_error(*rewritten_, translation->outer, translation->inner)
+            : apply_manip(*rewritten_, translation->outer, queued_->checksum_not_ready);
+    if (!done) {
+      failed_ = true;
+      return packet;
+    }
+    view_ = PacketView::parse(*rewritten_);
+    return view_;
+  }
+
+  // The packet had to be translated and could not be: the kernel drops it.
+  [[nodiscard]] bool failed() const { return failed_; }
+  // The packet to hand back, when it was translated.
+  [[nodiscard]] std::span<const std::uint8_t> translated() const {
+    return view_.bytes.empty() ? std::span<const std::uint8_t>() : view_.bytes;
   }
 
  private:
-  Tracker* tracker_;
+  const ConntrackParts* parts_;
   PacketConntrack* ct_;
   bool track_;
+  const QueuedPacket* queued_;
+  std::vector<std::uint8_t>* rewritten_;
+  PacketView view_;
+  bool failed_ = false;
 };
 
 // Accepts the packet, sending its mark back when the rules changed it.
@@ -75,6 +128,8 @@ PacketDecision PacketPath::operator()(const QueuedPacket& packet) {
   state.hook = hook_;
   state.in_interface = in.data();
   state.out_interface = out.data();
+  state.in_ifindex = packet.in_ifindex;
+  state.out_ifindex = packet.out_ifindex;
   // Rules never see the bit that marks an untracked packet; it stays on the packet.
   const std::uint32_t untracked_bit = packet.mark & conntrack_.untracked_mark;
   state.mark = packet.mark & ~untracked_bit;
@@ -94,7 +149,8 @@ PacketDecision PacketPath::operator()(const QueuedPacket& packet) {
   // A packet at POSTROUTING that came in on an interface is being forwarded.
   const bool track = tracks_here(hook_, conntrack_.steered_hooks->load(std::memory_order_relaxed),
                                  packet.in_ifindex != 0);
-  ConnectionStep step(*conntrack_.tracker, ct, track);
+  ConnectionStep step(conntrack_, ct, track, packet, rewritten_);
+  if (ruleset_->uses_nat) state.nat = conntrack_.nat;
   const Verdict verdict = evaluate_hook(*ruleset_, view, state, &step);
 
   if (ct.connmark_changed && ct.has_flow) {
@@ -104,7 +160,7 @@ PacketDecision PacketPath::operator()(const QueuedPacket& packet) {
     });
     if (conntrack_.mirror != nullptr) conntrack_.mirror->sync_mark(ct.flow.original);
   }
-  if (verdict == Verdict::kDrop || ct.table_full) {
+  if (verdict == Verdict::kDrop || ct.table_full || step.failed()) {
     conntrack_.tracker->dropped(ct);
     PacketDecision decision;
     decision.accept = false;
@@ -118,6 +174,7 @@ PacketDecision PacketPath::operator()(const QueuedPacket& packet) {
       state.mark | (untrack_in_kernel ? conntrack_.untracked_mark : untracked_bit);
   PacketDecision decision = accepted(mark, packet.mark);
   decision.repeat = untrack_in_kernel;
+  decision.payload = step.translated();
   return decision;
 }
 

@@ -6,10 +6,12 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <vector>
 
 #include "conntrack/flow_table.hpp"
 #include "conntrack/mirror.hpp"
 #include "conntrack/tracker.hpp"
+#include "nat/nat_context.hpp"
 #include "queue/link_cache.hpp"
 #include "queue/queue_worker.hpp"
 #include "service/ruleset_holder.hpp"
@@ -21,6 +23,7 @@ struct ConntrackParts {
   FlowTable* flows = nullptr;
   Tracker* tracker = nullptr;
   ConntrackMirror* mirror = nullptr;  // null when ctnetlink is not used
+  NatContext* nat = nullptr;          // binds connections for the NAT targets
   std::uint32_t untracked_mark = 0;   // see Config::untracked_mark
   // The hooks steered now: a packet is tracked at the first of them it crosses.
   const std::atomic<HookMask>* steered_hooks = nullptr;
@@ -44,6 +47,7 @@ class PacketPath {
   ConntrackParts conntrack_;
   std::shared_ptr<const Ruleset> ruleset_;
   std::uint64_t generation_ = 0;  // of ruleset_; the holder's start at 1
+  std::vector<std::uint8_t> rewritten_;  // the translated packet handed back (NAT)
 };
 
 }  // namespace verdictd

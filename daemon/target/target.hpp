@@ -3,6 +3,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
@@ -34,6 +35,9 @@ class Target {
   virtual TargetAction apply(const PacketView& packet, EvalState& state) const = 0;
   // The name shown in the target column of `iptables -L` ("ACCEPT", "MARK").
   [[nodiscard]] virtual std::string_view name() const = 0;
+  // A target that names an address of one family restricts the rule to it
+  // (DNAT, SNAT, NETMAP), as a match does.
+  [[nodiscard]] virtual std::optional<Family> family() const { return std::nullopt; }
   // Text appended to the rule's listing ("MARK set 0x1"), empty if none.
   [[nodiscard]] virtual std::string list_extra() const { return {}; }
   // The iptables-save form: "-j MARK --set-xmark 0x1/0xffffffff".
