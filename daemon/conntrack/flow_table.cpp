@@ -66,8 +66,7 @@ Tuple midway_tuple(const Flow& flow, Direction direction) {
   Tuple midway = original ? flow.original : flow.reply;
   const Tuple& from = original ? flow.reply : flow.original;
   midway.destination = from.source;
-  const bool icmp =
-      midway.protocol == ipproto::kIcmp || midway.protocol == ipproto::kIcmpv6;
+  const bool icmp = midway.protocol == ipproto::kIcmp || midway.protocol == ipproto::kIcmpv6;
   if (icmp) {
     midway.source_port = flow.original.source_port;
   } else {

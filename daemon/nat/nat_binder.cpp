@@ -18,6 +18,12 @@ bool has_ports(std::uint8_t protocol) {
 }  // namespace
 
 bool NatBinder::bind(PacketConntrack& ct, std::uint8_t manip, const NatRange& range) {
+  const bool bound = bind_unique(ct, manip, range);
+  (bound ? bindings_ : exhausted_).fetch_add(1, std::memory_order_relaxed);
+  return bound;
+}
+
+bool NatBinder::bind_unique(PacketConntrack& ct, std::uint8_t manip, const NatRange& range) {
   if (!ct.has_flow) return false;
   const Flow& flow = ct.flow;
   const bool source = manip == natmanip::kSource;

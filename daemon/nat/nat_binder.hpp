@@ -4,6 +4,7 @@
 // about interface addresses.
 #pragma once
 
+#include <atomic>
 #include <functional>
 #include <utility>
 
@@ -26,14 +27,24 @@ class NatBinder final : public NatContext {
       : flows_(&flows), addresses_(std::move(addresses)) {}
 
   bool bind(PacketConntrack& ct, std::uint8_t manip, const NatRange& range) override;
+
+  struct Stats {
+    std::uint64_t bindings = 0;   // connections bound by a NAT target
+    std::uint64_t exhausted = 0;  // refused: no unique tuple left (the packet was dropped)
+  };
+  [[nodiscard]] Stats stats() const { return {bindings_.load(), exhausted_.load()}; }
   [[nodiscard]] std::optional<IpAddress> masquerade_address(
       std::uint32_t out_ifindex, const IpAddress& destination) const override;
   [[nodiscard]] std::optional<IpAddress> redirect_address(
       std::uint32_t in_ifindex, const IpAddress& destination) const override;
 
  private:
+  bool bind_unique(PacketConntrack& ct, std::uint8_t manip, const NatRange& range);
+
   FlowTable* flows_;
   InterfaceAddresses addresses_;
+  std::atomic<std::uint64_t> bindings_{0};
+  std::atomic<std::uint64_t> exhausted_{0};
 };
 
 }  // namespace verdictd

@@ -80,15 +80,16 @@ void Daemon::start() {
       [this](std::uint32_t ifindex) { flows_->forget_masqueraded(ifindex, std::nullopt); });
   addresses_.start();
   nat_ = std::make_unique<NatBinder>(
-      *flows_,
-      InterfaceAddresses{
-          .masquerade =
-              [this](std::uint32_t ifindex, const IpAddress& destination) {
-                return addresses_.masquerade_address(ifindex, destination.family, destination);
-              },
-          .redirect = [this](std::uint32_t ifindex, const IpAddress& destination) {
-            return addresses_.redirect_address(ifindex, destination.family, destination);
-          }});
+      *flows_, InterfaceAddresses{.masquerade =
+                                      [this](std::uint32_t ifindex, const IpAddress& destination) {
+                                        return addresses_.masquerade_address(
+                                            ifindex, destination.family, destination);
+                                      },
+                                  .redirect =
+                                      [this](std::uint32_t ifindex, const IpAddress& destination) {
+                                        return addresses_.redirect_address(
+                                            ifindex, destination.family, destination);
+                                      }});
   const ConntrackParts conntrack{.flows = flows_.get(),
                                  .tracker = tracker_.get(),
                                  .mirror = mirror_.get(),
@@ -242,6 +243,7 @@ StatusReport Daemon::report() const {
   report.outage = outage(now);
   if (flows_) report.flows = flows_->stats();
   if (mirror_) report.mirror = mirror_->stats();
+  if (nat_) report.nat = nat_->stats();
   for (const auto& worker : workers_) {
     report.queues.push_back({worker->queue_number(), worker->hook(), worker->stats(),
                              worker->stalled(now, kStallLimit)});

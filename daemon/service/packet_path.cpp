@@ -31,8 +31,8 @@ bool tracks_here(Hook hook, HookMask steered, bool forwarded) {
 }
 
 bool is_icmp_error(const PacketView& packet) {
-  const bool icmp = packet.protocol == (packet.family == Family::kIPv4 ? ipproto::kIcmp
-                                                                       : ipproto::kIcmpv6);
+  const bool icmp =
+      packet.protocol == (packet.family == Family::kIPv4 ? ipproto::kIcmp : ipproto::kIcmpv6);
   return icmp && packet.has_icmp && icmp_is_error(packet.family, packet.icmp_type);
 }
 
@@ -52,8 +52,8 @@ class ConnectionStep final : public ConnectionSteps {
     }
     // The nat chains see a connection's first packet for each manipulation;
     // ICMP errors are translated with the connection they are about instead.
-    const bool first = ct_->state == CtState::kNew ||
-                       (ct_->state == CtState::kRelated && !is_icmp_error(packet));
+    const bool first =
+        ct_->state == CtState::kNew || (ct_->state == CtState::kRelated && !is_icmp_error(packet));
     state.first_packet_of_connection =
         first && ct_->has_flow && (ct_->flow.nat_done & nat_manip_of(state.hook)) == 0;
   }
@@ -64,8 +64,9 @@ class ConnectionStep final : public ConnectionSteps {
     if (state.first_packet_of_connection && (ct_->flow.nat_done & manip) == 0) {
       // No rule bound it: a null binding, so that its later packets skip the chains.
       ct_->flow.nat_done |= manip;
-      parts_->flows->modify(ct_->flow.original, ct_->now,
-                            [manip](Flow& flow, Direction /*direction*/) { flow.nat_done |= manip; });
+      parts_->flows->modify(
+          ct_->flow.original, ct_->now,
+          [manip](Flow& flow, Direction /*direction*/) { flow.nat_done |= manip; });
     }
     const auto translation = nat_translation(state.hook, ct_->flow, ct_->direction);
     if (!translation) return packet;

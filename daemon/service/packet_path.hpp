@@ -46,7 +46,7 @@ class PacketPath {
   Hook hook_;
   ConntrackParts conntrack_;
   std::shared_ptr<const Ruleset> ruleset_;
-  std::uint64_t generation_ = 0;  // of ruleset_; the holder's start at 1
+  std::uint64_t generation_ = 0;         // of ruleset_; the holder's start at 1
   std::vector<std::uint8_t> rewritten_;  // the translated packet handed back (NAT)
 };
 

@@ -7,6 +7,7 @@
 
 #include "conntrack/flow_table.hpp"
 #include "conntrack/mirror.hpp"
+#include "nat/nat_binder.hpp"
 #include "queue/queue_worker.hpp"
 #include "queue/steering.hpp"
 #include "service/ruleset_holder.hpp"
@@ -31,6 +32,7 @@ struct StatusReport {
   std::vector<QueueReport> queues;
   FlowTableStats flows;
   MirrorStats mirror;
+  NatBinder::Stats nat;
 };
 
 // Several lines: ruleset, last reload, steering, health, then a table of the
