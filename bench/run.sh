@@ -11,10 +11,16 @@
 #                   the same two with bench/rulesets/stateful.json: connection
 #                   tracking, replies accepted as ESTABLISHED, new
 #                   connections only to the benchmark's ports
-# then verdictd's ratios to kernel and to minimal-reader, and stateful to
-# stateful. Prints figures; it is not a test. Builds nothing: give the build
-# directory as $1 or VERDICTD_BUILD_DIR. BENCH_SECONDS (default 3) per
-# measurement, BENCH_RUNS (default 3) rounds over the six configurations
+#   kernel-nat, verdictd-nat
+#                   the same two with bench/rulesets/nat.json: the client sends
+#                   to the router, which forwards to the server (DNAT) as
+#                   itself (MASQUERADE); each is checked to really translate,
+#                   and the run fails if it does not
+# then verdictd's ratios to kernel and to minimal-reader, stateful to
+# stateful, NAT to NAT and to minimal-reader. Prints figures; it is not a
+# test. Builds nothing: give the build directory as $1 or VERDICTD_BUILD_DIR.
+# BENCH_SECONDS (default 3) per measurement, BENCH_RUNS (default 3) rounds
+# over the eight configurations
 # (each figure is the best of its rounds), BENCH_STEERING (legacy or nft,
 # default legacy) for every NFQUEUE configuration.
 set -euo pipefail
@@ -34,6 +40,13 @@ reader=$build/bench/minimal_reader
 flood=$build/bench/udp_flood
 ruleset=$top/bench/rulesets/ten_rules.json
 stateful=$top/bench/rulesets/stateful.json
+nat=$top/bench/rulesets/nat.json
+# Where the client sends: the server itself, or in the NAT configurations the
+# router's client-side address, which nat.json forwards to the server; the
+# server then sees the router's server-side address.
+server_address=10.2.0.2
+forwarded_address=10.1.0.1
+masquerade_address=10.2.0.1
 for bin in "$verdictd" "$verdictctl" "$reader" "$flood"; do
   [ -x "$bin" ] || { echo "bench: $bin is missing; build first" >&2; exit 1; }
 done
@@ -85,47 +98,113 @@ ip netns exec "$server" taskset -c "$filter_cpu" iperf3 -s >/dev/null 2>&1 &  # 
 pids+=($!)
 sleep 0.3
 
-# Packets per second that reached the server's interface while the client flooded.
+# Packets per second that reached the server's interface while the client
+# flooded $1.
 udp_kpps() {
   local rx=/sys/class/net/eth0/statistics/rx_packets before after
   before=$(netns "$server" cat $rx)
-  netns "$client" taskset -c "$sender_cpu" "$flood" 10.2.0.2 9 "$seconds" >/dev/null
+  netns "$client" taskset -c "$sender_cpu" "$flood" "$1" 9 "$seconds" >/dev/null
   sleep 0.5  # let queued packets drain
   after=$(netns "$server" cat $rx)
   echo $(((after - before) / seconds / 1000))
 }
 
+# iperf3 from the client to $1.
 tcp_gbps() {
-  netns "$client" taskset -c "$sender_cpu" iperf3 -c 10.2.0.2 -t "$seconds" -J |
+  netns "$client" taskset -c "$sender_cpu" iperf3 -c "$1" -t "$seconds" -J |
     /usr/bin/python3 -c 'import json,sys; print("%.2f" % (json.load(sys.stdin)["end"]["sum_received"]["bits_per_second"] / 1e9))'
 }
 
 declare -A udp tcp
-record() {  # keeps the best figure of each configuration over the rounds
-  udp[$1]=$(/usr/bin/python3 -c "print(max(${udp[$1]:-0}, $(udp_kpps)))")
-  tcp[$1]=$(/usr/bin/python3 -c "print(max(${tcp[$1]:-0}, $(tcp_gbps)))")
+# Keeps the best figure of each configuration over the rounds: $1 the
+# configuration's name, $2 where the client sends (default the server).
+record() {
+  local to=${2:-$server_address}
+  udp[$1]=$(/usr/bin/python3 -c "print(max(${udp[$1]:-0}, $(udp_kpps "$to")))")
+  tcp[$1]=$(/usr/bin/python3 -c "print(max(${tcp[$1]:-0}, $(tcp_gbps "$to")))")
 }
 
-empty_tables() {
-  local restore
-  for restore in iptables-legacy-restore ip6tables-legacy-restore; do
-    netns "$router" "$restore" <<TABLES
-*filter
-:INPUT ACCEPT [0:0]
-:FORWARD ACCEPT [0:0]
-:OUTPUT ACCEPT [0:0]
-COMMIT
-TABLES
+# The measurement of a configuration: $1 its name, $2 its ruleset, the rest
+# the router's command listing the connections of whichever translates. A NAT
+# configuration is measured through the port forward and then checked.
+measure() {
+  local name=$1 ruleset=$2
+  shift 2
+  if [ "$ruleset" = "$nat" ]; then
+    record "$name" "$forwarded_address"
+    nat_check "$name" "$@"
+  else
+    record "$name"
+  fi
+}
+
+# The NAT is really applied, by whichever should apply it: a datagram the
+# client sends to the forwarded address reaches the server from the masquerade
+# address, and the connection listing (the rest of the arguments, run in the
+# router) has the reply tuple to that address. Fails the run otherwise; $1
+# the configuration's name.
+declare -A nat_seen nat_reply
+nat_check() {
+  local name=$1 seen_file="/tmp/$id-seen" listener
+  shift
+  netns "$server" /usr/bin/python3 -c '
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("0.0.0.0", 9))
+s.settimeout(5)
+print(s.recvfrom(64)[1][0])' >"$seen_file" 2>/dev/null &  # $! must be the listener
+  listener=$!
+  pids+=("$listener")
+  # Until the listener has one: the first datagrams may come before its bind.
+  for _ in $(seq 50); do
+    kill -0 "$listener" 2>/dev/null || break
+    netns "$client" bash -c "printf nat-check >/dev/udp/$forwarded_address/9" || true
+    sleep 0.1
   done
+  wait "$listener" || true
+  nat_seen[$name]=$(cat "$seen_file")
+  rm -f "$seen_file"
+  if [ "${nat_seen[$name]}" != "$masquerade_address" ]; then
+    echo "bench: $name does not NAT: sent to $forwarded_address:9, the server saw" \
+      "${nat_seen[$name]:-nothing} (not $masquerade_address)" >&2
+    exit 1
+  fi
+  # The reply tuple: from the server's port 9 to the masquerade address.
+  local listing reply
+  listing=$(netns "$router" "$@" -p udp --dport 9 2>&1) || true
+  reply=$(grep -m 1 -o "src=[^ ]* dst=$masquerade_address sport=9 dport=[0-9]*" <<<"$listing") ||
+    { echo "bench: $name: '$*' lists no reply to $masquerade_address:" >&2
+      echo "$listing" >&2
+      exit 1; }
+  # "conntrack -L" or "verdictctl conntrack": the command's name and its last word.
+  nat_reply[$name]="${1##*/} ${*: -1} reply $reply"
+}
+
+# Each table the ruleset $1 fills, emptied: its built-in chains without rules,
+# their policies ACCEPT, its user chains gone.
+empty_tables() {
+  "$verdictctl" export -4 "$1" | empty_text | netns "$router" iptables-legacy-restore
+  "$verdictctl" export -6 "$1" | empty_text | netns "$router" ip6tables-legacy-restore
+}
+empty_text() {
+  sed -e '/^[*:]/!{/^COMMIT$/!d}' -e '/^:[^ ]* - /d' -e 's/^\(:[^ ]*\) [A-Z]*/\1 ACCEPT/'
+}
+
+# Before and after each configuration: a connection left in the kernel's
+# table would keep its NAT binding (the kernel would translate it) or its
+# state into the next configuration.
+flush_conntrack() {
+  netns "$router" conntrack -F >/dev/null 2>&1 || true
 }
 
 # The kernel with a ruleset: $1 the configuration's name, $2 the ruleset.
 kernel_rules() {
+  flush_conntrack
   "$verdictctl" export -4 "$2" | netns "$router" iptables-legacy-restore
   "$verdictctl" export -6 "$2" | netns "$router" ip6tables-legacy-restore
-  record "$1"
-  empty_tables
-  netns "$router" conntrack -F >/dev/null 2>&1 || true
+  measure "$1" "$2" conntrack -L
+  empty_tables "$2"
+  flush_conntrack
 }
 
 minimal_reader() {
@@ -143,6 +222,7 @@ minimal_reader() {
 
 # verdictd with a ruleset: $1 the configuration's name, $2 the ruleset.
 verdictd_rules() {
+  flush_conntrack
   ip netns exec "$router" taskset -c "$filter_cpu" "$verdictd" --ruleset "$2" \
     --control-socket "$sock" --steering "$steering" >"$log" 2>&1 &
   local pid=$!
@@ -153,15 +233,18 @@ verdictd_rules() {
   done
   netns "$router" "$verdictctl" --socket "$sock" status >/dev/null ||
     { echo "bench: verdictd did not start:" >&2; cat "$log" >&2; exit 1; }
-  record "$1"
+  measure "$1" "$2" "$verdictctl" --socket "$sock" conntrack
   kill "$pid"
   wait "$pid" || true
   netns "$router" "$verdictd" --remove-steering --steering "$steering"
-  netns "$router" conntrack -F >/dev/null 2>&1 || true
+  flush_conntrack
 }
 
 # Rounds over all configurations, so that whatever else the machine does
-# weighs on each of them alike; the best figure of each is kept.
+# weighs on each of them alike; the best figure of each is kept. The NAT
+# configurations come last: legacy iptables keeps a table it has once
+# registered in the namespace, so from the second round on every
+# configuration passes the (empty) nat table's hooks too.
 for _ in $(seq "$runs"); do
   record none
   kernel_rules kernel "$ruleset"
@@ -169,12 +252,21 @@ for _ in $(seq "$runs"); do
   verdictd_rules verdictd "$ruleset"
   kernel_rules kernel-stateful "$stateful"
   verdictd_rules verdictd-stateful "$stateful"
+  kernel_rules kernel-nat "$nat"
+  verdictd_rules verdictd-nat "$nat"
 done
-for name in none kernel minimal-reader verdictd kernel-stateful verdictd-stateful; do
+for name in none kernel minimal-reader verdictd kernel-stateful verdictd-stateful kernel-nat \
+  verdictd-nat; do
   echo "$name udp64_kpps=${udp[$name]} tcp_gbps=${tcp[$name]}"
+done
+for name in kernel-nat verdictd-nat; do
+  echo "nat check: $name: server saw ${nat_seen[$name]} (sent to $forwarded_address:9);" \
+    "${nat_reply[$name]}"
 done
 
 ratio() { /usr/bin/python3 -c "print('%.2f' % ($1 / $2 if $2 else 0))"; }
 echo "verdictd/kernel udp64=$(ratio "${udp[verdictd]}" "${udp[kernel]}") tcp=$(ratio "${tcp[verdictd]}" "${tcp[kernel]}")"
 echo "verdictd/minimal-reader udp64=$(ratio "${udp[verdictd]}" "${udp[minimal-reader]}") tcp=$(ratio "${tcp[verdictd]}" "${tcp[minimal-reader]}")"
 echo "verdictd-stateful/kernel-stateful udp64=$(ratio "${udp[verdictd-stateful]}" "${udp[kernel-stateful]}") tcp=$(ratio "${tcp[verdictd-stateful]}" "${tcp[kernel-stateful]}")"
+echo "verdictd-nat/kernel-nat udp64=$(ratio "${udp[verdictd-nat]}" "${udp[kernel-nat]}") tcp=$(ratio "${tcp[verdictd-nat]}" "${tcp[kernel-nat]}")"
+echo "verdictd-nat/minimal-reader udp64=$(ratio "${udp[verdictd-nat]}" "${udp[minimal-reader]}") tcp=$(ratio "${tcp[verdictd-nat]}" "${tcp[minimal-reader]}")"
