@@ -17,22 +17,13 @@
 namespace verdictd {
 namespace {
 
+using test::listed;
+using test::saved;
+
 using test::build;
 using test::build_error;
 
 using std::chrono::seconds;
-
-std::string listed(const Match& match) {
-  ListRow row;
-  match.list(row);
-  return row.extra;
-}
-
-std::string saved(const Match& match) {
-  SaveLine line;
-  match.save(line);
-  return line.str();
-}
 
 Tuple tuple(const char* source, const char* destination, std::uint16_t sport, std::uint16_t dport,
             std::uint8_t protocol = ipproto::kTcp) {

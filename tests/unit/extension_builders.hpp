@@ -8,6 +8,7 @@
 
 #include "match/match.hpp"
 #include "ruleset/error.hpp"
+#include "ruleset/rule_text.hpp"
 #include "target/target.hpp"
 
 namespace verdictd::test {
@@ -54,6 +55,20 @@ inline std::string build_error(const std::string& target_text, TableId table = T
     return e.pointer_suffix + ": " + e.what();
   }
   return "built";
+}
+
+// The match's part of an `iptables -L` row ("tcp dpt:22").
+inline std::string listed(const Match& match) {
+  ListRow row;
+  match.list(row);
+  return row.extra;
+}
+
+// The match's part of an iptables-save line (" -m tcp --dport 22").
+inline std::string saved(const Match& match) {
+  SaveLine line;
+  match.save(line);
+  return line.str();
 }
 
 }  // namespace verdictd::test

@@ -12,6 +12,9 @@
 namespace verdictd {
 namespace {
 
+using test::listed;
+using test::saved;
+
 using test::build;
 using test::build_error;
 
@@ -35,18 +38,6 @@ std::vector<int> matched(const Match& match, int count) {
     if (hits(match)) numbers.push_back(i);
   }
   return numbers;
-}
-
-std::string listed(const Match& match) {
-  ListRow row;
-  match.list(row);
-  return row.extra;
-}
-
-std::string saved(const Match& match) {
-  SaveLine line;
-  match.save(line);
-  return line.matches;
 }
 
 TEST(StatisticNth, PacketIsTheFirstToMatchCountingFromZero) {
