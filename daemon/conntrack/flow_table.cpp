@@ -192,8 +192,10 @@ void FlowTable::merge_kernel(const Flow& kernel, ConntrackTime now) {
   Flow& ours = slots_[located->first].flow;
   ours.kernel_id = kernel.kernel_id;
   ours.status |= kernel.status | ctstatus::kConfirmed;
-  if (!ours.mark_unsynced) ours.mark = kernel.mark;
   if (!ours.observed) {
+    // Ours when a queue has seen the flow: CONNMARK runs here, and an event
+    // from before our own write to the kernel would bring an old mark back.
+    ours.mark = kernel.mark;
     ours.tcp_state = kernel.tcp_state;
     ours.expires = kernel.expires;
     ours.status = kernel.status | ctstatus::kConfirmed;

@@ -70,8 +70,9 @@ class FlowTable {
 
   // From the kernel (dump, NEW or UPDATE event): adds the flow, or merges it
   // into ours. Ours keeps its own TCP state and timeout when a queue has seen
-  // its packets (it is ahead of the events); status bits are added; the mark
-  // follows the kernel's unless ours is waiting to be written.
+  // its packets (it is ahead of the events), and its mark too (CONNMARK runs
+  // here, and an event older than our write would bring back an old mark);
+  // status bits are added.
   void merge_kernel(const Flow& kernel, ConntrackTime now);
   // A DESTROY event: removes the flow holding `original` only if it is the
   // kernel's connection `kernel_id`, so a late DESTROY of an old connection

@@ -59,7 +59,9 @@ class ConntrackFeaturesTest(LabTestCase):
         daemon = self.start_verdictd(ruleset_path("ct_connmark"))
         session = EchoSession(self.lab, 4, 2224)
         try:
-            time.sleep(1)
+            deadline = time.monotonic() + 5
+            while session.echoed_since(0) < 5 and time.monotonic() < deadline:
+                time.sleep(0.1)
             self.assertGreaterEqual(session.echoed_since(0), 5, "the session does not echo")
             ours = daemon.ctl("conntrack", "-p", "tcp", "--dport", "2224", "--state",
                               "ESTABLISHED").stdout.splitlines()
