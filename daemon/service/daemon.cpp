@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "conntrack/flow_listing.hpp"
+#include "conntrack/tracking_points.hpp"
 #include "ruleset/list.hpp"
 #include "ruleset/loader.hpp"
 #include "service/notify.hpp"
@@ -117,8 +118,12 @@ void Daemon::start() {
   steer(*rulesets_->snapshot());
 }
 
+HookMask Daemon::hooks_to_steer(const Ruleset& ruleset) {
+  return ruleset.needs_conntrack ? hooks_for_tracking(ruleset.used_hooks) : ruleset.used_hooks;
+}
+
 void Daemon::steer(const Ruleset& ruleset) {
-  const HookMask hooks = ruleset.used_hooks;
+  const HookMask hooks = hooks_to_steer(ruleset);
   SteeringPlan plan;
   plan.hooks = hooks;
   plan.fail_open = config_.fail_open;
@@ -186,7 +191,7 @@ std::string Daemon::reload() {
   const std::lock_guard lock(reload_mutex_);
   notify::reloading();
   std::string error = rulesets_->reload(config_.ruleset, [this](const Ruleset& next) {
-    if (next.used_hooks != steered_hooks_ || next.needs_conntrack != kernel_tracking_) {
+    if (hooks_to_steer(next) != steered_hooks_ || next.needs_conntrack != kernel_tracking_) {
       steer(next);
     }
   });

@@ -47,7 +47,9 @@ class Daemon {
   void serve(SignalReader& signals);
   // Undoes what start() did; false when the steering could not be changed.
   bool stop();
-  void steer(const Ruleset& ruleset);  // the hooks it uses
+  // The hooks it uses, and those tracking needs besides (tracking_points.hpp).
+  static HookMask hooks_to_steer(const Ruleset& ruleset);
+  void steer(const Ruleset& ruleset);
   // Returns the error that kept the old ruleset in force, or "".
   std::string reload();
   // The first stalled queue, "queue 2 (FORWARD) stalled[: why]"; "" when none is.

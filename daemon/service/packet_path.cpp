@@ -1,6 +1,7 @@
 #include "service/packet_path.hpp"
 
 #include "conntrack/icmp_tracking.hpp"
+#include "conntrack/tracking_points.hpp"
 #include "engine/engine.hpp"
 #include "nat/nat_translation.hpp"
 
@@ -9,26 +10,6 @@ namespace verdictd {
 namespace {
 
 bool is_raw_hook(Hook hook) { return hook == Hook::kPrerouting || hook == Hook::kOutput; }
-
-// The kernel tracks a packet once, at PREROUTING or OUTPUT. We track it at the
-// first steered hook it crosses, which decides the same state from the same
-// packets and spares a queue trip per packet when only later hooks have rules;
-// the hooks after it recall that state.
-bool tracks_here(Hook hook, HookMask steered, bool forwarded) {
-  const auto steered_at = [steered](Hook h) { return (steered & hook_bit(h)) != 0; };
-  switch (hook) {
-    case Hook::kPrerouting:
-    case Hook::kOutput:
-      return true;
-    case Hook::kInput:
-    case Hook::kForward:
-      return !steered_at(Hook::kPrerouting);
-    case Hook::kPostrouting:
-      return forwarded ? !steered_at(Hook::kPrerouting) && !steered_at(Hook::kForward)
-                       : !steered_at(Hook::kOutput);
-  }
-  return true;
-}
 
 bool is_icmp_error(const PacketView& packet) {
   const bool icmp =
@@ -147,9 +128,8 @@ PacketDecision PacketPath::operator()(const QueuedPacket& packet) {
   ct.notrack = untracked_bit != 0;
   state.conntrack = &ct;
   state.flows = conntrack_.flows;
-  // A packet at POSTROUTING that came in on an interface is being forwarded.
-  const bool track = tracks_here(hook_, conntrack_.steered_hooks->load(std::memory_order_relaxed),
-                                 packet.in_ifindex != 0);
+  const bool track = tracks_at(hook_, conntrack_.steered_hooks->load(std::memory_order_relaxed),
+                               packet.in_ifindex);
   ConnectionStep step(conntrack_, ct, track, packet, rewritten_);
   if (ruleset_->uses_nat) state.nat = conntrack_.nat;
   const Verdict verdict = evaluate_hook(*ruleset_, view, state, &step);

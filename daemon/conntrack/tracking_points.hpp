@@ -1,0 +1,39 @@
+// Where verdictd tracks connections. The kernel tracks every packet once, at
+// PREROUTING or OUTPUT (nf_conntrack_in at priority -200); a loopback packet
+// keeps the entry it got at OUTPUT when it comes back in through PREROUTING.
+// verdictd sees only the hooks it steers, so it steers enough of them that
+// every packet of a connection a rule can see crosses one, and tracks each
+// packet at the first steered hook on its way; later hooks recall the state.
+//
+// The ways through a host, and the steered hooks that see them:
+//   inbound    PREROUTING -> INPUT
+//   forwarded  PREROUTING -> FORWARD -> POSTROUTING
+//   outbound   OUTPUT -> POSTROUTING
+//   loopback   OUTPUT -> POSTROUTING -> PREROUTING -> INPUT (tracked on the way out)
+#pragma once
+
+#include <cstdint>
+
+#include "ruleset/hooks.hpp"
+
+namespace verdictd {
+
+// The loopback device's index, the same in every network namespace
+// (LOOPBACK_IFINDEX, checked in loopback_net_init).
+inline constexpr std::uint32_t kLoopbackIfindex = 1;
+
+// The hooks to steer for a ruleset whose rules sit at `rule_hooks` and read
+// connections. Inbound and outbound ways are always covered: a connection to
+// or from the host crosses both. Forwarded ones are covered unless every rule
+// sits in INPUT, the one hook no packet of a forwarded connection reaches
+// (OUTPUT, for one, carries the host's ICMP errors about forwarded packets,
+// RELATED to them). An uncovered way gets the hook that costs no second queue
+// trip: INPUT, FORWARD or OUTPUT, each crossed by that way alone.
+HookMask hooks_for_tracking(HookMask rule_hooks);
+
+// True when a packet at `hook` is tracked there, false when an earlier
+// steered hook tracked it already. `in_ifindex` is the packet's incoming
+// interface (0 for locally generated packets).
+bool tracks_at(Hook hook, HookMask steered, std::uint32_t in_ifindex);
+
+}  // namespace verdictd
