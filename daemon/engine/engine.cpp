@@ -11,9 +11,10 @@ struct ReturnPoint {
   std::size_t next_rule;
 };
 
-Verdict apply_policy(const Chain& builtin, std::uint64_t length) {
-  builtin.policy_counters->add(length);
-  return builtin.policy == Policy::kAccept ? Verdict::kAccept : Verdict::kDrop;
+Verdict apply_policy(const Chain& builtin, Family family, std::uint64_t length) {
+  const ChainPolicy& policy = builtin.policy(family);
+  policy.counters->add(length);
+  return policy.verdict == Policy::kAccept ? Verdict::kAccept : Verdict::kDrop;
 }
 
 bool rule_matches(const Rule& rule, const PacketView& packet, EvalState& state) {
@@ -28,7 +29,7 @@ bool rule_matches(const Rule& rule, const PacketView& packet, EvalState& state) 
 
 Verdict evaluate_table(const Table& table, const PacketView& packet, EvalState& state) {
   const int builtin = table.builtin[static_cast<std::size_t>(state.hook)];
-  if (builtin < 0) return Verdict::kAccept;
+  if (builtin < 0 || (table.families & family_bit(packet.family)) == 0) return Verdict::kAccept;
   const Chain& builtin_chain = table.chains[static_cast<std::size_t>(builtin)];
   // The kernel counts the packet's length, not the bytes copied to us.
   const std::uint64_t length = packet.has_network ? packet.length : packet.bytes.size();
@@ -61,7 +62,7 @@ Verdict evaluate_table(const Table& table, const PacketView& packet, EvalState& 
       if (action == TargetAction::kContinue) continue;
     }
     // End of chain or RETURN: back to the caller, or the built-in chain's policy.
-    if (returns.empty()) return apply_policy(builtin_chain, length);
+    if (returns.empty()) return apply_policy(builtin_chain, packet.family, length);
     chain_index = returns.back().chain;
     rule_index = returns.back().next_rule;
     returns.pop_back();

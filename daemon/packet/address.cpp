@@ -8,6 +8,8 @@
 
 namespace verdictd {
 
+std::string_view family_name(Family f) { return f == Family::kIPv4 ? "ipv4" : "ipv6"; }
+
 std::optional<IpAddress> IpAddress::parse(std::string_view text) {
   // inet_pton stops at a NUL, so "10.0.0.1\0junk" (possible in JSON) would pass.
   if (text.find('\0') != std::string_view::npos) {

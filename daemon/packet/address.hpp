@@ -10,6 +10,16 @@
 namespace verdictd {
 
 enum class Family : std::uint8_t { kIPv4 = 4, kIPv6 = 6 };
+inline constexpr std::size_t kFamilyCount = 2;
+inline constexpr std::array<Family, kFamilyCount> kAllFamilies = {Family::kIPv4, Family::kIPv6};
+// 0 for IPv4, 1 for IPv6: an index into per-family arrays.
+constexpr std::size_t family_index(Family f) { return f == Family::kIPv4 ? 0 : 1; }
+std::string_view family_name(Family f);  // "ipv4", "ipv6"
+
+// A set of families, as rulesets and tables cover them.
+using FamilyMask = std::uint8_t;
+constexpr FamilyMask family_bit(Family f) { return static_cast<FamilyMask>(1U << family_index(f)); }
+inline constexpr FamilyMask kBothFamilies = 0x3;
 
 // An IPv4 address keeps its 4 bytes at the front and zeros behind them.
 struct IpAddress {

@@ -144,6 +144,8 @@ PacketView PacketView::parse(std::span<const std::uint8_t> bytes) {
       parse_ipv4(p, bytes);
       break;
     case 6:
+      // Even a header cut short is judged by its family's chains and policies.
+      p.family = Family::kIPv6;
       parse_ipv6(p, bytes);
       break;
     default:

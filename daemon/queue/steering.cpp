@@ -260,7 +260,7 @@ OwnedState read_state(const Tools& family_tools) {
   return state;
 }
 
-std::string chain_rules(Hook h, ChainContent content, const SteeringPlan& plan) {
+std::string chain_rules(Hook h, ChainContent content, const SteeringPlan& plan, Family family) {
   const std::string append = "-A " + steering_chain(h) + " ";
   switch (content) {
     case ChainContent::kEmpty:
@@ -279,7 +279,9 @@ std::string chain_rules(Hook h, ChainContent content, const SteeringPlan& plan) 
       }
       // A conntrack match makes the kernel track in this namespace; without a
       // target the rule only counts (packets it had not tracked yet in raw).
-      if (plan.kernel_tracking) rule += append + "-m conntrack --ctstate INVALID\n";
+      if ((plan.kernel_tracking & family_bit(family)) != 0) {
+        rule += append + "-m conntrack --ctstate INVALID\n";
+      }
       rule += append + "-j NFQUEUE ";
       if (queues.count > 1) {
         rule += "--queue-balance " + std::to_string(queues.first) + ":" +
@@ -296,9 +298,10 @@ std::string chain_rules(Hook h, ChainContent content, const SteeringPlan& plan) 
 
 // Declares (and so empties) the owned chains, fills them, and leaves exactly
 // one jump to each at the top of its built-in chain.
-std::string install_text(const OwnedState& state,
-                         const std::array<ChainContent, kHookCount>& contents,
-                         const SteeringPlan& plan) {
+using ChainContents = std::array<ChainContent, kHookCount>;
+
+std::string install_text(const OwnedState& state, const ChainContents& contents,
+                         const SteeringPlan& plan, Family family) {
   std::string text;
   for (const TableId table : {TableId::kRaw, TableId::kMangle}) {
     text += "*" + std::string(table_name(table)) + "\n";
@@ -308,7 +311,7 @@ std::string install_text(const OwnedState& state,
     for (Hook h : kAllHooks) {
       if (steering_table(h) != table) continue;
       const auto i = static_cast<std::size_t>(h);
-      text += chain_rules(h, contents[i], plan);
+      text += chain_rules(h, contents[i], plan, family);
       if (state.jumps[i] == 1 && state.jump_first[i]) continue;
       const std::string target = " -j " + steering_chain(h) + "\n";
       for (int n = 0; n < state.jumps[i]; ++n) text += "-D " + std::string(hook_name(h)) + target;
@@ -347,12 +350,18 @@ void restore(const Tools& family_tools, const std::string& text) {
   if (run.status != 0) throw std::runtime_error(one_line_error(family_tools.restore, run, text));
 }
 
-void install(SteeringBackend backend, const std::array<ChainContent, kHookCount>& contents,
+// `content` fills the owned chains of each family's steered hooks; the others stay empty.
+void install(SteeringBackend backend, const FamilyHooks& hooks, ChainContent content,
              const SteeringPlan& plan) {
-  for (const bool ipv6 : {false, true}) {
+  for (const Family family : kAllFamilies) {
+    const bool ipv6 = family == Family::kIPv6;
     if (ipv6 && !ipv6_available()) continue;
+    ChainContents contents{};
+    for (Hook h : kAllHooks) {
+      if ((hooks[family] & hook_bit(h)) != 0) contents[static_cast<std::size_t>(h)] = content;
+    }
     const Tools family_tools = tools(backend, ipv6);
-    restore(family_tools, install_text(read_state(family_tools), contents, plan));
+    restore(family_tools, install_text(read_state(family_tools), contents, plan, family));
   }
 }
 
@@ -367,20 +376,11 @@ TableId steering_table(Hook h) {
 Steering::Steering(SteeringBackend backend) : backend_(backend) {}
 
 void Steering::apply(const SteeringPlan& plan) {
-  std::array<ChainContent, kHookCount> contents{};
-  for (Hook h : kAllHooks) {
-    contents[static_cast<std::size_t>(h)] =
-        (plan.hooks & hook_bit(h)) != 0 ? ChainContent::kQueue : ChainContent::kEmpty;
-  }
-  install(backend_, contents, plan);
+  install(backend_, plan.hooks, ChainContent::kQueue, plan);
 }
 
-void Steering::close(HookMask hooks) {
-  std::array<ChainContent, kHookCount> contents{};
-  for (Hook h : kAllHooks) {
-    if ((hooks & hook_bit(h)) != 0) contents[static_cast<std::size_t>(h)] = ChainContent::kDrop;
-  }
-  install(backend_, contents, SteeringPlan{});
+void Steering::close(const FamilyHooks& hooks) {
+  install(backend_, hooks, ChainContent::kDrop, SteeringPlan{});
 }
 
 void Steering::remove() {

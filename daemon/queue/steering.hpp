@@ -21,15 +21,15 @@ struct HookQueues {
 };
 
 struct SteeringPlan {
-  HookMask hooks = 0;  // hooks to steer; the others get an empty chain
+  FamilyHooks hooks;  // hooks to steer per family; the others get an empty chain
   std::array<HookQueues, kHookCount> queues{};
   bool fail_open = false;  // --queue-bypass: accept when no verdictd listens
   // Packets verdictd hands back (NF_REPEAT) carrying this mark bit are
   // exempted from the kernel's conntrack at PREROUTING and OUTPUT; 0 for none.
   std::uint32_t untracked_mark = 0;
-  // Turn the kernel's conntrack on in this namespace: it runs only where some
-  // rule needs it, and verdictd's mirror needs the kernel to track.
-  bool kernel_tracking = false;
+  // Families whose packets the kernel's conntrack must track: it runs only
+  // where some rule needs it, and verdictd's mirror needs the kernel to track.
+  FamilyMask kernel_tracking = 0;
 };
 
 class Steering {
@@ -40,7 +40,7 @@ class Steering {
   void apply(const SteeringPlan& plan);
   // Fail-closed stop: the owned chains of `hooks` (those that were steered)
   // drop everything, as no queue is read any more; the others stay empty.
-  void close(HookMask hooks);
+  void close(const FamilyHooks& hooks);
   // Removes the jump rules and the owned chains.
   void remove();
 

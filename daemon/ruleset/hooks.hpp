@@ -8,6 +8,8 @@
 #include <span>
 #include <string_view>
 
+#include "packet/address.hpp"
+
 namespace verdictd {
 
 enum class Hook : std::uint8_t { kPrerouting, kInput, kForward, kOutput, kPostrouting };
@@ -20,6 +22,16 @@ constexpr HookMask hook_bit(Hook h) {
   return static_cast<HookMask>(1U << static_cast<unsigned>(h));
 }
 inline constexpr HookMask kEveryHook = 0x1f;
+
+// Hooks per address family: iptables and ip6tables keep their tables apart.
+struct FamilyHooks {
+  std::array<HookMask, kFamilyCount> masks{};
+
+  HookMask& operator[](Family f) { return masks[family_index(f)]; }
+  HookMask operator[](Family f) const { return masks[family_index(f)]; }
+  [[nodiscard]] HookMask either() const { return masks[0] | masks[1]; }
+  friend bool operator==(const FamilyHooks&, const FamilyHooks&) = default;
+};
 
 enum class TableId : std::uint8_t { kRaw, kMangle, kNat, kFilter, kSecurity };
 inline constexpr std::size_t kTableCount = 5;

@@ -79,14 +79,42 @@ std::string rule_row(const Table& table, const Rule& rule, std::size_t number,
   return line;
 }
 
+bool applies_to(const Table& table, const Rule& rule, Family family) {
+  return (table.families & family_bit(family)) != 0 && (!rule.family || *rule.family == family);
+}
+
+std::string_view policy_name(Policy policy) {
+  return policy == Policy::kAccept ? "ACCEPT" : "DROP";
+}
+
+// "DROP"; with no family asked and policies that differ, "ipv4 DROP, ipv6 ACCEPT".
+// A family the table does not cover passes it: ACCEPT.
+std::string policy_text(const Table& table, const Chain& chain, std::optional<Family> family) {
+  const auto verdict = [&](Family f) {
+    return (table.families & family_bit(f)) != 0 ? chain.policy(f).verdict : Policy::kAccept;
+  };
+  if (family) return std::string(policy_name(verdict(*family)));
+  if (verdict(Family::kIPv4) == verdict(Family::kIPv6)) {
+    return std::string(policy_name(verdict(Family::kIPv4)));
+  }
+  return "ipv4 " + std::string(policy_name(verdict(Family::kIPv4))) + ", ipv6 " +
+         std::string(policy_name(verdict(Family::kIPv6)));
+}
+
 std::string chain_text(const Table& table, const Chain& chain, const ListOptions& o) {
   const int index = static_cast<int>(&chain - table.chains.data());
   std::string out = "Chain " + chain.name;
   if (chain.builtin) {
-    out += std::string(" (policy ") + (chain.policy == Policy::kAccept ? "ACCEPT" : "DROP");
+    out += " (policy " + policy_text(table, chain, o.family);
     if (o.verbose) {
-      out += " " + short_number(chain.policy_counters->packets.load()) + " packets, " +
-             short_number(chain.policy_counters->bytes.load()) + " bytes";
+      std::uint64_t packets = 0;
+      std::uint64_t bytes = 0;
+      for (Family f : kAllFamilies) {
+        if (o.family && f != *o.family) continue;
+        packets += chain.policy(f).counters->packets.load();
+        bytes += chain.policy(f).counters->bytes.load();
+      }
+      out += " " + short_number(packets) + " packets, " + short_number(bytes) + " bytes";
     }
     out += ")\n";
   } else {
@@ -95,7 +123,7 @@ std::string chain_text(const Table& table, const Chain& chain, const ListOptions
   out += header(o) + "\n";
   std::size_t number = 0;
   for (const Rule& rule : chain.rules) {
-    if (o.family && rule.family && *rule.family != *o.family) continue;
+    if (o.family && !applies_to(table, rule, *o.family)) continue;
     out += rule_row(table, rule, ++number, o) + "\n";
   }
   return out;
@@ -129,7 +157,7 @@ std::size_t rule_count(const Ruleset& ruleset) {
 void zero_counters(const Ruleset& ruleset) {
   for (const Table& table : ruleset.tables) {
     for (const Chain& chain : table.chains) {
-      chain.policy_counters->zero();
+      for (const ChainPolicy& policy : chain.policies) policy.counters->zero();
       for (const Rule& rule : chain.rules) rule.counters->zero();
     }
   }

@@ -14,6 +14,8 @@ namespace verdictd {
 namespace {
 
 constexpr std::size_t kMaxChainName = 28;  // XT_EXTENSION_MAXNAMELEN less the NUL
+// The one member of a table object that is not a chain.
+constexpr const char* kFamiliesKey = "families";
 
 std::string json_quoted(std::string_view s) { return Json(std::string(s)).dump(); }
 
@@ -42,13 +44,17 @@ class Builder {
 
   void build(const Json& root) {
     if (!root.is_object()) fail("", "expected an object with \"tables\", got " + root.dump());
-    check_keys(root, "", {"tables", "comment", "$schema"});
+    check_keys(root, "", {"tables", "families", "comment", "$schema"});
+    if (root.contains("families")) ruleset_.families = families_of(root["families"], "/families");
     if (!root.contains("tables")) fail("", "expected a \"tables\" member");
     const Json& tables = root["tables"];
     if (!tables.is_object()) {
       fail("/tables", "expected an object of tables, got " + tables.dump());
     }
-    for (TableId id : kAllTables) add_builtin_chains(id);
+    for (TableId id : kAllTables) {
+      ruleset_.table(id).families = ruleset_.families;
+      add_builtin_chains(id);
+    }
     for (const auto& [name, chains] : tables.items()) {
       const std::string pointer = "/tables/" + json_pointer_token(name);
       auto id = table_from_name(name);
@@ -75,6 +81,30 @@ class Builder {
     }
   }
 
+  // "ipv4", "ipv6", or a list of them.
+  static FamilyMask families_of(const Json& value, const std::string& pointer) {
+    const auto one = [&pointer](const Json& name) -> FamilyMask {
+      for (Family f : kAllFamilies) {
+        if (name == family_name(f)) return family_bit(f);
+      }
+      fail(pointer, "expected \"ipv4\", \"ipv6\" or a list of them, got " + name.dump());
+    };
+    if (!value.is_array()) return one(value);
+    if (value.empty()) fail(pointer, "expected at least one of \"ipv4\" and \"ipv6\", got []");
+    FamilyMask mask = 0;
+    for (const Json& name : value) mask |= one(name);
+    return mask;
+  }
+
+  static std::string families_text(FamilyMask families) {
+    std::string text;
+    for (Family f : kAllFamilies) {
+      if ((families & family_bit(f)) == 0) continue;
+      text += (text.empty() ? "" : ", ") + std::string(family_name(f));
+    }
+    return text;
+  }
+
   void add_builtin_chains(TableId id) {
     Table& table = ruleset_.table(id);
     table.id = id;
@@ -91,8 +121,17 @@ class Builder {
 
   void build_table(TableId id, const Json& chains, const std::string& pointer) {
     Table& table = ruleset_.table(id);
+    if (chains.contains(kFamiliesKey)) {
+      const std::string families_pointer = pointer + "/" + kFamiliesKey;
+      table.families = families_of(chains[kFamiliesKey], families_pointer);
+      if ((table.families & ~ruleset_.families) != 0) {
+        fail(families_pointer, "the ruleset covers only " + families_text(ruleset_.families) +
+                                   "; a table cannot cover more");
+      }
+    }
     // Declare user chains first so jumps may point forward.
     for (const auto& [name, body] : chains.items()) {
+      if (name == kFamiliesKey) continue;
       const std::string chain_pointer = pointer + "/" + json_pointer_token(name);
       if (!body.is_object()) {
         fail(chain_pointer, "expected an object with \"rules\", got " + body.dump());
@@ -104,6 +143,7 @@ class Builder {
       table.chains.push_back(std::move(chain));
     }
     for (const auto& [name, body] : chains.items()) {
+      if (name == kFamiliesKey) continue;
       build_chain(table, chain_index(table, name), body, pointer + "/" + json_pointer_token(name));
     }
     check_loops_and_hooks(table);
@@ -140,19 +180,7 @@ class Builder {
       }
       check_keys(body, pointer, {"rules", "comment"});
     }
-    if (body.contains("policy")) {
-      const Json& policy = body["policy"];
-      if (policy == "ACCEPT") {
-        chain.policy = Policy::kAccept;
-      } else if (policy == "DROP") {
-        if (table.id == TableId::kNat) {
-          fail(pointer + "/policy", "the nat table does not allow a DROP policy");
-        }
-        chain.policy = Policy::kDrop;
-      } else {
-        fail(pointer + "/policy", "expected \"ACCEPT\" or \"DROP\", got " + policy.dump());
-      }
-    }
+    if (body.contains("policy")) build_policy(table, chain, body["policy"], pointer + "/policy");
     if (!body.contains("rules")) return;
     const Json& rules = body["rules"];
     if (!rules.is_array()) {
@@ -163,6 +191,39 @@ class Builder {
       match_keys_.clear();
       chain.rules.push_back(build_rule(table, rules[i], rule_pointer));
       sources(table, chain).push_back(RuleSource{rule_pointer, std::move(match_keys_)});
+    }
+  }
+
+  // "ACCEPT" or "DROP" for every family the table covers, or per family:
+  // {"ipv4": "DROP", "ipv6": "ACCEPT"} (a family left out keeps ACCEPT).
+  static void build_policy(const Table& table, Chain& chain, const Json& value,
+                           const std::string& pointer) {
+    const auto verdict = [&table](const Json& name, const std::string& at) {
+      if (name == "ACCEPT") return Policy::kAccept;
+      if (name != "DROP") fail(at, "expected \"ACCEPT\" or \"DROP\", got " + name.dump());
+      if (table.id == TableId::kNat) fail(at, "the nat table does not allow a DROP policy");
+      return Policy::kDrop;
+    };
+    if (!value.is_object()) {
+      const Policy policy = verdict(value, pointer);
+      for (ChainPolicy& p : chain.policies) p.verdict = policy;
+      return;
+    }
+    for (const auto& item : value.items()) {
+      const std::string& name = item.key();
+      const Json& family_value = item.value();
+      const std::string at = pointer + "/" + json_pointer_token(name);
+      const auto family = std::find_if(kAllFamilies.begin(), kAllFamilies.end(),
+                                       [&name](Family f) { return family_name(f) == name; });
+      if (family == kAllFamilies.end()) {
+        fail(at,
+             "expected \"ipv4\" or \"ipv6\" as the family of a policy, got " + json_quoted(name));
+      }
+      if ((table.families & family_bit(*family)) == 0) {
+        fail(at, "table " + std::string(table_name(table.id)) + " covers only " +
+                     families_text(table.families));
+      }
+      chain.policy(*family).verdict = verdict(family_value, at);
     }
   }
 
@@ -193,13 +254,13 @@ class Builder {
     for (const bool base : {true, false}) {
       for (const auto& [written_key, value] : match.items()) {
         if (is_base_key(written_key) != base) continue;
-        build_match(rule, table.id, written_key, value, match, pointer + "/match");
+        build_match(rule, table, written_key, value, match, pointer + "/match");
         match_keys_.push_back(written_key);
       }
     }
     if (body.contains("target")) {
       rule.target = build_target(table.id, body["target"], match, pointer + "/target");
-      restrict_family(rule, rule.target->family(), pointer + "/target");
+      restrict_family(rule, table, rule.target->family(), pointer + "/target");
     }
     for (const char* kind : {"jump", "goto"}) {
       if (!body.contains(kind)) continue;
@@ -220,7 +281,7 @@ class Builder {
     return rule;
   }
 
-  static void build_match(Rule& rule, TableId table, const std::string& written_key,
+  static void build_match(Rule& rule, const Table& table, const std::string& written_key,
                           const Json& value, const Json& match, const std::string& pointer) {
     const std::string key_pointer = pointer + "/" + json_pointer_token(written_key);
     const bool negated = !written_key.empty() && written_key[0] == '!';
@@ -229,21 +290,27 @@ class Builder {
     if (info == nullptr) fail(key_pointer, "unknown match " + json_quoted(key));
     if (negated && !info->negatable) fail(key_pointer, json_quoted(key) + " cannot be negated");
     try {
-      rule.matches.push_back(info->factory(MatchArgs{key, value, negated, match, table}));
+      rule.matches.push_back(info->factory(MatchArgs{key, value, negated, match, table.id}));
     } catch (const FieldError& e) {
       fail(key_pointer + e.pointer_suffix, e.what());
     }
-    restrict_family(rule, rule.matches.back()->family(), key_pointer);
+    restrict_family(rule, table, rule.matches.back()->family(), key_pointer);
   }
 
-  // A match or target that names an address of one family restricts the rule to it.
-  static void restrict_family(Rule& rule, std::optional<Family> family,
+  // A match or target that names an address of one family restricts the rule
+  // to it; a rule for a family its table does not cover would never run.
+  static void restrict_family(Rule& rule, const Table& table, std::optional<Family> family,
                               const std::string& pointer) {
     if (!family) return;
     if (rule.family && *rule.family != *family) {
       fail(pointer, "this rule already applies to IPv" +
                         std::to_string(static_cast<int>(*rule.family)) +
                         " only; a rule cannot mix IPv4 and IPv6");
+    }
+    if ((table.families & family_bit(*family)) == 0) {
+      fail(pointer, "this rule applies to IPv" + std::to_string(static_cast<int>(*family)) +
+                        " only, and table " + std::string(table_name(table.id)) + " covers only " +
+                        families_text(table.families));
     }
     rule.family = family;
   }
@@ -317,21 +384,25 @@ class Builder {
     }
     for (Chain& chain : table.chains) {
       check_hooks(table, chain);
-      if (chain.builtin && (!chain.rules.empty() || chain.policy == Policy::kDrop)) {
-        ruleset_.used_hooks |= chain.reached_from;
+      for (Family f : kAllFamilies) {
+        if ((table.families & family_bit(f)) == 0) continue;
+        const auto applies = [f](const Rule& rule) { return !rule.family || *rule.family == f; };
+        const bool any_rule = std::any_of(chain.rules.begin(), chain.rules.end(), applies);
+        if (chain.builtin && (any_rule || chain.policy(f).verdict == Policy::kDrop)) {
+          ruleset_.used_hooks[f] |= chain.reached_from;
+        }
+        const bool reads = std::any_of(chain.rules.begin(), chain.rules.end(), [&](const Rule& r) {
+          return applies(r) && r.reads_connection();
+        });
+        if (chain.reached_from != 0 && reads) ruleset_.tracked_families |= family_bit(f);
+        if (table.id == TableId::kNat && chain.builtin && any_rule) {
+          ruleset_.uses_nat = true;
+          // A binding translates the connection's packets both ways, at every
+          // nat hook they cross, and lives in the flow table.
+          ruleset_.tracked_families |= family_bit(f);
+          ruleset_.used_hooks[f] |= table_hooks(TableId::kNat);
+        }
       }
-      for (const Rule& rule : chain.rules) {
-        if (chain.reached_from != 0 && rule.reads_connection()) ruleset_.needs_conntrack = true;
-      }
-      if (table.id == TableId::kNat && chain.builtin && !chain.rules.empty()) {
-        ruleset_.uses_nat = true;
-      }
-    }
-    if (ruleset_.uses_nat) {
-      // A binding translates the connection's packets both ways, at every nat
-      // hook they cross, and lives in the flow table.
-      ruleset_.needs_conntrack = true;
-      ruleset_.used_hooks |= table_hooks(TableId::kNat);
     }
   }
 
@@ -411,7 +482,7 @@ void carry_counters(const Ruleset& previous, Ruleset& next) {
       auto old_chain = std::find_if(old_table.chains.begin(), old_table.chains.end(),
                                     [&](const Chain& c) { return c.name == chain.name; });
       if (old_chain == old_table.chains.end()) continue;
-      chain.policy_counters = old_chain->policy_counters;
+      for (Family f : kAllFamilies) chain.policy(f).counters = old_chain->policy(f).counters;
       std::map<std::string_view, std::deque<std::shared_ptr<Counters>>> unclaimed;
       for (const Rule& rule : old_chain->rules) unclaimed[rule.identity].push_back(rule.counters);
       for (Rule& rule : chain.rules) {

@@ -51,17 +51,28 @@ struct Rule {
   }
 };
 
+// What a built-in chain does with a packet of one family that falls through.
+struct ChainPolicy {
+  Policy verdict = Policy::kAccept;
+  std::shared_ptr<Counters> counters = std::make_shared<Counters>();
+};
+
 struct Chain {
   std::string name;
   bool builtin = false;
-  Policy policy = Policy::kAccept;  // built-in chains only
+  // Built-in chains only; one per family, as iptables and ip6tables have their own.
+  std::array<ChainPolicy, kFamilyCount> policies{};
   std::vector<Rule> rules;
-  std::shared_ptr<Counters> policy_counters = std::make_shared<Counters>();
   HookMask reached_from = 0;  // hooks whose built-in chains reach this chain
+
+  [[nodiscard]] const ChainPolicy& policy(Family f) const { return policies[family_index(f)]; }
+  ChainPolicy& policy(Family f) { return policies[family_index(f)]; }
 };
 
 struct Table {
   TableId id = TableId::kFilter;
+  // The families whose packets run this table; the others pass it untouched.
+  FamilyMask families = kBothFamilies;
   std::vector<Chain> chains;  // built-in chains first, in hook order, then user chains
   std::array<int, kHookCount> builtin{-1, -1, -1, -1, -1};  // chain index per hook
 };
@@ -69,14 +80,17 @@ struct Table {
 struct Ruleset {
   std::string source;  // the file it was loaded from
   std::array<Table, kTableCount> tables;
-  // Hooks where some table has a rule or a DROP policy: only these are steered.
-  HookMask used_hooks = 0;
-  // Some reachable rule reads or changes the packet's connection: packets
-  // must be tracked.
-  bool needs_conntrack = false;
+  // The families it covers: packets of any other are never steered.
+  FamilyMask families = kBothFamilies;
+  // Per family, hooks where some table has a rule or a DROP policy for it.
+  FamilyHooks used_hooks;
+  // Families for which some reachable rule reads or changes the packet's
+  // connection: their packets must be tracked.
+  FamilyMask tracked_families = 0;
   // The nat table has rules: connections are bound, and their packets translated.
   bool uses_nat = false;
 
+  [[nodiscard]] bool tracks(Family f) const { return (tracked_families & family_bit(f)) != 0; }
   [[nodiscard]] const Table& table(TableId id) const {
     return tables[static_cast<std::size_t>(id)];
   }

@@ -10,10 +10,12 @@ namespace {
 
 bool applies_to(const Rule& rule, Family family) { return !rule.family || *rule.family == family; }
 
-// A table the kernel would not need to hold: no rules, no user chains, ACCEPT policies.
-bool is_default(const Table& table) {
-  return std::all_of(table.chains.begin(), table.chains.end(), [](const Chain& c) {
-    return c.builtin && c.rules.empty() && c.policy == Policy::kAccept;
+// A table the kernel would not need to hold for this family: not covered, or
+// no rules, no user chains and ACCEPT policies.
+bool is_default(const Table& table, Family family) {
+  if ((table.families & family_bit(family)) == 0) return true;
+  return std::all_of(table.chains.begin(), table.chains.end(), [family](const Chain& c) {
+    return c.builtin && c.rules.empty() && c.policy(family).verdict == Policy::kAccept;
   });
 }
 
@@ -51,14 +53,15 @@ std::string save_ruleset(const Ruleset& ruleset, Family family, bool with_counte
                     (family == Family::kIPv4 ? "iptables" : "ip6tables") + "-restore\n";
   for (TableId id : kAllTables) {
     const Table& table = ruleset.table(id);
-    if (is_default(table)) continue;
+    if (is_default(table, family)) continue;
     out += "*" + std::string(table_name(id)) + "\n";
     const std::vector<const Chain*> chains = chains_in_display_order(table);
     for (const Chain* chain : chains) {
       out += ":" + chain->name;
       if (chain->builtin) {
-        out += chain->policy == Policy::kAccept ? " ACCEPT " : " DROP ";
-        out += with_counters ? counters_text(*chain->policy_counters) : "[0:0]";
+        const ChainPolicy& policy = chain->policy(family);
+        out += policy.verdict == Policy::kAccept ? " ACCEPT " : " DROP ";
+        out += with_counters ? counters_text(*policy.counters) : "[0:0]";
       } else {
         out += " - [0:0]";
       }

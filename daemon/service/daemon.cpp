@@ -118,22 +118,26 @@ void Daemon::start() {
   steer(*rulesets_->snapshot());
 }
 
-HookMask Daemon::hooks_to_steer(const Ruleset& ruleset) {
-  return ruleset.needs_conntrack ? hooks_for_tracking(ruleset.used_hooks) : ruleset.used_hooks;
+FamilyHooks Daemon::hooks_to_steer(const Ruleset& ruleset) {
+  FamilyHooks hooks = ruleset.used_hooks;
+  for (Family f : kAllFamilies) {
+    if (ruleset.tracks(f)) hooks[f] = hooks_for_tracking(hooks[f]);
+  }
+  return hooks;
 }
 
 void Daemon::steer(const Ruleset& ruleset) {
-  const HookMask hooks = hooks_to_steer(ruleset);
+  const FamilyHooks hooks = hooks_to_steer(ruleset);
   SteeringPlan plan;
   plan.hooks = hooks;
   plan.fail_open = config_.fail_open;
   plan.untracked_mark = config_.untracked_mark;
-  plan.kernel_tracking = ruleset.needs_conntrack;
+  plan.kernel_tracking = ruleset.tracked_families;
   for (Hook h : kAllHooks) plan.queues[static_cast<std::size_t>(h)] = config_.queues_of(h);
   steering_changed_ = true;  // even a failed transaction may have changed one family
   steering_.apply(plan);
   steered_hooks_ = hooks;
-  kernel_tracking_ = ruleset.needs_conntrack;
+  kernel_tracking_ = ruleset.tracked_families;
 }
 
 void Daemon::serve(SignalReader& signals) {
@@ -191,7 +195,7 @@ std::string Daemon::reload() {
   const std::lock_guard lock(reload_mutex_);
   notify::reloading();
   std::string error = rulesets_->reload(config_.ruleset, [this](const Ruleset& next) {
-    if (hooks_to_steer(next) != steered_hooks_ || next.needs_conntrack != kernel_tracking_) {
+    if (hooks_to_steer(next) != steered_hooks_ || next.tracked_families != kernel_tracking_) {
       steer(next);
     }
   });

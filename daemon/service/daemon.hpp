@@ -48,7 +48,7 @@ class Daemon {
   // Undoes what start() did; false when the steering could not be changed.
   bool stop();
   // The hooks it uses, and those tracking needs besides (tracking_points.hpp).
-  static HookMask hooks_to_steer(const Ruleset& ruleset);
+  static FamilyHooks hooks_to_steer(const Ruleset& ruleset);
   void steer(const Ruleset& ruleset);
   // Returns the error that kept the old ruleset in force, or "".
   std::string reload();
@@ -72,8 +72,8 @@ class Daemon {
   std::unique_ptr<NatBinder> nat_;
   Steering steering_;
   bool steering_changed_ = false;  // by this run: stop() must close or remove it
-  std::atomic<HookMask> steered_hooks_{0};
-  bool kernel_tracking_ = false;  // the steering turns the kernel's conntrack on
+  std::atomic<FamilyHooks> steered_hooks_{};
+  FamilyMask kernel_tracking_ = 0;  // families the steering turns the kernel's conntrack on for
   std::vector<std::unique_ptr<QueueWorker>> workers_;
   std::unique_ptr<ControlServer> control_;
   std::mutex reload_mutex_;  // SIGHUP and `verdictctl reload` may race

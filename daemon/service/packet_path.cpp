@@ -116,7 +116,7 @@ PacketDecision PacketPath::operator()(const QueuedPacket& packet) {
   const std::uint32_t untracked_bit = packet.mark & conntrack_.untracked_mark;
   state.mark = packet.mark & ~untracked_bit;
 
-  if (!ruleset_->needs_conntrack || conntrack_.tracker == nullptr) {
+  if (!ruleset_->tracks(view.family) || conntrack_.tracker == nullptr) {
     const Verdict verdict = evaluate_hook(*ruleset_, view, state);
     PacketDecision decision = accepted(state.mark | untracked_bit, packet.mark);
     decision.accept = verdict == Verdict::kAccept;
@@ -128,8 +128,9 @@ PacketDecision PacketPath::operator()(const QueuedPacket& packet) {
   ct.notrack = untracked_bit != 0;
   state.conntrack = &ct;
   state.flows = conntrack_.flows;
-  const bool track = tracks_at(hook_, conntrack_.steered_hooks->load(std::memory_order_relaxed),
-                               packet.in_ifindex);
+  const bool track =
+      tracks_at(hook_, conntrack_.steered_hooks->load(std::memory_order_relaxed)[view.family],
+                packet.in_ifindex);
   ConnectionStep step(conntrack_, ct, track, packet, rewritten_);
   if (ruleset_->uses_nat) state.nat = conntrack_.nat;
   const Verdict verdict = evaluate_hook(*ruleset_, view, state, &step);

@@ -26,7 +26,7 @@ struct ConntrackParts {
   NatContext* nat = nullptr;          // binds connections for the NAT targets
   std::uint32_t untracked_mark = 0;   // see Config::untracked_mark
   // The hooks steered now: a packet is tracked at the first of them it crosses.
-  const std::atomic<HookMask>* steered_hooks = nullptr;
+  const std::atomic<FamilyHooks>* steered_hooks = nullptr;
 };
 
 // One per worker (it is the worker's PacketHandler). It keeps the snapshot it

@@ -48,6 +48,11 @@ std::string hooks_text(HookMask hooks) {
   return text.empty() ? "none" : text;
 }
 
+std::string hooks_text(const FamilyHooks& hooks) {
+  if (hooks[Family::kIPv4] == hooks[Family::kIPv6]) return hooks_text(hooks[Family::kIPv4]);
+  return "ipv4 " + hooks_text(hooks[Family::kIPv4]) + ", ipv6 " + hooks_text(hooks[Family::kIPv6]);
+}
+
 std::string running_line(const StatusReport& report) {
   return "running, " + std::to_string(report.queues.size()) + " queues, ruleset " + report.ruleset +
          " (" + std::to_string(report.rules) + " rules), steering " +

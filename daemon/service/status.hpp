@@ -27,7 +27,7 @@ struct StatusReport {
   ReloadOutcome last_reload;
   SteeringBackend steering = SteeringBackend::kLegacy;
   bool fail_open = false;
-  HookMask steered_hooks = 0;
+  FamilyHooks steered_hooks;
   std::string outage;  // the stalled queue, "" while healthy
   std::vector<QueueReport> queues;
   FlowTableStats flows;
@@ -44,5 +44,7 @@ std::string running_line(const StatusReport& report);
 
 // "PREROUTING INPUT", or "none".
 std::string hooks_text(HookMask hooks);
+// The same for both families, or "ipv4 INPUT, ipv6 none" when they differ.
+std::string hooks_text(const FamilyHooks& hooks);
 
 }  // namespace verdictd

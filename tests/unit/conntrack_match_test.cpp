@@ -556,7 +556,7 @@ TEST(ConntrackLoader, ListAndSaveLikeIptables) {
             "-A INPUT -m connbytes --connbytes 10 --connbytes-mode packets --connbytes-dir "
             "original\n"
             "COMMIT\n");
-  EXPECT_TRUE(rs->needs_conntrack);
+  EXPECT_EQ(rs->tracked_families, kBothFamilies);
 }
 
 }  // namespace

@@ -195,7 +195,7 @@ TEST(ConntrackTargets, ThroughTheLoader) {
       "mangle": {"PREROUTING": {"rules": [
         {"target": {"CONNMARK": {"restore_mark": true, "nfmask": "0xff", "ctmask": "0xf0"}}}]}}}})",
                               "t");
-  EXPECT_TRUE(rs->needs_conntrack);
+  EXPECT_EQ(rs->tracked_families, kBothFamilies);
   EXPECT_EQ(save_ruleset(*rs, Family::kIPv4),
             "# verdictd ruleset t for iptables-restore\n"
             "*raw\n"

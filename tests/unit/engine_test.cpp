@@ -51,7 +51,7 @@ TEST(Engine, FirstMatchingRuleDecidesAndPolicyCatchesTheRest) {
   EXPECT_EQ(input.rules[0].counters->bytes, kTcp22.size());
   EXPECT_EQ(input.rules[1].counters->packets, 1U);
   EXPECT_EQ(input.rules[2].counters->packets, 1U);
-  EXPECT_EQ(input.policy_counters->packets, 0U);
+  EXPECT_EQ(input.policy(Family::kIPv4).counters->packets, 0U);
   // Other hooks are untouched by INPUT rules.
   EXPECT_EQ(run(*rs, Hook::kForward, kTcp80).verdict, Verdict::kAccept);
 }
@@ -80,7 +80,7 @@ TEST(Engine, CutShortTransportHeaderIsDroppedLikeTheKernelsHotdrop) {
   EXPECT_EQ(run(*rs, Hook::kForward, cut, "eth0", "eth1").verdict, Verdict::kDrop);
   const Chain& forward = chain(*rs, TableId::kFilter, "FORWARD");
   EXPECT_EQ(forward.rules[0].counters->packets, 0U);
-  EXPECT_EQ(forward.policy_counters->packets, 0U);
+  EXPECT_EQ(forward.policy(Family::kIPv4).counters->packets, 0U);
   // Written after the port, the protocol is still checked first (it belongs to
   // the rule header), so a UDP packet never reaches the tcp port match.
   EXPECT_EQ(run(*rs, Hook::kForward, kUdp53, "eth0", "eth1").verdict, Verdict::kAccept);
@@ -94,8 +94,8 @@ TEST(Engine, DropPolicyCountsWhatFallsThrough) {
   EXPECT_EQ(run(*rs, Hook::kInput, kUdp53).verdict, Verdict::kDrop);
   const Chain& input = chain(*rs, TableId::kFilter, "INPUT");
   EXPECT_EQ(input.rules[0].counters->packets, 1U);  // a rule without target only counts
-  EXPECT_EQ(input.policy_counters->packets, 1U);
-  EXPECT_EQ(input.policy_counters->bytes, kUdp53.size());
+  EXPECT_EQ(input.policy(Family::kIPv4).counters->packets, 1U);
+  EXPECT_EQ(input.policy(Family::kIPv4).counters->bytes, kUdp53.size());
 }
 
 TEST(Engine, JumpReturnsAfterTheJumpingRuleGotoDoesNot) {
@@ -118,7 +118,7 @@ TEST(Engine, JumpReturnsAfterTheJumpingRuleGotoDoesNot) {
   EXPECT_EQ(run(*rs, Hook::kInput, kUdp53).verdict, Verdict::kDrop);
   const Chain& input = chain(*rs, TableId::kFilter, "INPUT");
   EXPECT_EQ(input.rules[3].counters->packets, 0U);
-  EXPECT_EQ(input.policy_counters->packets, 2U);
+  EXPECT_EQ(input.policy(Family::kIPv4).counters->packets, 2U);
 }
 
 TEST(Engine, EndOfUserChainReturnsToTheCaller) {
@@ -136,7 +136,7 @@ TEST(Engine, ReturnInBuiltinChainAppliesPolicy) {
       {"target": "RETURN"}, {"target": "ACCEPT"}]}}}})",
                               "t");
   EXPECT_EQ(run(*rs, Hook::kInput, kTcp22).verdict, Verdict::kDrop);
-  EXPECT_EQ(chain(*rs, TableId::kFilter, "INPUT").policy_counters->packets, 1U);
+  EXPECT_EQ(chain(*rs, TableId::kFilter, "INPUT").policy(Family::kIPv4).counters->packets, 1U);
 }
 
 TEST(Engine, AcceptEndsOnlyTheTableAndMarkCarriesAcross) {

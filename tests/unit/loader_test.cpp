@@ -27,12 +27,14 @@ TEST(Loader, ValidRulesetBuildsTablesChainsAndHooks) {
   ASSERT_EQ(filter.chains.size(), 4U);  // INPUT FORWARD OUTPUT web
   const Chain& input = filter.chains[static_cast<std::size_t>(filter.builtin[1])];
   EXPECT_EQ(input.name, "INPUT");
-  EXPECT_EQ(input.policy, Policy::kDrop);
+  EXPECT_EQ(input.policy(Family::kIPv4).verdict, Policy::kDrop);
+  EXPECT_EQ(input.policy(Family::kIPv6).verdict, Policy::kDrop);
   ASSERT_EQ(input.rules.size(), 2U);
   EXPECT_EQ(input.rules[0].comment, "ssh");
   EXPECT_EQ(input.rules[1].jump_chain, 3);
   EXPECT_EQ(filter.chains[3].reached_from, hook_bit(Hook::kInput));
-  EXPECT_EQ(rs->used_hooks, hook_bit(Hook::kInput));
+  EXPECT_EQ(rs->used_hooks[Family::kIPv4], hook_bit(Hook::kInput));
+  EXPECT_EQ(rs->used_hooks[Family::kIPv6], hook_bit(Hook::kInput));
   // Tables not named still have their built-in chains, with ACCEPT policies.
   EXPECT_EQ(rs->table(TableId::kRaw).chains.size(), 2U);
 }
@@ -42,7 +44,8 @@ TEST(Loader, UsedHooksFollowJumpsAndDropPolicies) {
       "filter": {"FORWARD": {"policy": "DROP"}},
       "mangle": {"POSTROUTING": {"rules": [{"match": {"mark": 1}}]}}}})",
                               "r.json");
-  EXPECT_EQ(rs->used_hooks, hook_bit(Hook::kForward) | hook_bit(Hook::kPostrouting));
+  EXPECT_EQ(rs->used_hooks[Family::kIPv4], hook_bit(Hook::kForward) | hook_bit(Hook::kPostrouting));
+  EXPECT_EQ(rs->used_hooks[Family::kIPv6], hook_bit(Hook::kForward) | hook_bit(Hook::kPostrouting));
 }
 
 TEST(Loader, PortOutOfRangeNamesFileLineColumnAndPointer) {
@@ -64,8 +67,9 @@ TEST(Loader, SyntaxErrorNamesPosition) {
 }
 
 TEST(Loader, UnknownKeysAreRefusedEverywhere) {
-  EXPECT_EQ(load_error(R"({"tables": {}, "table": 1})"),
-            "r.json:1:25: /table: unknown key \"table\"; expected tables, comment, $schema");
+  EXPECT_EQ(
+      load_error(R"({"tables": {}, "table": 1})"),
+      "r.json:1:25: /table: unknown key \"table\"; expected tables, families, comment, $schema");
   EXPECT_EQ(load_error(R"({"tables": {"filter": {"INPUT": {"polcy": "DROP"}}}})"),
             "r.json:1:43: /tables/filter/INPUT/polcy: unknown key \"polcy\"; expected policy, "
             "rules, comment");
@@ -189,7 +193,7 @@ TEST(Loader, CountersCarryAcrossReloadForUnchangedRules) {
   old_rules[1].counters->add(10);
   old_rules[2].counters->add(20);
   old_rules[2].counters->add(20);
-  old_rs->table(TableId::kFilter).chains[0].policy_counters->add(7);
+  old_rs->table(TableId::kFilter).chains[0].policy(Family::kIPv4).counters->add(7);
   auto new_rs = load_ruleset_text(after, "b");
   carry_counters(*old_rs, *new_rs);
   const auto& rules = new_rs->table(TableId::kFilter).chains[0].rules;
@@ -197,7 +201,7 @@ TEST(Loader, CountersCarryAcrossReloadForUnchangedRules) {
   EXPECT_EQ(rules[0].counters->bytes, 10U);
   EXPECT_EQ(rules[1].counters->packets, 0U);  // new
   EXPECT_EQ(rules[2].counters->packets, 2U);  // the second udp rule's
-  EXPECT_EQ(new_rs->table(TableId::kFilter).chains[0].policy_counters->bytes, 7U);
+  EXPECT_EQ(new_rs->table(TableId::kFilter).chains[0].policy(Family::kIPv4).counters->bytes, 7U);
 }
 
 }  // namespace

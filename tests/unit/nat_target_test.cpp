@@ -572,7 +572,7 @@ TEST(NatTargetLoader, ListAndSaveAsIptables) {
          "target": {"MASQUERADE": {"to_ports": "1024-2000", "random": true,
                                    "random_fully": true}}}]}}}})",
                               "t");
-  EXPECT_TRUE(rs->needs_conntrack);
+  EXPECT_EQ(rs->tracked_families, kBothFamilies);
   ListOptions options;
   options.table = TableId::kNat;
   options.verbose = true;

@@ -1,0 +1,134 @@
+// One ruleset, two families, kept apart as iptables and ip6tables keep them:
+// policies per family, rulesets and tables that cover one family, and the
+// hooks and tracking each family needs.
+#include <gtest/gtest.h>
+
+#include "engine/engine.hpp"
+#include "ruleset/list.hpp"
+#include "ruleset/loader.hpp"
+#include "ruleset/save.hpp"
+#include "test_packets.hpp"
+
+namespace verdictd {
+namespace {
+
+const auto kUdp4 = test::ipv4_packet(17, "10.0.0.5", "10.0.0.1", 5353, 53);
+const auto kUdp6 = test::ipv6_udp_packet("fd00::5", "fd00::1", 5353, 53);
+constexpr HookMask kInput = hook_bit(Hook::kInput);
+
+Verdict at_input(const Ruleset& rs, const std::vector<std::uint8_t>& bytes) {
+  EvalState state;
+  state.hook = Hook::kInput;
+  return evaluate_hook(rs, PacketView::parse(bytes), state);
+}
+
+std::string load_error(const std::string& text) {
+  try {
+    load_ruleset_text(text, "r.json");
+  } catch (const RulesetError& e) {
+    return e.what();
+  }
+  return "loaded";
+}
+
+const Chain& input_chain(const Ruleset& rs) {
+  const Table& filter = rs.table(TableId::kFilter);
+  return filter.chains[static_cast<std::size_t>(filter.builtin[1])];
+}
+
+TEST(Families, PolicyPerFamily) {
+  auto rs = load_ruleset_text(
+      R"({"tables": {"filter": {"INPUT": {"policy": {"ipv4": "DROP", "ipv6": "ACCEPT"}}}}})", "t");
+  EXPECT_EQ(at_input(*rs, kUdp4), Verdict::kDrop);
+  EXPECT_EQ(at_input(*rs, kUdp6), Verdict::kAccept);
+  EXPECT_EQ(input_chain(*rs).policy(Family::kIPv4).counters->packets, 1U);
+  EXPECT_EQ(input_chain(*rs).policy(Family::kIPv6).counters->packets, 1U);
+  // Only IPv4 needs INPUT steered: nothing of IPv6 is ever dropped there.
+  EXPECT_EQ(rs->used_hooks[Family::kIPv4], kInput);
+  EXPECT_EQ(rs->used_hooks[Family::kIPv6], 0);
+  // A family left out keeps ACCEPT.
+  auto only_v4 =
+      load_ruleset_text(R"({"tables": {"filter": {"INPUT": {"policy": {"ipv4": "DROP"}}}}})", "t");
+  EXPECT_EQ(at_input(*only_v4, kUdp6), Verdict::kAccept);
+}
+
+TEST(Families, PolicyPerFamilyInListAndSave) {
+  auto rs = load_ruleset_text(
+      R"({"tables": {"filter": {"INPUT": {"policy": {"ipv4": "DROP", "ipv6": "ACCEPT"}}}}})", "t");
+  ListOptions options;
+  options.chain = "INPUT";
+  EXPECT_EQ(list_table(*rs, options).substr(0, 44),
+            "Chain INPUT (policy ipv4 DROP, ipv6 ACCEPT)\n");
+  options.family = Family::kIPv6;
+  EXPECT_EQ(list_table(*rs, options).substr(0, 28), "Chain INPUT (policy ACCEPT)\n");
+  EXPECT_NE(save_ruleset(*rs, Family::kIPv4).find(":INPUT DROP [0:0]"), std::string::npos);
+  // ip6tables would hold nothing: the table is all default for IPv6.
+  EXPECT_EQ(save_ruleset(*rs, Family::kIPv6).find("*filter"), std::string::npos);
+}
+
+TEST(Families, RulesetCoveringOneFamilyLeavesTheOtherAlone) {
+  auto rs = load_ruleset_text(R"({"families": ["ipv4"], "tables": {"filter": {"INPUT": {
+      "policy": "DROP", "rules": [{"match": {"ctstate": "ESTABLISHED"}, "target": "ACCEPT"}]}}}})",
+                              "t");
+  EXPECT_EQ(rs->families, family_bit(Family::kIPv4));
+  EXPECT_EQ(rs->used_hooks[Family::kIPv4], kInput);
+  EXPECT_EQ(rs->used_hooks[Family::kIPv6], 0);
+  EXPECT_EQ(rs->tracked_families, family_bit(Family::kIPv4));
+  EXPECT_EQ(at_input(*rs, kUdp6), Verdict::kAccept);
+  EXPECT_EQ(input_chain(*rs).rules[0].counters->packets, 0U);
+  EXPECT_EQ(save_ruleset(*rs, Family::kIPv6).find("*filter"), std::string::npos);
+}
+
+TEST(Families, TableCoveringOneFamily) {
+  auto rs = load_ruleset_text(R"({"tables": {
+      "filter": {"families": "ipv6", "INPUT": {"policy": "DROP"}},
+      "mangle": {"INPUT": {"rules": [{"match": {"protocol": "udp"}}]}}}})",
+                              "t");
+  EXPECT_EQ(at_input(*rs, kUdp4), Verdict::kAccept);
+  EXPECT_EQ(at_input(*rs, kUdp6), Verdict::kDrop);
+  EXPECT_EQ(rs->used_hooks[Family::kIPv4], kInput);  // mangle's rule
+  EXPECT_EQ(rs->used_hooks[Family::kIPv6], kInput);
+  ListOptions options;
+  options.chain = "INPUT";
+  options.family = Family::kIPv4;
+  EXPECT_EQ(list_table(*rs, options).substr(0, 28), "Chain INPUT (policy ACCEPT)\n");
+}
+
+TEST(Families, TrackingIsPerFamily) {
+  auto rs = load_ruleset_text(R"({"tables": {"filter": {"INPUT": {"rules": [
+      {"match": {"source": "fd00::/8", "ctstate": "NEW"}, "target": "ACCEPT"}]}}}})",
+                              "t");
+  EXPECT_EQ(rs->tracked_families, family_bit(Family::kIPv6));
+  EXPECT_TRUE(rs->tracks(Family::kIPv6));
+  EXPECT_FALSE(rs->tracks(Family::kIPv4));
+  EXPECT_EQ(rs->used_hooks[Family::kIPv4], 0);
+}
+
+TEST(Families, ErrorsNameThePlaceAndWhatWasExpected) {
+  EXPECT_EQ(load_error(R"({"families": "ipv5", "tables": {}})"),
+            R"(r.json:1:14: /families: expected "ipv4", "ipv6" or a list of them, got "ipv5")");
+  EXPECT_EQ(load_error(R"({"families": [], "tables": {}})"),
+            R"(r.json:1:14: /families: expected at least one of "ipv4" and "ipv6", got [])");
+  EXPECT_EQ(load_error(R"({"families": ["ipv4"], "tables": {"filter": {"families": ["ipv6"]}}})"),
+            "r.json:1:58: /tables/filter/families: the ruleset covers only ipv4; a table cannot "
+            "cover more");
+  EXPECT_EQ(
+      load_error(R"({"tables": {"filter": {"INPUT": {"policy": {"ipv4": "REJECT"}}}}})"),
+      R"(r.json:1:53: /tables/filter/INPUT/policy/ipv4: expected "ACCEPT" or "DROP", got "REJECT")");
+  EXPECT_EQ(
+      load_error(R"({"tables": {"filter": {"INPUT": {"policy": {"inet": "DROP"}}}}})"),
+      R"(r.json:1:53: /tables/filter/INPUT/policy/inet: expected "ipv4" or "ipv6" as the family of a policy, got "inet")");
+  EXPECT_EQ(load_error(R"({"tables": {"filter": {"families": "ipv4",
+      "INPUT": {"policy": {"ipv6": "DROP"}}}}})"),
+            "r.json:2:36: /tables/filter/INPUT/policy/ipv6: table filter covers only ipv4");
+  EXPECT_EQ(load_error(R"({"tables": {"nat": {"PREROUTING": {"policy": {"ipv4": "DROP"}}}}})"),
+            "r.json:1:55: /tables/nat/PREROUTING/policy/ipv4: the nat table does not allow a DROP "
+            "policy");
+  EXPECT_EQ(load_error(R"({"families": "ipv4", "tables": {"filter": {"INPUT": {"rules": [
+      {"match": {"source": "fd00::1"}}]}}}})"),
+            "r.json:2:28: /tables/filter/INPUT/rules/0/match/source: this rule applies to IPv6 "
+            "only, and table filter covers only ipv4");
+}
+
+}  // namespace
+}  // namespace verdictd
