@@ -6,6 +6,7 @@
 #include <array>
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string_view>
 
 #include "conntrack/tuple.hpp"
@@ -33,6 +34,10 @@ inline constexpr std::uint32_t kDstNat = 1U << 5;
 // Killed by the packet just tracked (an RST): kept a little so the later hooks
 // still see that packet's state; the next packet with its tuple starts anew.
 inline constexpr std::uint32_t kDying = 1U << 9;
+// What the tracker decides for a flow whose packets a queue sees: the
+// kernel's bits are not taken for such a flow (its own may lag, or be ahead).
+// The rest (CONFIRMED, EXPECTED from a helper, NAT, the kernel's own) is.
+inline constexpr std::uint32_t kDecidedHere = kSeenReply | kAssured | kDying;
 }  // namespace ctstatus
 
 // The two kinds of NAT manipulation (the kernel's nf_nat_manip_type), as bits
@@ -85,6 +90,16 @@ struct TcpLastSegment {
   std::uint8_t retransmissions = 0;  // the same ACK seen again this many times
 };
 
+// What the kernel's conntrack last said about a flow a queue observes, and
+// whether that has disagreed with ours (conntrack/divergence.hpp).
+struct KernelView {
+  TcpState tcp_state = TcpState::kNone;  // kNone until a message carried it
+  std::uint32_t status = 0;              // its SEEN_REPLY and ASSURED bits
+  // Set while the kernel disagrees: past it, the disagreement is lasting.
+  std::optional<ConntrackTime> deadline;
+  bool counted = false;  // counted once already: not watched any more
+};
+
 struct Flow {
   Tuple original;
   Tuple reply;
@@ -114,6 +129,7 @@ struct Flow {
   // MASQUERADE's out interface, 0 for other bindings: the kernel forgets the
   // connection when that interface goes down or the mapped address goes away.
   std::uint32_t masquerade_ifindex = 0;
+  KernelView kernel_view{};
   ConntrackTime created{};
   ConntrackTime expires{};
   std::array<DirectionCounters, 2> counters{};  // [Direction]

@@ -21,13 +21,6 @@ constexpr std::array<ProtocolName, 7> kProtocolNames = {{{ipproto::kTcp, "tcp"},
                                                          {ipproto::kUdplite, "udplite"},
                                                          {47, "gre"}}};
 
-std::string protocol_name(std::uint8_t number) {
-  for (const auto& p : kProtocolNames) {
-    if (p.number == number) return std::string(p.name);
-  }
-  return "unknown";
-}
-
 std::uint8_t parse_protocol(const Json& v) {
   if (v.is_number_integer() && v.get<std::int64_t>() >= 0 && v.get<std::int64_t>() <= 255) {
     return static_cast<std::uint8_t>(v.get<std::int64_t>());
@@ -76,6 +69,13 @@ std::string counters_text(const DirectionCounters& c) {
 }
 
 }  // namespace
+
+std::string protocol_name(std::uint8_t number) {
+  for (const auto& p : kProtocolNames) {
+    if (p.number == number) return std::string(p.name);
+  }
+  return "unknown";
+}
 
 FlowFilter FlowFilter::from_request(const Json& request) {
   FlowFilter filter;

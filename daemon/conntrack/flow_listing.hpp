@@ -25,6 +25,9 @@ struct FlowFilter {
   [[nodiscard]] bool accepts(const Flow& flow) const;
 };
 
+// "tcp", "udp", "icmp", … as conntrack -L names a protocol; "unknown".
+std::string protocol_name(std::uint8_t number);
+
 // "tcp      6 431999 ESTABLISHED src=… dst=… sport=… dport=… packets=… bytes=…
 // src=… … [ASSURED] mark=0 use=1"
 std::string flow_line(const Flow& flow, ConntrackTime now);

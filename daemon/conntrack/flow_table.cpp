@@ -1,5 +1,7 @@
 #include "conntrack/flow_table.hpp"
 
+#include "conntrack/divergence.hpp"
+
 namespace verdictd {
 
 FlowTable::FlowTable(std::size_t max_flows) : max_flows_(max_flows) {}
@@ -186,20 +188,49 @@ void FlowTable::merge_kernel(const Flow& kernel, ConntrackTime now) {
     Flow added = kernel;
     added.observed = false;
     added.status |= ctstatus::kConfirmed;
+    note_kernel_view(added, kernel, now);  // agreeing: it is the kernel's
     add_slot(added);
     return;
   }
   Flow& ours = slots_[located->first].flow;
   ours.kernel_id = kernel.kernel_id;
-  ours.status |= kernel.status | ctstatus::kConfirmed;
-  if (!ours.observed) {
-    // Ours when a queue has seen the flow: CONNMARK runs here, and an event
-    // from before our own write to the kernel would bring an old mark back.
+  if (ours.observed) {
+    ours.status |= (kernel.status & ~ctstatus::kDecidedHere) | ctstatus::kConfirmed;
+  } else {
     ours.mark = kernel.mark;
-    ours.tcp_state = kernel.tcp_state;
+    if (kernel.tcp_state != TcpState::kNone) ours.tcp_state = kernel.tcp_state;
     ours.expires = kernel.expires;
     ours.status = kernel.status | ctstatus::kConfirmed;
   }
+  // A flow that follows the kernel agrees; it keeps the kernel's last TCP
+  // state for when a queue sees its packets.
+  if (note_kernel_view(ours, kernel, now)) disagreeing_.insert(ours.original);
+}
+
+std::vector<Flow> FlowTable::count_lasting_divergences(ConntrackTime now) {
+  const std::lock_guard lock(mutex_);
+  std::vector<Flow> lasting;
+  for (auto it = disagreeing_.begin(); it != disagreeing_.end();) {
+    const auto located = locate_live(*it, now);
+    if (!located) {
+      it = disagreeing_.erase(it);
+      continue;
+    }
+    Flow& flow = slots_[located->first].flow;
+    switch (check_divergence(flow, now)) {
+      case Divergence::kInGrace:
+        ++it;
+        continue;
+      case Divergence::kLasting:
+        ++divergences_;
+        lasting.push_back(flow);
+        break;
+      case Divergence::kNone:
+        break;
+    }
+    it = disagreeing_.erase(it);
+  }
+  return lasting;
 }
 
 bool FlowTable::rebind(const Tuple& original, const Tuple& new_reply, ConntrackTime now) {
@@ -291,11 +322,16 @@ void FlowTable::clear() {
   free_slots_.clear();
   oldest_ = newest_ = kNone;
   live_ = 0;
+  disagreeing_.clear();
 }
 
 FlowTableStats FlowTable::stats() const {
   const std::lock_guard lock(mutex_);
-  return {.flows = live_, .max_flows = max_flows_, .evicted = evicted_, .refused = refused_};
+  return {.flows = live_,
+          .max_flows = max_flows_,
+          .evicted = evicted_,
+          .refused = refused_,
+          .divergences = divergences_};
 }
 
 }  // namespace verdictd

@@ -25,6 +25,9 @@ struct FlowTableStats {
   std::size_t max_flows = 0;
   std::uint64_t evicted = 0;  // unassured or closing flows dropped to make room
   std::uint64_t refused = 0;  // new flows refused: full, and nothing could be evicted
+  // Observed flows on which the kernel's conntrack lastingly disagreed with
+  // ours (conntrack/divergence.hpp), each counted once.
+  std::uint64_t divergences = 0;
 };
 
 class FlowTable {
@@ -68,12 +71,18 @@ class FlowTable {
   // (kernel_id == 0): a dropped first packet takes its flow with it.
   bool erase_unconfirmed(const Tuple& tuple);
 
-  // From the kernel (dump, NEW or UPDATE event): adds the flow, or merges it
-  // into ours. Ours keeps its own TCP state and timeout when a queue has seen
-  // its packets (it is ahead of the events), and its mark too (CONNMARK runs
-  // here, and an event older than our write would bring back an old mark);
-  // status bits are added.
+  // From the kernel (dump, NEW or UPDATE event, get): adds the flow, or
+  // merges it into ours. When a queue has seen its packets, ours keeps its
+  // own TCP state, timeout, the status bits the tracker decides
+  // (ctstatus::kDecidedHere) and its mark (CONNMARK runs here, and an event
+  // older than our write would bring back an old mark); the kernel's other
+  // status bits are added, and a disagreement is noted (note_kernel_view).
+  // Otherwise ours follows the kernel. A TCP state of kNone means the message
+  // did not carry one.
   void merge_kernel(const Flow& kernel, ConntrackTime now);
+  // Counts the observed flows whose disagreement with the kernel outlasted
+  // its grace at `now`, each once, and returns them (to be logged).
+  std::vector<Flow> count_lasting_divergences(ConntrackTime now);
   // A DESTROY event: removes the flow holding `original` only if it is the
   // kernel's connection `kernel_id`, so a late DESTROY of an old connection
   // never removes a new one with the same tuple.
@@ -157,6 +166,10 @@ class FlowTable {
   std::size_t live_ = 0;
   std::uint64_t evicted_ = 0;
   std::uint64_t refused_ = 0;
+  std::uint64_t divergences_ = 0;
+  // Original tuples of flows whose disagreement with the kernel is in its
+  // grace (or was, since: the entries are checked lazily).
+  std::unordered_set<Tuple, TupleHash> disagreeing_;
 };
 
 }  // namespace verdictd

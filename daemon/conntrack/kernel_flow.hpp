@@ -24,8 +24,10 @@ using KernelConntrack = std::unique_ptr<nf_conntrack, KernelConntrackDeleter>;
 // read too: for ICMP the library keeps only the original direction's id and
 // type, while NAT may have given the reply another id. The flow is
 // unobserved, expires `now` plus the kernel's timeout, and has counters only
-// when the kernel counts (nf_conntrack_acct). nullopt for a family other than
-// IPv4 and IPv6.
+// when the kernel counts (nf_conntrack_acct). Its TCP state is kNone when the
+// message carries none: an event tells it only when it changed
+// (ctnetlink_conntrack_event, IPCT_PROTOINFO). nullopt for a family other
+// than IPv4 and IPv6.
 std::optional<Flow> flow_from_kernel(const nlmsghdr& message, const nf_conntrack& conntrack,
                                      ConntrackTime now);
 

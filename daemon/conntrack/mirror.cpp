@@ -20,6 +20,7 @@
 #include <string>
 #include <utility>
 
+#include "conntrack/divergence.hpp"
 #include "conntrack/kernel_flow.hpp"
 
 namespace verdictd {
@@ -129,8 +130,8 @@ struct ConntrackMirror::Sockets {
   }
 };
 
-ConntrackMirror::ConntrackMirror(FlowTable& flows, Expectations& expectations)
-    : flows_(&flows), expectations_(&expectations) {}
+ConntrackMirror::ConntrackMirror(FlowTable& flows, Expectations& expectations, bool debug)
+    : flows_(&flows), expectations_(&expectations), debug_(debug) {}
 
 ConntrackMirror::~ConntrackMirror() { stop(); }
 
@@ -337,9 +338,19 @@ void ConntrackMirror::maintain(ConntrackTime now) {
     }
   }
   check_silent(now);
+  count_divergences(now);
   std::vector<Tuple> unsynced;
   for (const Flow& flow : flows_->marks_to_write()) unsynced.push_back(flow.original);
   write_marks(std::move(unsynced));
+}
+
+void ConntrackMirror::count_divergences(ConntrackTime now) {
+  const std::vector<Flow> lasting = flows_->count_lasting_divergences(now);
+  if (!debug_) return;
+  for (const Flow& flow : lasting) {
+    std::fprintf(stderr, "verdictd: debug: the kernel's conntrack disagrees: %s\n",
+                 divergence_text(flow).c_str());
+  }
 }
 
 void ConntrackMirror::check_silent(ConntrackTime now) {

@@ -34,7 +34,8 @@ struct MirrorStats {
 
 class ConntrackMirror final : public KernelLookup {
  public:
-  ConntrackMirror(FlowTable& flows, Expectations& expectations);
+  // `debug`: each lasting divergence (conntrack/divergence.hpp) is logged.
+  ConntrackMirror(FlowTable& flows, Expectations& expectations, bool debug = false);
   ~ConntrackMirror() override;
   ConntrackMirror(const ConntrackMirror&) = delete;
   ConntrackMirror& operator=(const ConntrackMirror&) = delete;
@@ -81,6 +82,8 @@ class ConntrackMirror final : public KernelLookup {
   void write_marks(std::vector<Tuple> more);
   void write_mark(const Flow& flow);
   void maintain(ConntrackTime now);
+  // Counts the flows on which the kernel lastingly disagrees with us; logs them.
+  void count_divergences(ConntrackTime now);
   // Asks the kernel about some of the connections that send no events, and
   // forgets those it no longer has.
   void check_silent(ConntrackTime now);
@@ -89,6 +92,7 @@ class ConntrackMirror final : public KernelLookup {
 
   FlowTable* flows_;
   Expectations* expectations_;
+  bool debug_;
   std::unique_ptr<Sockets> sockets_;
   std::thread thread_;
   std::atomic<bool> stopping_{false};

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "conntrack/divergence.hpp"
 #include "conntrack/icmp_tracking.hpp"
 #include "conntrack/tcp_tracking.hpp"
 
@@ -304,6 +305,8 @@ void Tracker::track(const PacketView& packet, PacketConntrack& ct) {
       // the kernel confirms (its NEW event may still be on the way).
       flow.status |= ctstatus::kConfirmed;
       update = update_flow(flow, direction, packet, transport_ok, ct.now);
+      // A kernel event may have told of this packet before the queue handed it over.
+      end_divergence_caught_up(flow);
     });
     if (found) {
       if (update == Update::kTracked) fill(ct, state, *found);

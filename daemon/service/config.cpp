@@ -55,7 +55,7 @@ void apply_file_settings(Config& config, const Json& root) {
   expect_object_keys(root,
                      {"ruleset", "control_socket", "queue_base", "queues_per_hook", "hooks",
                       "fail_open", "queue_full", "queue_maxlen", "steering", "conntrack_max",
-                      "untracked_mark", "comment", "$schema"},
+                      "untracked_mark", "debug", "comment", "$schema"},
                      "an object of daemon settings");
   if (root.contains("ruleset")) {
     config.ruleset =
@@ -101,6 +101,7 @@ void apply_file_settings(Config& config, const Json& root) {
     });
   }
   if (root.contains("fail_open")) config.fail_open = setting(root, "fail_open", parse_bool);
+  if (root.contains("debug")) config.debug = setting(root, "debug", parse_bool);
   if (root.contains("queue_full")) {
     config.accept_when_queue_full = setting(root, "queue_full", [](const Json& v) {
       if (v != "accept" && v != "drop") throw_expected("\"accept\" or \"drop\"", v);
@@ -196,6 +197,7 @@ Config resolve_config(const std::string& path, bool required, const ConfigFlags&
   if (flags.steering) config.steering = *flags.steering;
   if (flags.conntrack_max) config.conntrack_max = *flags.conntrack_max;
   if (flags.fail_open) config.fail_open = true;
+  if (flags.debug) config.debug = true;
   check_queue_layout(config);
   return config;
 }

@@ -31,6 +31,9 @@ struct Config {
   // The mark bit verdictd sets on a packet NOTRACK exempted from the kernel's
   // conntrack, so that later hooks know it; rules never see it.
   std::uint32_t untracked_mark = 0x80000000;
+  // Debug lines in the log: each flow on which the kernel's conntrack
+  // lastingly disagrees with verdictd's tracker.
+  bool debug = false;
 
   // The queues of a hook: explicit, or base + hook * per .. + per - 1.
   [[nodiscard]] HookQueues queues_of(Hook h) const;
@@ -47,6 +50,7 @@ struct ConfigFlags {
   std::optional<SteeringBackend> steering;
   std::optional<std::uint32_t> conntrack_max;
   bool fail_open = false;
+  bool debug = false;
 };
 
 // Reads the settings file (a missing file is no error unless `required`),

@@ -70,7 +70,7 @@ void Daemon::start() {
   // The mirror first: flows the kernel already tracks are in our table before
   // the first packet is judged, so they stay ESTABLISHED across a restart.
   flows_ = std::make_unique<FlowTable>(config_.conntrack_max);
-  mirror_ = std::make_unique<ConntrackMirror>(*flows_, expectations_);
+  mirror_ = std::make_unique<ConntrackMirror>(*flows_, expectations_, config_.debug);
   mirror_->start();
   tracker_ = std::make_unique<Tracker>(*flows_, expectations_, mirror_.get());
   // MASQUERADE forgets its connections when their interface or address goes.

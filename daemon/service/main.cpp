@@ -36,6 +36,7 @@ int run(int argc, char** argv) {
   app.add_option("--control-socket", flags.control_socket,
                  "control socket (default /run/verdictd/control.sock)");
   app.add_flag("--fail-open", flags.fail_open, "let packets pass while no verdictd listens");
+  app.add_flag("--debug", flags.debug, "log debug lines (conntrack divergences)");
   app.add_flag("--remove-steering", remove_steering,
                "remove the steering rules an earlier verdictd left, and exit");
   try {

@@ -280,7 +280,9 @@ class Verdictd:
         self.notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         self.notify.bind(self.notify_path)
         self.notifications = []
-        args = [verdictd_binary(), "--control-socket", self.control_socket, *args]
+        # --debug: the log names each flow on which the kernel's conntrack
+        # lastingly disagrees with verdictd's tracker.
+        args = [verdictd_binary(), "--control-socket", self.control_socket, "--debug", *args]
         if ruleset is not None:
             args += ["--ruleset", ruleset]
         if config is not None:

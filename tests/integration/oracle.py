@@ -8,11 +8,15 @@ with expected outcomes. It runs twice in a fresh state of the same lab:
 
 Both runs must give the expected outcomes, so they agree with each other. A
 difference between them is a verdictd bug (or an export bug) to report, not
-to paper over.
+to paper over. Under verdictd, the kernel's conntrack (which still tracks)
+must end up agreeing with verdictd's tracker on every connection the queues
+saw: `verdictctl status` shows divergences=0.
 """
 
 import os
+import re
 import sys
+import time
 import unittest
 
 from lab import RULESETS, Lab
@@ -29,6 +33,17 @@ def queue_packets(status_text):
         elif inside and fields and fields[0].isdigit():
             queues[int(fields[0])] = (fields[1], int(fields[2]))
     return queues
+
+
+def conntrack_counts(status_text):
+    """{name: count} of the `conntrack` line of `verdictctl status`."""
+    line = next(l for l in status_text.splitlines() if l.startswith("conntrack "))
+    return {name: int(value) for name, value in re.findall(r"(\w+)=(\d+)", line)}
+
+
+# verdictd counts a disagreement with the kernel's conntrack once it has lasted
+# a second (its grace), at its next maintenance round, a second later at most.
+DIVERGENCE_SETTLE = 2.5
 
 
 class Action:
@@ -69,6 +84,22 @@ class LabTestCase(unittest.TestCase):
         self.daemons.append(daemon)
         return daemon
 
+    def lasting_divergences(self, daemon):
+        """Why verdictd's tracker and the kernel's conntrack are not in
+        agreement, or "": once the last disagreements had their grace,
+        `verdictctl status` must show divergences=0 (the daemon's debug lines
+        name the flows). Nothing to wait for when the kernel sent no events
+        (the ruleset tracks nothing)."""
+        if conntrack_counts(daemon.ctl("status").stdout)["events"] == 0:
+            return ""
+        time.sleep(DIVERGENCE_SETTLE)
+        status = daemon.ctl("status").stdout
+        if conntrack_counts(status)["divergences"] == 0:
+            return ""
+        named = [l for l in daemon.read_log().splitlines() if l.startswith("verdictd: debug:")]
+        return "the kernel's conntrack lastingly disagreed with verdictd's tracker:\n" + \
+            "\n".join(named) + f"\n{status}"
+
     def serve(self, tcp=None, udp=None):
         if self.servers:
             self.servers.close()
@@ -102,7 +133,8 @@ class LabTestCase(unittest.TestCase):
     def check_scenario(self, name, phases, ruleset=None, daemon_args=()):
         """Runs the scenario's phases (lists of (probe, expected outcome), or
         Actions) under the kernel, then under verdictd; asserts both give the
-        expected outcomes. Returns the verdictd run's daemon (stopped)."""
+        expected outcomes, and that verdictd saw no lasting divergence.
+        Returns the verdictd run's daemon (stopped)."""
         path = ruleset or ruleset_path(name)
         probe_phases = [p for p in phases if not isinstance(p, Action)]
         count = sum(len(p) for p in probe_phases)
@@ -116,6 +148,7 @@ class LabTestCase(unittest.TestCase):
         try:
             userspace = self._run_phases(phases)
             queued = daemon.ctl("status").stdout
+            divergences = self.lasting_divergences(daemon)
         finally:
             status = daemon.stop()
         self.assertTrue(any(packets for _, packets in queue_packets(queued).values()),
@@ -136,5 +169,7 @@ class LabTestCase(unittest.TestCase):
         for i, (pairs, k) in enumerate(zip(probe_phases, kernel)):
             self.assert_outcomes(pairs, k, f"scenario {name} phase {i + 1}: kernel and verdictd "
                                  "agree, but not with the expectation")
+        if divergences:
+            self.fail(f"scenario {name}: {divergences}")
         print(f"scenario {name}: {count} probes, kernel == verdictd", file=sys.stderr)
         return daemon

@@ -310,11 +310,14 @@ class CtStateTest(LabTestCase):
 
         try:
             ours = self.run_steps(daemon_counters, quiet_wait=0.6)
+            divergences = self.lasting_divergences(daemon)
         finally:
             status = daemon.stop()
         self.assertEqual(status, 0, daemon.read_log())
 
         self.report(kernel, ours)
+        if divergences:
+            self.fail(divergences)
 
     def report(self, kernel, ours):
         def text(states):

@@ -111,6 +111,7 @@ class NatTestCase(LabTestCase):
             try:
                 results[mode] = body(mode, daemon)
                 queued = daemon.ctl("status").stdout if daemon else None
+                divergences = self.lasting_divergences(daemon) if daemon else ""
             finally:
                 for d in self.daemons:
                     status = d.stop()
@@ -121,6 +122,8 @@ class NatTestCase(LabTestCase):
                 self.assertTrue(any(packets for _, packets in queue_packets(queued).values()),
                                 f"no packet reached verdictd:\n{queued}")
                 self.log = daemon.read_log()
+                if divergences:
+                    self.fail(f"scenario {name}: {divergences}")
         self.flush_conntrack()
         return results
 

@@ -162,6 +162,21 @@ TEST(ConntrackKernelFlow, DestroyWithoutTimeoutExpiresNow) {
   EXPECT_EQ(flow->expires, now);
 }
 
+TEST(ConntrackKernelFlow, StatusOnlyUpdateCarriesNoTcpState) {
+  // ctnetlink puts the TCP state into an event only when it changed
+  // (IPCT_PROTOINFO): a reply that only sets SEEN_REPLY sends none.
+  const Tuple original = make_tuple("10.0.1.2", "10.0.2.2", IPPROTO_TCP, 40000, 22);
+  KernelMessage message(NFNL_SUBSYS_CTNETLINK, IPCTNL_MSG_CT_NEW, AF_INET);
+  message.put_tuple(CTA_TUPLE_ORIG, original);
+  message.put_tuple(CTA_TUPLE_REPLY, *reply_tuple(original));
+  message.put_u32(CTA_STATUS, ctstatus::kSeenReply | ctstatus::kConfirmed);
+  message.put_u32(CTA_TIMEOUT, 300);
+  const auto flow = flow_from_kernel(message.get(), *parsed(message), ConntrackClock::now());
+  ASSERT_TRUE(flow);
+  EXPECT_EQ(flow->tcp_state, TcpState::kNone);
+  EXPECT_EQ(flow->status, ctstatus::kSeenReply | ctstatus::kConfirmed);
+}
+
 TEST(ConntrackKernelFlow, OtherFamiliesAreNotFlows) {
   KernelMessage message(NFNL_SUBSYS_CTNETLINK, IPCTNL_MSG_CT_NEW, AF_BRIDGE);
   EXPECT_FALSE(flow_from_kernel(message.get(), *parsed(message), ConntrackClock::now()));
