@@ -12,6 +12,7 @@ to paper over.
 """
 
 import os
+import re
 import sys
 import unittest
 
@@ -29,6 +30,43 @@ def queue_packets(status_text):
         elif inside and fields and fields[0].isdigit():
             queues[int(fields[0])] = (fields[1], int(fields[2]))
     return queues
+
+
+def conntrack_status(daemon):
+    """{name: number} of the conntrack line of `verdictctl status`."""
+    for line in daemon.ctl("status").stdout.splitlines():
+        if line.startswith("conntrack "):
+            return {k: int(v) for k, v in re.findall(r"(\w+)=(\d+)", line)}
+    raise AssertionError("verdictctl status has no conntrack line")
+
+
+_POLICY = re.compile(r"\(policy \w+ (\d+) packets, (\d+) bytes\)")
+_COMMENT = re.compile(r"/\* (.*?) \*/")
+
+
+def listing_counters(listing, table, into):
+    """Adds the counters of an `iptables -L -v -x -n` listing (or `verdictctl
+    list -v -x`) to `into`, as {(table, chain, rule comment): [packets,
+    bytes]}, with "policy" for a built-in chain's policy. Rules are told
+    apart by their comments; rules without one are left out. Listings of
+    both families add up, as verdictd counts a rule once for both."""
+    chain = None
+    for line in listing.splitlines():
+        if line.startswith("Chain "):
+            chain = line.split()[1]
+            policy = _POLICY.search(line)
+            if policy:
+                counts = into.setdefault((table, chain, "policy"), [0, 0])
+                counts[0] += int(policy.group(1))
+                counts[1] += int(policy.group(2))
+            continue
+        fields = line.split()
+        comment = _COMMENT.search(line)
+        if chain and comment and fields and fields[0].isdigit():
+            counts = into.setdefault((table, chain, comment.group(1)), [0, 0])
+            counts[0] += int(fields[0])
+            counts[1] += int(fields[1])
+    return into
 
 
 class Action:
