@@ -18,6 +18,7 @@ struct ListFlags {
   bool verbose = false;
   bool numeric = false;  // accepted for iptables' sake; output is always numeric
   bool line_numbers = false;
+  bool exact = false;
   bool ipv4 = false;
   bool ipv6 = false;
 };
@@ -31,6 +32,7 @@ CLI::App* add_list(CLI::App& app, ListFlags& flags) {
   list->add_flag("-v,--verbose", flags.verbose, "counters, interfaces and options");
   list->add_flag("-n,--numeric", flags.numeric, "numeric output (always on)");
   list->add_flag("--line-numbers", flags.line_numbers, "rule numbers");
+  list->add_flag("-x,--exact", flags.exact, "counters in full, not shrunk to K, M, G");
   auto* v4 = list->add_flag("-4,--ipv4", flags.ipv4, "only rules that apply to IPv4");
   list->add_flag("-6,--ipv6", flags.ipv6, "only rules that apply to IPv6")->excludes(v4);
   return list;
@@ -40,7 +42,8 @@ Json list_request(const ListFlags& flags) {
   Json request = {{"command", "list"},
                   {"table", flags.table},
                   {"verbose", flags.verbose},
-                  {"line_numbers", flags.line_numbers}};
+                  {"line_numbers", flags.line_numbers},
+                  {"exact", flags.exact}};
   if (!flags.chain.empty()) request["chain"] = flags.chain;
   if (flags.ipv4) request["family"] = 4;
   if (flags.ipv6) request["family"] = 6;

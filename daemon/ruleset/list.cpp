@@ -26,6 +26,12 @@ std::string short_number(std::uint64_t n) {
   return std::to_string(n) + "P";
 }
 
+// A counter column as iptables prints it: shrunk in 5 columns, or with -x in
+// full in 8 (xtables_print_num).
+std::string counter(std::uint64_t n, const ListOptions& o) {
+  return o.exact ? right(std::to_string(n), 8) : right(short_number(n), 5);
+}
+
 // iptables prints '!' or a space before a negatable column, then pads it.
 std::string negatable(const std::string& text, std::size_t width) {
   return text.starts_with('!') ? padded(text, width + 1) : " " + padded(text, width);
@@ -41,7 +47,7 @@ int references(const Table& table, int chain_index) {
 
 std::string header(const ListOptions& o) {
   std::string h = o.line_numbers ? "num  " : "";
-  if (o.verbose) h += " pkts bytes ";
+  if (o.verbose) h += o.exact ? "    pkts      bytes " : " pkts bytes ";
   h += "target     prot opt ";
   if (o.verbose) h += "in     out     ";
   return h + "source               destination";
@@ -65,8 +71,8 @@ std::string rule_row(const Table& table, const Rule& rule, std::size_t number,
   }
   std::string line = o.line_numbers ? padded(std::to_string(number), 4) + " " : "";
   if (o.verbose) {
-    line += right(short_number(rule.counters->packets.load()), 5) + " " +
-            right(short_number(rule.counters->bytes.load()), 5) + " ";
+    line += counter(rule.counters->packets.load(), o) + " " +
+            counter(rule.counters->bytes.load(), o) + " ";
   }
   line += padded(target, 9) + " " + negatable(row.protocol, 5) + row.option + " ";
   if (o.verbose) line += " " + padded(row.in, 6) + " " + padded(row.out, 6) + " ";
@@ -114,7 +120,10 @@ std::string chain_text(const Table& table, const Chain& chain, const ListOptions
         packets += chain.policy(f).counters->packets.load();
         bytes += chain.policy(f).counters->bytes.load();
       }
-      out += " " + short_number(packets) + " packets, " + short_number(bytes) + " bytes";
+      const auto number = [&o](std::uint64_t n) {
+        return o.exact ? std::to_string(n) : short_number(n);
+      };
+      out += " " + number(packets) + " packets, " + number(bytes) + " bytes";
     }
     out += ")\n";
   } else {

@@ -14,6 +14,7 @@ struct ListOptions {
   bool verbose = false;              // -v: counters, interfaces, option columns
   bool numeric = true;               // -n (verdictd never resolves names)
   bool line_numbers = false;
+  bool exact = false;            // -x: counters in full, never shrunk to K, M, G
   std::optional<Family> family;  // -4/-6: only rules that apply to that family
 };
 

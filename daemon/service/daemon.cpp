@@ -292,6 +292,7 @@ Json Daemon::list(const Json& request) const {
   }
   options.verbose = request.value("verbose", false);
   options.line_numbers = request.value("line_numbers", false);
+  options.exact = request.value("exact", false);
   if (const int family = request.value("family", 0); family == 4) {
     options.family = Family::kIPv4;
   } else if (family == 6) {

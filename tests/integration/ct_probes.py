@@ -129,9 +129,10 @@ def silence_end_hosts(lab, silent):
 # ---- real sockets ----
 
 class UdpEcho(Probe):
-    """A datagram to a UDP echo server this probe opens at the destination
-    (or no server, with closed=True): "answered" when the echo came back,
-    "refused" when an ICMP port unreachable did, "lost" otherwise."""
+    """A datagram to a UDP echo server at the destination (one per address
+    and port, which the phase's probes share), or to no server, with
+    closed=True: "answered" when the echo came back, "refused" when an ICMP
+    port unreachable did, "lost" otherwise."""
 
     def __init__(self, src, dst, port, family=4, closed=False):
         super().__init__(src, dst, family)
@@ -145,12 +146,14 @@ class UdpEcho(Probe):
         fam = socket.AF_INET if self.family == 4 else socket.AF_INET6
         target = address(self.dst, self.family)
         if not self.closed:
-            server = phase.lab.ns[_ns_of(self.dst)].socket(fam, socket.SOCK_DGRAM)
-            server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            server.bind((target, self.port))
-            server.setblocking(False)
-            self.server = server
-            phase.watch(server, selectors.EVENT_READ, self._echo)
+            def open_server():
+                server = phase.lab.ns[_ns_of(self.dst)].socket(fam, socket.SOCK_DGRAM)
+                server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                server.bind((target, self.port))
+                server.setblocking(False)
+                phase.watch(server, selectors.EVENT_READ, _echo_datagrams)
+                return server
+            phase.shared_socket(("udp-echo", _ns_of(self.dst), target, self.port), open_server)
         s = phase.lab.ns[_ns_of(self.src)].socket(fam, socket.SOCK_DGRAM)
         s.setblocking(False)
         s.connect((target, self.port))
@@ -161,13 +164,6 @@ class UdpEcho(Probe):
         except PermissionError:
             pass
 
-    def _echo(self, phase, s):
-        try:
-            data, peer_address = s.recvfrom(2048)
-            s.sendto(data, peer_address)
-        except OSError:
-            pass
-
     def _answer(self, phase, s):
         try:
             if s.recv(2048) == self.token:
@@ -176,19 +172,17 @@ class UdpEcho(Probe):
             self.result = "refused"
         except OSError:
             pass
-        if self.done:
-            self._close_server(phase)
-
-    def _close_server(self, phase):
-        server = getattr(self, "server", None)
-        if server is not None:
-            phase.unwatch(server)
-            server.close()
-            self.server = None
 
     def finish(self, phase):
-        self._close_server(phase)
         return "lost"
+
+
+def _echo_datagrams(phase, s):
+    try:
+        data, peer_address = s.recvfrom(2048)
+        s.sendto(data, peer_address)
+    except OSError:
+        pass
 
 
 def enter_namespace_for_good(lab, where):

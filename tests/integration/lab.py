@@ -22,17 +22,23 @@ without starting a program per probe.
 import atexit
 import contextlib
 import ctypes
+import fcntl
 import os
 import secrets
 import shutil
 import signal
 import socket
+import struct
 import subprocess
 import tempfile
 import threading
 import time
 
 CLONE_NEWNET = 0x40000000
+SIOCETHTOOL = 0x8946
+# The legacy ethtool commands that switch TCP segmentation, generic
+# segmentation and generic receive offload (ETHTOOL_STSO, _SGSO, _SGRO).
+_OFFLOAD_OFF_COMMANDS = (0x1F, 0x24, 0x2C)
 _libc = ctypes.CDLL(None, use_errno=True)
 _setns_lock = threading.Lock()
 
@@ -43,6 +49,7 @@ ADDR = {
     (CLIENT, 4): "10.1.0.2", (CLIENT, 6): "fd01::2",
     (ROUTER, 4): "10.1.0.1", (ROUTER, 6): "fd01::1",            # lan0, the client side
     ("router-wan", 4): "10.2.0.1", ("router-wan", 6): "fd02::1",  # wan0, the server side
+    ("router-lo", 4): "127.0.0.1", ("router-lo", 6): "::1",       # lo: the router to itself
     (SERVER, 4): "10.2.0.2", (SERVER, 6): "fd02::2",
 }
 # More client addresses, for iprange matches and for spreading flows over a
@@ -122,6 +129,20 @@ class Namespace:
         with self.entered():
             return socket.socket(family, kind, proto)
 
+    def offloads_off(self, link):
+        """Switches off TSO, GSO and GRO on one of this namespace's links
+        (what `ethtool -K LINK tso off gso off gro off` does), so every TCP
+        segment crosses netfilter as a packet of its own."""
+        with self.entered():
+            s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        try:
+            for command in _OFFLOAD_OFF_COMMANDS:
+                value = ctypes.create_string_buffer(struct.pack("II", command, 0), 8)
+                request = struct.pack("16sP", link.encode(), ctypes.addressof(value))
+                fcntl.ioctl(s.fileno(), SIOCETHTOOL, request.ljust(40, b"\0"))  # struct ifreq
+        finally:
+            s.close()
+
     def sysctl(self, settings):
         with self.entered():
             for key, value in settings.items():
@@ -193,6 +214,14 @@ class Lab:
         for a in [ADDR[(CLIENT, 4)], ADDR[(CLIENT, 6)]] + EXTRA_CLIENT_V4 + EXTRA_CLIENT_V6:
             cmds.append(f"neigh replace {a} lladdr {_MAC['client-eth0']} dev {lan} nud permanent")
         return cmds
+
+    def offloads_off(self):
+        """Every link of the lab, loopbacks included, without segmentation
+        offloads: packet counts then follow the data, not the batching."""
+        for role, links in ((CLIENT, ["lo", "eth0"]), (ROUTER, ["lo", self.router_lan, "wan0"]),
+                            (SERVER, ["lo", "eth0"])):
+            for link in links:
+                self.ns[role].offloads_off(link)
 
     def rename_router_lan(self, new_name):
         """Renames the router's client-side interface (it must be down for

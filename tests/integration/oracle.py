@@ -46,6 +46,40 @@ def conntrack_counts(status_text):
 DIVERGENCE_SETTLE = 2.5
 
 
+def conntrack_status(daemon):
+    """{name: count} of the conntrack line of a running verdictd's status."""
+    return conntrack_counts(daemon.ctl("status").stdout)
+
+
+_POLICY = re.compile(r"\(policy \w+ (\d+) packets, (\d+) bytes\)")
+_COMMENT = re.compile(r"/\* (.*?) \*/")
+
+
+def listing_counters(listing, table, into):
+    """Adds the counters of an `iptables -L -v -x -n` listing (or `verdictctl
+    list -v -x`) to `into`, as {(table, chain, rule comment): [packets,
+    bytes]}, with "policy" for a built-in chain's policy. Rules are told
+    apart by their comments; rules without one are left out. Listings of
+    both families add up, as verdictd counts a rule once for both."""
+    chain = None
+    for line in listing.splitlines():
+        if line.startswith("Chain "):
+            chain = line.split()[1]
+            policy = _POLICY.search(line)
+            if policy:
+                counts = into.setdefault((table, chain, "policy"), [0, 0])
+                counts[0] += int(policy.group(1))
+                counts[1] += int(policy.group(2))
+            continue
+        fields = line.split()
+        comment = _COMMENT.search(line)
+        if chain and comment and fields and fields[0].isdigit():
+            counts = into.setdefault((table, chain, comment.group(1)), [0, 0])
+            counts[0] += int(fields[0])
+            counts[1] += int(fields[1])
+    return into
+
+
 class Action:
     """A change to the lab between two phases of probes, with its undo."""
 
@@ -90,7 +124,7 @@ class LabTestCase(unittest.TestCase):
         `verdictctl status` must show divergences=0 (the daemon's debug lines
         name the flows). Nothing to wait for when the kernel sent no events
         (the ruleset tracks nothing)."""
-        if conntrack_counts(daemon.ctl("status").stdout)["events"] == 0:
+        if conntrack_status(daemon)["events"] == 0:
             return ""
         time.sleep(DIVERGENCE_SETTLE)
         status = daemon.ctl("status").stdout

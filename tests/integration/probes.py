@@ -9,14 +9,21 @@ were blocked). So a phase costs about one timeout however many probes it has.
 Each probe carries a random token (in its payload, or its ICMP id) so
 concurrent probes never mistake each other's packets.
 
+The phase's TCP servers echo what they read and remember, by the token that
+starts each stream, how much they got, its digest and how the stream ended:
+a TCP probe can prove that data went both ways, not just the handshake.
+
 A locally generated packet that the kernel's OUTPUT chain drops fails the
 send with EPERM; a packet verdictd drops was queued, so its send succeeded.
 NFQUEUE cannot do otherwise, and both mean the packet never left: the probes
 treat a send refused with EPERM as sent and lost.
 """
 
+import contextlib
 import errno
+import hashlib
 import os
+import random
 import selectors
 import socket
 import struct
@@ -41,8 +48,9 @@ def address(where, family):
 
 
 def _ns_of(where):
-    """The namespace that owns a symbolic destination ("router-wan" is the router)."""
-    return ROUTER if where == "router-wan" else where
+    """The namespace that owns a symbolic destination ("router-wan" and
+    "router-lo" are the router)."""
+    return ROUTER if where.startswith(ROUTER + "-") else where
 
 
 def _checksum(data):
@@ -52,6 +60,13 @@ def _checksum(data):
     while total >> 16:
         total = (total & 0xFFFF) + (total >> 16)
     return ~total & 0xFFFF
+
+
+def _abort_on_close(s):
+    """Makes close() reset the connection (SO_LINGER 0), also when data is
+    still queued: no orphaned socket goes on retransmitting."""
+    with contextlib.suppress(OSError):  # already closed
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
 
 
 def _send_or_lose(send, *args):
@@ -85,25 +100,37 @@ class Probe:
         """The outcome at the deadline, for probes still undecided."""
         raise NotImplementedError
 
+    def wrap_up(self, phase):
+        """Called for every probe once the phase is over, decided or not."""
+
 
 class Tcp(Probe):
-    """A TCP connect: "open", "refused", "timeout" (or "error:ENAME")."""
+    """A TCP connect: "open", "refused", "timeout" (or "error:ENAME"). With
+    give_up, a connection not made within that many seconds is abandoned as
+    "timeout" before TCP sends its SYN again (after 1 s): a blocked connect
+    then sends one SYN however long the phase lasts."""
 
-    def __init__(self, src, dst, port, family=4, src_addr=None):
+    name = "tcp"
+
+    def __init__(self, src, dst, port, family=4, src_addr=None, give_up=None):
         super().__init__(src, dst, family)
-        self.port, self.src_addr = port, src_addr
+        self.port, self.src_addr, self.give_up = port, src_addr, give_up
 
     def __str__(self):
         via = f" from {self.src_addr}" if self.src_addr else ""
-        return f"tcp{self.family} {self.src}{via} -> {self.dst}:{self.port}"
+        return f"{self.name}{self.family} {self.src}{via} -> {self.dst}:{self.port}"
+
+    def configure(self, s):
+        """Socket options before the connect."""
+        _abort_on_close(s)  # no FIN exchange trailing into the next phase
 
     def start(self, phase):
+        self.connected = False
         fam = socket.AF_INET if self.family == 4 else socket.AF_INET6
         s = phase.lab.ns[_ns_of(self.src)].socket(fam, socket.SOCK_STREAM)
         self.socket = s
         s.setblocking(False)
-        # Reset on close: no FIN exchange trailing into the next phase.
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        self.configure(s)
         if self.src_addr:
             s.bind((self.src_addr, 0))
         err = s.connect_ex((address(self.dst, self.family), self.port))
@@ -112,16 +139,163 @@ class Tcp(Probe):
             s.close()
             return
         phase.watch(s, selectors.EVENT_WRITE, self._connected)
+        if self.give_up is not None:
+            phase.later(self.give_up, self._abandon)
+
+    def _abandon(self, phase):
+        if not self.done and not self.connected:
+            self.result = "timeout"
+            phase.unwatch(self.socket)
+            self.socket.close()
 
     def _connected(self, phase, s):
         err = s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
-        self.result = {0: "open", errno.ECONNREFUSED: "refused"}.get(
+        if err == 0:
+            self.connected = True
+            self.established(phase, s)
+            return
+        self.result = {errno.ECONNREFUSED: "refused"}.get(
             err, "error:" + errno.errorcode.get(err, str(err)))
+        phase.unwatch(s)
+        s.close()
+
+    def established(self, phase, s):
+        """The handshake is done: a bare connect is all this probe asks."""
+        self.result = "open"
         phase.unwatch(s)
         s.close()
 
     def finish(self, phase):
         return "timeout"
+
+
+def _stream(token, size):
+    """The bytes a TCP probe sends: its token, then bytes that follow from it
+    (the same in every run of the probe)."""
+    return token + random.Random(token).randbytes(size - len(token))
+
+
+class TcpEcho(Tcp):
+    """A TCP connection that carries data: `size` bytes (the token first) to
+    a phase server, which echoes them. "open" only once the whole echo came
+    back, so a firewall that passes the handshake but not the data gives "no
+    echo"; "refused" and "timeout" as for Tcp. Closed with a reset."""
+
+    name = "tcp-echo"
+
+    def __init__(self, src, dst, port, family=4, size=64, src_addr=None, give_up=None):
+        super().__init__(src, dst, port, family, src_addr, give_up)
+        self.size = size
+
+    def established(self, phase, s):
+        self.payload = _stream(self.token, self.size)
+        self.sent = self.received = 0
+        self.digest = hashlib.sha256()
+        self.eof = False
+        self.talk(phase, s)
+
+    def talk(self, phase, s):
+        """Sends what the socket takes, reads what came, and goes on."""
+        while self.sent < len(self.payload):
+            try:
+                self.sent += s.send(self.payload[self.sent:self.sent + 65536])
+            except OSError:
+                break  # full for now, or reset (the read below sees that)
+        while not self.eof:
+            try:
+                data = s.recv(65536)
+            except BlockingIOError:
+                break
+            except OSError:
+                self.eof = True  # reset by the peer
+                break
+            if not data:
+                self.eof = True
+                break
+            self.received += len(data)
+            self.digest.update(data)
+        self.progress(phase, s)
+        if not self.done and s.fileno() >= 0:
+            events = 0 if self.eof else selectors.EVENT_READ
+            if self.sent < len(self.payload):
+                events |= selectors.EVENT_WRITE
+            if events:
+                phase.rewatch(s, events, self.talk)
+            else:
+                phase.unwatch(s)
+
+    def progress(self, phase, s):
+        if self.received >= self.size:
+            self.result = "open"
+            phase.unwatch(s)
+            s.close()
+
+    def finish(self, phase):
+        return "no echo" if self.connected else "timeout"
+
+
+class TcpExchange(TcpEcho):
+    """A whole TCP exchange with a phase server: connect, `size` bytes each
+    way (the server echoes while the client still sends), then an end.
+      end="fin"    the client shuts down its side once all is sent and closes
+                   after the server's FIN: "closed".
+      end="reset"  the client closes with a reset (SO_LINGER 0) once the echo
+                   is complete, and waits until the server saw the reset:
+                   "reset".
+    Otherwise "refused", "timeout", or what got stuck. `transcript` holds
+    what each side received: (length, digest) for the client and the server."""
+
+    def __init__(self, src, dst, port, family=4, size=1000, end="fin", src_addr=None,
+                 give_up=None):
+        super().__init__(src, dst, port, family, size, src_addr, give_up)
+        self.end = end
+        self.name = {"fin": "tcp-close", "reset": "tcp-reset"}[end]
+
+    def __str__(self):
+        return f"{super().__str__()} {self.size} bytes"
+
+    def configure(self, s):
+        if self.end == "reset":
+            super().configure(s)
+
+    def established(self, phase, s):
+        self.shut = False
+        super().established(phase, s)
+
+    def progress(self, phase, s):
+        if self.end == "fin":
+            if self.sent == len(self.payload) and not self.shut:
+                with contextlib.suppress(OSError):  # reset meanwhile
+                    s.shutdown(socket.SHUT_WR)
+                self.shut = True
+            if self.eof:
+                self.result = "closed" if self.received == self.size else \
+                    f"closed early, {self.received}/{self.size} bytes back"
+                phase.unwatch(s)
+                s.close()
+        elif self.received >= self.size:
+            phase.unwatch(s)
+            s.close()
+            phase.on_tick(self._reset_seen)
+
+    def _reset_seen(self, phase):
+        served = phase.served.get(self.token)
+        if not self.done and served is not None and served.end == "reset":
+            self.result = "reset"
+
+    def finish(self, phase):
+        if not self.connected:
+            return "timeout"
+        _abort_on_close(self.socket)
+        if self.received >= self.size:
+            return "echoed, the server saw no reset"
+        return f"stalled, {self.sent}/{self.size} bytes sent, {self.received} back"
+
+    def wrap_up(self, phase):
+        served = phase.served.get(self.token)
+        mine = (self.received, self.digest.hexdigest()[:16]) if self.connected else (0, "")
+        theirs = (served.received, served.digest.hexdigest()[:16]) if served else (0, "")
+        self.transcript = {"client": mine, "server": theirs}
 
 
 class Udp(Probe):
@@ -347,7 +521,7 @@ class RawProto(_Crafted):
 class Servers:
     """TCP listeners and UDP sinks, dual-stack, in a namespace. A listener
     completes handshakes on its own (the accept queue); the phase loop
-    accepts and closes so the queue never fills."""
+    accepts, echoes (see Served) and closes so the queue never fills."""
 
     def __init__(self, lab, tcp=None, udp=None):
         self.sockets = []
@@ -375,6 +549,67 @@ class Servers:
         self.sockets.clear()
 
 
+class Served:
+    """One connection a phase server accepted: it echoes what it reads, and
+    remembers (in the phase, by the token that starts the stream) how much
+    it got, the digest, and how the stream ended: "eof" or "reset"."""
+
+    def __init__(self, s):
+        self.socket = s
+        self.head = b""
+        self.received = 0
+        self.digest = hashlib.sha256()
+        self.pending = bytearray()
+        self.end = None
+
+    def close(self):
+        """At the end of the phase; a stream that did not end cleanly is
+        aborted."""
+        if self.end != "eof" or self.pending:
+            _abort_on_close(self.socket)
+        self.socket.close()
+
+    def on_ready(self, phase, s):
+        try:
+            while self.end is None:
+                data = s.recv(65536)
+                if not data:
+                    self.end = "eof"
+                    break
+                self._take(phase, data)
+        except BlockingIOError:
+            pass
+        except OSError:
+            self.end = "reset"
+        try:
+            while self.pending and self.end != "reset":
+                del self.pending[:s.send(self.pending)]
+        except BlockingIOError:
+            pass
+        except OSError:
+            self.end = "reset"
+        if self.end == "reset":
+            phase.unwatch(s)
+            s.close()
+        elif self.end == "eof" and not self.pending:
+            phase.unwatch(s)
+            with contextlib.suppress(OSError):  # reset meanwhile
+                s.shutdown(socket.SHUT_WR)
+        else:
+            events = (0 if self.end else selectors.EVENT_READ) | \
+                (selectors.EVENT_WRITE if self.pending else 0)
+            phase.rewatch(s, events, self.on_ready)
+
+    def _take(self, phase, data):
+        if len(self.head) < 8:
+            self.head += data[:8 - len(self.head)]
+            if len(self.head) == 8:
+                phase.served[self.head] = self
+        self.received += len(data)
+        self.digest.update(data)
+        self.pending += data
+
+
 class Phase:
     """Runs probes concurrently; see the module text."""
 
@@ -386,13 +621,25 @@ class Phase:
         self.udp_received = {}
         self.observers = {}
         self.observed = {}
-        self.accepted = []
+        self.accepted = []  # Served
+        self.served = {}  # token -> Served, once its token arrived
+        self.shared = {}  # key -> a socket probes share, see shared_socket
 
     def watch(self, s, events, callback):
         self.selector.register(s, events, callback)
 
+    def rewatch(self, s, events, callback):
+        self.selector.modify(s, events, callback)
+
     def unwatch(self, s):
         self.selector.unregister(s)
+
+    def shared_socket(self, key, opener):
+        """A socket several probes of the phase use (a server they all talk
+        to), opened by the first that asks and closed with the phase."""
+        if key not in self.shared:
+            self.shared[key] = opener()
+        return self.shared[key]
 
     def on_tick(self, callback):
         self.tick_callbacks.append(callback)
@@ -414,9 +661,14 @@ class Phase:
         try:
             while True:
                 if kind == "tcp":
-                    # Kept open until the phase ends: closing now could reset
-                    # the connection before the client saw it established.
-                    self.accepted.append(s.accept()[0])
+                    # Kept open until the client ends the stream or the phase
+                    # ends: closing now could reset the connection before the
+                    # client saw it established.
+                    connection = s.accept()[0]
+                    connection.setblocking(False)
+                    served = Served(connection)
+                    self.accepted.append(served)
+                    self.watch(connection, selectors.EVENT_READ, served.on_ready)
                 else:
                     data = s.recv(65535)
                     token = data[:8]
@@ -461,13 +713,14 @@ class Phase:
             for probe in probes:
                 if not probe.done:
                     probe.result = probe.finish(self)
+                probe.wrap_up(self)
                 sock = getattr(probe, "socket", None)
                 if sock is not None:
                     sock.close()
         finally:
             self.selector.close()
-            for s in list(self.observers.values()) + self.accepted:
-                s.close()
+            for s in list(self.observers.values()) + self.accepted + list(self.shared.values()):
+                s.close()  # a Served among them aborts a stream left unfinished
         return {str(p): p.result for p in probes}
 
 

@@ -19,7 +19,7 @@ import unittest
 
 from ct_probes import EchoSession
 from lab import ADDR, CLIENT, ROUTER, SERVER
-from oracle import LabTestCase, ruleset_path
+from oracle import LabTestCase, conntrack_status, ruleset_path
 from probes import Tcp
 
 C, R, S = CLIENT, ROUTER, SERVER
@@ -33,14 +33,6 @@ CHURN_MAX_FLOWS = 2000  # --conntrack-max: below the ~3000 the kernel holds mean
 # The kernel keeps a reset connection 10 s (CLOSE); a little more for
 # verdictd's sweep to follow.
 CONVERGE_SECONDS = 25
-
-
-def conntrack_status(daemon):
-    """{name: number} of the conntrack line of `verdictctl status`."""
-    for line in daemon.ctl("status").stdout.splitlines():
-        if line.startswith("conntrack "):
-            return {k: int(v) for k, v in re.findall(r"(\w+)=(\d+)", line)}
-    raise AssertionError("verdictctl status has no conntrack line")
 
 
 class ConntrackDaemonTest(LabTestCase):

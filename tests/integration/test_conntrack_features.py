@@ -18,8 +18,8 @@ import unittest
 
 from ct_probes import EchoSession
 from lab import ADDR, CLIENT, ROUTER, SERVER
-from oracle import LabTestCase, conntrack_counts, ruleset_path
-from probes import Tcp
+from oracle import LabTestCase, conntrack_status, ruleset_path
+from probes import TcpEcho
 
 C, R, S = CLIENT, ROUTER, SERVER
 
@@ -48,10 +48,10 @@ class ConntrackFeaturesTest(LabTestCase):
     def test_connmark_decides_both_ways_like_the_kernel(self):
         self.serve(tcp={S: [2224, 2225, 2226]})
         self.check_scenario("ct_connmark", [[
-            (Tcp(C, S, 2224), "open"),  # the SYN-ACK passes by the connection's mark
-            (Tcp(C, S, 2226), "open"),
-            (Tcp(C, S, 2225), "timeout"),
-            (Tcp(C, S, 2224, 6), "open"),
+            (TcpEcho(C, S, 2224), "open"),  # the replies pass by the connection's mark
+            (TcpEcho(C, S, 2226), "open"),
+            (TcpEcho(C, S, 2225), "timeout"),
+            (TcpEcho(C, S, 2224, 6), "open"),
         ]])
 
     def test_listing_shows_the_connection_as_the_kernel_does(self):
@@ -103,11 +103,10 @@ class ConntrackFeaturesTest(LabTestCase):
             self.assertNotEqual(refused.returncode, 0)
             self.assertIn("unknown TCP state", refused.stderr)
 
-            status = daemon.ctl("status").stdout
-            counts = conntrack_counts(status)
-            self.assertGreaterEqual(counts["marks_written"], 1, status)
-            self.assertEqual(counts["mark_errors"], 0, status)
-            self.assertGreaterEqual(counts["flows"], 1, status)
+            counts = conntrack_status(daemon)
+            self.assertGreaterEqual(counts["marks_written"], 1, counts)
+            self.assertEqual(counts["mark_errors"], 0, counts)
+            self.assertGreaterEqual(counts["flows"], 1, counts)
         finally:
             session.close()
 
@@ -133,7 +132,7 @@ class ConntrackFeaturesTest(LabTestCase):
                     held.append(client)
                     client.settimeout(3)
                     client.connect((ADDR[(S, 4)], 2227))
-                third = self.probe([Tcp(C, S, 2227), Tcp(C, S, 2228)])
+                third = self.probe([TcpEcho(C, S, 2227), TcpEcho(C, S, 2228)])
             finally:
                 for client in held:
                     client.close()
@@ -147,8 +146,8 @@ class ConntrackFeaturesTest(LabTestCase):
                 self.lab.ns[R].run(["conntrack", "-F", "-f", family], check=False)
         print(f"connlimit: kernel {outcomes['kernel']}, verdictd {outcomes['verdictd']}",
               file=sys.stderr)
-        self.assertEqual(outcomes["kernel"], {"tcp4 client -> server:2227": "timeout",
-                                              "tcp4 client -> server:2228": "open"})
+        self.assertEqual(outcomes["kernel"], {"tcp-echo4 client -> server:2227": "timeout",
+                                              "tcp-echo4 client -> server:2228": "open"})
         self.assertEqual(outcomes["verdictd"], outcomes["kernel"])
 
 

@@ -79,6 +79,28 @@ TEST(ListSave, CountersShrinkLikeIptables) {
   EXPECT_EQ(rule.counters->packets, 0U);
 }
 
+TEST(ListSave, ExactCountersLikeIptablesX) {
+  auto rs = load_ruleset_text(kRuleset, "t");
+  Chain& input = rs->table(TableId::kFilter).chains[0];
+  input.rules[1].counters->packets = 123456;
+  input.rules[1].counters->bytes = 98765432;
+  input.policy_counters->bytes = 4567890;
+  ListOptions options;
+  options.verbose = true;
+  options.exact = true;
+  options.line_numbers = true;
+  options.chain = "INPUT";
+  const std::string text = list_table(*rs, options);
+  // As iptables-legacy -L -v -x -n --line-numbers prints them.
+  EXPECT_NE(text.find("(policy DROP 0 packets, 4567890 bytes)\n"
+                      "num      pkts      bytes target     prot opt in     out     source"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("\n2      123456 98765432 ACCEPT     0    --  lo"), std::string::npos)
+      << text;
+  EXPECT_NE(text.find("\n1           0        0 ACCEPT     6    --  *"), std::string::npos) << text;
+}
+
 TEST(ListSave, ExportIsWhatIptablesSavePrints) {
   auto rs = load_ruleset_text(kRuleset, "t");
   EXPECT_EQ(save_ruleset(*rs, Family::kIPv4),
