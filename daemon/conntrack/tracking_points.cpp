@@ -20,16 +20,20 @@ HookMask hooks_for_tracking(HookMask rule_hooks) {
   return steered;
 }
 
+bool arrives_tracked(Hook hook, std::uint32_t in_ifindex) {
+  return in_ifindex == kLoopbackIfindex && (hook == Hook::kPrerouting || hook == Hook::kInput);
+}
+
 bool tracks_at(Hook hook, HookMask steered, std::uint32_t in_ifindex) {
   const auto steered_at = [steered](Hook h) { return (steered & hook_bit(h)) != 0; };
   // hooks_for_tracking always covers the outbound way, so a loopback packet
   // was tracked on its way out.
-  const bool loopback = in_ifindex == kLoopbackIfindex;
+  if (arrives_tracked(hook, in_ifindex)) return false;
   switch (hook) {
     case Hook::kPrerouting:
-      return !loopback;
+      return true;
     case Hook::kInput:
-      return !loopback && !steered_at(Hook::kPrerouting);
+      return !steered_at(Hook::kPrerouting);
     case Hook::kForward:
       return !steered_at(Hook::kPrerouting);
     case Hook::kOutput:

@@ -31,6 +31,11 @@ inline constexpr std::uint32_t kLoopbackIfindex = 1;
 // trip: INPUT, FORWARD or OUTPUT, each crossed by that way alone.
 HookMask hooks_for_tracking(HookMask rule_hooks);
 
+// True for a loopback packet coming back in at PREROUTING or INPUT: it keeps
+// the connection it got on its way out (nf_conntrack_in's "previously seen"
+// case), so even the raw table sees its state, and NOTRACK leaves it alone.
+bool arrives_tracked(Hook hook, std::uint32_t in_ifindex);
+
 // True when a packet at `hook` is tracked there, false when an earlier
 // steered hook tracked it already. `in_ifindex` is the packet's incoming
 // interface (0 for locally generated packets).

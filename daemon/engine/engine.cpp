@@ -73,6 +73,10 @@ Verdict evaluate_hook(const Ruleset& ruleset, const PacketView& packet, EvalStat
                       ConnectionSteps* steps) {
   const PacketView* current = &packet;
   bool tracked = steps == nullptr;
+  if (!tracked && steps->arrives_tracked()) {
+    steps->track(packet, state);
+    tracked = true;
+  }
   for (const HookStage& stage : hook_pipeline(state.hook)) {
     if (!tracked && stage.table != TableId::kRaw) {
       steps->track(*current, state);

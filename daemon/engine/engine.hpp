@@ -17,6 +17,9 @@ enum class Verdict : std::uint8_t { kAccept, kDrop };
 // after it.
 class ConnectionSteps {
  public:
+  // True when the packet comes with its connection (a loopback packet coming
+  // back in): it is recalled before the raw table instead of after it.
+  [[nodiscard]] virtual bool arrives_tracked() const = 0;
   virtual void track(const PacketView& packet, EvalState& state) = 0;
   // Called at the nat table's place for every packet, after its chains ran
   // (for a first packet); returns the packet as the later tables see it.

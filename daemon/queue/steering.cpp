@@ -271,10 +271,13 @@ std::string chain_rules(Hook h, ChainContent content, const SteeringPlan& plan, 
       const HookQueues& queues = plan.queues[static_cast<std::size_t>(h)];
       std::string rule;
       // Raw runs before the kernel's conntrack: a packet verdictd untracked
-      // comes back (NF_REPEAT) with the mark bit and leaves untracked.
+      // comes back (NF_REPEAT) with the mark bit and leaves untracked. A
+      // loopback packet untracked on its way out still carries the bit when
+      // it comes back in; it is queued like any other, for the raw rules.
       if (steering_table(h) == TableId::kRaw && plan.untracked_mark != 0) {
-        const std::string marked =
-            append + "-m mark --mark " + hex(plan.untracked_mark) + "/" + hex(plan.untracked_mark);
+        const std::string marked = append + (h == Hook::kPrerouting ? "! -i lo " : "") +
+                                   "-m mark --mark " + hex(plan.untracked_mark) + "/" +
+                                   hex(plan.untracked_mark);
         rule += marked + " -j CT --notrack\n" + marked + " -j ACCEPT\n";
       }
       // A conntrack match makes the kernel track in this namespace; without a

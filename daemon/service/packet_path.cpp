@@ -21,9 +21,16 @@ bool is_icmp_error(const PacketView& packet) {
 // nat hook function runs.
 class ConnectionStep final : public ConnectionSteps {
  public:
-  ConnectionStep(const ConntrackParts& parts, PacketConntrack& ct, bool track,
+  ConnectionStep(const ConntrackParts& parts, PacketConntrack& ct, Hook hook, bool track,
                  const QueuedPacket& queued, std::vector<std::uint8_t>& rewritten)
-      : parts_(&parts), ct_(&ct), track_(track), queued_(&queued), rewritten_(&rewritten) {}
+      : parts_(&parts),
+        ct_(&ct),
+        arrives_tracked_(verdictd::arrives_tracked(hook, queued.in_ifindex)),
+        track_(track),
+        queued_(&queued),
+        rewritten_(&rewritten) {}
+
+  [[nodiscard]] bool arrives_tracked() const override { return arrives_tracked_; }
 
   void track(const PacketView& packet, EvalState& state) override {
     if (track_) {
@@ -79,6 +86,7 @@ class ConnectionStep final : public ConnectionSteps {
  private:
   const ConntrackParts* parts_;
   PacketConntrack* ct_;
+  bool arrives_tracked_;
   bool track_;
   const QueuedPacket* queued_;
   std::vector<std::uint8_t>* rewritten_;
@@ -131,7 +139,7 @@ PacketDecision PacketPath::operator()(const QueuedPacket& packet) {
   const bool track =
       tracks_at(hook_, conntrack_.steered_hooks->load(std::memory_order_relaxed)[view.family],
                 packet.in_ifindex);
-  ConnectionStep step(conntrack_, ct, track, packet, rewritten_);
+  ConnectionStep step(conntrack_, ct, hook_, track, packet, rewritten_);
   if (ruleset_->uses_nat) state.nat = conntrack_.nat;
   const Verdict verdict = evaluate_hook(*ruleset_, view, state, &step);
 
