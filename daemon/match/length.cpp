@@ -1,5 +1,5 @@
 // -m length: the packet's length as the kernel's xt_length sees it (IPv4
-// total length; IPv6 payload length plus the 40-byte header).
+// total length; IPv6 payload length plus the 40-byte header), in 16 bits.
 #include "match/match.hpp"
 #include "ruleset/values.hpp"
 
@@ -12,7 +12,7 @@ class LengthMatch final : public Match {
   LengthMatch(PortRange range, bool negated) : range_(range), negated_(negated) {}
 
   bool matches(const PacketView& packet, EvalState& /*state*/) const override {
-    return range_.contains(packet.length) != negated_;
+    return range_.contains(static_cast<std::uint16_t>(packet.length)) != negated_;
   }
 
   void list(ListRow& row) const override {

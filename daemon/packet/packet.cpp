@@ -72,10 +72,19 @@ void parse_transport(PacketView& p, std::span<const std::uint8_t> b) {
   }
 }
 
-void parse_ipv4(PacketView& p, std::span<const std::uint8_t> b) {
+// The packet's length from its length field and the bytes the field leaves
+// out. A field of 0 on a packet over 64 KiB is a GSO packet of BIG TCP, whose
+// length only the queue knows (iph_totlen; IPv6 likewise, without a jumbo option).
+std::uint32_t declared_length(std::uint16_t field, std::uint32_t not_counted,
+                              std::uint32_t queued_length) {
+  constexpr std::uint32_t kFieldMax = 0xffff;
+  return field == 0 && queued_length > kFieldMax ? queued_length : field + not_counted;
+}
+
+void parse_ipv4(PacketView& p, std::span<const std::uint8_t> b, std::uint32_t queued_length) {
   if (b.size() < 20) return;
   const std::size_t header = static_cast<std::size_t>(b[0] & 0x0f) * 4;
-  const std::uint16_t total = read16(b, 2);
+  const std::uint32_t total = declared_length(read16(b, 2), 0, queued_length);
   if (header < 20 || b.size() < header || total < header) return;
   p.has_network = true;
   p.family = Family::kIPv4;
@@ -96,14 +105,13 @@ void parse_ipv4(PacketView& p, std::span<const std::uint8_t> b) {
   parse_transport(p, b.first(std::min<std::size_t>(b.size(), total)));
 }
 
-void parse_ipv6(PacketView& p, std::span<const std::uint8_t> b) {
+void parse_ipv6(PacketView& p, std::span<const std::uint8_t> b, std::uint32_t queued_length) {
   if (b.size() < 40) return;
   p.has_network = true;
   p.family = Family::kIPv6;
   p.tos = static_cast<std::uint8_t>(((b[0] & 0x0f) << 4) | (b[1] >> 4));
-  const std::size_t declared = read16(b, 4) + std::size_t{40};
-  // Wraps above 65535 as the kernel's 16-bit length match does.
-  p.length = static_cast<std::uint16_t>(declared);
+  const std::size_t declared = declared_length(read16(b, 4), 40, queued_length);
+  p.length = static_cast<std::uint32_t>(declared);
   p.ttl = b[7];
   p.source = IpAddress::from_v6(&b[8]);
   p.destination = IpAddress::from_v6(&b[24]);
@@ -135,18 +143,18 @@ void parse_ipv6(PacketView& p, std::span<const std::uint8_t> b) {
 
 }  // namespace
 
-PacketView PacketView::parse(std::span<const std::uint8_t> bytes) {
+PacketView PacketView::parse(std::span<const std::uint8_t> bytes, std::uint32_t queued_length) {
   PacketView p;
   p.bytes = bytes;
   if (bytes.empty()) return p;
   switch (bytes[0] >> 4) {
     case 4:
-      parse_ipv4(p, bytes);
+      parse_ipv4(p, bytes, queued_length);
       break;
     case 6:
       // Even a header cut short is judged by its family's chains and policies.
       p.family = Family::kIPv6;
-      parse_ipv6(p, bytes);
+      parse_ipv6(p, bytes, queued_length);
       break;
     default:
       break;

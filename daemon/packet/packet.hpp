@@ -38,10 +38,13 @@ struct PacketView {
   Family family = Family::kIPv4;
   IpAddress source;
   IpAddress destination;
-  std::uint16_t length = 0;  // IPv4 total length; IPv6 payload length + 40
-  std::uint8_t ttl = 0;      // IPv4 TTL or IPv6 hop limit
-  std::uint8_t tos = 0;      // IPv4 TOS or IPv6 traffic class
-  std::uint16_t ip_id = 0;   // IPv4 identification
+  // The packet's length, as the kernel's skb->len: IPv4 total length, IPv6
+  // payload length + 40; for a GSO packet over 64 KiB, whose header says 0
+  // (BIG TCP, the kernel's iph_totlen), the length the queue reported.
+  std::uint32_t length = 0;
+  std::uint8_t ttl = 0;     // IPv4 TTL or IPv6 hop limit
+  std::uint8_t tos = 0;     // IPv4 TOS or IPv6 traffic class
+  std::uint16_t ip_id = 0;  // IPv4 identification
   bool dont_fragment = false;
 
   // Transport protocol: IPv4 protocol field, or for IPv6 the header that
@@ -68,7 +71,9 @@ struct PacketView {
   std::uint8_t icmp_type = 0;
   std::uint8_t icmp_code = 0;
 
-  static PacketView parse(std::span<const std::uint8_t> bytes);
+  // `queued_length`: the whole packet's length as NFQUEUE reported it (the
+  // bytes may be cut short), needed only for GSO packets over 64 KiB.
+  static PacketView parse(std::span<const std::uint8_t> bytes, std::uint32_t queued_length = 0);
   [[nodiscard]] bool is_first_fragment_or_whole() const { return fragment_offset == 0; }
 };
 

@@ -109,7 +109,7 @@ PacketDecision PacketPath::operator()(const QueuedPacket& packet) {
     ruleset_ = rulesets_->snapshot();
     generation_ = current;
   }
-  const PacketView view = PacketView::parse(packet.payload);
+  const PacketView view = PacketView::parse(packet.payload, packet.original_length);
   InterfaceName in{};
   InterfaceName out{};
   if (packet.in_ifindex != 0) links_->name_of(packet.in_ifindex, in);

@@ -84,7 +84,7 @@ TEST(ListSave, ExactCountersLikeIptablesX) {
   Chain& input = rs->table(TableId::kFilter).chains[0];
   input.rules[1].counters->packets = 123456;
   input.rules[1].counters->bytes = 98765432;
-  input.policy_counters->bytes = 4567890;
+  input.policy(Family::kIPv4).counters->bytes = 4567890;
   ListOptions options;
   options.verbose = true;
   options.exact = true;

@@ -588,11 +588,31 @@ TEST(PacketIpv6, BytesPastThePayloadLengthAreNotParsed) {
 
 TEST(PacketIpv6, LargestPayloadLengthStillParsesTheCapture) {
   Bytes bytes = ipv6(ipproto::kTcp, tcp({.dport = 5201}));
-  put16(bytes, 4, 0xffff);  // 65535 + 40 does not fit the 16-bit length field
+  put16(bytes, 4, 0xffff);  // 65535 + 40: more than 16 bits (the length match wraps it)
   const PacketView p = parse(bytes);
-  EXPECT_EQ(p.length, static_cast<std::uint16_t>(0xffff + 40));
+  EXPECT_EQ(p.length, 0xffffU + 40);
   ASSERT_TRUE(p.has_tcp);
   EXPECT_EQ(p.destination_port, 5201);
+}
+
+// BIG TCP: a GSO packet over 64 KiB says 0 in its length field; its length is
+// what the queue reported (the kernel's iph_totlen), and it is whole TCP.
+TEST(PacketGso, OverSixtyFourKibibytesTakesTheQueuedLength) {
+  Bytes v4 = test::ipv4_packet(ipproto::kTcp, "127.0.0.1", "127.0.0.1", 40000, 8080);
+  put16(v4, 2, 0);
+  const PacketView p = PacketView::parse(v4, 95284);
+  ASSERT_TRUE(p.has_network);
+  EXPECT_EQ(p.length, 95284U);
+  EXPECT_TRUE(p.has_tcp);
+  EXPECT_EQ(p.destination_port, 8080);
+  Bytes v6 = ipv6(ipproto::kTcp, tcp({.dport = 8080}));
+  put16(v6, 4, 0);
+  const PacketView q = PacketView::parse(v6, 76847);
+  EXPECT_EQ(q.length, 76847U);
+  EXPECT_TRUE(q.has_tcp);
+  // A length of 0 on a packet that fits 16 bits stays malformed.
+  EXPECT_FALSE(PacketView::parse(v4, 60000).has_network);
+  EXPECT_FALSE(PacketView::parse(v6, 60000).has_tcp);
 }
 
 TEST(PacketIpv6, HeaderShorterThanFortyBytes) {
