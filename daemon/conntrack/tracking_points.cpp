@@ -33,7 +33,6 @@ bool tracks_at(Hook hook, HookMask steered, std::uint32_t in_ifindex) {
     case Hook::kPrerouting:
       return true;
     case Hook::kInput:
-      return !steered_at(Hook::kPrerouting);
     case Hook::kForward:
       return !steered_at(Hook::kPrerouting);
     case Hook::kOutput:
