@@ -1,22 +1,28 @@
 #include "queue/steering.hpp"
 
 #include <fcntl.h>
+#include <linux/membarrier.h>
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <array>
 #include <cctype>
 #include <cerrno>
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
+#include <exception>
+#include <future>
 #include <sstream>
 #include <stdexcept>
 #include <string_view>
 #include <system_error>
+#include <thread>
 #include <vector>
 
 #include "ruleset/values.hpp"
@@ -28,6 +34,9 @@ namespace verdictd {
 namespace {
 
 enum class ChainContent : std::uint8_t { kEmpty, kQueue, kDrop };
+
+// Stands in for an RCU grace period where membarrier cannot wait for one.
+constexpr auto kGracePause = std::chrono::milliseconds(20);
 
 struct Tools {
   const char* restore;
@@ -234,6 +243,16 @@ std::string jump_rule(Hook h) {
   return "-A " + std::string(hook_name(h)) + " -j " + steering_chain(h);
 }
 
+// What a successful install_text transaction leaves: every owned chain, each
+// reached by one jump, the first rule of its built-in chain.
+OwnedState written_state() {
+  OwnedState state;
+  state.jumps.fill(1);
+  state.jump_first.fill(true);
+  state.chain_exists.fill(true);
+  return state;
+}
+
 OwnedState read_state(const Tools& family_tools) {
   OwnedState state;
   for (const TableId table : {TableId::kRaw, TableId::kMangle}) {
@@ -347,12 +366,55 @@ void restore(const Tools& family_tools, const std::string& text) {
   if (run.status != 0) throw std::runtime_error(one_line_error(family_tools.restore, run, text));
 }
 
-void install(SteeringBackend backend, const std::array<ChainContent, kHookCount>& contents,
-             const SteeringPlan& plan) {
-  for (const bool ipv6 : {false, true}) {
-    if (ipv6 && !ipv6_available()) continue;
+// Runs change(ipv6) for IPv4 and, on a second thread, for IPv6 where the
+// kernel has it. Both run to their end; then the first failure (IPv4's when
+// both fail) is rethrown.
+template <typename Change>
+void each_family(const Change& change) {
+  std::future<void> ipv6;
+  if (ipv6_available()) ipv6 = std::async(std::launch::async, [&change] { change(true); });
+  std::exception_ptr failure;
+  try {
+    change(false);
+  } catch (...) {
+    failure = std::current_exception();
+  }
+  if (ipv6.valid()) {
+    try {
+      ipv6.get();
+    } catch (...) {
+      if (!failure) failure = std::current_exception();
+    }
+  }
+  if (failure) std::rethrow_exception(failure);
+}
+
+enum class Reading : std::uint8_t { kAlways, kUnlessWritten };
+
+void install(SteeringBackend backend, std::array<bool, 2>& written, Reading reading,
+             const std::array<ChainContent, kHookCount>& contents, const SteeringPlan& plan) {
+  each_family([&](bool ipv6) {
     const Tools family_tools = tools(backend, ipv6);
-    restore(family_tools, install_text(read_state(family_tools), contents, plan));
+    bool& known = written[ipv6 ? 1 : 0];
+    const OwnedState state =
+        known && reading == Reading::kUnlessWritten ? written_state() : read_state(family_tools);
+    known = false;  // a failed transaction may have changed the tables
+    restore(family_tools, install_text(state, contents, plan));
+    known = true;
+  });
+}
+
+// nf_hook() holds the RCU read lock while a packet runs the tables and, when
+// a rule queues it, while nf_queue hands it to the queue's socket; replacing a
+// table (xt_replace_table, nf_tables_commit) waits at most for the first part.
+// After an RCU grace period every packet the old rules queued is in its
+// socket. membarrier(MEMBARRIER_CMD_GLOBAL) waits for one (synchronize_rcu)
+// when more than one CPU is online; with one it returns at once, which is
+// enough unless RCU readers can be preempted (CONFIG_PREEMPT_RCU). Where the
+// kernel refuses it (nohz_full), a pause stands in.
+void wait_for_queued_packets() {
+  if (syscall(SYS_membarrier, MEMBARRIER_CMD_GLOBAL, 0, 0) != 0) {
+    std::this_thread::sleep_for(kGracePause);
   }
 }
 
@@ -372,7 +434,7 @@ void Steering::apply(const SteeringPlan& plan) {
     contents[static_cast<std::size_t>(h)] =
         (plan.hooks & hook_bit(h)) != 0 ? ChainContent::kQueue : ChainContent::kEmpty;
   }
-  install(backend_, contents, plan);
+  install(backend_, written_, Reading::kAlways, contents, plan);
 }
 
 void Steering::close(HookMask hooks) {
@@ -380,15 +442,26 @@ void Steering::close(HookMask hooks) {
   for (Hook h : kAllHooks) {
     if ((hooks & hook_bit(h)) != 0) contents[static_cast<std::size_t>(h)] = ChainContent::kDrop;
   }
-  install(backend_, contents, SteeringPlan{});
+  install(backend_, written_, Reading::kUnlessWritten, contents, SteeringPlan{});
+  wait_for_queued_packets();
 }
 
 void Steering::remove() {
-  for (const bool ipv6 : {false, true}) {
-    if (ipv6 && !ipv6_available()) continue;
+  each_family([this](bool ipv6) {
     const Tools family_tools = tools(backend_, ipv6);
+    bool& known = written_[ipv6 ? 1 : 0];
+    if (known) {
+      known = false;
+      try {
+        restore(family_tools, remove_text(written_state()));
+        return;
+      } catch (const std::runtime_error&) {
+        // Someone else removed a jump or chain of ours meanwhile: read what is left.
+      }
+    }
     restore(family_tools, remove_text(read_state(family_tools)));
-  }
+  });
+  wait_for_queued_packets();
 }
 
 }  // namespace verdictd
