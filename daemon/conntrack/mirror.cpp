@@ -4,9 +4,7 @@
 #include <libnetfilter_conntrack/libnetfilter_conntrack.h>
 #include <libnfnetlink/libnfnetlink.h>
 #include <poll.h>
-#include <sys/eventfd.h>
 #include <sys/socket.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <array>
@@ -22,6 +20,7 @@
 
 #include "conntrack/divergence.hpp"
 #include "conntrack/kernel_flow.hpp"
+#include "queue/wakeup.hpp"
 
 namespace verdictd {
 
@@ -97,8 +96,7 @@ struct ConntrackMirror::Sockets {
   std::optional<Flow>* answer = nullptr;  // where the get's callback puts the flow
   ConntrackTime answer_time{};
 
-  // Wakes the thread: a mark to write, or stop.
-  int wake = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  Wakeup wake;  // a mark to write, or stop
   std::mutex marks_mutex;
   std::vector<Tuple> queued_marks;  // from sync_mark
 
@@ -113,21 +111,7 @@ struct ConntrackMirror::Sockets {
   bool collect_silent = false;                             // during the first dump
   std::unordered_set<Tuple, TupleHash> unconfirmed_marks;  // waiting for the kernel's confirmation
 
-  Sockets() {
-    if (wake < 0) throw failure("creating an eventfd");
-    nfnl_rcvbufsiz(nfct_nfnlh(events.get()), kEventBuffer);
-  }
-  ~Sockets() { close(wake); }
-  Sockets(const Sockets&) = delete;
-  Sockets& operator=(const Sockets&) = delete;
-  Sockets(Sockets&&) = delete;
-  Sockets& operator=(Sockets&&) = delete;
-
-  void signal() const {
-    const std::uint64_t one = 1;
-    // Fails only when the counter is saturated, and then the thread wakes anyway.
-    [[maybe_unused]] const auto written = write(wake, &one, sizeof one);
-  }
+  Sockets() { nfnl_rcvbufsiz(nfct_nfnlh(events.get()), kEventBuffer); }
 };
 
 ConntrackMirror::ConntrackMirror(FlowTable& flows, Expectations& expectations, bool debug)
@@ -150,7 +134,7 @@ void ConntrackMirror::start() {
 void ConntrackMirror::stop() {
   if (thread_.joinable()) {
     stopping_.store(true);
-    sockets_->signal();
+    sockets_->wake.signal();
     thread_.join();
   }
   sockets_.reset();
@@ -262,7 +246,7 @@ void ConntrackMirror::run() {
   auto next_maintenance = ConntrackClock::now() + kMaintenance;
   try {
     while (!stopping_.load()) {
-      std::array<pollfd, 2> ready{{{s.events_fd, POLLIN, 0}, {s.wake, POLLIN, 0}}};
+      std::array<pollfd, 2> ready{{{s.events_fd, POLLIN, 0}, {s.wake.fd(), POLLIN, 0}}};
       const auto wait = std::chrono::ceil<milliseconds>(next_tick - ConntrackClock::now());
       if (poll(ready.data(), ready.size(), static_cast<int>(std::max<long>(wait.count(), 0))) < 0 &&
           errno != EINTR) {
@@ -270,10 +254,7 @@ void ConntrackMirror::run() {
       }
       if ((ready[0].revents & POLLIN) != 0 && !read_events()) resync();
       const bool woken = (ready[1].revents & POLLIN) != 0;
-      if (woken) {
-        std::uint64_t count = 0;
-        [[maybe_unused]] const auto got = read(s.wake, &count, sizeof count);
-      }
+      if (woken) s.wake.clear();
       const auto now = ConntrackClock::now();
       if (now >= next_maintenance) {
         maintain(now);
@@ -377,7 +358,7 @@ void ConntrackMirror::sync_mark(const Tuple& original) {
     const std::lock_guard lock(sockets_->marks_mutex);
     sockets_->queued_marks.push_back(original);
   }
-  sockets_->signal();
+  sockets_->wake.signal();
 }
 
 void ConntrackMirror::write_marks(std::vector<Tuple> more) {

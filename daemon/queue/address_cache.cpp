@@ -19,11 +19,12 @@
 #include <tuple>
 #include <utility>
 
+#include "queue/wakeup.hpp"
+
 namespace verdictd {
 
 namespace {
 
-constexpr int kPollMilliseconds = 200;  // how soon a stop request is noticed
 // A dump part is at most 32 KiB; a link notification can be larger on NICs
 // with many virtual functions.
 constexpr std::size_t kReceiveSize = std::size_t{64} << 10;
@@ -205,6 +206,7 @@ bool usable_ipv6(const InterfaceAddress& a) {
 struct AddressCache::Socket {
   mnl_socket* netlink = nullptr;
   int fd = -1;
+  Wakeup stop;  // ends the thread's wait
   std::uint32_t port_id = 0;
   std::uint32_t dump_sequence = 0;
   bool dumping = false;
@@ -263,6 +265,7 @@ void AddressCache::start() {
 void AddressCache::stop() {
   if (thread_.joinable()) {
     stopping_.store(true);
+    socket_->stop.signal();
     thread_.join();
   }
   socket_.reset();
@@ -354,10 +357,11 @@ std::vector<InterfaceAddress> AddressCache::addresses(std::uint32_t ifindex, Fam
 void AddressCache::run() {
   try {
     while (!stopping_.load()) {
-      pollfd readable{socket_->fd, POLLIN, 0};
-      const int ready = poll(&readable, 1, kPollMilliseconds);
-      if (ready < 0 && errno != EINTR) throw_errno("poll on rtnetlink");
-      if (ready > 0) receive(false);
+      std::array<pollfd, 2> ready{{{socket_->fd, POLLIN, 0}, {socket_->stop.fd(), POLLIN, 0}}};
+      if (poll(ready.data(), ready.size(), -1) < 0 && errno != EINTR) {
+        throw_errno("poll on rtnetlink");
+      }
+      if (ready[0].revents != 0) receive(false);  // messages, or an overrun (POLLERR)
     }
   } catch (const std::exception& e) {
     std::fprintf(stderr, "verdictd: interface addresses are no longer followed: %s\n", e.what());

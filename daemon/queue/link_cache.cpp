@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -16,11 +17,12 @@
 #include <system_error>
 #include <vector>
 
+#include "queue/wakeup.hpp"
+
 namespace verdictd {
 
 namespace {
 
-constexpr int kPollMilliseconds = 200;  // how soon a stop request is noticed
 // A dump part is at most 32 KiB; one link's notification can be larger on
 // NICs with many virtual functions.
 constexpr std::size_t kReceiveSize = std::size_t{64} << 10;
@@ -45,6 +47,7 @@ int copy_name(const nlattr* attribute, void* data) {
 struct LinkCache::Socket {
   mnl_socket* netlink = nullptr;
   int fd = -1;
+  Wakeup stop;  // ends the thread's wait
   std::uint32_t port_id = 0;
   std::uint32_t dump_sequence = 0;
   bool dumping = false;
@@ -91,6 +94,7 @@ void LinkCache::start() {
 void LinkCache::stop() {
   if (thread_.joinable()) {
     stopping_.store(true);
+    socket_->stop.signal();
     thread_.join();
   }
   socket_.reset();
@@ -116,10 +120,11 @@ bool LinkCache::name_of(std::uint32_t ifindex, InterfaceName& out) const {
 void LinkCache::run() {
   try {
     while (!stopping_.load()) {
-      pollfd readable{socket_->fd, POLLIN, 0};
-      const int ready = poll(&readable, 1, kPollMilliseconds);
-      if (ready < 0 && errno != EINTR) throw_errno("poll on rtnetlink");
-      if (ready > 0) receive(false);
+      std::array<pollfd, 2> ready{{{socket_->fd, POLLIN, 0}, {socket_->stop.fd(), POLLIN, 0}}};
+      if (poll(ready.data(), ready.size(), -1) < 0 && errno != EINTR) {
+        throw_errno("poll on rtnetlink");
+      }
+      if (ready[0].revents != 0) receive(false);  // messages, or an overrun (POLLERR)
     }
   } catch (const std::exception& e) {
     std::fprintf(stderr, "verdictd: interface names are no longer followed: %s\n", e.what());

@@ -25,15 +25,14 @@
 #include <utility>
 #include <vector>
 
+#include "queue/wakeup.hpp"
+
 namespace verdictd {
 
 namespace {
 
 using Clock = std::chrono::steady_clock;
 
-constexpr int kPollMilliseconds = 200;        // how soon a stop request is noticed
-constexpr int kDrainQuietMilliseconds = 100;  // a stopping queue this quiet is empty
-constexpr auto kDrainLimit = std::chrono::seconds(1);
 // Room for a queued-packet message besides its payload: the attributes the
 // kernel adds (ids, marks, interfaces, timestamp, hardware header, ...).
 constexpr std::size_t kMetadataRoom = 4096;
@@ -57,18 +56,23 @@ bool has_net_admin() {
   return (data[CAP_NET_ADMIN / 32].effective & (1U << (CAP_NET_ADMIN % 32))) != 0;
 }
 
-std::string bind_failure(std::uint16_t queue, int error) {
+// nfqnl_recv_config refuses to bind a queue that another socket holds with
+// EPERM (EBUSY: this socket holds it); EPERM also says CAP_NET_ADMIN is missing.
+bool in_use(int error) { return error == EBUSY || (error == EPERM && has_net_admin()); }
+
+[[noreturn]] void throw_bind_failure(std::uint16_t queue, int error) {
   const std::string name = "queue " + std::to_string(queue);
-  if (error == EBUSY || (error == EPERM && has_net_admin())) {
-    return name +
-           " is already in use by another process (another verdictd, or a program such as "
-           "suricata, is bound to it)";
+  if (in_use(error)) {
+    throw QueueInUse(name +
+                     " is already in use by another process (another verdictd, or a program such "
+                     "as suricata, is bound to it)");
   }
-  if (error == EPERM) return "binding " + name + " needs CAP_NET_ADMIN";
+  if (error == EPERM) throw std::runtime_error("binding " + name + " needs CAP_NET_ADMIN");
   if (error == EOPNOTSUPP) {
-    return "the kernel refuses the flags of " + name + " (GSO, fail-open): " + std::strerror(error);
+    throw std::runtime_error("the kernel refuses the flags of " + name +
+                             " (GSO, fail-open): " + std::strerror(error));
   }
-  return "cannot bind " + name + ": " + std::strerror(error);
+  throw std::runtime_error("cannot bind " + name + ": " + std::strerror(error));
 }
 
 // The kernel's drop counters of the queue bound by `port_id`; zero if not listed.
@@ -102,6 +106,7 @@ void read_kernel_drops(std::uint16_t queue, std::uint32_t port_id, QueueStats& s
 struct QueueWorker::Socket {
   mnl_socket* netlink = nullptr;
   int fd = -1;
+  Wakeup stop;  // ends the worker's wait for packets
   std::uint32_t sequence = 0;
   std::size_t slot_size = 0;  // bytes for one received datagram
   std::vector<std::uint8_t> slots;
@@ -182,7 +187,7 @@ void QueueWorker::start() {
   if (mnl_socket_sendto(socket_->netlink, message, message->nlmsg_len) < 0) {
     const int error = errno;
     socket_.reset();
-    throw std::runtime_error(bind_failure(options_.queue_number, error));
+    throw_bind_failure(options_.queue_number, error);
   }
 
   // Leftover steering may queue packets the moment the bind succeeds; they are
@@ -198,7 +203,7 @@ void QueueWorker::start() {
       }
       const int error = errno;
       socket_.reset();
-      throw std::runtime_error(bind_failure(options_.queue_number, error));
+      throw_bind_failure(options_.queue_number, error);
     }
     acknowledged =
         dispatch({socket_->slots.data(), static_cast<std::size_t>(got)}, socket_->sequence);
@@ -206,7 +211,7 @@ void QueueWorker::start() {
   }
   if (*acknowledged != 0) {
     socket_.reset();
-    throw std::runtime_error(bind_failure(options_.queue_number, *acknowledged));
+    throw_bind_failure(options_.queue_number, *acknowledged);
   }
   port_id_.store(mnl_socket_get_portid(socket_->netlink));
   stopping_.store(false);
@@ -216,6 +221,7 @@ void QueueWorker::start() {
 void QueueWorker::stop() {
   if (!thread_.joinable()) return;
   stopping_.store(true, std::memory_order_release);
+  socket_->stop.signal();
   thread_.join();
   // Closing the socket would unbind too; saying it keeps the kernel's view exact.
   std::array<char, kConfigMessageSize> request{};
@@ -254,27 +260,21 @@ void QueueWorker::run() {
   const std::string thread_name = "vd-queue-" + std::to_string(options_.queue_number);
   pthread_setname_np(pthread_self(), thread_name.c_str());
   try {
-    std::optional<Clock::time_point> drain_started;
     bool more_waiting = false;  // the last burst was full: read on without polling
-    while (true) {
-      if (!drain_started && stopping_.load(std::memory_order_acquire)) {
-        drain_started = Clock::now();
-      }
+    while (!stopping_.load(std::memory_order_acquire)) {
       if (!more_waiting) {
-        pollfd readable{socket_->fd, POLLIN, 0};
-        const int ready =
-            poll(&readable, 1, drain_started ? kDrainQuietMilliseconds : kPollMilliseconds);
-        if (ready < 0) {
+        std::array<pollfd, 2> ready{{{socket_->fd, POLLIN, 0}, {socket_->stop.fd(), POLLIN, 0}}};
+        if (poll(ready.data(), ready.size(), -1) < 0) {
           if (errno == EINTR) continue;
           throw_errno("poll on queue " + std::to_string(options_.queue_number));
         }
-        if (ready == 0) {
-          if (drain_started) break;  // quiet: everything queued has been answered
-          continue;
-        }
+        if (ready[0].revents == 0) continue;  // woken to stop
       }
-      if (drain_started && Clock::now() - *drain_started > kDrainLimit) break;
       more_waiting = answer_burst();
+    }
+    // Nothing new reaches the queue any more (see stop()): what the socket
+    // holds is all that is left to answer.
+    while (answer_burst()) {
     }
   } catch (const std::exception& e) {
     if (!broken_.load()) {

@@ -10,6 +10,7 @@
 #include <memory>
 #include <optional>
 #include <span>
+#include <stdexcept>
 #include <string>
 #include <thread>
 
@@ -66,6 +67,13 @@ struct QueueStats {
   std::uint64_t kernel_overrun_drops = 0;  // dropped because the receive buffer was full
 };
 
+// Thrown by QueueWorker::start when another process holds the queue, such as
+// a verdictd that is stopping and answers what its queues hold first.
+class QueueInUse : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
 class QueueWorker {
  public:
   QueueWorker(QueueOptions options, Hook hook, PacketHandler handler);
@@ -76,11 +84,12 @@ class QueueWorker {
   QueueWorker& operator=(QueueWorker&&) = delete;
 
   // Binds the queue and starts the thread. Throws std::runtime_error with a
-  // one-line reason ("queue 3 is already in use by another process ...").
+  // one-line reason, QueueInUse for "queue 3 is already in use by another
+  // process ...".
   void start();
-  // Stops reading new work, answers every packet that still arrives until the
-  // queue has been quiet for 100 ms (at most 1 s), then unbinds and joins.
-  // Change the steering first so that nothing new is queued.
+  // Answers every packet the queue's socket holds, then unbinds (the kernel
+  // drops what an unbound queue still holds) and joins. Change the steering
+  // first, so that nothing new is queued: see Steering::close.
   void stop();
 
   [[nodiscard]] QueueStats stats() const;

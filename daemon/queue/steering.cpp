@@ -1,22 +1,28 @@
 #include "queue/steering.hpp"
 
 #include <fcntl.h>
+#include <linux/membarrier.h>
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <array>
 #include <cctype>
 #include <cerrno>
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
+#include <exception>
+#include <future>
 #include <sstream>
 #include <stdexcept>
 #include <string_view>
 #include <system_error>
+#include <thread>
 #include <vector>
 
 #include "ruleset/values.hpp"
@@ -28,6 +34,9 @@ namespace verdictd {
 namespace {
 
 enum class ChainContent : std::uint8_t { kEmpty, kQueue, kDrop };
+
+// Stands in for an RCU grace period where membarrier cannot wait for one.
+constexpr auto kGracePause = std::chrono::milliseconds(20);
 
 struct Tools {
   const char* restore;
@@ -234,6 +243,16 @@ std::string jump_rule(Hook h) {
   return "-A " + std::string(hook_name(h)) + " -j " + steering_chain(h);
 }
 
+// What a successful install_text transaction leaves: every owned chain, each
+// reached by one jump, the first rule of its built-in chain.
+OwnedState written_state() {
+  OwnedState state;
+  state.jumps.fill(1);
+  state.jump_first.fill(true);
+  state.chain_exists.fill(true);
+  return state;
+}
+
 OwnedState read_state(const Tools& family_tools) {
   OwnedState state;
   for (const TableId table : {TableId::kRaw, TableId::kMangle}) {
@@ -353,18 +372,61 @@ void restore(const Tools& family_tools, const std::string& text) {
   if (run.status != 0) throw std::runtime_error(one_line_error(family_tools.restore, run, text));
 }
 
+// Runs change(ipv6) for IPv4 and, on a second thread, for IPv6 where the
+// kernel has it. Both run to their end; then the first failure (IPv4's when
+// both fail) is rethrown.
+template <typename Change>
+void each_family(const Change& change) {
+  std::future<void> ipv6;
+  if (ipv6_available()) ipv6 = std::async(std::launch::async, [&change] { change(true); });
+  std::exception_ptr failure;
+  try {
+    change(false);
+  } catch (...) {
+    failure = std::current_exception();
+  }
+  if (ipv6.valid()) {
+    try {
+      ipv6.get();
+    } catch (...) {
+      if (!failure) failure = std::current_exception();
+    }
+  }
+  if (failure) std::rethrow_exception(failure);
+}
+
+enum class Reading : std::uint8_t { kAlways, kUnlessWritten };
+
 // `content` fills the owned chains of each family's steered hooks; the others stay empty.
-void install(SteeringBackend backend, const FamilyHooks& hooks, ChainContent content,
-             const SteeringPlan& plan) {
-  for (const Family family : kAllFamilies) {
-    const bool ipv6 = family == Family::kIPv6;
-    if (ipv6 && !ipv6_available()) continue;
+void install(SteeringBackend backend, std::array<bool, kFamilyCount>& written, Reading reading,
+             const FamilyHooks& hooks, ChainContent content, const SteeringPlan& plan) {
+  each_family([&](bool ipv6) {
+    const Family family = ipv6 ? Family::kIPv6 : Family::kIPv4;
     ChainContents contents{};
     for (Hook h : kAllHooks) {
       if ((hooks[family] & hook_bit(h)) != 0) contents[static_cast<std::size_t>(h)] = content;
     }
     const Tools family_tools = tools(backend, ipv6);
-    restore(family_tools, install_text(read_state(family_tools), contents, plan, family));
+    bool& known = written[family_index(family)];
+    const OwnedState state =
+        known && reading == Reading::kUnlessWritten ? written_state() : read_state(family_tools);
+    known = false;  // a failed transaction may have changed the tables
+    restore(family_tools, install_text(state, contents, plan, family));
+    known = true;
+  });
+}
+
+// nf_hook() holds the RCU read lock while a packet runs the tables and, when
+// a rule queues it, while nf_queue hands it to the queue's socket; replacing a
+// table (xt_replace_table, nf_tables_commit) waits at most for the first part.
+// After an RCU grace period every packet the old rules queued is in its
+// socket. membarrier(MEMBARRIER_CMD_GLOBAL) waits for one (synchronize_rcu)
+// when more than one CPU is online; with one it returns at once, which is
+// enough unless RCU readers can be preempted (CONFIG_PREEMPT_RCU). Where the
+// kernel refuses it (nohz_full), a pause stands in.
+void wait_for_queued_packets() {
+  if (syscall(SYS_membarrier, MEMBARRIER_CMD_GLOBAL, 0, 0) != 0) {
+    std::this_thread::sleep_for(kGracePause);
   }
 }
 
@@ -379,19 +441,30 @@ TableId steering_table(Hook h) {
 Steering::Steering(SteeringBackend backend) : backend_(backend) {}
 
 void Steering::apply(const SteeringPlan& plan) {
-  install(backend_, plan.hooks, ChainContent::kQueue, plan);
+  install(backend_, written_, Reading::kAlways, plan.hooks, ChainContent::kQueue, plan);
 }
 
 void Steering::close(const FamilyHooks& hooks) {
-  install(backend_, hooks, ChainContent::kDrop, SteeringPlan{});
+  install(backend_, written_, Reading::kUnlessWritten, hooks, ChainContent::kDrop, SteeringPlan{});
+  wait_for_queued_packets();
 }
 
 void Steering::remove() {
-  for (const bool ipv6 : {false, true}) {
-    if (ipv6 && !ipv6_available()) continue;
+  each_family([this](bool ipv6) {
     const Tools family_tools = tools(backend_, ipv6);
+    bool& known = written_[ipv6 ? 1 : 0];
+    if (known) {
+      known = false;
+      try {
+        restore(family_tools, remove_text(written_state()));
+        return;
+      } catch (const std::runtime_error&) {
+        // Someone else removed a jump or chain of ours meanwhile: read what is left.
+      }
+    }
     restore(family_tools, remove_text(read_state(family_tools)));
-  }
+  });
+  wait_for_queued_packets();
 }
 
 }  // namespace verdictd

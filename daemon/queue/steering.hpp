@@ -32,6 +32,7 @@ struct SteeringPlan {
   FamilyMask kernel_tracking = 0;
 };
 
+// The two families are changed at the same time, each by its own transaction.
 class Steering {
  public:
   explicit Steering(SteeringBackend backend);
@@ -40,11 +41,17 @@ class Steering {
   void apply(const SteeringPlan& plan);
   // Fail-closed stop: the owned chains of `hooks` (those that were steered)
   // drop everything, as no queue is read any more; the others stay empty.
+  // When it returns, every packet the old rules queued is in its queue's
+  // socket, and nothing new is queued.
   void close(const FamilyHooks& hooks);
-  // Removes the jump rules and the owned chains.
+  // Removes the jump rules and the owned chains; returns as close() does.
   void remove();
 
  private:
+  // Per family (IPv4, IPv6): this object's last transaction there succeeded,
+  // so close() and remove() take the tables to hold what it wrote rather than
+  // read them first (an iptables-save per table). apply() always reads.
+  std::array<bool, kFamilyCount> written_{};
   SteeringBackend backend_;
 };
 

@@ -54,8 +54,8 @@ HookQueues parse_hook_queues(const Json& v) {
 void apply_file_settings(Config& config, const Json& root) {
   expect_object_keys(root,
                      {"ruleset", "control_socket", "queue_base", "queues_per_hook", "hooks",
-                      "fail_open", "queue_full", "queue_maxlen", "steering", "conntrack_max",
-                      "untracked_mark", "debug", "comment", "$schema"},
+                      "fail_open", "queue_full", "queue_maxlen", "queue_wait", "steering",
+                      "conntrack_max", "untracked_mark", "debug", "comment", "$schema"},
                      "an object of daemon settings");
   if (root.contains("ruleset")) {
     config.ruleset =
@@ -82,6 +82,11 @@ void apply_file_settings(Config& config, const Json& root) {
       const std::uint32_t length = parse_uint(v, 1U << 20, "a queue length 1-1048576");
       if (length == 0) throw_expected("a queue length 1-1048576", v);
       return length;
+    });
+  }
+  if (root.contains("queue_wait")) {
+    config.queue_wait = setting(root, "queue_wait", [](const Json& v) {
+      return parse_uint(v, kMaxQueueWait, "a number of seconds 0-3600");
     });
   }
   if (root.contains("conntrack_max")) {
@@ -193,6 +198,7 @@ Config resolve_config(const std::string& path, bool required, const ConfigFlags&
   if (flags.queue_base) config.queue_base = *flags.queue_base;
   if (flags.queues_per_hook) config.queues_per_hook = *flags.queues_per_hook;
   if (flags.queue_maxlen) config.queue_maxlen = *flags.queue_maxlen;
+  if (flags.queue_wait) config.queue_wait = *flags.queue_wait;
   if (flags.accept_when_queue_full) config.accept_when_queue_full = *flags.accept_when_queue_full;
   if (flags.steering) config.steering = *flags.steering;
   if (flags.conntrack_max) config.conntrack_max = *flags.conntrack_max;

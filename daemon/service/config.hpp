@@ -14,6 +14,7 @@ namespace verdictd {
 
 inline constexpr std::string_view kDefaultConfigPath = "/etc/verdictd/verdictd.json";
 inline constexpr std::uint16_t kMaxQueuesPerHook = 64;
+inline constexpr std::uint32_t kMaxQueueWait = 3600;  // seconds
 
 struct Config {
   std::string ruleset = "/etc/verdictd/ruleset.json";
@@ -25,6 +26,9 @@ struct Config {
   bool fail_open = false;
   bool accept_when_queue_full = false;
   std::uint32_t queue_maxlen = 4096;
+  // Seconds to wait at start for queues another process holds (a verdictd
+  // that is stopping) before giving up.
+  std::uint32_t queue_wait = 5;
   SteeringBackend steering = SteeringBackend::kLegacy;
   // Most connections the flow table holds (the kernel's nf_conntrack_max).
   std::uint32_t conntrack_max = 262144;
@@ -46,6 +50,7 @@ struct ConfigFlags {
   std::optional<std::uint16_t> queue_base;
   std::optional<std::uint16_t> queues_per_hook;
   std::optional<std::uint32_t> queue_maxlen;
+  std::optional<std::uint32_t> queue_wait;
   std::optional<bool> accept_when_queue_full;
   std::optional<SteeringBackend> steering;
   std::optional<std::uint32_t> conntrack_max;

@@ -21,7 +21,6 @@ using Json = nlohmann::ordered_json;
 constexpr std::size_t kMaxRequest = std::size_t{64} * 1024;
 // A client that never finishes its line must not hold the socket for long.
 constexpr timeval kRequestTimeout{2, 0};
-constexpr int kStopCheckMilliseconds = 200;
 
 std::runtime_error system_error(const std::string& what) {
   return std::runtime_error(what + ": " + std::strerror(errno));
@@ -110,6 +109,7 @@ void ControlServer::start() {
 
 void ControlServer::stop() {
   stopping_ = true;
+  wake_.signal();
   if (thread_.joinable()) thread_.join();
   if (listener_ >= 0) {
     ::close(listener_);
@@ -120,8 +120,8 @@ void ControlServer::stop() {
 
 void ControlServer::run() {
   while (!stopping_) {
-    pollfd readable{listener_, POLLIN, 0};
-    if (::poll(&readable, 1, kStopCheckMilliseconds) <= 0) continue;
+    std::array<pollfd, 2> ready{{{listener_, POLLIN, 0}, {wake_.fd(), POLLIN, 0}}};
+    if (::poll(ready.data(), ready.size(), -1) <= 0 || ready[0].revents == 0) continue;
     const int connection = ::accept4(listener_, nullptr, nullptr, SOCK_CLOEXEC);
     if (connection < 0) continue;
     serve(connection);

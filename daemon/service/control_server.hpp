@@ -10,6 +10,8 @@
 #include <string>
 #include <thread>
 
+#include "queue/wakeup.hpp"
+
 namespace verdictd {
 
 using ControlHandler = std::function<nlohmann::ordered_json(const nlohmann::ordered_json&)>;
@@ -39,6 +41,7 @@ class ControlServer {
   int listener_ = -1;
   std::thread thread_;
   std::atomic<bool> stopping_{false};
+  Wakeup wake_;  // ends the thread's wait for a connection when stopping
 };
 
 }  // namespace verdictd

@@ -4,6 +4,8 @@
 #include <chrono>
 #include <csignal>
 #include <iostream>
+#include <optional>
+#include <string>
 #include <thread>
 
 #include "conntrack/flow_listing.hpp"
@@ -24,8 +26,39 @@ using Json = nlohmann::ordered_json;
 // queue forever, so the watchdog stops and systemd restarts us.
 constexpr std::chrono::seconds kStallLimit{5};
 constexpr std::chrono::milliseconds kSupervisePeriod{1000};
+// How often a queue another process holds is tried again: soon at first, as a
+// stopping verdictd releases its queues within milliseconds.
+constexpr std::chrono::milliseconds kFirstBindRetry{5};
+constexpr std::chrono::milliseconds kLongestBindRetry{100};
 
 void log(const std::string& line) { std::cerr << "verdictd: " << line << std::endl; }
+
+// Starts `worker`. While another process holds its queue (a verdictd that is
+// stopping answers what its queues hold before it releases them), tries again
+// until `deadline`, which the first queue found in use sets to `wait` from then.
+void start_when_free(QueueWorker& worker, std::chrono::seconds wait,
+                     std::optional<std::chrono::steady_clock::time_point>& deadline) {
+  std::chrono::milliseconds pause = kFirstBindRetry;
+  while (true) {
+    try {
+      worker.start();
+      return;
+    } catch (const QueueInUse&) {
+      const auto now = std::chrono::steady_clock::now();
+      if (!deadline) {
+        deadline = now + wait;
+        if (wait.count() > 0) {
+          log("queue " + std::to_string(worker.queue_number()) + " is in use; waiting up to " +
+              std::to_string(wait.count()) + " s for it to be released");
+        }
+      }
+      if (now >= *deadline) throw;
+      std::this_thread::sleep_for(
+          std::min<std::chrono::steady_clock::duration>(pause, *deadline - now));
+      pause = std::min(pause * 2, kLongestBindRetry);
+    }
+  }
+}
 
 }  // namespace
 
@@ -97,6 +130,7 @@ void Daemon::start() {
                                  .nat = nat_.get(),
                                  .untracked_mark = config_.untracked_mark,
                                  .steered_hooks = &steered_hooks_};
+  std::optional<std::chrono::steady_clock::time_point> queue_deadline;
   for (Hook hook : kAllHooks) {
     const HookQueues queues = config_.queues_of(hook);
     for (std::uint16_t i = 0; i < queues.count; ++i) {
@@ -106,7 +140,7 @@ void Daemon::start() {
       options.accept_when_full = config_.accept_when_queue_full;
       workers_.push_back(std::make_unique<QueueWorker>(
           options, hook, PacketPath(*rulesets_, links_, hook, conntrack)));
-      workers_.back()->start();
+      start_when_free(*workers_.back(), std::chrono::seconds(config_.queue_wait), queue_deadline);
     }
   }
   control_ = std::make_unique<ControlServer>(
@@ -167,7 +201,8 @@ bool Daemon::stop() {
   if (control_) control_->stop();  // no reload may change the steering from here on
   bool clean = true;
   if (steering_changed_) {
-    // Change the steering first so nothing new is queued, then answer what is.
+    // Change the steering first so nothing new is queued, then answer what is:
+    // once it returns, every queued packet is in a worker's socket.
     try {
       if (config_.fail_open) {
         steering_.remove();
@@ -181,7 +216,7 @@ bool Daemon::stop() {
     }
   }
   {
-    // Each worker drains its queue until it has been quiet a while; together.
+    // Each worker answers what its socket holds and releases its queue; together.
     std::vector<std::jthread> stopping;
     for (auto& worker : workers_) stopping.emplace_back([&worker] { worker->stop(); });
   }

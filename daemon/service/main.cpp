@@ -26,6 +26,9 @@ int run(int argc, char** argv) {
       ->check(CLI::Range(1, static_cast<int>(verdictd::kMaxQueuesPerHook)));
   app.add_option("--queue-maxlen", flags.queue_maxlen, "kernel queue length (default 4096)")
       ->check(CLI::Range(1, 1 << 20));
+  app.add_option("--queue-wait", flags.queue_wait,
+                 "seconds to wait for queues another process still holds (default 5)")
+      ->check(CLI::Range(0, static_cast<int>(verdictd::kMaxQueueWait)));
   app.add_option("--queue-full", queue_full, "what the kernel does with a full queue")
       ->check(CLI::IsMember({"accept", "drop"}));
   app.add_option("--steering", steering, "iptables backend of the steering rules")

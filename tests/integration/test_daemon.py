@@ -1,21 +1,30 @@
 """verdictd as a daemon on real traffic: rule counters against the packets
 sent (and against the kernel's), two queues on one hook, fail-closed and
-fail-open stops, reloads under traffic, a bad reload."""
+fail-open stops, how long a stop takes, a new verdictd started while the old
+one stops, reloads under traffic, a bad reload."""
 
 import json
 import os
 import shutil
 import signal
 import socket
+import sys
 import threading
 import time
 import unittest
 
-from lab import CLIENT, EXTRA_CLIENT_V4, EXTRA_CLIENT_V6, ROUTER, SERVER, verdictd_binary
+from ct_probes import EchoSession
+from lab import CLIENT, EXTRA_CLIENT_V4, EXTRA_CLIENT_V6, ROUTER, SERVER, Verdictd, verdictd_binary
 from oracle import LabTestCase, queue_packets, ruleset_path
 from probes import Ping, Tcp, Udp
 
 C, R, S = CLIENT, ROUTER, SERVER
+
+# SIGTERM to exit, in seconds: generous beside the ~50 ms a stop takes, and
+# below the 0.6 s or more it took while threads polled for the stop request
+# and each queue had to be quiet for 100 ms.
+STOP_BOUND = 0.5
+ECHO_PORT = 2222  # new connections allowed by ct_restart_before
 
 
 def list_rows(text, chain):
@@ -180,6 +189,147 @@ class DaemonTest(LabTestCase):
 
     def test_fail_open_after_sigkill(self):
         self.check_stop(signal.SIGKILL, fail_open=True)
+
+    # ---- stopping at once, and a new verdictd following ----
+
+    def echo_both_ways(self, context):
+        """A TCP echo session per family through the stateful gateway for
+        half a second: lines reach the server and come back."""
+        sessions = []
+        try:
+            for family in (4, 6):
+                try:
+                    sessions.append(EchoSession(self.lab, family, ECHO_PORT))
+                except OSError as e:
+                    self.fail(f"{context}: IPv{family} echo session: {e}")
+            time.sleep(0.5)
+            for session in sessions:
+                self.assertGreaterEqual(session.echoed_since(0), 3,
+                                        f"{context}: the IPv{session.family} session does not echo")
+        finally:
+            for session in sessions:
+                session.close()
+
+    @staticmethod
+    def timed_stop(daemon):
+        """SIGTERM; seconds until the process has exited."""
+        started = time.monotonic()
+        daemon.send_signal(signal.SIGTERM)
+        daemon.proc.wait(timeout=10)
+        return time.monotonic() - started
+
+    def test_stop_is_quick_idle_and_after_traffic(self):
+        path = ruleset_path("ct_restart_before")
+        daemon = self.start_verdictd(path)
+        idle = self.timed_stop(daemon)
+        self.assertEqual(daemon.proc.returncode, 0, daemon.read_log())
+        daemon = self.start_verdictd(path)
+        self.echo_both_ways("verdictd running")
+        busy = self.timed_stop(daemon)
+        self.assertEqual(daemon.proc.returncode, 0, daemon.read_log())
+        print(f"stop: {idle * 1000:.0f} ms idle, {busy * 1000:.0f} ms after traffic "
+              "(SIGTERM to exit)", file=sys.stderr)
+        self.assertLess(idle, STOP_BOUND, "the idle stop took too long")
+        self.assertLess(busy, STOP_BOUND, "the stop after traffic took too long")
+        self.assertEqual(list(self.probe([Tcp(C, S, ECHO_PORT, 4)]).values()), ["timeout"],
+                         "fail-closed: the steered FORWARD drops after the stop")
+
+    def test_fail_open_stop_under_traffic_answers_every_queued_packet(self):
+        """4000 datagrams at 2000/s; SIGTERM to a fail-open verdictd early on.
+        Every datagram arrives: those queued before the steering was removed
+        were answered before the queues were released, the later ones pass
+        unqueued."""
+        count, burst, period = 4000, 10, 0.005
+        daemon = self.start_verdictd(ruleset_path("forward_counters"), ["--fail-open"])
+        sink = self.lab.ns[S].socket(socket.AF_INET, socket.SOCK_DGRAM)
+        sink.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
+        sink.bind(("10.2.0.2", 9000))
+        sink.settimeout(1.0)
+        received = []
+
+        def receive():
+            try:
+                while len(received) < count:
+                    received.append(sink.recv(64))
+            except socket.timeout:
+                pass
+
+        sender = self.lab.ns[C].socket(socket.AF_INET, socket.SOCK_DGRAM)
+        sender.connect(("10.2.0.2", 9000))
+        sender_finished = []
+
+        def send():
+            start = time.monotonic()
+            for i in range(0, count, burst):
+                for j in range(i, i + burst):
+                    sender.send(j.to_bytes(4, "big"))
+                time.sleep(max(0.0, start + (i // burst + 1) * period - time.monotonic()))
+            sender_finished.append(time.monotonic())
+
+        threads = [threading.Thread(target=receive), threading.Thread(target=send)]
+        for t in threads:
+            t.start()
+        try:
+            time.sleep(0.4)
+            queued = sum(p for _, p in queue_packets(daemon.ctl("status").stdout).values())
+            took = self.timed_stop(daemon)
+            exited = time.monotonic()
+        finally:
+            for t in threads:
+                t.join()
+            sink.close()
+            sender.close()
+        self.assertEqual(daemon.proc.returncode, 0, daemon.read_log())
+        print(f"fail-open stop under traffic: {took * 1000:.0f} ms; {len(received)} of {count} "
+              f"datagrams arrived", file=sys.stderr)
+        self.assertGreater(queued, 0, "the traffic did not go through verdictd")
+        self.assertLess(exited, sender_finished[0], "the traffic must outlast the stop")
+        self.assertEqual(sorted(int.from_bytes(d, "big") for d in received), list(range(count)),
+                         f"received {len(received)} of {count}")
+
+    def test_a_new_verdictd_started_during_a_stop_takes_over(self):
+        """SIGTERM to the first verdictd and, without waiting for it, a
+        second one with the same queues: the second comes up (waiting for
+        queues the first still holds, if need be) and carries the traffic."""
+        path = ruleset_path("ct_restart_before")
+        first = self.start_verdictd(path)
+        self.echo_both_ways("first verdictd")
+        signalled = time.monotonic()
+        first.send_signal(signal.SIGTERM)
+        try:
+            second = self.start_verdictd(path)
+        except RuntimeError as e:
+            self.fail(f"the second verdictd did not come up: {e}")
+        ready = time.monotonic() - signalled
+        self.assertEqual(first.proc.wait(timeout=10), 0, first.read_log())
+        self.echo_both_ways("second verdictd")
+        forward = [packets for hook, packets in queue_packets(second.ctl("status").stdout).values()
+                   if hook == "FORWARD"]
+        self.assertGreater(sum(forward), 0, "the traffic did not go through the second verdictd")
+        how = "waited for the queues" if "waiting up to" in second.read_log() else \
+            "found the queues free"
+        print(f"takeover: the second verdictd was ready {ready * 1000:.0f} ms after the first's "
+              f"SIGTERM; it {how}", file=sys.stderr)
+
+    def test_a_queue_that_stays_taken_is_given_up_on(self):
+        self.serve(tcp={S: [8080]}, udp={S: [9000]})
+        path = ruleset_path("forward_counters")
+        self.start_verdictd(path)
+        started = time.monotonic()
+        second = Verdictd(self.lab, path, ["--queue-wait", "1"], None)
+        self.daemons.append(second)
+        status = second.proc.wait(timeout=10)
+        took = time.monotonic() - started
+        log = second.read_log()
+        self.assertEqual(status, 1, log)
+        self.assertEqual(log.count(
+            "verdictd: queue 0 is in use; waiting up to 1 s for it to be released\n"), 1, log)
+        self.assertIn("verdictd: queue 0 is already in use by another process (another verdictd, "
+                      "or a program such as suricata, is bound to it)\n", log)
+        self.assertGreaterEqual(took, 1.0, "gave up before --queue-wait was over")
+        self.assertLess(took, 3.0, "waited well past --queue-wait")
+        print(f"queue taken: the second verdictd gave up after {took:.2f} s", file=sys.stderr)
+        self.assert_traffic(True, "the running verdictd after the second one gave up")
 
     # ---- reloading ----
 
