@@ -43,6 +43,53 @@ def list_rows(text, chain):
     return rows, policy
 
 
+
+class DatagramStream:
+    """Numbered UDP datagrams from the client to the server's port 9000, sent
+    in bursts at a steady pace on one thread and received on another while
+    the body runs; both end before the body's block is left."""
+
+    def __init__(self, lab, count, burst, period):
+        self.count, self.burst, self.period = count, burst, period
+        self.received, self.sent, self.sender_finished = [], 0, None
+        self.sink = lab.ns[S].socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sink.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
+        self.sink.bind(("10.2.0.2", 9000))
+        self.sink.settimeout(1.0)
+        self.sender = lab.ns[C].socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sender.connect(("10.2.0.2", 9000))
+        self.threads = [threading.Thread(target=self._receive), threading.Thread(target=self._send)]
+
+    def _receive(self):
+        try:
+            while len(self.received) < self.count:
+                self.received.append(self.sink.recv(64))
+        except socket.timeout:
+            pass
+
+    def _send(self):
+        start = time.monotonic()
+        for i in range(0, self.count, self.burst):
+            for j in range(i, i + self.burst):
+                self.sender.send(j.to_bytes(4, "big"))
+                self.sent += 1
+            time.sleep(max(0.0, start + (i // self.burst + 1) * self.period - time.monotonic()))
+        self.sender_finished = time.monotonic()
+
+    def numbers_received(self):
+        return sorted(int.from_bytes(d, "big") for d in self.received)
+
+    def __enter__(self):
+        for t in self.threads:
+            t.start()
+        return self
+
+    def __exit__(self, *exc):
+        for t in self.threads:
+            t.join()
+        self.sink.close()
+        self.sender.close()
+
 class DaemonTest(LabTestCase):
 
     def passes(self):
@@ -239,53 +286,20 @@ class DaemonTest(LabTestCase):
         Every datagram arrives: those queued before the steering was removed
         were answered before the queues were released, the later ones pass
         unqueued."""
-        count, burst, period = 4000, 10, 0.005
+        count = 4000
         daemon = self.start_verdictd(ruleset_path("forward_counters"), ["--fail-open"])
-        sink = self.lab.ns[S].socket(socket.AF_INET, socket.SOCK_DGRAM)
-        sink.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
-        sink.bind(("10.2.0.2", 9000))
-        sink.settimeout(1.0)
-        received = []
-
-        def receive():
-            try:
-                while len(received) < count:
-                    received.append(sink.recv(64))
-            except socket.timeout:
-                pass
-
-        sender = self.lab.ns[C].socket(socket.AF_INET, socket.SOCK_DGRAM)
-        sender.connect(("10.2.0.2", 9000))
-        sender_finished = []
-
-        def send():
-            start = time.monotonic()
-            for i in range(0, count, burst):
-                for j in range(i, i + burst):
-                    sender.send(j.to_bytes(4, "big"))
-                time.sleep(max(0.0, start + (i // burst + 1) * period - time.monotonic()))
-            sender_finished.append(time.monotonic())
-
-        threads = [threading.Thread(target=receive), threading.Thread(target=send)]
-        for t in threads:
-            t.start()
-        try:
+        with DatagramStream(self.lab, count, burst=10, period=0.005) as stream:
             time.sleep(0.4)
             queued = sum(p for _, p in queue_packets(daemon.ctl("status").stdout).values())
             took = self.timed_stop(daemon)
             exited = time.monotonic()
-        finally:
-            for t in threads:
-                t.join()
-            sink.close()
-            sender.close()
         self.assertEqual(daemon.proc.returncode, 0, daemon.read_log())
-        print(f"fail-open stop under traffic: {took * 1000:.0f} ms; {len(received)} of {count} "
-              f"datagrams arrived", file=sys.stderr)
+        print(f"fail-open stop under traffic: {took * 1000:.0f} ms; {len(stream.received)} of "
+              f"{count} datagrams arrived", file=sys.stderr)
         self.assertGreater(queued, 0, "the traffic did not go through verdictd")
-        self.assertLess(exited, sender_finished[0], "the traffic must outlast the stop")
-        self.assertEqual(sorted(int.from_bytes(d, "big") for d in received), list(range(count)),
-                         f"received {len(received)} of {count}")
+        self.assertLess(exited, stream.sender_finished, "the traffic must outlast the stop")
+        self.assertEqual(stream.numbers_received(), list(range(count)),
+                         f"received {len(stream.received)} of {count}")
 
     def test_a_new_verdictd_started_during_a_stop_takes_over(self):
         """SIGTERM to the first verdictd and, without waiting for it, a
@@ -338,41 +352,12 @@ class DaemonTest(LabTestCase):
         reloaded six times (SIGHUP and verdictctl reload in turn, the file
         alternating between two versions): all arrive, and the unchanged
         rule that accepts them counted every one across the reloads."""
-        count, burst, period = 2400, 10, 0.01
+        count = 2400
         path = os.path.join(self.lab.tmp, "ruleset.json")
         versions = [ruleset_path("forward_counters_reloaded"), ruleset_path("forward_counters")]
         shutil.copy(versions[1], path)
         daemon = self.start_verdictd(path)
-
-        sink = self.lab.ns[S].socket(socket.AF_INET, socket.SOCK_DGRAM)
-        sink.bind(("10.2.0.2", 9000))
-        sink.settimeout(1.0)
-        received = []
-
-        def receive():
-            try:
-                while len(received) < count:
-                    received.append(sink.recv(64))
-            except socket.timeout:
-                pass
-
-        sender = self.lab.ns[C].socket(socket.AF_INET, socket.SOCK_DGRAM)
-        sender.connect(("10.2.0.2", 9000))
-        sent, sender_finished = [], []
-
-        def send():
-            start = time.monotonic()
-            for i in range(0, count, burst):
-                for j in range(i, i + burst):
-                    sender.send(j.to_bytes(4, "big"))
-                    sent.append(j)
-                time.sleep(max(0.0, start + (i // burst + 1) * period - time.monotonic()))
-            sender_finished.append(time.monotonic())
-
-        threads = [threading.Thread(target=receive), threading.Thread(target=send)]
-        for t in threads:
-            t.start()
-        try:
+        with DatagramStream(self.lab, count, burst=10, period=0.01) as stream:
             for i in range(6):
                 time.sleep(0.3)
                 shutil.copy(versions[i % 2], path)
@@ -381,19 +366,14 @@ class DaemonTest(LabTestCase):
                 else:
                     daemon.reload_by_signal()
             last_reload = time.monotonic()
-        finally:
-            for t in threads:
-                t.join()
-            sink.close()
-            sender.close()
-        self.assertEqual(len(sent), count)
-        self.assertEqual(sorted(int.from_bytes(d, "big") for d in received), list(range(count)),
-                         f"received {len(received)} of {count}")
-        self.assertLess(last_reload, sender_finished[0], "the traffic must outlast the reloads")
+        self.assertEqual(stream.sent, count)
+        self.assertEqual(stream.numbers_received(), list(range(count)),
+                         f"received {len(stream.received)} of {count}")
+        self.assertLess(last_reload, stream.sender_finished, "the traffic must outlast the reloads")
         rows, _ = list_rows(daemon.ctl("list", "-v", "--line-numbers").stdout, "FORWARD")
         self.assertEqual(rows[2][0], count, "the unchanged rule keeps its counter over reloads")
         self.assertEqual(len(rows), 6)
-        print(f"reload: {count} datagrams sent during 6 reloads, {len(received)} received",
+        print(f"reload: {count} datagrams sent during 6 reloads, {len(stream.received)} received",
               flush=True)
 
     def test_bad_ruleset_on_reload_keeps_the_old_one(self):

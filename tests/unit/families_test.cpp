@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "engine/engine.hpp"
+#include "loader_errors.hpp"
 #include "ruleset/list.hpp"
 #include "ruleset/loader.hpp"
 #include "ruleset/save.hpp"
@@ -22,14 +23,7 @@ Verdict at_input(const Ruleset& rs, const std::vector<std::uint8_t>& bytes) {
   return evaluate_hook(rs, PacketView::parse(bytes), state);
 }
 
-std::string load_error(const std::string& text) {
-  try {
-    load_ruleset_text(text, "r.json");
-  } catch (const RulesetError& e) {
-    return e.what();
-  }
-  return "loaded";
-}
+using test::load_error;
 
 const Chain& input_chain(const Ruleset& rs) {
   const Table& filter = rs.table(TableId::kFilter);

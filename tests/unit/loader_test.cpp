@@ -4,17 +4,12 @@
 
 #include <gtest/gtest.h>
 
+#include "loader_errors.hpp"
+
 namespace verdictd {
 namespace {
 
-std::string load_error(const std::string& text) {
-  try {
-    load_ruleset_text(text, "r.json");
-  } catch (const RulesetError& e) {
-    return e.what();
-  }
-  return "loaded";
-}
+using test::load_error;
 
 TEST(Loader, ValidRulesetBuildsTablesChainsAndHooks) {
   auto rs = load_ruleset_text(R"({"tables": {"filter": {

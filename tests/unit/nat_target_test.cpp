@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "conntrack/flow.hpp"
+#include "loader_errors.hpp"
 #include "nat/nat_context.hpp"
 #include "ruleset/error.hpp"
 #include "ruleset/list.hpp"
@@ -500,14 +501,7 @@ TEST(NatTargetApply, NetmapKeepsTheHostBitsOfTheSideItMaps) {
   EXPECT_EQ(run.nat.binds.back().range.min_address, ip("10.9.0.5"));
 }
 
-std::string load_error(const std::string& text) {
-  try {
-    load_ruleset_text(text, "r.json");
-  } catch (const RulesetError& e) {
-    return e.what();
-  }
-  return "loaded";
-}
+using test::load_error;
 
 TEST(NatTargetLoader, TablesAndHooks) {
   EXPECT_EQ(load_error(R"({"tables": {"filter": {"INPUT": {"rules": [
