@@ -21,11 +21,11 @@ using test::ipv4;
 using test::tcp_header;
 using test::udp_header;
 
-constexpr std::uint8_t kFin = 0x01;
-constexpr std::uint8_t kSyn = 0x02;
-constexpr std::uint8_t kRst = 0x04;
-constexpr std::uint8_t kPsh = 0x08;
-constexpr std::uint8_t kAck = 0x10;
+using tcpflag::kAck;
+using tcpflag::kFin;
+using tcpflag::kPsh;
+using tcpflag::kRst;
+using tcpflag::kSyn;
 
 constexpr const char* kClient = "10.0.1.2";
 constexpr const char* kServer = "10.0.2.2";
