@@ -11,16 +11,22 @@
 #                   the same two with bench/rulesets/stateful.json: connection
 #                   tracking, replies accepted as ESTABLISHED, new
 #                   connections only to the benchmark's ports
+#   kernel-host, verdictd-host
+#                   the same two with bench/rulesets/host.json, a host
+#                   firewall on the router's own INPUT, the client sending to
+#                   the router itself (an iperf3 server there; UDP counted as
+#                   the router's UDP stack received it): the router's replies
+#                   leave through OUTPUT, which verdictd steers for tracking
 #   kernel-nat, verdictd-nat
 #                   the same two with bench/rulesets/nat.json: the client sends
 #                   to the router, which forwards to the server (DNAT) as
 #                   itself (MASQUERADE); each is checked to really translate,
 #                   and the run fails if it does not
 # then verdictd's ratios to kernel and to minimal-reader, stateful to
-# stateful, NAT to NAT and to minimal-reader. Prints figures; it is not a
+# stateful, host to host, NAT to NAT and to minimal-reader. Prints figures; it is not a
 # test. Builds nothing: give the build directory as $1 or VERDICTD_BUILD_DIR.
 # BENCH_SECONDS (default 3) per measurement, BENCH_RUNS (default 3) rounds
-# over the eight configurations
+# over the ten configurations
 # (each figure is the best of its rounds), BENCH_STEERING (legacy or nft,
 # default legacy) for every NFQUEUE configuration.
 set -euo pipefail
@@ -41,10 +47,12 @@ flood=$build/bench/udp_flood
 ruleset=$top/bench/rulesets/ten_rules.json
 stateful=$top/bench/rulesets/stateful.json
 nat=$top/bench/rulesets/nat.json
+host=$top/bench/rulesets/host.json
 # Where the client sends: the server itself, or in the NAT configurations the
 # router's client-side address, which nat.json forwards to the server; the
 # server then sees the router's server-side address.
 server_address=10.2.0.2
+router_address=10.1.0.1
 forwarded_address=10.1.0.1
 masquerade_address=10.2.0.1
 for bin in "$verdictd" "$verdictctl" "$reader" "$flood"; do
@@ -94,18 +102,31 @@ neigh replace 10.2.0.2 lladdr 02:76:64:02:00:02 dev wan0 nud permanent
 CMDS
 netns "$router" sysctl -qw net.ipv4.ip_forward=1
 
-ip netns exec "$server" taskset -c "$filter_cpu" iperf3 -s >/dev/null 2>&1 &  # $! must be iperf3
-pids+=($!)
+for ns in "$server" "$router"; do
+  ip netns exec "$ns" taskset -c "$filter_cpu" iperf3 -s >/dev/null 2>&1 &  # $! must be iperf3
+  pids+=($!)
+done
 sleep 0.3
 
-# Packets per second that reached the server's interface while the client
+# The flood's packets that arrived at their end, $1: the server's interface,
+# or the router's own UDP (InDatagrams plus NoPorts: no socket listens on
+# port 9).
+arrived() {
+  if [ "$1" = router ]; then
+    netns "$router" awk '/^Udp: [0-9]/ {print $2 + $3}' /proc/net/snmp
+  else
+    netns "$server" cat /sys/class/net/eth0/statistics/rx_packets
+  fi
+}
+
+# Packets per second that arrived at $2 (server or router) while the client
 # flooded $1.
 udp_kpps() {
-  local rx=/sys/class/net/eth0/statistics/rx_packets before after
-  before=$(netns "$server" cat $rx)
+  local before after
+  before=$(arrived "$2")
   netns "$client" taskset -c "$sender_cpu" "$flood" "$1" 9 "$seconds" >/dev/null
   sleep 0.5  # let queued packets drain
-  after=$(netns "$server" cat $rx)
+  after=$(arrived "$2")
   echo $(((after - before) / seconds / 1000))
 }
 
@@ -117,10 +138,11 @@ tcp_gbps() {
 
 declare -A udp tcp
 # Keeps the best figure of each configuration over the rounds: $1 the
-# configuration's name, $2 where the client sends (default the server).
+# configuration's name, $2 where the client sends (default the server), $3
+# where its packets end (server, the default, or router).
 record() {
-  local to=${2:-$server_address}
-  udp[$1]=$(/usr/bin/python3 -c "print(max(${udp[$1]:-0}, $(udp_kpps "$to")))")
+  local to=${2:-$server_address} end=${3:-server}
+  udp[$1]=$(/usr/bin/python3 -c "print(max(${udp[$1]:-0}, $(udp_kpps "$to" "$end")))")
   tcp[$1]=$(/usr/bin/python3 -c "print(max(${tcp[$1]:-0}, $(tcp_gbps "$to")))")
 }
 
@@ -133,6 +155,8 @@ measure() {
   if [ "$ruleset" = "$nat" ]; then
     record "$name" "$forwarded_address"
     nat_check "$name" "$@"
+  elif [ "$ruleset" = "$host" ]; then
+    record "$name" "$router_address" router
   else
     record "$name"
   fi
@@ -252,11 +276,13 @@ for _ in $(seq "$runs"); do
   verdictd_rules verdictd "$ruleset"
   kernel_rules kernel-stateful "$stateful"
   verdictd_rules verdictd-stateful "$stateful"
+  kernel_rules kernel-host "$host"
+  verdictd_rules verdictd-host "$host"
   kernel_rules kernel-nat "$nat"
   verdictd_rules verdictd-nat "$nat"
 done
-for name in none kernel minimal-reader verdictd kernel-stateful verdictd-stateful kernel-nat \
-  verdictd-nat; do
+for name in none kernel minimal-reader verdictd kernel-stateful verdictd-stateful kernel-host \
+  verdictd-host kernel-nat verdictd-nat; do
   echo "$name udp64_kpps=${udp[$name]} tcp_gbps=${tcp[$name]}"
 done
 for name in kernel-nat verdictd-nat; do
@@ -268,5 +294,6 @@ ratio() { /usr/bin/python3 -c "print('%.2f' % ($1 / $2 if $2 else 0))"; }
 echo "verdictd/kernel udp64=$(ratio "${udp[verdictd]}" "${udp[kernel]}") tcp=$(ratio "${tcp[verdictd]}" "${tcp[kernel]}")"
 echo "verdictd/minimal-reader udp64=$(ratio "${udp[verdictd]}" "${udp[minimal-reader]}") tcp=$(ratio "${tcp[verdictd]}" "${tcp[minimal-reader]}")"
 echo "verdictd-stateful/kernel-stateful udp64=$(ratio "${udp[verdictd-stateful]}" "${udp[kernel-stateful]}") tcp=$(ratio "${tcp[verdictd-stateful]}" "${tcp[kernel-stateful]}")"
+echo "verdictd-host/kernel-host udp64=$(ratio "${udp[verdictd-host]}" "${udp[kernel-host]}") tcp=$(ratio "${tcp[verdictd-host]}" "${tcp[kernel-host]}")"
 echo "verdictd-nat/kernel-nat udp64=$(ratio "${udp[verdictd-nat]}" "${udp[kernel-nat]}") tcp=$(ratio "${tcp[verdictd-nat]}" "${tcp[kernel-nat]}")"
 echo "verdictd-nat/minimal-reader udp64=$(ratio "${udp[verdictd-nat]}" "${udp[minimal-reader]}") tcp=$(ratio "${tcp[verdictd-nat]}" "${tcp[minimal-reader]}")"
