@@ -55,7 +55,7 @@ BAD_RULESETS = {
     "negated_interface_in_prerouting.json": "5:38: /tables/mangle/PREROUTING/rules/0/match/"
                                             "!out_interface: !out_interface cannot be used in "
                                             "PREROUTING",
-    "policy_for_uncovered_family.json": '5:58: /tables/filter/INPUT/policy/ipv6: table filter '
+    "policy_for_uncovered_family.json": '5:52: /tables/filter/INPUT/policy/ipv6: table filter '
                                         'covers only ipv4',
     "policy_on_user_chain.json": '5:26: /tables/filter/mine/policy: only built-in chains have a '
                                  'policy; "mine" is a user chain',
