@@ -43,7 +43,8 @@ struct Tools {
   const char* save;
 };
 
-Tools tools(SteeringBackend backend, bool ipv6) {
+Tools tools(SteeringBackend backend, Family family) {
+  const bool ipv6 = family == Family::kIPv6;
   if (backend == SteeringBackend::kNft) {
     return ipv6 ? Tools{"ip6tables-nft-restore", "ip6tables-nft-save"}
                 : Tools{"iptables-nft-restore", "iptables-nft-save"};
@@ -372,16 +373,16 @@ void restore(const Tools& family_tools, const std::string& text) {
   if (run.status != 0) throw std::runtime_error(one_line_error(family_tools.restore, run, text));
 }
 
-// Runs change(ipv6) for IPv4 and, on a second thread, for IPv6 where the
+// Runs change(family) for IPv4 and, on a second thread, for IPv6 where the
 // kernel has it. Both run to their end; then the first failure (IPv4's when
 // both fail) is rethrown.
 template <typename Change>
 void each_family(const Change& change) {
   std::future<void> ipv6;
-  if (ipv6_available()) ipv6 = std::async(std::launch::async, [&change] { change(true); });
+  if (ipv6_available()) ipv6 = std::async(std::launch::async, [&change] { change(Family::kIPv6); });
   std::exception_ptr failure;
   try {
-    change(false);
+    change(Family::kIPv4);
   } catch (...) {
     failure = std::current_exception();
   }
@@ -400,13 +401,12 @@ enum class Reading : std::uint8_t { kAlways, kUnlessWritten };
 // `content` fills the owned chains of each family's steered hooks; the others stay empty.
 void install(SteeringBackend backend, std::array<bool, kFamilyCount>& written, Reading reading,
              const FamilyHooks& hooks, ChainContent content, const SteeringPlan& plan) {
-  each_family([&](bool ipv6) {
-    const Family family = ipv6 ? Family::kIPv6 : Family::kIPv4;
+  each_family([&](Family family) {
     ChainContents contents{};
     for (Hook h : kAllHooks) {
       if ((hooks[family] & hook_bit(h)) != 0) contents[static_cast<std::size_t>(h)] = content;
     }
-    const Tools family_tools = tools(backend, ipv6);
+    const Tools family_tools = tools(backend, family);
     bool& known = written[family_index(family)];
     const OwnedState state =
         known && reading == Reading::kUnlessWritten ? written_state() : read_state(family_tools);
@@ -450,9 +450,9 @@ void Steering::close(const FamilyHooks& hooks) {
 }
 
 void Steering::remove() {
-  each_family([this](bool ipv6) {
-    const Tools family_tools = tools(backend_, ipv6);
-    bool& known = written_[ipv6 ? 1 : 0];
+  each_family([this](Family family) {
+    const Tools family_tools = tools(backend_, family);
+    bool& known = written_[family_index(family)];
     if (known) {
       known = false;
       try {
