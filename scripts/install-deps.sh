@@ -2,7 +2,7 @@
 # Installs, from Debian's archive, everything verdictd needs to build, run and test.
 set -euo pipefail
 packages=(
-  build-essential cmake pkg-config clang-format clang-tidy
+  build-essential cmake pkg-config ccache clang-format clang-tidy
   libmnl-dev libnetfilter-queue-dev libnetfilter-conntrack-dev libsystemd-dev
   nlohmann-json3-dev libcli11-dev libgtest-dev libgmock-dev libbenchmark-dev
   iptables iproute2 iputils-ping conntrack iperf3 socat
