@@ -4,6 +4,8 @@
 
 #include <ctime>
 
+#include "text/utf8_escape.hpp"
+
 namespace verdictd::notify {
 
 namespace {
@@ -17,16 +19,20 @@ std::uint64_t monotonic_microseconds() {
          static_cast<std::uint64_t>(now.tv_nsec) / 1000U;
 }
 
+// systemd ignores a STATUS= that is not UTF-8 ("not UTF-8 clean"), and a
+// failed reload's error may quote any byte of the file.
+std::string status_field(const std::string& text) { return "STATUS=" + escape_invalid_utf8(text); }
+
 }  // namespace
 
-void ready(const std::string& status_text) { send("READY=1\nSTATUS=" + status_text); }
+void ready(const std::string& status_text) { send("READY=1\n" + status_field(status_text)); }
 
 // systemd 253 and later want the time of the reload request with RELOADING=1.
 void reloading() {
   send("RELOADING=1\nMONOTONIC_USEC=" + std::to_string(monotonic_microseconds()));
 }
 
-void status(const std::string& text) { send("STATUS=" + text); }
+void status(const std::string& text) { send(status_field(text)); }
 void watchdog() { send("WATCHDOG=1"); }
 void stopping() { send("STOPPING=1\nSTATUS=stopping"); }
 
