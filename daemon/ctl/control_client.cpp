@@ -7,8 +7,11 @@
 #include <array>
 #include <cerrno>
 #include <cstring>
+#include <iomanip>
 #include <iostream>
+#include <sstream>
 #include <stdexcept>
+#include <utility>
 
 namespace verdictd {
 
@@ -16,8 +19,11 @@ namespace {
 
 using Json = nlohmann::ordered_json;
 
-// A reload runs iptables-restore; anything slower means the daemon is stuck.
-constexpr timeval kAnswerTimeout{30, 0};
+// verdictd sends a progress line each second while it works on a request
+// that asks for them; this long without a line means it is stuck.
+constexpr timeval kSilenceLimit{30, 0};
+// Progress is shown once a request has taken this long.
+constexpr double kShowProgressAfter = 1.0;
 
 std::string unreachable_hint(int error) {
   if (error == ENOENT || error == ECONNREFUSED) return " (is verdictd running?)";
@@ -46,7 +52,7 @@ int connect_to(const std::string& path) {
 class Connection {
  public:
   explicit Connection(const std::string& path) : fd_(connect_to(path)) {
-    ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &kAnswerTimeout, sizeof kAnswerTimeout);
+    ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &kSilenceLimit, sizeof kSilenceLimit);
   }
   ~Connection() { ::close(fd_); }
   Connection(const Connection&) = delete;
@@ -65,39 +71,82 @@ class Connection {
     }
   }
 
-  [[nodiscard]] std::string receive_all() const {
-    std::string text;
+  // The next line, without its newline; at the end of the stream, what is
+  // left ("" when nothing is).
+  [[nodiscard]] std::string receive_line() {
     std::array<char, 65536> buffer{};
     while (true) {
+      if (const auto newline = unread_.find('\n'); newline != std::string::npos) {
+        std::string line = unread_.substr(0, newline);
+        unread_.erase(0, newline + 1);
+        return line;
+      }
       const ssize_t n = ::read(fd_, buffer.data(), buffer.size());
       if (n < 0 && errno == EINTR) continue;
       if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-        throw std::runtime_error("verdictd did not answer within " +
-                                 std::to_string(kAnswerTimeout.tv_sec) + " s");
+        throw std::runtime_error("verdictd sent nothing for " +
+                                 std::to_string(kSilenceLimit.tv_sec) + " s");
       }
-      if (n <= 0) break;
-      text.append(buffer.data(), static_cast<std::size_t>(n));
+      if (n <= 0) return std::exchange(unread_, {});
+      unread_.append(buffer.data(), static_cast<std::size_t>(n));
     }
-    return text;
   }
 
  private:
   int fd_;
+  std::string unread_;  // received after the line last returned
+};
+
+// Shows {"progress": ..., "seconds": ...} lines on stderr: on a terminal one
+// line rewritten in place, elsewhere a line each.
+class ProgressDisplay {
+ public:
+  ProgressDisplay() : terminal_(::isatty(STDERR_FILENO) == 1) {}
+  ~ProgressDisplay() {
+    if (terminal_ && shown_) std::cerr << "\n";
+  }
+  ProgressDisplay(const ProgressDisplay&) = delete;
+  ProgressDisplay& operator=(const ProgressDisplay&) = delete;
+  ProgressDisplay(ProgressDisplay&&) = delete;
+  ProgressDisplay& operator=(ProgressDisplay&&) = delete;
+
+  void show(const Json& line) {
+    const double seconds = line.value("seconds", 0.0);
+    if (seconds < kShowProgressAfter) return;
+    std::ostringstream text;
+    text << "verdictctl: " << line.value("progress", "working") << "\u2026 " << std::fixed
+         << std::setprecision(1) << seconds << " s";
+    if (terminal_) {
+      std::cerr << "\r" << text.str() << "\033[K" << std::flush;
+    } else {
+      std::cerr << text.str() << std::endl;
+    }
+    shown_ = true;
+  }
+
+ private:
+  bool terminal_;
+  bool shown_ = false;
 };
 
 }  // namespace
 
-Json control_request(const std::string& socket_path, const Json& request) {
-  const Connection connection(socket_path);
+Json control_request(const std::string& socket_path, Json request) {
+  Connection connection(socket_path);
+  request["progress"] = true;
   connection.send(request.dump() + "\n");
-  const std::string response = connection.receive_all();
-  if (response.empty()) {
-    throw std::runtime_error("verdictd closed the connection without an answer");
-  }
-  try {
-    return Json::parse(response);
-  } catch (const Json::parse_error&) {
-    throw std::runtime_error("verdictd's answer is not JSON: " + response.substr(0, 200));
+  ProgressDisplay progress;
+  while (true) {
+    const std::string line = connection.receive_line();
+    if (line.empty()) throw std::runtime_error("verdictd closed the connection without an answer");
+    Json answer;
+    try {
+      answer = Json::parse(line);
+    } catch (const Json::parse_error&) {
+      throw std::runtime_error("verdictd's answer is not JSON: " + line.substr(0, 200));
+    }
+    if (!answer.is_object() || !answer.contains("progress")) return answer;
+    progress.show(answer);
   }
 }
 

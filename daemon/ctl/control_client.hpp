@@ -1,4 +1,6 @@
-// verdictctl's side of the control socket: one request line, one response line.
+// verdictctl's side of the control socket: one request line, then progress
+// lines while verdictd works on it (shown on stderr once it takes over a
+// second), then one response line (service/control_server.hpp).
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -6,11 +8,12 @@
 
 namespace verdictd {
 
-// Sends `request` and returns the daemon's response. Throws
+// Sends `request`, asking for progress lines, and returns the daemon's
+// response, waiting as long as progress lines keep coming. Throws
 // std::runtime_error with one clear line when the daemon cannot be reached or
 // does not answer.
 nlohmann::ordered_json control_request(const std::string& socket_path,
-                                       const nlohmann::ordered_json& request);
+                                       nlohmann::ordered_json request);
 
 // Runs `request` and prints its text (and its note, if any, on stderr); prints the error and
 // returns 1 when the daemon refused it or could not be reached.

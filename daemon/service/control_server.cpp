@@ -8,19 +8,20 @@
 
 #include <array>
 #include <cerrno>
+#include <cmath>
 #include <cstring>
 #include <filesystem>
+#include <future>
 #include <stdexcept>
+#include <system_error>
+
+#include "text/utf8_escape.hpp"
 
 namespace verdictd {
 
 namespace {
 
 using Json = nlohmann::ordered_json;
-
-constexpr std::size_t kMaxRequest = std::size_t{64} * 1024;
-// A client that never finishes its line must not hold the socket for long.
-constexpr timeval kRequestTimeout{2, 0};
 
 std::runtime_error system_error(const std::string& what) {
   return std::runtime_error(what + ": " + std::strerror(errno));
@@ -59,29 +60,93 @@ void clear_path(const std::string& path, const sockaddr_un& address) {
   ::unlink(path.c_str());
 }
 
+// A reply the client does not take for this long ends its connection.
+constexpr timeval kSendTimeout{5, 0};
+constexpr std::chrono::seconds kProgressPeriod{1};
+
 void send_all(int fd, const std::string& text) {
   std::size_t done = 0;
   while (done < text.size()) {
     const ssize_t n = ::send(fd, text.data() + done, text.size() - done, MSG_NOSIGNAL);
     if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return;  // the client went away; nothing to tell it
+    if (n <= 0) return;  // the client went away or stopped reading; nothing to tell it
     done += static_cast<std::size_t>(n);
   }
 }
 
-std::string read_line(int fd) {
-  std::string request;
+// One line of JSON. The escape makes dump() safe from nlohmann's UTF-8 check.
+void send_line(int fd, Json line) {
+  escape_invalid_utf8(line);
+  send_all(fd, line.dump() + "\n");
+}
+
+Json error_reply(const std::string& error) { return {{"ok", false}, {"error", error}}; }
+
+enum class RequestEnd { kComplete, kTooLong, kTimedOut, kStopping };
+
+struct Request {
+  std::string line;
+  RequestEnd end = RequestEnd::kComplete;
+};
+
+// Reads up to the first newline, or to the end of the stream, until
+// `deadline`; `stop_fd` readable ends the wait.
+Request read_request(int fd, int stop_fd, std::chrono::steady_clock::time_point deadline) {
+  Request request;
   std::array<char, 4096> buffer{};
-  while (request.find('\n') == std::string::npos && request.size() < kMaxRequest) {
+  while (true) {
+    if (const auto newline = request.line.find('\n'); newline != std::string::npos) {
+      request.line.resize(newline);
+      return request;
+    }
+    if (request.line.size() > ControlServer::kMaxRequest) {
+      request.end = RequestEnd::kTooLong;
+      return request;
+    }
+    const auto left =
+        std::chrono::ceil<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) {
+      request.end = RequestEnd::kTimedOut;
+      return request;
+    }
+    std::array<pollfd, 2> ready{{{fd, POLLIN, 0}, {stop_fd, POLLIN, 0}}};
+    if (::poll(ready.data(), ready.size(), static_cast<int>(left.count())) <= 0) continue;
+    if (ready[1].revents != 0) {
+      request.end = RequestEnd::kStopping;
+      return request;
+    }
     const ssize_t n = ::read(fd, buffer.data(), buffer.size());
     if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    request.append(buffer.data(), static_cast<std::size_t>(n));
+    if (n <= 0) return request;  // the end of the stream ends the request
+    request.line.append(buffer.data(), static_cast<std::size_t>(n));
   }
-  return request.substr(0, request.find('\n'));
+}
+
+// Takes what the client already sent, so that closing does not reset the
+// connection before it reads the answer.
+void drain(int fd) {
+  std::array<char, 4096> buffer{};
+  while (::recv(fd, buffer.data(), buffer.size(), MSG_DONTWAIT) > 0) {
+  }
+}
+
+bool from_root(int fd) {
+  ucred peer{};
+  socklen_t length = sizeof peer;
+  return ::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &peer, &length) == 0 && peer.uid == 0;
 }
 
 }  // namespace
+
+void RequestProgress::set(std::string stage) {
+  const std::lock_guard lock(mutex_);
+  stage_ = std::move(stage);
+}
+
+std::string RequestProgress::stage() const {
+  const std::lock_guard lock(mutex_);
+  return stage_;
+}
 
 ControlServer::ControlServer(std::string path, ControlHandler handler)
     : path_(std::move(path)), handler_(std::move(handler)) {}
@@ -111,11 +176,22 @@ void ControlServer::stop() {
   stopping_ = true;
   wake_.signal();
   if (thread_.joinable()) thread_.join();
+  for (Client& client : clients_) client.thread.join();
+  clients_.clear();
   if (listener_ >= 0) {
     ::close(listener_);
     ::unlink(path_.c_str());
     listener_ = -1;
   }
+}
+
+std::size_t ControlServer::reap_clients() {
+  clients_.remove_if([](Client& client) {
+    if (!*client.done) return false;
+    client.thread.join();
+    return true;
+  });
+  return clients_.size();
 }
 
 void ControlServer::run() {
@@ -124,29 +200,79 @@ void ControlServer::run() {
     if (::poll(ready.data(), ready.size(), -1) <= 0 || ready[0].revents == 0) continue;
     const int connection = ::accept4(listener_, nullptr, nullptr, SOCK_CLOEXEC);
     if (connection < 0) continue;
-    serve(connection);
-    ::close(connection);
+    if (reap_clients() >= kMaxClients) {
+      // A fresh connection's buffer takes this short line without blocking.
+      drain(connection);
+      send_line(connection, error_reply("busy: " + std::to_string(kMaxClients) +
+                                        " clients are being served; try again"));
+      ::close(connection);
+      continue;
+    }
+    auto done = std::make_shared<std::atomic<bool>>(false);
+    try {
+      clients_.push_back({std::thread([this, connection, done] {
+                            serve(connection);
+                            ::close(connection);
+                            *done = true;
+                          }),
+                          done});
+    } catch (const std::system_error&) {
+      ::close(connection);  // no thread for it: as if the client had gone
+    }
   }
 }
 
 void ControlServer::serve(int connection) {
-  ::setsockopt(connection, SOL_SOCKET, SO_RCVTIMEO, &kRequestTimeout, sizeof kRequestTimeout);
-  // Read the request even from a client that will be refused: closing with
-  // its line unread would reset the connection before it reads the refusal.
-  const std::string request = read_line(connection);
-  ucred peer{};
-  socklen_t length = sizeof peer;
-  Json response;
-  if (::getsockopt(connection, SOL_SOCKET, SO_PEERCRED, &peer, &length) != 0 || peer.uid != 0) {
-    response = {{"ok", false}, {"error", "permission denied: only root may control verdictd"}};
-  } else {
-    try {
-      response = handler_(Json::parse(request));
-    } catch (const std::exception& e) {
-      response = {{"ok", false}, {"error", std::string("bad request: ") + e.what()}};
+  ::setsockopt(connection, SOL_SOCKET, SO_SNDTIMEO, &kSendTimeout, sizeof kSendTimeout);
+  // Nothing a client sends may end the daemon: every failure becomes its reply.
+  try {
+    // Read the request even from a client that will be refused: closing with
+    // its line unread would reset the connection before it reads the refusal.
+    const Request request =
+        read_request(connection, wake_.fd(), std::chrono::steady_clock::now() + kRequestDeadline);
+    switch (request.end) {
+      case RequestEnd::kStopping:
+        return;
+      case RequestEnd::kTooLong:
+        drain(connection);
+        send_line(connection, error_reply("request too long: more than " +
+                                          std::to_string(kMaxRequest) + " bytes"));
+        return;
+      case RequestEnd::kTimedOut:
+        drain(connection);
+        send_line(connection, error_reply("request not complete within " +
+                                          std::to_string(kRequestDeadline.count()) + " s"));
+        return;
+      case RequestEnd::kComplete:
+        break;
     }
+    if (!from_root(connection)) {
+      send_line(connection, error_reply("permission denied: only root may control verdictd"));
+      return;
+    }
+    Json response;
+    try {
+      response = respond(Json::parse(request.line), connection);
+    } catch (const std::exception& e) {  // also a handler's failure, as before
+      response = error_reply(std::string("bad request: ") + e.what());
+    }
+    send_line(connection, std::move(response));
+  } catch (const std::exception&) {
+    // Out of memory even for the reply: the client sees the connection close.
   }
-  send_all(connection, response.dump() + "\n");
+}
+
+Json ControlServer::respond(const Json& request, int connection) {
+  RequestProgress progress(request.value("command", ""));
+  if (!request.value("progress", false)) return handler_(request, progress);
+  const auto started = std::chrono::steady_clock::now();
+  auto response = std::async(std::launch::async, [&] { return handler_(request, progress); });
+  while (response.wait_for(kProgressPeriod) != std::future_status::ready) {
+    const std::chrono::duration<double> seconds = std::chrono::steady_clock::now() - started;
+    send_line(connection,
+              {{"progress", progress.stage()}, {"seconds", std::round(seconds.count() * 10) / 10}});
+  }
+  return response.get();
 }
 
 }  // namespace verdictd

@@ -1,11 +1,29 @@
 // The control socket: a unix stream socket that only root may use. Each
 // connection carries one JSON request line, {"command": "status"|"list"|
-// "reload"|"zero", ...}, and gets one JSON response line, {"ok": true,
-// "text": "..."} or {"ok": false, "error": "..."}.
+// "reload"|"zero"|"conntrack", ...}, and gets one JSON response line,
+// {"ok": true, "text": "..."} or {"ok": false, "error": "..."}. Every reply
+// is valid JSON: bytes that are not UTF-8 are written \xNN (text/utf8_escape.hpp).
+//
+// A request with "progress": true gets, while its handler runs, a line
+// {"progress": "what it is doing", "seconds": 2.0} every second before its
+// response line, so that a client can wait for as long as a reload takes and
+// tell a slow daemon from a stuck one. Other requests get one line, as before.
+//
+// Up to kMaxClients connections are served at once, each on a thread of its
+// own, so a slow request (a reload of a big ruleset) or a client that sends
+// nothing holds up no other. One more is answered {"ok": false, "error":
+// "busy: ..."} at once and closed. A request must arrive whole, newline or
+// end of stream included, within kRequestDeadline of the connection, and be
+// at most kMaxRequest bytes; otherwise the client gets an error and is closed.
 #pragma once
 
 #include <atomic>
+#include <chrono>
+#include <cstddef>
 #include <functional>
+#include <list>
+#include <memory>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <thread>
@@ -14,10 +32,28 @@
 
 namespace verdictd {
 
-using ControlHandler = std::function<nlohmann::ordered_json(const nlohmann::ordered_json&)>;
+// What a request's handler is doing now, for the progress lines its client
+// asked for. Written by the handler, read by the thread that sends them.
+class RequestProgress {
+ public:
+  explicit RequestProgress(std::string stage = "") : stage_(std::move(stage)) {}
+  void set(std::string stage);
+  [[nodiscard]] std::string stage() const;
+
+ private:
+  mutable std::mutex mutex_;
+  std::string stage_;
+};
+
+using ControlHandler =
+    std::function<nlohmann::ordered_json(const nlohmann::ordered_json&, RequestProgress&)>;
 
 class ControlServer {
  public:
+  static constexpr std::size_t kMaxClients = 16;
+  static constexpr std::size_t kMaxRequest = std::size_t{64} * 1024;
+  static constexpr std::chrono::seconds kRequestDeadline{2};
+
   ControlServer(std::string path, ControlHandler handler);
   ~ControlServer();
   ControlServer(const ControlServer&) = delete;
@@ -25,23 +61,34 @@ class ControlServer {
   ControlServer(ControlServer&&) = delete;
   ControlServer& operator=(ControlServer&&) = delete;
 
-  // Creates the socket (a missing directory 0700, the socket 0600) and serves
-  // requests one at a time on a thread. Throws std::runtime_error, also when
+  // Creates the socket (a missing directory 0700, the socket 0600) and
+  // accepts connections on a thread. Throws std::runtime_error, also when
   // another process already serves the path.
   void start();
-  // Stops serving and removes the socket.
+  // Stops accepting, ends the connections still sending their request,
+  // waits for the requests being handled, and removes the socket.
   void stop();
 
  private:
+  struct Client {
+    std::thread thread;
+    std::shared_ptr<std::atomic<bool>> done;
+  };
+
   void run();
+  // Joins the threads of connections that are over; returns how many remain.
+  std::size_t reap_clients();
   void serve(int connection);
+  // Runs the handler; sends progress lines meanwhile when the request asks.
+  nlohmann::ordered_json respond(const nlohmann::ordered_json& request, int connection);
 
   std::string path_;
   ControlHandler handler_;
   int listener_ = -1;
   std::thread thread_;
+  std::list<Client> clients_;  // only the accepting thread and stop() touch it
   std::atomic<bool> stopping_{false};
-  Wakeup wake_;  // ends the thread's wait for a connection when stopping
+  Wakeup wake_;  // readable from stop() on: ends every wait for a connection or a request
 };
 
 }  // namespace verdictd

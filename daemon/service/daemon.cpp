@@ -15,6 +15,7 @@
 #include "service/notify.hpp"
 #include "service/packet_path.hpp"
 #include "service/signals.hpp"
+#include "text/utf8_escape.hpp"
 
 namespace verdictd {
 
@@ -31,7 +32,11 @@ constexpr std::chrono::milliseconds kSupervisePeriod{1000};
 constexpr std::chrono::milliseconds kFirstBindRetry{5};
 constexpr std::chrono::milliseconds kLongestBindRetry{100};
 
-void log(const std::string& line) { std::cerr << "verdictd: " << line << std::endl; }
+// journalctl shows a line that is not UTF-8 as "[blob data]", and a failed
+// reload's error may quote any byte of the file.
+void log(const std::string& line) {
+  std::cerr << "verdictd: " << escape_invalid_utf8(line) << std::endl;
+}
 
 // Starts `worker`. While another process holds its queue (a verdictd that is
 // stopping answers what its queues hold before it releases them), tries again
@@ -144,7 +149,8 @@ void Daemon::start() {
     }
   }
   control_ = std::make_unique<ControlServer>(
-      config_.control_socket, [this](const Json& request) { return handle(request); });
+      config_.control_socket,
+      [this](const Json& request, RequestProgress& progress) { return handle(request, progress); });
   control_->start();
   // Steering last: until now nothing was changed in the kernel's tables, so
   // a failure above leaves another instance's or a crashed run's steering be.
@@ -192,7 +198,10 @@ void Daemon::serve(SignalReader& signals) {
   while (true) {
     const int received = signals.wait(period);
     if (received == SIGTERM || received == SIGINT) return;
-    if (received == SIGHUP) reload();
+    if (received == SIGHUP) {
+      RequestProgress unwatched;
+      reload(unwatched);
+    }
     supervise();
   }
 }
@@ -226,14 +235,23 @@ bool Daemon::stop() {
   return clean;
 }
 
-std::string Daemon::reload() {
-  const std::lock_guard lock(reload_mutex_);
+std::string Daemon::reload(RequestProgress& progress) {
+  // A second reload waits for the first, then loads the file as it is then.
+  std::unique_lock lock(reload_mutex_, std::try_to_lock);
+  if (!lock.owns_lock()) {
+    progress.set("waiting for the reload in progress to finish");
+    lock.lock();
+  }
   notify::reloading();
-  std::string error = rulesets_->reload(config_.ruleset, [this](const Ruleset& next) {
-    if (hooks_to_steer(next) != steered_hooks_ || next.tracked_families != kernel_tracking_) {
-      steer(next);
-    }
-  });
+  std::string error = rulesets_->reload(
+      config_.ruleset,
+      [&](const Ruleset& next) {
+        if (hooks_to_steer(next) != steered_hooks_ || next.tracked_families != kernel_tracking_) {
+          progress.set("changing the steering");
+          steer(next);
+        }
+      },
+      [&](std::string stage) { progress.set(std::move(stage)); });
   const std::string status = error.empty()
                                  ? running_line(report())
                                  : "reload failed: " + error + "; previous ruleset still in force";
@@ -295,7 +313,7 @@ StatusReport Daemon::report() const {
   return report;
 }
 
-Json Daemon::handle(const Json& request) {
+Json Daemon::handle(const Json& request, RequestProgress& progress) {
   const std::string command = request.value("command", "");
   if (command == "status") return {{"ok", true}, {"text", status_text(report())}};
   if (command == "list") return list(request);
@@ -305,7 +323,7 @@ Json Daemon::handle(const Json& request) {
     return {{"ok", true}, {"text", ""}};
   }
   if (command == "reload") {
-    if (const std::string error = reload(); !error.empty()) {
+    if (const std::string error = reload(progress); !error.empty()) {
       return {{"ok", false}, {"error", error}};
     }
     const auto ruleset = rulesets_->snapshot();

@@ -50,14 +50,15 @@ class Daemon {
   // The hooks it uses, and those tracking needs besides (tracking_points.hpp).
   static FamilyHooks hooks_to_steer(const Ruleset& ruleset);
   void steer(const Ruleset& ruleset);
-  // Returns the error that kept the old ruleset in force, or "".
-  std::string reload();
+  // Returns the error that kept the old ruleset in force, or "". `progress`
+  // hears its stages, for `verdictctl reload`.
+  std::string reload(RequestProgress& progress);
   // The first stalled queue, "queue 2 (FORWARD) stalled[: why]"; "" when none is.
   [[nodiscard]] std::string outage(std::chrono::steady_clock::time_point now) const;
   // Reports a change of health in STATUS=; sends WATCHDOG=1 only while no queue is stalled.
   void supervise();
   [[nodiscard]] StatusReport report() const;
-  nlohmann::ordered_json handle(const nlohmann::ordered_json& request);
+  nlohmann::ordered_json handle(const nlohmann::ordered_json& request, RequestProgress& progress);
   [[nodiscard]] nlohmann::ordered_json list(const nlohmann::ordered_json& request) const;
   [[nodiscard]] nlohmann::ordered_json conntrack(const nlohmann::ordered_json& request) const;
 

@@ -8,13 +8,17 @@ RulesetHolder::RulesetHolder(std::shared_ptr<const Ruleset> initial)
     : current_(std::move(initial)) {}
 
 std::string RulesetHolder::reload(const std::string& path,
-                                  const std::function<void(const Ruleset&)>& before_swap) {
+                                  const std::function<void(const Ruleset&)>& before_swap,
+                                  const std::function<void(std::string)>& stage) {
   const std::lock_guard reloading(reload_mutex_);
   std::string error;
   try {
+    stage("loading " + path + " (reading, parsing, checking)");
     const std::shared_ptr<Ruleset> next = load_ruleset_file(path);
+    stage("carrying the counters over");
     carry_counters(*snapshot(), *next);
     before_swap(*next);
+    stage("swapping the ruleset in");
     current_.store(next, std::memory_order_release);
     generation_.fetch_add(1, std::memory_order_acq_rel);
   } catch (const std::exception& e) {
