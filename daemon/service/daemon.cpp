@@ -198,16 +198,15 @@ void Daemon::serve(SignalReader& signals) {
   while (true) {
     const int received = signals.wait(period);
     if (received == SIGTERM || received == SIGINT) return;
-    if (received == SIGHUP) {
-      RequestProgress unwatched;
-      reload(unwatched);
-    }
+    if (received == SIGHUP) reload_on_signal();
     supervise();
   }
 }
 
 bool Daemon::stop() {
-  if (control_) control_->stop();  // no reload may change the steering from here on
+  // No reload may change the steering from here on; one under way ends first.
+  if (control_) control_->stop();
+  if (signalled_reload_.joinable()) signalled_reload_.join();
   bool clean = true;
   if (steering_changed_) {
     // Change the steering first so nothing new is queued, then answer what is:
@@ -264,6 +263,30 @@ std::string Daemon::reload(RequestProgress& progress) {
   notify::ready(shown);  // READY=1 ends the reload either way
   log(error.empty() ? "reloaded: " + status : status);
   return error;
+}
+
+void Daemon::reload_on_signal() {
+  {
+    const std::lock_guard lock(signalled_reload_mutex_);
+    signalled_reload_wanted_ = true;
+    if (signalled_reload_running_) return;  // it will see the wish before it ends
+    signalled_reload_running_ = true;
+  }
+  // Assigning joins the previous thread, which has ended or is about to.
+  signalled_reload_ = std::jthread([this] {
+    while (true) {
+      {
+        const std::lock_guard lock(signalled_reload_mutex_);
+        if (!signalled_reload_wanted_) {
+          signalled_reload_running_ = false;
+          return;
+        }
+        signalled_reload_wanted_ = false;
+      }
+      RequestProgress unwatched;
+      reload(unwatched);
+    }
+  });
 }
 
 std::string Daemon::outage(std::chrono::steady_clock::time_point now) const {

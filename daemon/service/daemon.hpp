@@ -9,6 +9,7 @@
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "conntrack/expectations.hpp"
@@ -53,6 +54,11 @@ class Daemon {
   // Returns the error that kept the old ruleset in force, or "". `progress`
   // hears its stages, for `verdictctl reload`.
   std::string reload(RequestProgress& progress);
+  // SIGHUP's reload, on a thread of its own: the main thread goes on
+  // supervising and pinging the watchdog while a big ruleset loads. A SIGHUP
+  // during that reload asks for one more after it (the file may have changed
+  // since it was read); more SIGHUPs meanwhile ask for that same one.
+  void reload_on_signal();
   // The first stalled queue, "queue 2 (FORWARD) stalled[: why]"; "" when none is.
   [[nodiscard]] std::string outage(std::chrono::steady_clock::time_point now) const;
   // Reports a change of health in STATUS=; sends WATCHDOG=1 only while no queue is stalled.
@@ -78,10 +84,15 @@ class Daemon {
   std::vector<std::unique_ptr<QueueWorker>> workers_;
   std::unique_ptr<ControlServer> control_;
   std::mutex reload_mutex_;  // SIGHUP and `verdictctl reload` may race
-  bool watchdog_ = false;    // systemd asked for WATCHDOG=1
+  std::mutex signalled_reload_mutex_;
+  bool signalled_reload_wanted_ = false;   // a SIGHUP not yet acted on
+  bool signalled_reload_running_ = false;  // signalled_reload_ runs or is ending
+  bool watchdog_ = false;                  // systemd asked for WATCHDOG=1
   std::mutex health_mutex_;
   std::string outage_;         // as last reported in STATUS=, "" while healthy
   std::string normal_status_;  // the STATUS= line to show while healthy
+  // Last, so that it is joined before anything its reload uses is destroyed.
+  std::jthread signalled_reload_;
 };
 
 }  // namespace verdictd

@@ -14,6 +14,7 @@ import sys
 import threading
 import time
 import unittest
+from unittest import mock
 
 from lab import ROUTER, verdictctl_binary
 from oracle import LabTestCase, ruleset_path
@@ -269,6 +270,27 @@ class ControlSocketTest(LabTestCase):
               file=sys.stderr)
         self.assertGreater(len(during), 0)
         self.assertLess(slowest, STATUS_BOUND, "status waited for the reload")
+
+    def test_the_watchdog_is_pinged_during_a_long_sighup_reload(self):
+        """With systemd's watchdog (WATCHDOG_USEC, every 2 s: a ping a
+        second), a SIGHUP reload of 300,000 rules runs beside the pings; the
+        main thread, which sends them, reloaded itself before, and a reload
+        longer than WatchdogSec got verdictd killed."""
+        with mock.patch.dict(os.environ, {"WATCHDOG_USEC": "2000000"}):
+            daemon = self.start()
+        big_ruleset(self.path, BIG_RULES)
+        since = len(daemon.notifications)
+        started = time.monotonic()
+        daemon.reload_by_signal(timeout=300)
+        took = time.monotonic() - started
+        lines = daemon.notifications[since:]
+        during = lines[lines.index("RELOADING=1"):lines.index("READY=1")]
+        pings = during.count("WATCHDOG=1")
+        print(f"SIGHUP reload of {BIG_RULES} rules: {took:.1f} s, {pings} watchdog pings meanwhile",
+              file=sys.stderr)
+        self.assertIn(f"ruleset: {self.path} ({BIG_RULES} rules)", daemon.ctl("status").stdout)
+        self.assertGreaterEqual(took, 2.0, "the reload must outlast a ping period or two")
+        self.assertGreaterEqual(pings, int(took) // 2, "the watchdog went unpinged")
 
 
 if __name__ == "__main__":
