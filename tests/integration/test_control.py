@@ -227,6 +227,9 @@ class ControlSocketTest(LabTestCase):
         reply = raw_request(daemon, json.dumps({"command": "status",
                                                 "padding": "x" * padding}).encode() + b"\n")
         self.assertTrue(reply[0]["ok"], reply)
+        # Nesting as deep as the limit allows is parsed without recursion.
+        reply = raw_request(daemon, b"[" * (MAX_REQUEST - 1) + b"\n")
+        self.assertFalse(reply[0]["ok"], reply)
         self.assert_serving(daemon, "after the oversize request")
 
     # ---- a reload that takes seconds ----
