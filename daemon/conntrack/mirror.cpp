@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
@@ -93,6 +94,9 @@ struct ConntrackMirror::Sockets {
   std::mutex query_mutex;
   std::uint32_t query_port = nfnl_portid(nfct_nfnlh(queries.get()));
   int events_fd = nonblocking(nfct_fd(events.get()));
+  // Odd while the mirror thread reads and applies events or resyncs; each
+  // such round adds two. See events_applied.
+  std::atomic<std::uint64_t> reading{0};
   std::optional<Flow>* answer = nullptr;  // where the get's callback puts the flow
   ConntrackTime answer_time{};
 
@@ -124,7 +128,9 @@ void ConntrackMirror::start() {
   sockets_ = std::make_unique<Sockets>();
   register_callbacks();
   sockets_->collect_silent = !kernel_reports_every_connection();
+  const std::uint64_t losses = table_losses();
   dump_flows();
+  misses_.dumped(losses, table_losses());
   sockets_->collect_silent = false;
   dump_expectations();
   stopping_.store(false);
@@ -265,19 +271,38 @@ void ConntrackMirror::run() {
       if (now >= next_tick) next_tick = now + kTick;
     }
   } catch (const std::exception& e) {
+    misses_.lost_events();
     std::fprintf(stderr, "verdictd: the kernel's conntrack table is no longer followed: %s\n",
                  e.what());
   }
 }
 
+// Marks the mirror thread busy with events for as long as it lives.
+class ConntrackMirror::ReadingEvents {
+ public:
+  explicit ReadingEvents(std::atomic<std::uint64_t>& generation) : generation_(&generation) {
+    ++*generation_;
+  }
+  ~ReadingEvents() { ++*generation_; }
+  ReadingEvents(const ReadingEvents&) = delete;
+  ReadingEvents& operator=(const ReadingEvents&) = delete;
+  ReadingEvents(ReadingEvents&&) = delete;
+  ReadingEvents& operator=(ReadingEvents&&) = delete;
+
+ private:
+  std::atomic<std::uint64_t>* generation_;
+};
+
 bool ConntrackMirror::read_events() {
   Sockets& s = *sockets_;
+  const ReadingEvents reading(s.reading);
   s.events_left = kEventBatch;
   while (nfct_catch(s.events.get()) < 0) {
     if (errno == EINTR) continue;
     if (errno == EAGAIN || errno == EWOULDBLOCK) return true;
     if (errno == ENOBUFS) {
       ++counters_.overruns;
+      misses_.lost_events();
       return false;
     }
     throw failure("reading conntrack events");
@@ -286,6 +311,7 @@ bool ConntrackMirror::read_events() {
 }
 
 void ConntrackMirror::resync() {
+  const ReadingEvents reading(sockets_->reading);
   // What the socket still holds predates the overrun, and the dump below
   // supersedes it: applied after the dump, a stale NEW would bring back a
   // connection whose DESTROY was lost. At most twice the buffer, so a flood
@@ -300,8 +326,10 @@ void ConntrackMirror::resync() {
     }
   }
   const auto started = ConntrackClock::now();
+  const std::uint64_t losses = table_losses();
   const auto dumped = dump_flows();
   counters_.swept += flows_->retain_kernel(dumped, started, kResyncGrace);
+  misses_.dumped(losses, table_losses());
   // Expectation events were lost too; there are few, so dump them afresh.
   expectations_->clear();
   dump_expectations();
@@ -412,9 +440,37 @@ std::optional<Flow> ConntrackMirror::ask_kernel(const Tuple& tuple, ConntrackTim
   return answer;
 }
 
+std::uint64_t ConntrackMirror::table_losses() const {
+  const FlowTableStats stats = flows_->stats();
+  return stats.evicted + stats.refused;
+}
+
+bool ConntrackMirror::events_applied() const {
+  Sockets& s = *sockets_;
+  const std::uint64_t before = s.reading.load();
+  if (before % 2 != 0) return false;
+  // Anything ready, an error (ENOBUFS) or a failed poll: not known applied.
+  pollfd events{s.events_fd, POLLIN, 0};
+  if (poll(&events, 1, 0) != 0) return false;
+  // Nothing was taken from the socket meanwhile, still to be applied.
+  return s.reading.load() == before;
+}
+
 std::optional<Flow> ConntrackMirror::fetch(const Tuple& tuple) {
-  ++counters_.fetches;
+  if (!sockets_) return std::nullopt;
   const auto now = ConntrackClock::now();
+  switch (misses_.decide(
+      table_losses(), [this] { return events_applied(); }, now)) {
+    case MissAnswer::kAbsent:
+      ++counters_.fetches_skipped;
+      return std::nullopt;
+    case MissAnswer::kOverBudget:
+      ++counters_.fetches_limited;
+      return std::nullopt;
+    case MissAnswer::kAsk:
+      break;
+  }
+  ++counters_.fetches;
   const auto flow = ask_kernel(tuple, now);
   if (!flow) return std::nullopt;
   ++counters_.fetch_hits;
@@ -432,6 +488,8 @@ MirrorStats ConntrackMirror::stats() const {
   stats.swept = counters_.swept.load();
   stats.fetches = counters_.fetches.load();
   stats.fetch_hits = counters_.fetch_hits.load();
+  stats.fetches_skipped = counters_.fetches_skipped.load();
+  stats.fetches_limited = counters_.fetches_limited.load();
   stats.marks_written = counters_.marks_written.load();
   stats.mark_errors = counters_.mark_errors.load();
   stats.expectations = expectations_->size();

@@ -2,6 +2,7 @@
 // (libnetfilter_conntrack): subscribe to NEW/UPDATE/DESTROY and expectation
 // events first, then dump and upsert; after an overrun (ENOBUFS) dump again
 // and sweep what the dump no longer has. Also answers the tracker's lookups
+// (asking the kernel only when the mirror itself cannot: miss_policy.hpp)
 // and writes connection marks to the kernel's entries.
 #pragma once
 
@@ -15,6 +16,7 @@
 
 #include "conntrack/expectations.hpp"
 #include "conntrack/flow_table.hpp"
+#include "conntrack/miss_policy.hpp"
 #include "conntrack/tracker.hpp"
 
 namespace verdictd {
@@ -30,6 +32,11 @@ struct MirrorStats {
   std::uint64_t marks_written = 0;  // connection marks written to the kernel
   std::uint64_t mark_errors = 0;
   std::size_t expectations = 0;  // live expectations mirrored
+  // Tracker lookups answered without asking the kernel: the mirror knew it
+  // had no such connection; or the budget for asking was spent
+  // (miss_policy.hpp).
+  std::uint64_t fetches_skipped = 0;
+  std::uint64_t fetches_limited = 0;
 };
 
 class ConntrackMirror final : public KernelLookup {
@@ -47,7 +54,9 @@ class ConntrackMirror final : public KernelLookup {
   void start();
   void stop();
 
-  // Thread-safe; a blocking ctnetlink get (microseconds).
+  // Thread-safe. Nothing when the mirror knows the kernel has no such
+  // connection; otherwise a blocking ctnetlink get (microseconds), within
+  // MissPolicy's budget.
   std::optional<Flow> fetch(const Tuple& tuple) override;
   // Asks the mirror thread to write the mark of the flow holding `original`
   // to the kernel's entry (now, or once the kernel has confirmed it).
@@ -57,6 +66,7 @@ class ConntrackMirror final : public KernelLookup {
 
  private:
   struct Sockets;
+  class ReadingEvents;
   struct Counters {
     std::atomic<std::uint64_t> events{0};
     std::atomic<std::uint64_t> own_events{0};
@@ -65,6 +75,8 @@ class ConntrackMirror final : public KernelLookup {
     std::atomic<std::uint64_t> swept{0};
     std::atomic<std::uint64_t> fetches{0};
     std::atomic<std::uint64_t> fetch_hits{0};
+    std::atomic<std::uint64_t> fetches_skipped{0};
+    std::atomic<std::uint64_t> fetches_limited{0};
     std::atomic<std::uint64_t> marks_written{0};
     std::atomic<std::uint64_t> mark_errors{0};
   };
@@ -87,6 +99,12 @@ class ConntrackMirror final : public KernelLookup {
   // Asks the kernel about some of the connections that send no events, and
   // forgets those it no longer has.
   void check_silent(ConntrackTime now);
+  // Flows the table dropped (evicted, refused), maybe the kernel's.
+  [[nodiscard]] std::uint64_t table_losses() const;
+  // Whether every event the kernel queued until now has been applied: the
+  // mirror thread is not reading any (Sockets::reading) and the event socket
+  // holds nothing, not even an error. One poll, from any thread.
+  [[nodiscard]] bool events_applied() const;
   // A ctnetlink get, merging nothing.
   std::optional<Flow> ask_kernel(const Tuple& tuple, ConntrackTime now);
 
@@ -97,6 +115,7 @@ class ConntrackMirror final : public KernelLookup {
   std::thread thread_;
   std::atomic<bool> stopping_{false};
   Counters counters_;
+  MissPolicy misses_;
 };
 
 }  // namespace verdictd
