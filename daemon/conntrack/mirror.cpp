@@ -44,6 +44,11 @@ constexpr auto kUnconfirmedAge = seconds(5);
 constexpr auto kResyncGrace = seconds(2);
 // Gets spent per maintenance round on connections that send no events.
 constexpr std::size_t kSilentChecks = 256;
+// After the table dropped flows (it was full), a dump once it has room again
+// brings back what the kernel still has, and misses need no lookups again
+// (miss_policy.hpp): no more often than this.
+constexpr auto kRefillInterval = seconds(10);
+constexpr std::size_t kRefillRoomPercent = 75;  // the table at most this full
 
 // Whether the kernel gives every connection events (nf_conntrack_events=1),
 // rather than only those created while someone listens (2, the default).
@@ -114,6 +119,7 @@ struct ConntrackMirror::Sockets {
   std::size_t silent_next = 0;
   bool collect_silent = false;                             // during the first dump
   std::unordered_set<Tuple, TupleHash> unconfirmed_marks;  // waiting for the kernel's confirmation
+  ConntrackTime next_refill{};                             // see kRefillInterval
 
   Sockets() { nfnl_rcvbufsiz(nfct_nfnlh(events.get()), kEventBuffer); }
 };
@@ -347,10 +353,21 @@ void ConntrackMirror::maintain(ConntrackTime now) {
     }
   }
   check_silent(now);
+  refill(now);
   count_divergences(now);
   std::vector<Tuple> unsynced;
   for (const Flow& flow : flows_->marks_to_write()) unsynced.push_back(flow.original);
   write_marks(std::move(unsynced));
+}
+
+void ConntrackMirror::refill(ConntrackTime now) {
+  const FlowTableStats table = flows_->stats();
+  if (misses_.complete(table.evicted + table.refused) || now < sockets_->next_refill ||
+      table.flows * 100 > table.max_flows * kRefillRoomPercent) {
+    return;
+  }
+  sockets_->next_refill = now + kRefillInterval;
+  resync();
 }
 
 void ConntrackMirror::count_divergences(ConntrackTime now) {

@@ -25,7 +25,7 @@ struct MirrorStats {
   std::uint64_t events = 0;         // conntrack events applied
   std::uint64_t own_events = 0;     // events caused by our own changes, ignored
   std::uint64_t overruns = 0;       // ENOBUFS on the event socket
-  std::uint64_t resyncs = 0;        // full dumps after an overrun (the first dump not counted)
+  std::uint64_t resyncs = 0;        // full dumps after an overrun or a full table (not the first)
   std::uint64_t swept = 0;          // flows removed by resyncs, or found gone without an event
   std::uint64_t fetches = 0;        // lookups asked of the kernel by the tracker
   std::uint64_t fetch_hits = 0;     // ... that found a connection
@@ -94,6 +94,8 @@ class ConntrackMirror final : public KernelLookup {
   void write_marks(std::vector<Tuple> more);
   void write_mark(const Flow& flow);
   void maintain(ConntrackTime now);
+  // Dumps the kernel's table again when ours has dropped flows and has room.
+  void refill(ConntrackTime now);
   // Counts the flows on which the kernel lastingly disagrees with us; logs them.
   void count_divergences(ConntrackTime now);
   // Asks the kernel about some of the connections that send no events, and

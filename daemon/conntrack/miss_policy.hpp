@@ -44,6 +44,10 @@ class MissPolicy {
   // Events were lost (ENOBUFS), or the mirror stopped following the kernel.
   void lost_events() { complete_.store(false); }
 
+  // Whether the table holds every connection the kernel had confirmed when
+  // the mirror last read its events; `table_losses` as below.
+  [[nodiscard]] bool complete(std::uint64_t table_losses) const;
+
   // Thread-safe. `table_losses`: the table's count of dropped flows now;
   // `events_applied()`: whether every event queued until now has been
   // applied (called only when the rest says the mirror is complete).
@@ -54,7 +58,6 @@ class MissPolicy {
   }
 
  private:
-  [[nodiscard]] bool complete(std::uint64_t table_losses) const;
   // One get from the budget; false when it is spent.
   bool take(ConntrackTime now);
 
