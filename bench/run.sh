@@ -29,12 +29,20 @@
 # over the ten configurations
 # (each figure is the best of its rounds), BENCH_STEERING (legacy or nft,
 # default legacy) for every NFQUEUE configuration.
+#
+# `bench/run.sh BUILD flood` measures instead TCP throughput during spoofed
+# floods, kernel against verdictd (bench/flood.sh).
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 build=$(cd "${1:-${VERDICTD_BUILD_DIR:-$top/build}}" && pwd)
 seconds=${BENCH_SECONDS:-3}
 runs=${BENCH_RUNS:-3}
 steering=${BENCH_STEERING:-legacy}
+mode=${2:-all}
+case $mode in
+  all | flood) ;;
+  *) echo "usage: $0 [BUILD_DIR [all|flood]]" >&2; exit 2 ;;
+esac
 # The senders on one core, the packet filter (reader or verdictd) and the
 # receiving iperf3 on the other, the same for every configuration: the
 # scheduler's placement otherwise varies the figures more than they differ.
@@ -226,7 +234,7 @@ kernel_rules() {
   flush_conntrack
   "$verdictctl" export -4 "$2" | netns "$router" iptables-legacy-restore
   "$verdictctl" export -6 "$2" | netns "$router" ip6tables-legacy-restore
-  measure "$1" "$2" conntrack -L
+  "$measurement" "$1" "$2" conntrack -L
   empty_tables "$2"
   flush_conntrack
 }
@@ -244,25 +252,34 @@ minimal_reader() {
   wait "$pid" || true
 }
 
-# verdictd with a ruleset: $1 the configuration's name, $2 the ruleset.
+# verdictd with a ruleset: $1 the configuration's name, $2 the ruleset, $3
+# the verdictd to run (default the build's).
 verdictd_rules() {
   flush_conntrack
-  ip netns exec "$router" taskset -c "$filter_cpu" "$verdictd" --ruleset "$2" \
+  ip netns exec "$router" taskset -c "$filter_cpu" "${3:-$verdictd}" --ruleset "$2" \
     --control-socket "$sock" --steering "$steering" >"$log" 2>&1 &
   local pid=$!
   pids+=("$pid")
+  daemon_pid=$pid  # for the measurement
   for _ in $(seq 100); do
     netns "$router" "$verdictctl" --socket "$sock" status >/dev/null 2>&1 && break
     sleep 0.1
   done
   netns "$router" "$verdictctl" --socket "$sock" status >/dev/null ||
     { echo "bench: verdictd did not start:" >&2; cat "$log" >&2; exit 1; }
-  measure "$1" "$2" "$verdictctl" --socket "$sock" conntrack
+  "$measurement" "$1" "$2" "$verdictctl" --socket "$sock" conntrack
   kill "$pid"
   wait "$pid" || true
   netns "$router" "$verdictd" --remove-steering --steering "$steering"
   flush_conntrack
 }
+
+# How kernel_rules and verdictd_rules measure a configuration.
+measurement=measure
+if [ "$mode" = flood ]; then
+  source "$top/bench/flood.sh"
+  exit 0
+fi
 
 # Rounds over all configurations, so that whatever else the machine does
 # weighs on each of them alike; the best figure of each is kept. The NAT

@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
@@ -43,6 +44,11 @@ constexpr auto kUnconfirmedAge = seconds(5);
 constexpr auto kResyncGrace = seconds(2);
 // Gets spent per maintenance round on connections that send no events.
 constexpr std::size_t kSilentChecks = 256;
+// After the table dropped flows (it was full), a dump once it has room again
+// brings back what the kernel still has, and misses need no lookups again
+// (miss_policy.hpp): no more often than this.
+constexpr auto kRefillInterval = seconds(10);
+constexpr std::size_t kRefillRoomPercent = 75;  // the table at most this full
 
 // Whether the kernel gives every connection events (nf_conntrack_events=1),
 // rather than only those created while someone listens (2, the default).
@@ -93,6 +99,9 @@ struct ConntrackMirror::Sockets {
   std::mutex query_mutex;
   std::uint32_t query_port = nfnl_portid(nfct_nfnlh(queries.get()));
   int events_fd = nonblocking(nfct_fd(events.get()));
+  // Odd while the mirror thread reads and applies events or resyncs; each
+  // such round adds two. See events_applied.
+  std::atomic<std::uint64_t> reading{0};
   std::optional<Flow>* answer = nullptr;  // where the get's callback puts the flow
   ConntrackTime answer_time{};
 
@@ -110,6 +119,7 @@ struct ConntrackMirror::Sockets {
   std::size_t silent_next = 0;
   bool collect_silent = false;                             // during the first dump
   std::unordered_set<Tuple, TupleHash> unconfirmed_marks;  // waiting for the kernel's confirmation
+  ConntrackTime next_refill{};                             // see kRefillInterval
 
   Sockets() { nfnl_rcvbufsiz(nfct_nfnlh(events.get()), kEventBuffer); }
 };
@@ -124,7 +134,9 @@ void ConntrackMirror::start() {
   sockets_ = std::make_unique<Sockets>();
   register_callbacks();
   sockets_->collect_silent = !kernel_reports_every_connection();
+  const std::uint64_t losses = table_losses();
   dump_flows();
+  misses_.dumped(losses, table_losses());
   sockets_->collect_silent = false;
   dump_expectations();
   stopping_.store(false);
@@ -265,19 +277,38 @@ void ConntrackMirror::run() {
       if (now >= next_tick) next_tick = now + kTick;
     }
   } catch (const std::exception& e) {
+    misses_.lost_events();
     std::fprintf(stderr, "verdictd: the kernel's conntrack table is no longer followed: %s\n",
                  e.what());
   }
 }
 
+// Marks the mirror thread busy with events for as long as it lives.
+class ConntrackMirror::ReadingEvents {
+ public:
+  explicit ReadingEvents(std::atomic<std::uint64_t>& generation) : generation_(&generation) {
+    ++*generation_;
+  }
+  ~ReadingEvents() { ++*generation_; }
+  ReadingEvents(const ReadingEvents&) = delete;
+  ReadingEvents& operator=(const ReadingEvents&) = delete;
+  ReadingEvents(ReadingEvents&&) = delete;
+  ReadingEvents& operator=(ReadingEvents&&) = delete;
+
+ private:
+  std::atomic<std::uint64_t>* generation_;
+};
+
 bool ConntrackMirror::read_events() {
   Sockets& s = *sockets_;
+  const ReadingEvents reading(s.reading);
   s.events_left = kEventBatch;
   while (nfct_catch(s.events.get()) < 0) {
     if (errno == EINTR) continue;
     if (errno == EAGAIN || errno == EWOULDBLOCK) return true;
     if (errno == ENOBUFS) {
       ++counters_.overruns;
+      misses_.lost_events();
       return false;
     }
     throw failure("reading conntrack events");
@@ -286,6 +317,7 @@ bool ConntrackMirror::read_events() {
 }
 
 void ConntrackMirror::resync() {
+  const ReadingEvents reading(sockets_->reading);
   // What the socket still holds predates the overrun, and the dump below
   // supersedes it: applied after the dump, a stale NEW would bring back a
   // connection whose DESTROY was lost. At most twice the buffer, so a flood
@@ -300,8 +332,10 @@ void ConntrackMirror::resync() {
     }
   }
   const auto started = ConntrackClock::now();
+  const std::uint64_t losses = table_losses();
   const auto dumped = dump_flows();
   counters_.swept += flows_->retain_kernel(dumped, started, kResyncGrace);
+  misses_.dumped(losses, table_losses());
   // Expectation events were lost too; there are few, so dump them afresh.
   expectations_->clear();
   dump_expectations();
@@ -319,10 +353,21 @@ void ConntrackMirror::maintain(ConntrackTime now) {
     }
   }
   check_silent(now);
+  refill(now);
   count_divergences(now);
   std::vector<Tuple> unsynced;
   for (const Flow& flow : flows_->marks_to_write()) unsynced.push_back(flow.original);
   write_marks(std::move(unsynced));
+}
+
+void ConntrackMirror::refill(ConntrackTime now) {
+  const FlowTableStats table = flows_->stats();
+  if (misses_.complete(table.evicted + table.refused) || now < sockets_->next_refill ||
+      table.flows * 100 > table.max_flows * kRefillRoomPercent) {
+    return;
+  }
+  sockets_->next_refill = now + kRefillInterval;
+  resync();
 }
 
 void ConntrackMirror::count_divergences(ConntrackTime now) {
@@ -412,9 +457,37 @@ std::optional<Flow> ConntrackMirror::ask_kernel(const Tuple& tuple, ConntrackTim
   return answer;
 }
 
+std::uint64_t ConntrackMirror::table_losses() const {
+  const FlowTableStats stats = flows_->stats();
+  return stats.evicted + stats.refused;
+}
+
+bool ConntrackMirror::events_applied() const {
+  Sockets& s = *sockets_;
+  const std::uint64_t before = s.reading.load();
+  if (before % 2 != 0) return false;
+  // Anything ready, an error (ENOBUFS) or a failed poll: not known applied.
+  pollfd events{s.events_fd, POLLIN, 0};
+  if (poll(&events, 1, 0) != 0) return false;
+  // Nothing was taken from the socket meanwhile, still to be applied.
+  return s.reading.load() == before;
+}
+
 std::optional<Flow> ConntrackMirror::fetch(const Tuple& tuple) {
-  ++counters_.fetches;
+  if (!sockets_) return std::nullopt;
   const auto now = ConntrackClock::now();
+  switch (misses_.decide(
+      table_losses(), [this] { return events_applied(); }, now)) {
+    case MissAnswer::kAbsent:
+      ++counters_.fetches_skipped;
+      return std::nullopt;
+    case MissAnswer::kOverBudget:
+      ++counters_.fetches_limited;
+      return std::nullopt;
+    case MissAnswer::kAsk:
+      break;
+  }
+  ++counters_.fetches;
   const auto flow = ask_kernel(tuple, now);
   if (!flow) return std::nullopt;
   ++counters_.fetch_hits;
@@ -432,6 +505,8 @@ MirrorStats ConntrackMirror::stats() const {
   stats.swept = counters_.swept.load();
   stats.fetches = counters_.fetches.load();
   stats.fetch_hits = counters_.fetch_hits.load();
+  stats.fetches_skipped = counters_.fetches_skipped.load();
+  stats.fetches_limited = counters_.fetches_limited.load();
   stats.marks_written = counters_.marks_written.load();
   stats.mark_errors = counters_.mark_errors.load();
   stats.expectations = expectations_->size();

@@ -2,6 +2,7 @@
 // (libnetfilter_conntrack): subscribe to NEW/UPDATE/DESTROY and expectation
 // events first, then dump and upsert; after an overrun (ENOBUFS) dump again
 // and sweep what the dump no longer has. Also answers the tracker's lookups
+// (asking the kernel only when the mirror itself cannot: miss_policy.hpp)
 // and writes connection marks to the kernel's entries.
 #pragma once
 
@@ -15,6 +16,7 @@
 
 #include "conntrack/expectations.hpp"
 #include "conntrack/flow_table.hpp"
+#include "conntrack/miss_policy.hpp"
 #include "conntrack/tracker.hpp"
 
 namespace verdictd {
@@ -23,13 +25,18 @@ struct MirrorStats {
   std::uint64_t events = 0;         // conntrack events applied
   std::uint64_t own_events = 0;     // events caused by our own changes, ignored
   std::uint64_t overruns = 0;       // ENOBUFS on the event socket
-  std::uint64_t resyncs = 0;        // full dumps after an overrun (the first dump not counted)
+  std::uint64_t resyncs = 0;        // full dumps after an overrun or a full table (not the first)
   std::uint64_t swept = 0;          // flows removed by resyncs, or found gone without an event
   std::uint64_t fetches = 0;        // lookups asked of the kernel by the tracker
   std::uint64_t fetch_hits = 0;     // ... that found a connection
   std::uint64_t marks_written = 0;  // connection marks written to the kernel
   std::uint64_t mark_errors = 0;
   std::size_t expectations = 0;  // live expectations mirrored
+  // Tracker lookups answered without asking the kernel: the mirror knew it
+  // had no such connection; or the budget for asking was spent
+  // (miss_policy.hpp).
+  std::uint64_t fetches_skipped = 0;
+  std::uint64_t fetches_limited = 0;
 };
 
 class ConntrackMirror final : public KernelLookup {
@@ -47,7 +54,9 @@ class ConntrackMirror final : public KernelLookup {
   void start();
   void stop();
 
-  // Thread-safe; a blocking ctnetlink get (microseconds).
+  // Thread-safe. Nothing when the mirror knows the kernel has no such
+  // connection; otherwise a blocking ctnetlink get (microseconds), within
+  // MissPolicy's budget.
   std::optional<Flow> fetch(const Tuple& tuple) override;
   // Asks the mirror thread to write the mark of the flow holding `original`
   // to the kernel's entry (now, or once the kernel has confirmed it).
@@ -57,6 +66,7 @@ class ConntrackMirror final : public KernelLookup {
 
  private:
   struct Sockets;
+  class ReadingEvents;
   struct Counters {
     std::atomic<std::uint64_t> events{0};
     std::atomic<std::uint64_t> own_events{0};
@@ -65,6 +75,8 @@ class ConntrackMirror final : public KernelLookup {
     std::atomic<std::uint64_t> swept{0};
     std::atomic<std::uint64_t> fetches{0};
     std::atomic<std::uint64_t> fetch_hits{0};
+    std::atomic<std::uint64_t> fetches_skipped{0};
+    std::atomic<std::uint64_t> fetches_limited{0};
     std::atomic<std::uint64_t> marks_written{0};
     std::atomic<std::uint64_t> mark_errors{0};
   };
@@ -82,11 +94,19 @@ class ConntrackMirror final : public KernelLookup {
   void write_marks(std::vector<Tuple> more);
   void write_mark(const Flow& flow);
   void maintain(ConntrackTime now);
+  // Dumps the kernel's table again when ours has dropped flows and has room.
+  void refill(ConntrackTime now);
   // Counts the flows on which the kernel lastingly disagrees with us; logs them.
   void count_divergences(ConntrackTime now);
   // Asks the kernel about some of the connections that send no events, and
   // forgets those it no longer has.
   void check_silent(ConntrackTime now);
+  // Flows the table dropped (evicted, refused), maybe the kernel's.
+  [[nodiscard]] std::uint64_t table_losses() const;
+  // Whether every event the kernel queued until now has been applied: the
+  // mirror thread is not reading any (Sockets::reading) and the event socket
+  // holds nothing, not even an error. One poll, from any thread.
+  [[nodiscard]] bool events_applied() const;
   // A ctnetlink get, merging nothing.
   std::optional<Flow> ask_kernel(const Tuple& tuple, ConntrackTime now);
 
@@ -97,6 +117,7 @@ class ConntrackMirror final : public KernelLookup {
   std::thread thread_;
   std::atomic<bool> stopping_{false};
   Counters counters_;
+  MissPolicy misses_;
 };
 
 }  // namespace verdictd

@@ -31,7 +31,8 @@ std::string conntrack_text(const StatusReport& report) {
          field("evicted", f.evicted) + field("refused", f.refused) + field("events", m.events) +
          field("own_events", m.own_events) + field("overruns", m.overruns) +
          field("resyncs", m.resyncs) + field("swept", m.swept) + field("fetches", m.fetches) +
-         field("fetch_hits", m.fetch_hits) + field("marks_written", m.marks_written) +
+         field("fetch_hits", m.fetch_hits) + field("fetches_skipped", m.fetches_skipped) +
+         field("fetches_limited", m.fetches_limited) + field("marks_written", m.marks_written) +
          field("mark_errors", m.mark_errors) + field("expectations", m.expectations) +
          field("divergences", f.divergences) + "\nnat" + field("bindings", report.nat.bindings) +
          field("exhausted", report.nat.exhausted);
