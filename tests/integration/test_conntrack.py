@@ -265,6 +265,10 @@ class CtStateTest(LabTestCase):
         for tool in (f"iptables-{backend}", f"ip6tables-{backend}"):
             self.lab.ns[R].run([tool, *FTP_HELPER])
 
+    def runs(self):
+        """(scenario name, family, steps) of the scenarios to send."""
+        return scenario_runs()
+
     def run_steps(self, read_counters, quiet_wait):
         """Sends every scenario's packets one by one; returns
         [(scenario, family, step, observed counters)]."""
@@ -272,7 +276,7 @@ class CtStateTest(LabTestCase):
         wire = Wire(self.lab)
         silence_end_hosts(self.lab, True)
         try:
-            for name, family, steps in scenario_runs():
+            for name, family, steps in self.runs():
                 self.flush_conntrack()
                 for step in steps:
                     before = read_counters()
