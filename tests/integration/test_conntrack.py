@@ -240,6 +240,8 @@ FTP_HELPER = ["-t", "raw", "-I", "PREROUTING", "1", "-p", "tcp", "--dport", "21"
 
 
 class CtStateTest(LabTestCase):
+    # The counting rules (tests/rulesets/).
+    ruleset = "ct_states"
 
     @classmethod
     def setUpClass(cls):
@@ -298,7 +300,7 @@ class CtStateTest(LabTestCase):
         return observed
 
     def test_ctstate_packet_by_packet(self):
-        path = ruleset_path("ct_states")
+        path = ruleset_path(self.ruleset)
         self.lab.kernel_reset()
         self.lab.kernel_load(path)
         self.add_ftp_helper("legacy")

@@ -179,5 +179,16 @@ class ChecksumStateTest(test_conntrack.CtStateTest):
         self.check_scenario("ct_gateway", [probes])
 
 
+class ChecksumStateAtForwardTest(test_conntrack.CtStateTest):
+    """The same packets with no rule at PREROUTING: verdictd tracks
+    forwarded packets at FORWARD, where NFQUEUE says a checksum the kernel's
+    conntrack found right is verified, and one it found wrong is not."""
+
+    ruleset = "ct_states_forward"
+
+    def runs(self):
+        return scenario_runs()
+
+
 if __name__ == "__main__":
     unittest.main()
