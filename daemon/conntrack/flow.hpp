@@ -152,6 +152,9 @@ struct PacketConntrack {
   // Set when the packet would start a connection but the flow table is full
   // and nothing could be evicted: the kernel drops such a packet.
   bool table_full = false;
+  // Set when the packet came in through PREROUTING (see crossed_prerouting),
+  // where the kernel's conntrack checks checksums (nf_conntrack_checksum).
+  bool crossed_prerouting = false;
   ConntrackTime now{};
 };
 

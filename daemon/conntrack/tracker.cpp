@@ -5,6 +5,7 @@
 #include "conntrack/divergence.hpp"
 #include "conntrack/icmp_tracking.hpp"
 #include "conntrack/tcp_tracking.hpp"
+#include "conntrack/transport_checksum.hpp"
 
 namespace verdictd {
 
@@ -261,7 +262,7 @@ void reset(PacketConntrack& ct) {
 
 // What is decided the same way at every hook, before the packet's own
 // connection is looked up: untracked packets, packets without the headers a
-// tuple needs, ICMP errors (by the connection they quote) and the ICMPv6 the
+// tuple needs, bad checksums, ICMP errors (by the connection they quote) and the ICMPv6 the
 // kernel leaves untracked. Fills `ct` and returns nullopt for those; returns
 // the packet's tuple when its own connection decides.
 std::optional<Tuple> decide_without_own_flow(const PacketView& packet, PacketConntrack& ct,
@@ -272,6 +273,9 @@ std::optional<Tuple> decide_without_own_flow(const PacketView& packet, PacketCon
     return std::nullopt;
   }
   if (!packet.has_network) return std::nullopt;
+  // The protocols test the checksum first, an ICMP message's type after it:
+  // a packet that fails is INVALID, and no connection is created or advanced.
+  if (checksum_rejected(packet, ct.crossed_prerouting)) return std::nullopt;
   switch (icmp_role(packet)) {
     case IcmpRole::kInvalid:
       return std::nullopt;

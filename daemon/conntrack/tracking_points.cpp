@@ -45,4 +45,8 @@ bool tracks_at(Hook hook, HookMask steered, std::uint32_t in_ifindex) {
   return true;
 }
 
+bool crossed_prerouting(Hook hook, std::uint32_t in_ifindex) {
+  return in_ifindex != 0 && hook != Hook::kOutput && !arrives_tracked(hook, in_ifindex);
+}
+
 }  // namespace verdictd

@@ -41,4 +41,11 @@ bool arrives_tracked(Hook hook, std::uint32_t in_ifindex);
 // interface (0 for locally generated packets).
 bool tracks_at(Hook hook, HookMask steered, std::uint32_t in_ifindex);
 
+// True when the packet at `hook` came in through PREROUTING with no
+// connection yet, where the kernel's conntrack tests checksums (the
+// protocols' *_error functions, only for hooknum == NF_INET_PRE_ROUTING): it
+// arrived on an interface, and not back from loopback, whose packets were
+// tracked, checksums untested, at OUTPUT.
+bool crossed_prerouting(Hook hook, std::uint32_t in_ifindex);
+
 }  // namespace verdictd

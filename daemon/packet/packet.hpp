@@ -31,8 +31,23 @@ inline constexpr std::uint8_t kEce = 0x40;
 inline constexpr std::uint8_t kCwr = 0x80;
 }  // namespace tcpflag
 
+// What the kernel knows of a packet's transport checksum, as NFQUEUE reports
+// it in NFQA_SKB_INFO (nfqnl_put_packet_info).
+enum class ChecksumInfo : std::uint8_t {
+  // Neither flag: the driver or the stack verified it (skb_csum_unnecessary),
+  // or the hook is one where the kernel does not say (OUTPUT).
+  kVerified,
+  // NFQA_SKB_CSUMNOTREADY: CHECKSUM_PARTIAL, locally generated (a veth peer's
+  // socket, say); the field holds the pseudo-header sum until it is filled in.
+  kPartial,
+  // NFQA_SKB_CSUM_NOTVERIFIED: nobody has checked it yet.
+  kUnverified,
+};
+
 struct PacketView {
   std::span<const std::uint8_t> bytes;
+  // Set by whoever received the packet; parse leaves it kVerified.
+  ChecksumInfo checksum = ChecksumInfo::kVerified;
 
   bool has_network = false;  // a complete IPv4 or IPv6 header was present
   Family family = Family::kIPv4;

@@ -366,8 +366,9 @@ std::optional<int> QueueWorker::dispatch(std::span<std::uint8_t> datagram,
       packet.out_ifindex = ntohl(mnl_attr_get_u32(attributes[NFQA_IFINDEX_OUTDEV]));
     }
     if (attributes[NFQA_SKB_INFO] != nullptr) {
-      packet.checksum_not_ready =
-          (ntohl(mnl_attr_get_u32(attributes[NFQA_SKB_INFO])) & NFQA_SKB_CSUMNOTREADY) != 0;
+      const std::uint32_t info = ntohl(mnl_attr_get_u32(attributes[NFQA_SKB_INFO]));
+      packet.checksum_not_ready = (info & NFQA_SKB_CSUMNOTREADY) != 0;
+      packet.checksum_unverified = (info & NFQA_SKB_CSUM_NOTVERIFIED) != 0;
     }
 
     const PacketDecision decision = handler_(packet);

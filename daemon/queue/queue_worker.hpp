@@ -26,6 +26,8 @@ struct QueuedPacket {
   std::uint32_t in_ifindex = 0;     // 0 when the hook has none
   std::uint32_t out_ifindex = 0;    // 0 when the hook has none
   bool checksum_not_ready = false;  // NFQA_SKB_CSUMNOTREADY: L4 checksum is partial
+  // NFQA_SKB_CSUM_NOTVERIFIED: nobody has checked the L4 checksum yet.
+  bool checksum_unverified = false;
 };
 
 struct PacketDecision {

@@ -94,6 +94,11 @@ class ConnectionStep final : public ConnectionSteps {
   bool failed_ = false;
 };
 
+ChecksumInfo checksum_info(const QueuedPacket& packet) {
+  if (packet.checksum_not_ready) return ChecksumInfo::kPartial;
+  return packet.checksum_unverified ? ChecksumInfo::kUnverified : ChecksumInfo::kVerified;
+}
+
 // Accepts the packet, sending its mark back when the rules changed it.
 PacketDecision accepted(std::uint32_t mark, std::uint32_t queued_mark) {
   PacketDecision decision;
@@ -109,7 +114,8 @@ PacketDecision PacketPath::operator()(const QueuedPacket& packet) {
     ruleset_ = rulesets_->snapshot();
     generation_ = current;
   }
-  const PacketView view = PacketView::parse(packet.payload, packet.original_length);
+  PacketView view = PacketView::parse(packet.payload, packet.original_length);
+  view.checksum = checksum_info(packet);
   InterfaceName in{};
   InterfaceName out{};
   if (packet.in_ifindex != 0) links_->name_of(packet.in_ifindex, in);
@@ -134,6 +140,7 @@ PacketDecision PacketPath::operator()(const QueuedPacket& packet) {
   PacketConntrack ct;
   ct.now = ConntrackClock::now();
   ct.notrack = untracked_bit != 0;
+  ct.crossed_prerouting = crossed_prerouting(hook_, packet.in_ifindex);
   state.conntrack = &ct;
   state.flows = conntrack_.flows;
   const bool track =

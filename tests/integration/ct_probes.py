@@ -110,8 +110,10 @@ class Wire:
             self.sockets[side] = s
 
     def send(self, side, packet):
+        """Sends one IP packet, or each of a list of them (fragments) in turn."""
         own, router = _WIRE[side]
-        self.sockets[side].send(bytes(Ether(src=link_mac(own), dst=link_mac(router)) / packet))
+        for one in packet if isinstance(packet, list) else [packet]:
+            self.sockets[side].send(bytes(Ether(src=link_mac(own), dst=link_mac(router)) / one))
 
     def close(self):
         for s in self.sockets.values():

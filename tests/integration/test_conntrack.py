@@ -240,6 +240,8 @@ FTP_HELPER = ["-t", "raw", "-I", "PREROUTING", "1", "-p", "tcp", "--dport", "21"
 
 
 class CtStateTest(LabTestCase):
+    # The counting rules (tests/rulesets/).
+    ruleset = "ct_states"
 
     @classmethod
     def setUpClass(cls):
@@ -265,6 +267,10 @@ class CtStateTest(LabTestCase):
         for tool in (f"iptables-{backend}", f"ip6tables-{backend}"):
             self.lab.ns[R].run([tool, *FTP_HELPER])
 
+    def runs(self):
+        """(scenario name, family, steps) of the scenarios to send."""
+        return scenario_runs()
+
     def run_steps(self, read_counters, quiet_wait):
         """Sends every scenario's packets one by one; returns
         [(scenario, family, step, observed counters)]."""
@@ -272,7 +278,7 @@ class CtStateTest(LabTestCase):
         wire = Wire(self.lab)
         silence_end_hosts(self.lab, True)
         try:
-            for name, family, steps in scenario_runs():
+            for name, family, steps in self.runs():
                 self.flush_conntrack()
                 for step in steps:
                     before = read_counters()
@@ -294,7 +300,7 @@ class CtStateTest(LabTestCase):
         return observed
 
     def test_ctstate_packet_by_packet(self):
-        path = ruleset_path("ct_states")
+        path = ruleset_path(self.ruleset)
         self.lab.kernel_reset()
         self.lab.kernel_load(path)
         self.add_ftp_helper("legacy")

@@ -80,5 +80,18 @@ TEST(ConntrackTrackingPoints, LoopbackIsTrackedOnTheWayOut) {
   EXPECT_FALSE(tracks_at(Hook::kInput, steered, kEth));
 }
 
+TEST(ConntrackTrackingPoints, ChecksumsAreTestedOnPacketsThatCameInThroughPrerouting) {
+  // Inbound and forwarded packets, wherever verdictd tracks them.
+  EXPECT_TRUE(crossed_prerouting(Hook::kPrerouting, kEth));
+  EXPECT_TRUE(crossed_prerouting(Hook::kInput, kEth));
+  EXPECT_TRUE(crossed_prerouting(Hook::kForward, kEth));
+  EXPECT_TRUE(crossed_prerouting(Hook::kPostrouting, kEth));
+  // Locally generated ones, and loopback ones tracked on their way out.
+  EXPECT_FALSE(crossed_prerouting(Hook::kOutput, 0));
+  EXPECT_FALSE(crossed_prerouting(Hook::kPostrouting, 0));
+  EXPECT_FALSE(crossed_prerouting(Hook::kPrerouting, kLoopbackIfindex));
+  EXPECT_FALSE(crossed_prerouting(Hook::kInput, kLoopbackIfindex));
+}
+
 }  // namespace
 }  // namespace verdictd
