@@ -70,6 +70,7 @@ cleanup() {
   for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
   for ns in "$client" "$router" "$server"; do ip netns del "$ns" 2>/dev/null || true; done
   rm -f "$sock" "$log"
+  rm -rf "/tmp/$id.run"
 }
 trap cleanup EXIT
 
@@ -248,7 +249,7 @@ minimal_reader() {
 verdictd_rules() {
   flush_conntrack
   ip netns exec "$router" taskset -c "$filter_cpu" "$verdictd" --ruleset "$2" \
-    --control-socket "$sock" --steering "$steering" >"$log" 2>&1 &
+    --control-socket "$sock" --runtime-directory "/tmp/$id.run" --steering "$steering" >"$log" 2>&1 &
   local pid=$!
   pids+=("$pid")
   for _ in $(seq 100); do
