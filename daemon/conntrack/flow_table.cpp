@@ -271,6 +271,17 @@ std::optional<Flow> FlowTable::note_binding(const Tuple& original, std::uint8_t 
   return flow;
 }
 
+void FlowTable::note_null_binding(const Tuple& original, std::uint8_t manip, ConntrackTime now) {
+  const std::lock_guard lock(mutex_);
+  const auto located = locate(original, now);
+  if (!located) return;
+  Flow& flow = slots_[located->first].flow;
+  flow.nat_done |= manip;
+  if (journal_ != nullptr && flow.binding_slot != kNoBindingSlot) {
+    flow.binding_slot = journal_->record(flow);
+  }
+}
+
 bool FlowTable::restore_binding(const Flow& stored, ConntrackTime now) {
   const std::lock_guard lock(mutex_);
   std::optional<std::pair<std::uint32_t, Direction>> located;

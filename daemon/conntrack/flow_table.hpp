@@ -73,6 +73,10 @@ class FlowTable {
   std::optional<Flow> note_binding(const Tuple& original, std::uint8_t manip,
                                    std::uint32_t nat_status, std::uint32_t masquerade_ifindex,
                                    ConntrackTime now);
+  // NAT: no rule bound the flow whose original tuple is `original` for
+  // `manip`: the null binding. A flow with a binding in the journal is
+  // recorded again, so that a restart knows this manipulation was decided.
+  void note_null_binding(const Tuple& original, std::uint8_t manip, ConntrackTime now);
   // At start: gives a flow adopted from the kernel the binding `stored` that a
   // previous run recorded. The kernel's entry shares one of the bound flow's
   // tuples or midway tuples (it tracks the connection as verdictd hands it the

@@ -60,9 +60,7 @@ class ConnectionStep final : public ConnectionSteps {
     if (state.first_packet_of_connection && (ct_->flow.nat_done & manip) == 0) {
       // No rule bound it: a null binding, so that its later packets skip the chains.
       ct_->flow.nat_done |= manip;
-      parts_->flows->modify(
-          ct_->flow.original, ct_->now,
-          [manip](Flow& flow, Direction /*direction*/) { flow.nat_done |= manip; });
+      parts_->flows->note_null_binding(ct_->flow.original, manip, ct_->now);
     }
     if (parts_->nat != nullptr &&
         needs_unknown_binding(ct_->flow, ct_->direction, state.hook, bindable_)) {

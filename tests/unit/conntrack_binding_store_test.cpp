@@ -180,5 +180,31 @@ TEST_F(BindingStoreTest, TheFlowTableFreesTheSlotOfAFlowThatGoes) {
   EXPECT_TRUE(next.previous().empty());
 }
 
+TEST_F(BindingStoreTest, ANullBindingIsRecordedOnlyBesideARealOne) {
+  BindingStore store(path_, 16);
+  store.commit();
+  FlowTable flows;
+  flows.set_journal(&store);
+  for (const std::uint16_t sport : {4000, 4001}) {
+    Flow flow = masqueraded(sport);
+    flow.reply = *reply_tuple(flow.original);
+    flow.status = 0;
+    flow.nat_done = 0;
+    ASSERT_EQ(flows.insert(flow, kNow), FlowTable::Insert::kInserted);
+  }
+  // 4000: a port forward (DNAT) at PREROUTING, then no SNAT rule at
+  // POSTROUTING; 4001: no rule at either.
+  ASSERT_TRUE(flows.note_binding(masqueraded(4000).original, natmanip::kDestination,
+                                 ctstatus::kDstNat, 0, kNow));
+  flows.note_null_binding(masqueraded(4000).original, natmanip::kSource, kNow);
+  flows.note_null_binding(masqueraded(4001).original, natmanip::kDestination, kNow);
+  flows.note_null_binding(masqueraded(4001).original, natmanip::kSource, kNow);
+  EXPECT_EQ(store.used(), 1U) << "a connection no rule bound takes no slot";
+  BindingStore next(path_, 16);
+  ASSERT_EQ(next.previous().size(), 1U);
+  EXPECT_EQ(next.previous()[0].nat_done, natmanip::kBoth)
+      << "a restart knows the source side was decided too";
+}
+
 }  // namespace
 }  // namespace verdictd
