@@ -78,6 +78,7 @@ cleanup() {
   for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
   for ns in "$client" "$router" "$server"; do ip netns del "$ns" 2>/dev/null || true; done
   rm -f "$sock" "$log"
+  rm -rf "/tmp/$id.run"
 }
 trap cleanup EXIT
 
@@ -256,8 +257,11 @@ minimal_reader() {
 # the verdictd to run (default the build's).
 verdictd_rules() {
   flush_conntrack
+  # A baseline binary ($3, older than the NAT store) keeps its default runtime directory.
+  local runtime=(--runtime-directory "/tmp/$id.run")
+  [[ -n ${3:-} ]] && runtime=()
   ip netns exec "$router" taskset -c "$filter_cpu" "${3:-$verdictd}" --ruleset "$2" \
-    --control-socket "$sock" --steering "$steering" >"$log" 2>&1 &
+    --control-socket "$sock" "${runtime[@]}" --steering "$steering" >"$log" 2>&1 &
   local pid=$!
   pids+=("$pid")
   daemon_pid=$pid  # for the measurement

@@ -38,6 +38,9 @@ inline constexpr std::uint32_t kDying = 1U << 9;
 // kernel's bits are not taken for such a flow (its own may lag, or be ahead).
 // The rest (CONFIRMED, EXPECTED from a helper, NAT, the kernel's own) is.
 inline constexpr std::uint32_t kDecidedHere = kSeenReply | kAssured | kDying;
+// What a NAT binding sets; the kernel's entry of a connection we translate
+// never has them (the kernel sees it untranslated).
+inline constexpr std::uint32_t kNat = kSrcNat | kDstNat;
 }  // namespace ctstatus
 
 // The two kinds of NAT manipulation (the kernel's nf_nat_manip_type), as bits
@@ -45,7 +48,11 @@ inline constexpr std::uint32_t kDecidedHere = kSeenReply | kAssured | kDying;
 namespace natmanip {
 inline constexpr std::uint8_t kSource = 1U << 0;       // SNAT, at POSTROUTING and INPUT
 inline constexpr std::uint8_t kDestination = 1U << 1;  // DNAT, at PREROUTING and OUTPUT
+inline constexpr std::uint8_t kBoth = kSource | kDestination;
 }  // namespace natmanip
+
+// Flow::binding_slot of a flow whose binding is in no slot of the binding store.
+inline constexpr std::uint32_t kNoBindingSlot = 0xffffffff;
 
 // The kernel's enum tcp_conntrack, same values (ctnetlink carries them).
 enum class TcpState : std::uint8_t {
@@ -129,6 +136,13 @@ struct Flow {
   // MASQUERADE's out interface, 0 for other bindings: the kernel forgets the
   // connection when that interface goes down or the mapped address goes away.
   std::uint32_t masquerade_ifindex = 0;
+  // NAT: the manipulations (natmanip bits) a previous run of verdictd may have
+  // bound, and whose binding is not known: set on a flow adopted from the
+  // kernel, cleared by a binding restored from the store. A packet that would
+  // need such a binding is dropped, never sent on untranslated.
+  std::uint8_t nat_unknown = 0;
+  // Where the binding store keeps this flow's binding (kNoBindingSlot: nowhere).
+  std::uint32_t binding_slot = kNoBindingSlot;
   KernelView kernel_view{};
   ConntrackTime created{};
   ConntrackTime expires{};

@@ -97,6 +97,9 @@ void FlowTable::unindex_midway(std::uint32_t slot) {
 
 void FlowTable::remove_slot(std::uint32_t slot) {
   Slot& s = slots_[slot];
+  if (journal_ != nullptr && s.flow.binding_slot != kNoBindingSlot) {
+    journal_->release(s.flow.binding_slot);
+  }
   unindex_midway(slot);
   index_.erase(s.flow.original);
   index_.erase(s.flow.reply);
@@ -188,6 +191,7 @@ void FlowTable::merge_kernel(const Flow& kernel, ConntrackTime now) {
     Flow added = kernel;
     added.observed = false;
     added.status |= ctstatus::kConfirmed;
+    added.nat_unknown = natmanip::kBoth;
     note_kernel_view(added, kernel, now);  // agreeing: it is the kernel's
     add_slot(added);
     return;
@@ -200,7 +204,8 @@ void FlowTable::merge_kernel(const Flow& kernel, ConntrackTime now) {
     ours.mark = kernel.mark;
     if (kernel.tcp_state != TcpState::kNone) ours.tcp_state = kernel.tcp_state;
     ours.expires = kernel.expires;
-    ours.status = kernel.status | ctstatus::kConfirmed;
+    // The kernel sees a connection we translate untranslated: our NAT bits stay.
+    ours.status = kernel.status | (ours.status & ctstatus::kNat) | ctstatus::kConfirmed;
   }
   // A flow that follows the kernel agrees; it keeps the kernel's last TCP
   // state for when a queue sees its packets.
@@ -252,6 +257,65 @@ bool FlowTable::rebind(const Tuple& original, const Tuple& new_reply, ConntrackT
   return true;
 }
 
+std::optional<Flow> FlowTable::note_binding(const Tuple& original, std::uint8_t manip,
+                                            std::uint32_t nat_status,
+                                            std::uint32_t masquerade_ifindex, ConntrackTime now) {
+  const std::lock_guard lock(mutex_);
+  const auto located = locate(original, now);
+  if (!located) return std::nullopt;
+  Flow& flow = slots_[located->first].flow;
+  flow.status |= nat_status;
+  flow.nat_done |= manip;
+  if (masquerade_ifindex != 0) flow.masquerade_ifindex = masquerade_ifindex;
+  if (journal_ != nullptr) flow.binding_slot = journal_->record(flow);
+  return flow;
+}
+
+void FlowTable::note_null_binding(const Tuple& original, std::uint8_t manip, ConntrackTime now) {
+  const std::lock_guard lock(mutex_);
+  const auto located = locate(original, now);
+  if (!located) return;
+  Flow& flow = slots_[located->first].flow;
+  flow.nat_done |= manip;
+  if (journal_ != nullptr && flow.binding_slot != kNoBindingSlot) {
+    flow.binding_slot = journal_->record(flow);
+  }
+}
+
+bool FlowTable::restore_binding(const Flow& stored, ConntrackTime now) {
+  const std::lock_guard lock(mutex_);
+  std::optional<std::pair<std::uint32_t, Direction>> located;
+  for (const Tuple& tuple :
+       {stored.original, stored.reply, midway_tuple(stored, Direction::kOriginal),
+        midway_tuple(stored, Direction::kReply)}) {
+    located = locate(tuple, now);
+    if (located) break;
+  }
+  if (!located) return false;
+  const std::uint32_t slot = located->first;
+  // The stored tuples must be free, or the kernel's flow's own.
+  for (const Tuple& tuple : {stored.original, stored.reply}) {
+    const auto holder = locate(tuple, now);
+    if (holder && holder->first != slot) return false;
+  }
+  Flow& flow = slots_[slot].flow;
+  unindex_midway(slot);
+  index_.erase(flow.original);
+  index_.erase(flow.reply);
+  flow.original = stored.original;
+  flow.reply = stored.reply;
+  flow.status = (flow.status & ~ctstatus::kNat) | (stored.status & ctstatus::kNat);
+  flow.nat_done = stored.nat_done;
+  flow.masquerade_ifindex = stored.masquerade_ifindex;
+  // Manipulations not yet done when the binding was recorded stay unknown.
+  flow.nat_unknown = natmanip::kBoth & ~stored.nat_done;
+  index_[flow.original] = {slot, Direction::kOriginal};
+  if (!(flow.reply == flow.original)) index_[flow.reply] = {slot, Direction::kReply};
+  index_midway(slot);
+  if (journal_ != nullptr) flow.binding_slot = journal_->record(flow);
+  return true;
+}
+
 bool FlowTable::erase_kernel(const Tuple& original, std::uint32_t kernel_id) {
   const std::lock_guard lock(mutex_);
   const auto it = index_.find(original);
@@ -264,8 +328,11 @@ std::size_t FlowTable::retain_kernel(const std::unordered_set<Tuple, TupleHash>&
                                      ConntrackTime dump_started, ConntrackTime::duration grace) {
   const std::lock_guard lock(mutex_);
   return remove_if([&](const Flow& flow) {
-    // A flow we translate (NAT) shares only one tuple with the kernel's.
-    const bool dumped = dumped_tuples.contains(flow.original) || dumped_tuples.contains(flow.reply);
+    // A flow we translate (NAT) shares only one tuple with the kernel's, or
+    // (translated both ways) only its midway tuples.
+    const bool dumped = dumped_tuples.contains(flow.original) ||
+                        dumped_tuples.contains(flow.reply) ||
+                        dumped_tuples.contains(midway_tuple(flow, Direction::kOriginal));
     return flow.kernel_id != 0 ? !dumped : flow.created < dump_started - grace;
   });
 }
@@ -317,6 +384,11 @@ std::vector<Flow> FlowTable::flows(ConntrackTime now) const {
 
 void FlowTable::clear() {
   const std::lock_guard lock(mutex_);
+  for (std::uint32_t slot = oldest_; slot != kNone; slot = slots_[slot].newer) {
+    if (journal_ != nullptr && slots_[slot].flow.binding_slot != kNoBindingSlot) {
+      journal_->release(slots_[slot].flow.binding_slot);
+    }
+  }
   index_.clear();
   slots_.clear();
   free_slots_.clear();

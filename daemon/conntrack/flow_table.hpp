@@ -13,6 +13,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "conntrack/binding_journal.hpp"
 #include "conntrack/flow.hpp"
 
 namespace verdictd {
@@ -65,6 +66,28 @@ class FlowTable {
   // when there is no such flow or a live flow already holds `new_reply`.
   bool rebind(const Tuple& original, const Tuple& new_reply, ConntrackTime now);
 
+  // NAT: the flow whose original tuple is `original` was bound for `manip`
+  // (natmanip bit), setting `nat_status` (ctstatus::kSrcNat or kDstNat, or 0
+  // when the binding changed nothing) and, for MASQUERADE, its out interface.
+  // Records the binding in the journal. Returns the flow as changed.
+  std::optional<Flow> note_binding(const Tuple& original, std::uint8_t manip,
+                                   std::uint32_t nat_status, std::uint32_t masquerade_ifindex,
+                                   ConntrackTime now);
+  // NAT: no rule bound the flow whose original tuple is `original` for
+  // `manip`: the null binding. A flow with a binding in the journal is
+  // recorded again, so that a restart knows this manipulation was decided.
+  void note_null_binding(const Tuple& original, std::uint8_t manip, ConntrackTime now);
+  // At start: gives a flow adopted from the kernel the binding `stored` that a
+  // previous run recorded. The kernel's entry shares one of the bound flow's
+  // tuples or midway tuples (it tracks the connection as verdictd hands it the
+  // packets); that flow takes the stored tuples, NAT status and manipulations,
+  // and is recorded in the journal again. False when the kernel has no such
+  // connection, or its tuples are taken by another flow.
+  bool restore_binding(const Flow& stored, ConntrackTime now);
+  // Where bindings are written down; set before any packet or kernel message
+  // is handled. Null: nowhere.
+  void set_journal(BindingJournal* journal) { journal_ = journal; }
+
   // Removes the flow holding `tuple`; false when there was none.
   bool erase(const Tuple& tuple);
   // Removes the flow holding `tuple` only if the kernel has not confirmed it
@@ -72,7 +95,9 @@ class FlowTable {
   bool erase_unconfirmed(const Tuple& tuple);
 
   // From the kernel (dump, NEW or UPDATE event, get): adds the flow, or
-  // merges it into ours. When a queue has seen its packets, ours keeps its
+  // merges it into ours. A flow new to us may have been bound by a previous
+  // run of verdictd: its bindings are unknown (Flow::nat_unknown). When a
+  // queue has seen its packets, ours keeps its
   // own TCP state, timeout, the status bits the tracker decides
   // (ctstatus::kDecidedHere) and its mark (CONNMARK runs here, and an event
   // older than our write would bring back an old mark); the kernel's other
@@ -157,6 +182,7 @@ class FlowTable {
   std::uint32_t add_slot(const Flow& flow);
 
   std::size_t max_flows_;
+  BindingJournal* journal_ = nullptr;
   mutable std::mutex mutex_;
   std::unordered_map<Tuple, std::pair<std::uint32_t, Direction>, TupleHash> index_;
   std::vector<Slot> slots_;

@@ -18,6 +18,12 @@ bool has_ports(std::uint8_t protocol) {
 }  // namespace
 
 bool NatBinder::bind(PacketConntrack& ct, std::uint8_t manip, const NatRange& range) {
+  if (ct.has_flow && (ct.flow.nat_unknown & manip) != 0) {
+    // A previous run may have bound this connection differently: a new
+    // binding would send its packets from another address than before.
+    note_unbound_drop();
+    return false;
+  }
   const bool bound = bind_unique(ct, manip, range);
   (bound ? bindings_ : exhausted_).fetch_add(1, std::memory_order_relaxed);
   return bound;
@@ -73,17 +79,14 @@ bool NatBinder::bind_unique(PacketConntrack& ct, std::uint8_t manip, const NatRa
   if (!new_reply || !flows_->rebind(flow.original, *new_reply, ct.now)) return false;
   const std::uint32_t changed =
       candidate == *current ? 0 : (source ? ctstatus::kSrcNat : ctstatus::kDstNat);
-  flows_->modify(flow.original, ct.now, [&](Flow& stored, Direction /*direction*/) {
-    stored.status |= changed;
-    stored.nat_done |= manip;
-    if (range.masquerade_ifindex != 0) stored.masquerade_ifindex = range.masquerade_ifindex;
-  });
-  if (range.masquerade_ifindex != 0) ct.flow.masquerade_ifindex = range.masquerade_ifindex;
-  ct.flow.reply = *new_reply;
-  ct.flow.status |= changed;
-  ct.flow.nat_done |= manip;
+  const auto bound =
+      flows_->note_binding(flow.original, manip, changed, range.masquerade_ifindex, ct.now);
+  if (!bound) return false;
+  ct.flow = *bound;
   return true;
 }
+
+void NatBinder::note_unbound_drop() { unbound_drops_.fetch_add(1, std::memory_order_relaxed); }
 
 std::optional<IpAddress> NatBinder::masquerade_address(std::uint32_t out_ifindex,
                                                        const IpAddress& destination) const {

@@ -27,12 +27,18 @@ class NatBinder final : public NatContext {
       : flows_(&flows), addresses_(std::move(addresses)) {}
 
   bool bind(PacketConntrack& ct, std::uint8_t manip, const NatRange& range) override;
+  void note_unbound_drop() override;
 
   struct Stats {
     std::uint64_t bindings = 0;   // connections bound by a NAT target
     std::uint64_t exhausted = 0;  // refused: no unique tuple left (the packet was dropped)
+    // Packets dropped because their connection's binding is unknown (a
+    // connection adopted from the kernel that the nat rules would bind).
+    std::uint64_t unbound_drops = 0;
   };
-  [[nodiscard]] Stats stats() const { return {bindings_.load(), exhausted_.load()}; }
+  [[nodiscard]] Stats stats() const {
+    return {bindings_.load(), exhausted_.load(), unbound_drops_.load()};
+  }
   [[nodiscard]] std::optional<IpAddress> masquerade_address(
       std::uint32_t out_ifindex, const IpAddress& destination) const override;
   [[nodiscard]] std::optional<IpAddress> redirect_address(
@@ -45,6 +51,7 @@ class NatBinder final : public NatContext {
   InterfaceAddresses addresses_;
   std::atomic<std::uint64_t> bindings_{0};
   std::atomic<std::uint64_t> exhausted_{0};
+  std::atomic<std::uint64_t> unbound_drops_{0};
 };
 
 }  // namespace verdictd

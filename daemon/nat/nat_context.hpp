@@ -43,8 +43,12 @@ class NatContext {
   // Binds the packet's connection for one manipulation (natmanip::kSource or
   // kDestination) to `range`: picks the address and a port that keep the
   // connection's tuples unique, records them, and updates ct.flow. False when
-  // no unique tuple is left: the kernel then drops the packet.
+  // no unique tuple is left: the kernel then drops the packet. Also false,
+  // and counted as below, for a connection whose binding for `manip` is
+  // unknown (Flow::nat_unknown).
   virtual bool bind(PacketConntrack& ct, std::uint8_t manip, const NatRange& range) = 0;
+  // Counts a packet dropped because its connection's binding is unknown.
+  virtual void note_unbound_drop() = 0;
   // MASQUERADE: the address the out interface would send from to `destination`
   // (nullopt: none, and the kernel drops the packet).
   [[nodiscard]] virtual std::optional<IpAddress> masquerade_address(

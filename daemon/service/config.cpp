@@ -52,11 +52,12 @@ HookQueues parse_hook_queues(const Json& v) {
 }
 
 void apply_file_settings(Config& config, const Json& root) {
-  expect_object_keys(root,
-                     {"ruleset", "control_socket", "queue_base", "queues_per_hook", "hooks",
-                      "fail_open", "queue_full", "queue_maxlen", "queue_wait", "steering",
-                      "conntrack_max", "untracked_mark", "debug", "comment", "$schema"},
-                     "an object of daemon settings");
+  expect_object_keys(
+      root,
+      {"ruleset", "control_socket", "runtime_directory", "queue_base", "queues_per_hook", "hooks",
+       "fail_open", "queue_full", "queue_maxlen", "queue_wait", "steering", "conntrack_max",
+       "untracked_mark", "debug", "comment", "$schema"},
+      "an object of daemon settings");
   if (root.contains("ruleset")) {
     config.ruleset =
         setting(root, "ruleset", [](const Json& v) { return expect_string(v, "a file name"); });
@@ -87,6 +88,11 @@ void apply_file_settings(Config& config, const Json& root) {
   if (root.contains("queue_wait")) {
     config.queue_wait = setting(root, "queue_wait", [](const Json& v) {
       return parse_uint(v, kMaxQueueWait, "a number of seconds 0-3600");
+    });
+  }
+  if (root.contains("runtime_directory")) {
+    config.runtime_directory = setting(root, "runtime_directory", [](const Json& v) {
+      return expect_string(v, "a directory path");
     });
   }
   if (root.contains("conntrack_max")) {
@@ -195,6 +201,7 @@ Config resolve_config(const std::string& path, bool required, const ConfigFlags&
   if (required || std::filesystem::exists(path)) read_file_settings(config, path);
   if (flags.ruleset) config.ruleset = *flags.ruleset;
   if (flags.control_socket) config.control_socket = *flags.control_socket;
+  if (flags.runtime_directory) config.runtime_directory = *flags.runtime_directory;
   if (flags.queue_base) config.queue_base = *flags.queue_base;
   if (flags.queues_per_hook) config.queues_per_hook = *flags.queues_per_hook;
   if (flags.queue_maxlen) config.queue_maxlen = *flags.queue_maxlen;

@@ -19,6 +19,9 @@ inline constexpr std::uint32_t kMaxQueueWait = 3600;  // seconds
 struct Config {
   std::string ruleset = "/etc/verdictd/ruleset.json";
   std::string control_socket = "/run/verdictd/control.sock";
+  // State that must outlive the process but not a reboot: the NAT binding
+  // store (nat-bindings). systemd's RuntimeDirectory.
+  std::string runtime_directory = "/run/verdictd";
   std::uint16_t queue_base = 0;
   std::uint16_t queues_per_hook = 1;
   // Per-hook queue ranges given explicitly ("hooks": {"INPUT": {"queues": "10:11"}}).
@@ -47,6 +50,7 @@ struct Config {
 struct ConfigFlags {
   std::optional<std::string> ruleset;
   std::optional<std::string> control_socket;
+  std::optional<std::string> runtime_directory;
   std::optional<std::uint16_t> queue_base;
   std::optional<std::uint16_t> queues_per_hook;
   std::optional<std::uint32_t> queue_maxlen;

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <csignal>
+#include <filesystem>
 #include <iostream>
 #include <optional>
 #include <string>
@@ -103,13 +104,53 @@ int Daemon::run() {
   return 0;
 }
 
+void Daemon::open_binding_store() {
+  const std::filesystem::path directory(config_.runtime_directory);
+  const std::string path = (directory / "nat-bindings").string();
+  try {
+    if (!std::filesystem::exists(directory)) {
+      std::filesystem::create_directories(directory);
+      std::filesystem::permissions(directory, std::filesystem::perms::owner_all);
+    }
+    bindings_ = std::make_unique<BindingStore>(path, config_.conntrack_max);
+  } catch (const std::exception& e) {
+    // Without a store NAT still never leaks: after a restart the connections
+    // the rules would bind are dropped as unknown.
+    log(std::string("NAT bindings will not survive a restart: ") + e.what());
+    return;
+  }
+  flows_->set_journal(bindings_.get());
+}
+
+void Daemon::restore_bindings() {
+  if (!bindings_) return;
+  const auto now = ConntrackClock::now();
+  for (const Flow& binding : bindings_->previous()) {
+    if (flows_->restore_binding(binding, now)) ++restored_bindings_;
+  }
+  try {
+    bindings_->commit();
+  } catch (const std::exception& e) {
+    log(std::string("NAT bindings will not survive a restart: ") + e.what());
+  }
+  if (!bindings_->previous().empty()) {
+    log("restored " + std::to_string(restored_bindings_) + " of " +
+        std::to_string(bindings_->previous().size()) +
+        " stored NAT bindings (the others' connections are gone)");
+  }
+}
+
 void Daemon::start() {
   links_.start();
   // The mirror first: flows the kernel already tracks are in our table before
   // the first packet is judged, so they stay ESTABLISHED across a restart.
+  // Then the NAT bindings a previous run stored are given back to them, before
+  // any queue opens: the first packet after a restart finds its binding.
   flows_ = std::make_unique<FlowTable>(config_.conntrack_max);
+  open_binding_store();
   mirror_ = std::make_unique<ConntrackMirror>(*flows_, expectations_, config_.debug);
   mirror_->start();
+  restore_bindings();
   tracker_ = std::make_unique<Tracker>(*flows_, expectations_, mirror_.get());
   // MASQUERADE forgets its connections when their interface or address goes.
   addresses_.on_address_removed([this](std::uint32_t ifindex, const IpAddress& address) {
@@ -329,6 +370,8 @@ StatusReport Daemon::report() const {
   if (flows_) report.flows = flows_->stats();
   if (mirror_) report.mirror = mirror_->stats();
   if (nat_) report.nat = nat_->stats();
+  if (bindings_) report.stored_bindings = bindings_->used();
+  report.restored_bindings = restored_bindings_;
   for (const auto& worker : workers_) {
     report.queues.push_back({worker->queue_number(), worker->hook(), worker->stats(),
                              worker->stalled(now, kStallLimit)});

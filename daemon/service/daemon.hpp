@@ -12,6 +12,7 @@
 #include <thread>
 #include <vector>
 
+#include "conntrack/binding_store.hpp"
 #include "conntrack/expectations.hpp"
 #include "conntrack/flow_table.hpp"
 #include "conntrack/mirror.hpp"
@@ -45,6 +46,11 @@ class Daemon {
  private:
   // Everything up to READY=1; throws std::runtime_error with one line.
   void start();
+  // The NAT binding store in the runtime directory; without one (logged),
+  // bindings do not survive a restart.
+  void open_binding_store();
+  // Gives the flows adopted from the kernel the bindings the previous run stored.
+  void restore_bindings();
   void serve(SignalReader& signals);
   // Undoes what start() did; false when the steering could not be changed.
   bool stop();
@@ -71,6 +77,9 @@ class Daemon {
   Config config_;
   std::unique_ptr<RulesetHolder> rulesets_;
   LinkCache links_;
+  // Before flows_, so it outlives the table that writes to it.
+  std::unique_ptr<BindingStore> bindings_;
+  std::size_t restored_bindings_ = 0;
   std::unique_ptr<FlowTable> flows_;
   Expectations expectations_;
   std::unique_ptr<ConntrackMirror> mirror_;

@@ -38,6 +38,8 @@ int run(int argc, char** argv) {
       ->check(CLI::Range(1, 1 << 26));
   app.add_option("--control-socket", flags.control_socket,
                  "control socket (default /run/verdictd/control.sock)");
+  app.add_option("--runtime-directory", flags.runtime_directory,
+                 "where the NAT binding store lives (default /run/verdictd)");
   app.add_flag("--fail-open", flags.fail_open, "let packets pass while no verdictd listens");
   app.add_flag("--debug", flags.debug, "log debug lines (conntrack divergences)");
   app.add_flag("--remove-steering", remove_steering,

@@ -4,6 +4,7 @@
 #include "conntrack/tracking_points.hpp"
 #include "engine/engine.hpp"
 #include "nat/nat_translation.hpp"
+#include "nat/unknown_binding.hpp"
 
 namespace verdictd {
 
@@ -22,11 +23,13 @@ bool is_icmp_error(const PacketView& packet) {
 class ConnectionStep final : public ConnectionSteps {
  public:
   ConnectionStep(const ConntrackParts& parts, PacketConntrack& ct, Hook hook, bool track,
-                 const QueuedPacket& queued, std::vector<std::uint8_t>& rewritten)
+                 std::uint8_t bindable, const QueuedPacket& queued,
+                 std::vector<std::uint8_t>& rewritten)
       : parts_(&parts),
         ct_(&ct),
         arrives_tracked_(verdictd::arrives_tracked(hook, queued.in_ifindex)),
         track_(track),
+        bindable_(bindable),
         queued_(&queued),
         rewritten_(&rewritten) {}
 
@@ -40,10 +43,15 @@ class ConnectionStep final : public ConnectionSteps {
     }
     // The nat chains see a connection's first packet for each manipulation;
     // ICMP errors are translated with the connection they are about instead.
-    const bool first =
-        ct_->state == CtState::kNew || (ct_->state == CtState::kRelated && !is_icmp_error(packet));
-    state.first_packet_of_connection =
-        first && ct_->has_flow && (ct_->flow.nat_done & nat_manip_of(state.hook)) == 0;
+    // A connection adopted from the kernel meets them with its next packet
+    // (unknown_binding.hpp).
+    const std::uint8_t manip = nat_manip_of(state.hook);
+    const bool adopted = ct_->state == CtState::kEstablished &&
+                         ct_->direction == Direction::kOriginal &&
+                         (ct_->flow.nat_unknown & manip) != 0;
+    const bool first = ct_->state == CtState::kNew || adopted ||
+                       (ct_->state == CtState::kRelated && !is_icmp_error(packet));
+    state.first_packet_of_connection = first && ct_->has_flow && (ct_->flow.nat_done & manip) == 0;
   }
 
   const PacketView& translate(const PacketView& packet, EvalState& state) override {
@@ -52,9 +60,13 @@ class ConnectionStep final : public ConnectionSteps {
     if (state.first_packet_of_connection && (ct_->flow.nat_done & manip) == 0) {
       // No rule bound it: a null binding, so that its later packets skip the chains.
       ct_->flow.nat_done |= manip;
-      parts_->flows->modify(
-          ct_->flow.original, ct_->now,
-          [manip](Flow& flow, Direction /*direction*/) { flow.nat_done |= manip; });
+      parts_->flows->note_null_binding(ct_->flow.original, manip, ct_->now);
+    }
+    if (parts_->nat != nullptr &&
+        needs_unknown_binding(ct_->flow, ct_->direction, state.hook, bindable_)) {
+      parts_->nat->note_unbound_drop();
+      failed_ = true;
+      return packet;
     }
     const auto translation = nat_translation(state.hook, ct_->flow, ct_->direction);
     if (!translation) return packet;
@@ -76,7 +88,8 @@ class ConnectionStep final : public ConnectionSteps {
     return view_;
   }
 
-  // The packet had to be translated and could not be: the kernel drops it.
+  // The packet had to be translated and could not be (the kernel drops it), or
+  // its connection's binding is unknown.
   [[nodiscard]] bool failed() const { return failed_; }
   // The packet to hand back, when it was translated.
   [[nodiscard]] std::span<const std::uint8_t> translated() const {
@@ -88,6 +101,7 @@ class ConnectionStep final : public ConnectionSteps {
   PacketConntrack* ct_;
   bool arrives_tracked_;
   bool track_;
+  std::uint8_t bindable_;  // bindable_manips of the ruleset, for the packet's family
   const QueuedPacket* queued_;
   std::vector<std::uint8_t>* rewritten_;
   PacketView view_;
@@ -113,6 +127,7 @@ PacketDecision PacketPath::operator()(const QueuedPacket& packet) {
   if (const std::uint64_t current = rulesets_->generation(); current != generation_) {
     ruleset_ = rulesets_->snapshot();
     generation_ = current;
+    bindable_ = bindable_manips(*ruleset_);
   }
   PacketView view = PacketView::parse(packet.payload, packet.original_length);
   view.checksum = checksum_info(packet);
@@ -146,7 +161,9 @@ PacketDecision PacketPath::operator()(const QueuedPacket& packet) {
   const bool track =
       tracks_at(hook_, conntrack_.steered_hooks->load(std::memory_order_relaxed)[view.family],
                 packet.in_ifindex);
-  ConnectionStep step(conntrack_, ct, hook_, track, packet, rewritten_);
+  ConnectionStep step(conntrack_, ct, hook_, track,
+                      view.has_network ? bindable_[family_index(view.family)] : 0, packet,
+                      rewritten_);
   if (ruleset_->uses_nat) state.nat = conntrack_.nat;
   const Verdict verdict = evaluate_hook(*ruleset_, view, state, &step);
 

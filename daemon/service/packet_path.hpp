@@ -3,6 +3,7 @@
 // ruleset snapshot.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <memory>
@@ -46,7 +47,9 @@ class PacketPath {
   Hook hook_;
   ConntrackParts conntrack_;
   std::shared_ptr<const Ruleset> ruleset_;
-  std::uint64_t generation_ = 0;         // of ruleset_; the holder's start at 1
+  std::uint64_t generation_ = 0;  // of ruleset_; the holder's start at 1
+  // bindable_manips(*ruleset_): what an unknown binding may have translated.
+  std::array<std::uint8_t, kFamilyCount> bindable_{};
   std::vector<std::uint8_t> rewritten_;  // the translated packet handed back (NAT)
 };
 

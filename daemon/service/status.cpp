@@ -35,7 +35,9 @@ std::string conntrack_text(const StatusReport& report) {
          field("fetches_limited", m.fetches_limited) + field("marks_written", m.marks_written) +
          field("mark_errors", m.mark_errors) + field("expectations", m.expectations) +
          field("divergences", f.divergences) + "\nnat" + field("bindings", report.nat.bindings) +
-         field("exhausted", report.nat.exhausted);
+         field("exhausted", report.nat.exhausted) + field("stored", report.stored_bindings) +
+         field("restored", report.restored_bindings) +
+         field("unbound_drops", report.nat.unbound_drops);
 }
 
 }  // namespace

@@ -33,6 +33,8 @@ struct StatusReport {
   FlowTableStats flows;
   MirrorStats mirror;
   NatBinder::Stats nat;
+  std::size_t stored_bindings = 0;    // in the binding store now
+  std::size_t restored_bindings = 0;  // given back to the kernel's connections at start
 };
 
 // Several lines: ruleset, last reload, steering, health, then a table of the

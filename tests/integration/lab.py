@@ -311,6 +311,10 @@ class Verdictd:
         self.notifications = []
         # --debug: the log names each flow on which the kernel's conntrack
         # lastingly disagrees with verdictd's tracker.
+        # The lab's own runtime directory (the NAT binding store), shared by
+        # the daemons it starts one after another, as /run/verdictd is.
+        if "--runtime-directory" not in args:
+            args = ["--runtime-directory", os.path.join(lab.tmp, "run"), *args]
         args = [verdictd_binary(), "--control-socket", self.control_socket, "--debug", *args]
         if ruleset is not None:
             args += ["--ruleset", ruleset]

@@ -58,6 +58,7 @@ class FakeNat final : public NatContext {
     binds.push_back(BindCall{manip, range});
     return bind_result;
   }
+  void note_unbound_drop() override {}
   [[nodiscard]] std::optional<IpAddress> masquerade_address(
       std::uint32_t out_ifindex, const IpAddress& destination) const override {
     asked_out_ifindex = out_ifindex;
