@@ -34,10 +34,11 @@ class RulesetHolder {
 
   // Loads and validates `path` whole, gives it the counters of the rules it
   // shares with the ruleset in force, runs `before_swap` on it (which refuses
-  // it by throwing), then swaps it in. Returns "" or the error; on error the
-  // ruleset in force stays.
+  // it by throwing), then swaps it in and gives `after_swap` the bytes that
+  // loaded. Returns "" or the error; on error the ruleset in force stays.
   std::string reload(const std::string& path,
-                     const std::function<void(const Ruleset&)>& before_swap);
+                     const std::function<void(const Ruleset&)>& before_swap,
+                     const std::function<void(const std::string& text)>& after_swap);
   [[nodiscard]] ReloadOutcome last_reload() const;
 
  private:
