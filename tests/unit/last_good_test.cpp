@@ -3,6 +3,7 @@
 #include "service/last_good.hpp"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -12,6 +13,7 @@
 
 #include "ruleset/loader.hpp"
 #include "service/config.hpp"
+#include "service/log.hpp"
 #include "service/status.hpp"
 
 namespace verdictd {
@@ -105,6 +107,43 @@ TEST_F(LastGoodFile, FailsLoudlyWhereItCannotWrite) {
   const std::string path = (dir_ / "last-good.json").string();
   std::filesystem::create_directory(path);  // a directory where the file should go
   EXPECT_THROW(write_file_atomically(path, "x"), std::system_error);
+}
+
+TEST(ClosedHooksSetting, ReadFromTheSettingsFile) {
+  const Config packaged =
+      resolve_config(VERDICTD_SOURCE_DIR "/packaging/verdictd.json", true, ConfigFlags{});
+  EXPECT_EQ(packaged.closed_hooks, kEveryHook);
+  EXPECT_EQ(packaged.last_good, "/var/lib/verdictd/last-good.json");
+  const std::filesystem::path path =
+      std::filesystem::temp_directory_path() / ("verdictd-settings-" + std::to_string(getpid()));
+  std::ofstream(path) << "{\"closed_hooks\": [\"INPUT\",\n \"INPUTS\"]}";
+  try {
+    resolve_config(path.string(), true, ConfigFlags{});
+    FAIL() << "accepted";
+  } catch (const RulesetError& e) {
+    EXPECT_EQ(std::string(e.what()),
+              path.string() +
+                  ":2:2: /closed_hooks/1: expected PREROUTING, INPUT, FORWARD, OUTPUT or "
+                  "POSTROUTING, got \"INPUTS\"");
+  }
+  ConfigFlags flags;
+  flags.closed_hooks = hook_bit(Hook::kForward);
+  flags.last_good = "/tmp/x.json";
+  const Config flagged = resolve_config(path.string() + ".none", false, flags);
+  EXPECT_EQ(flagged.closed_hooks, hook_bit(Hook::kForward));
+  EXPECT_EQ(flagged.last_good, "/tmp/x.json");
+  std::filesystem::remove(path);
+}
+
+TEST(JournalPrefix, WhenStderrIsTheJournalStream) {
+  // systemd names the stream it connected in JOURNAL_STREAM (DEVICE:INODE).
+  // The answer is taken once per process, so this is the only test of it.
+  struct stat status {};
+  ASSERT_EQ(fstat(STDERR_FILENO, &status), 0);
+  const std::string stream = std::to_string(status.st_dev) + ":" + std::to_string(status.st_ino);
+  setenv("JOURNAL_STREAM", stream.c_str(), 1);
+  EXPECT_EQ(journal_prefix(3), "<3>");
+  unsetenv("JOURNAL_STREAM");
 }
 
 TEST(ClosedHooksSetting, NamesHooks) {
