@@ -87,6 +87,9 @@ class NeverOpenTest(LabTestCase):
         self.write_ruleset(BAD)
         self.assertNotEqual(daemon.ctl("reload", check=False).returncode, 0)
         self.assertEqual(envelope(self.last_good)["text"], loaded)
+        # verdictd's own changes of the steering are no repairs.
+        time.sleep(0.3)
+        self.assertIn("steering_repairs=0", daemon.ctl("status").stdout)
 
     def test_bad_ruleset_at_start_enforces_the_last_good_one(self):
         for broken, why in ((BAD, "expected"), (None, "cannot open")):
@@ -315,6 +318,11 @@ class SteeringRepairTest(LabTestCase):
         # Generous: the legacy check runs every 100 ms; nothing at all was
         # restored before.
         self.assertLess(worst, 1.0)
+        # In each gap the other table kept dropping its port.
+        for name, port, changed, _, restored in figures:
+            if port is not None:
+                other = 9001 if port == 9002 else 9002
+                self.assertEqual(leaks.leaks(other, changed, restored)[0], 0, name)
         # Outside the gaps the layered ruleset dropped both ports.
         everything = sum(len(leaks.arrived[p]) for p in (9001, 9002))
         in_gaps = sum(leaks.leaks(p, changed, restored)[0]
