@@ -254,30 +254,85 @@ OwnedState written_state() {
   return state;
 }
 
-OwnedState read_state(const Tools& family_tools) {
-  OwnedState state;
-  for (const TableId table : {TableId::kRaw, TableId::kMangle}) {
-    const std::string table_text(table_name(table));
-    const ToolRun run = run_tool(family_tools.save, {"-t", table_text}, {});
-    if (run.status != 0) throw std::runtime_error(one_line_error(family_tools.save, run, {}));
-    std::array<bool, kHookCount> seen_rule{};
-    std::istringstream lines(run.output);
-    std::string line;
-    while (std::getline(lines, line)) {
-      for (Hook h : kAllHooks) {
-        if (steering_table(h) != table) continue;
-        const auto i = static_cast<std::size_t>(h);
-        if (line.starts_with(":" + steering_chain(h) + " ")) state.chain_exists[i] = true;
-        if (!line.starts_with("-A " + std::string(hook_name(h)) + " ")) continue;
-        if (line == jump_rule(h)) {
-          ++state.jumps[i];
-          if (!seen_rule[i]) state.jump_first[i] = true;
-        }
-        seen_rule[i] = true;
-      }
+// The iptables-save text of the tables the steering uses, among the others:
+// one run of the tool rather than one per table.
+std::string saved_tables(const Tools& family_tools) {
+  const ToolRun run = run_tool(family_tools.save, {}, {});
+  if (run.status != 0) throw std::runtime_error(one_line_error(family_tools.save, run, {}));
+  return run.output;
+}
+
+// Calls each(table, line) for every line of saved tables, `table` being the
+// name of the table the line belongs to.
+template <typename Each>
+void each_saved_line(const std::string& saved, const Each& each) {
+  std::istringstream lines(saved);
+  std::string line;
+  std::string table;
+  while (std::getline(lines, line)) {
+    if (line.starts_with("*")) {
+      table = line.substr(1);
+    } else {
+      each(std::string_view(table), line);
     }
   }
+}
+
+OwnedState read_state(const std::string& saved) {
+  OwnedState state;
+  std::array<bool, kHookCount> seen_rule{};
+  each_saved_line(saved, [&](std::string_view table, const std::string& line) {
+    for (Hook h : kAllHooks) {
+      if (table_name(steering_table(h)) != table) continue;
+      const auto i = static_cast<std::size_t>(h);
+      if (line.starts_with(":" + steering_chain(h) + " ")) state.chain_exists[i] = true;
+      if (!line.starts_with("-A " + std::string(hook_name(h)) + " ")) continue;
+      if (line == jump_rule(h)) {
+        ++state.jumps[i];
+        if (!seen_rule[i]) state.jump_first[i] = true;
+      }
+      seen_rule[i] = true;
+    }
+  });
   return state;
+}
+
+// Our part of saved tables, in a form to compare: the owned chains, their
+// rules as iptables-save prints them, and where each jump sits in its
+// built-in chain (a rule inserted above it would let packets bypass us).
+std::string owned_lines(const std::string& saved) {
+  std::string owned;
+  std::array<int, kHookCount> position{};
+  each_saved_line(saved, [&](std::string_view table, const std::string& line) {
+    for (Hook h : kAllHooks) {
+      if (table_name(steering_table(h)) != table) continue;
+      const std::string prefix = std::string(table) + " ";
+      if (line.starts_with(":" + steering_chain(h) + " ")) {
+        owned += prefix + ":" + steering_chain(h) + "\n";
+      } else if (line.starts_with("-A " + steering_chain(h) + " ")) {
+        owned += prefix + line + "\n";
+      } else if (line.starts_with("-A " + std::string(hook_name(h)) + " ")) {
+        const int at = ++position[static_cast<std::size_t>(h)];
+        if (line == jump_rule(h)) owned += prefix + line + " @" + std::to_string(at) + "\n";
+      }
+    }
+  });
+  return owned;
+}
+
+// How many of the `expected` lines `now` lacks.
+std::string difference(const std::string& expected, const std::string& now) {
+  std::size_t total = 0;
+  std::size_t missing = 0;
+  std::istringstream lines(expected);
+  std::string line;
+  while (std::getline(lines, line)) {
+    ++total;
+    if (now.find(line + "\n") == std::string::npos) ++missing;
+  }
+  if (missing == 0) return "steering lines added";
+  return std::to_string(missing) + " of " + std::to_string(total) +
+         " steering lines missing or moved";
 }
 
 std::string chain_rules(Hook h, ChainContent content, const SteeringPlan& plan, Family family) {
@@ -396,26 +451,6 @@ void each_family(const Change& change) {
   if (failure) std::rethrow_exception(failure);
 }
 
-enum class Reading : std::uint8_t { kAlways, kUnlessWritten };
-
-// `content` fills the owned chains of each family's steered hooks; the others stay empty.
-void install(SteeringBackend backend, std::array<bool, kFamilyCount>& written, Reading reading,
-             const FamilyHooks& hooks, ChainContent content, const SteeringPlan& plan) {
-  each_family([&](Family family) {
-    ChainContents contents{};
-    for (Hook h : kAllHooks) {
-      if ((hooks[family] & hook_bit(h)) != 0) contents[static_cast<std::size_t>(h)] = content;
-    }
-    const Tools family_tools = tools(backend, family);
-    bool& known = written[family_index(family)];
-    const OwnedState state =
-        known && reading == Reading::kUnlessWritten ? written_state() : read_state(family_tools);
-    known = false;  // a failed transaction may have changed the tables
-    restore(family_tools, install_text(state, contents, plan, family));
-    known = true;
-  });
-}
-
 // nf_hook() holds the RCU read lock while a packet runs the tables and, when
 // a rule queues it, while nf_queue hands it to the queue's socket; replacing a
 // table (xt_replace_table, nf_tables_commit) waits at most for the first part.
@@ -440,16 +475,63 @@ TableId steering_table(Hook h) {
 
 Steering::Steering(SteeringBackend backend) : backend_(backend) {}
 
+// `plan.drop` or not fills the owned chains of each family's steered hooks;
+// the others stay empty.
+void Steering::install(Family family, const SteeringPlan& plan, Reading reading, bool remember,
+                       const std::string* saved) {
+  ChainContents contents{};
+  for (Hook h : kAllHooks) {
+    if ((plan.hooks[family] & hook_bit(h)) != 0) {
+      contents[static_cast<std::size_t>(h)] =
+          plan.drop ? ChainContent::kDrop : ChainContent::kQueue;
+    }
+  }
+  const Tools family_tools = tools(backend_, family);
+  bool& known = written_[family_index(family)];
+  std::string& expected = expected_[family_index(family)];
+  const OwnedState state = known && reading == Reading::kUnlessWritten ? written_state()
+                           : saved != nullptr                          ? read_state(*saved)
+                                              : read_state(saved_tables(family_tools));
+  known = false;  // a failed transaction may have changed the tables
+  expected.clear();
+  restore(family_tools, install_text(state, contents, plan, family));
+  known = true;
+  if (remember) expected = owned_lines(saved_tables(family_tools));
+}
+
 void Steering::apply(const SteeringPlan& plan) {
-  install(backend_, written_, Reading::kAlways, plan.hooks, ChainContent::kQueue, plan);
+  applied_.reset();
+  each_family([&](Family family) { install(family, plan, Reading::kAlways, true); });
+  applied_ = plan;
 }
 
 void Steering::close(const FamilyHooks& hooks) {
-  install(backend_, written_, Reading::kUnlessWritten, hooks, ChainContent::kDrop, SteeringPlan{});
+  applied_.reset();
+  SteeringPlan closing;
+  closing.hooks = hooks;
+  closing.drop = true;
+  each_family([&](Family family) { install(family, closing, Reading::kUnlessWritten, false); });
   wait_for_queued_packets();
 }
 
+std::string Steering::repair(FamilyMask families) {
+  if (!applied_) return {};
+  std::array<std::string, kFamilyCount> wrong{};
+  each_family([&](Family family) {
+    if ((families & family_bit(family)) == 0) return;
+    const std::size_t i = family_index(family);
+    const std::string saved = saved_tables(tools(backend_, family));
+    const std::string now = owned_lines(saved);
+    if (now == expected_[i]) return;
+    wrong[i] = std::string(family_name(family)) + ": " + difference(expected_[i], now);
+    install(family, *applied_, Reading::kAlways, true, &saved);
+  });
+  if (wrong[0].empty() || wrong[1].empty()) return wrong[0] + wrong[1];
+  return wrong[0] + "; " + wrong[1];
+}
+
 void Steering::remove() {
+  applied_.reset();
   each_family([this](Family family) {
     const Tools family_tools = tools(backend_, family);
     bool& known = written_[family_index(family)];
@@ -462,7 +544,7 @@ void Steering::remove() {
         // Someone else removed a jump or chain of ours meanwhile: read what is left.
       }
     }
-    restore(family_tools, remove_text(read_state(family_tools)));
+    restore(family_tools, remove_text(read_state(saved_tables(family_tools))));
   });
   wait_for_queued_packets();
 }

@@ -18,6 +18,7 @@ class JsonDocument {
 
   [[nodiscard]] const nlohmann::ordered_json& root() const { return root_; }
   [[nodiscard]] const std::string& file() const { return file_; }
+  [[nodiscard]] const std::string& text() const { return text_; }
   // The error for the value at `pointer`, located in the text.
   [[nodiscard]] RulesetError error_at(const std::string& pointer, const std::string& message) const;
 

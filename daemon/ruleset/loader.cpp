@@ -452,9 +452,7 @@ class Builder {
 
 }  // namespace
 
-namespace {
-
-std::shared_ptr<Ruleset> build_ruleset(const JsonDocument& document) {
+std::shared_ptr<Ruleset> load_ruleset_document(const JsonDocument& document) {
   auto ruleset = std::make_shared<Ruleset>();
   ruleset->source = document.file();
   try {
@@ -465,14 +463,12 @@ std::shared_ptr<Ruleset> build_ruleset(const JsonDocument& document) {
   return ruleset;
 }
 
-}  // namespace
-
 std::shared_ptr<Ruleset> load_ruleset_text(const std::string& text, const std::string& file) {
-  return build_ruleset(JsonDocument(text, file));
+  return load_ruleset_document(JsonDocument(text, file));
 }
 
 std::shared_ptr<Ruleset> load_ruleset_file(const std::string& path) {
-  return build_ruleset(JsonDocument::read(path));
+  return load_ruleset_document(JsonDocument::read(path));
 }
 
 void carry_counters(const Ruleset& previous, Ruleset& next) {

@@ -26,6 +26,18 @@ std::string_view steering_name(SteeringBackend backend) {
   return backend == SteeringBackend::kLegacy ? "legacy" : "nft";
 }
 
+std::optional<HookMask> hooks_from_list(std::string_view names) {
+  HookMask hooks = 0;
+  while (!names.empty()) {
+    const std::size_t comma = names.find(',');
+    const auto hook = hook_from_name(names.substr(0, comma));
+    if (!hook) return std::nullopt;
+    hooks |= hook_bit(*hook);
+    names = comma == std::string_view::npos ? std::string_view() : names.substr(comma + 1);
+  }
+  return hooks;
+}
+
 namespace {
 
 // Runs `parse` on root[key]; a FieldError it throws gets the key's pointer.
@@ -56,7 +68,7 @@ void apply_file_settings(Config& config, const Json& root) {
       root,
       {"ruleset", "control_socket", "runtime_directory", "queue_base", "queues_per_hook", "hooks",
        "fail_open", "queue_full", "queue_maxlen", "queue_wait", "steering", "conntrack_max",
-       "untracked_mark", "debug", "comment", "$schema"},
+       "untracked_mark", "debug", "last_good", "closed_hooks", "comment", "$schema"},
       "an object of daemon settings");
   if (root.contains("ruleset")) {
     config.ruleset =
@@ -109,6 +121,27 @@ void apply_file_settings(Config& config, const Json& root) {
         throw_expected("one mark bit such as \"0x80000000\"", v);
       }
       return bit;
+    });
+  }
+  if (root.contains("last_good")) {
+    config.last_good =
+        setting(root, "last_good", [](const Json& v) { return expect_string(v, "a file name"); });
+  }
+  if (root.contains("closed_hooks")) {
+    config.closed_hooks = setting(root, "closed_hooks", [](const Json& v) {
+      constexpr const char* kExpected = "a list of hooks such as [\"INPUT\", \"FORWARD\"]";
+      if (!v.is_array()) throw_expected(kExpected, v);
+      HookMask hooks = 0;
+      for (std::size_t i = 0; i < v.size(); ++i) {
+        const auto hook = v[i].is_string() ? hook_from_name(v[i].get<std::string>()) : std::nullopt;
+        if (!hook) {
+          throw FieldError(
+              "expected PREROUTING, INPUT, FORWARD, OUTPUT or POSTROUTING, got " + v[i].dump(),
+              "/" + std::to_string(i));
+        }
+        hooks |= hook_bit(*hook);
+      }
+      return hooks;
     });
   }
   if (root.contains("fail_open")) config.fail_open = setting(root, "fail_open", parse_bool);
@@ -209,6 +242,8 @@ Config resolve_config(const std::string& path, bool required, const ConfigFlags&
   if (flags.accept_when_queue_full) config.accept_when_queue_full = *flags.accept_when_queue_full;
   if (flags.steering) config.steering = *flags.steering;
   if (flags.conntrack_max) config.conntrack_max = *flags.conntrack_max;
+  if (flags.last_good) config.last_good = *flags.last_good;
+  if (flags.closed_hooks) config.closed_hooks = *flags.closed_hooks;
   if (flags.fail_open) config.fail_open = true;
   if (flags.debug) config.debug = true;
   check_queue_layout(config);

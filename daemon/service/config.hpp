@@ -41,6 +41,12 @@ struct Config {
   // Debug lines in the log: each flow on which the kernel's conntrack
   // lastingly disagrees with verdictd's tracker.
   bool debug = false;
+  // The last ruleset that loaded, kept to be enforced when the configured one
+  // is missing or bad at start (last_good.hpp).
+  std::string last_good = "/var/lib/verdictd/last-good.json";
+  // Hooks whose packets are all dropped when no ruleset can be loaded at
+  // start, neither the configured one nor the last good one (fail-closed).
+  HookMask closed_hooks = kEveryHook;
 
   // The queues of a hook: explicit, or base + hook * per .. + per - 1.
   [[nodiscard]] HookQueues queues_of(Hook h) const;
@@ -58,6 +64,8 @@ struct ConfigFlags {
   std::optional<bool> accept_when_queue_full;
   std::optional<SteeringBackend> steering;
   std::optional<std::uint32_t> conntrack_max;
+  std::optional<std::string> last_good;
+  std::optional<HookMask> closed_hooks;
   bool fail_open = false;
   bool debug = false;
 };
@@ -70,5 +78,7 @@ Config resolve_config(const std::string& path, bool required, const ConfigFlags&
 
 std::optional<SteeringBackend> steering_from_name(std::string_view name);
 std::string_view steering_name(SteeringBackend backend);
+// "INPUT,FORWARD" (or "" for none) as a set of hooks; nullopt for an unknown name.
+std::optional<HookMask> hooks_from_list(std::string_view names);
 
 }  // namespace verdictd

@@ -4,7 +4,6 @@
 #include <chrono>
 #include <csignal>
 #include <filesystem>
-#include <iostream>
 #include <optional>
 #include <string>
 #include <thread>
@@ -13,10 +12,11 @@
 #include "conntrack/tracking_points.hpp"
 #include "ruleset/list.hpp"
 #include "ruleset/loader.hpp"
+#include "service/last_good.hpp"
+#include "service/log.hpp"
 #include "service/notify.hpp"
 #include "service/packet_path.hpp"
 #include "service/signals.hpp"
-#include "text/utf8_escape.hpp"
 
 namespace verdictd {
 
@@ -32,12 +32,9 @@ constexpr std::chrono::milliseconds kSupervisePeriod{1000};
 // stopping verdictd releases its queues within milliseconds.
 constexpr std::chrono::milliseconds kFirstBindRetry{5};
 constexpr std::chrono::milliseconds kLongestBindRetry{100};
-
-// journalctl shows a line that is not UTF-8 as "[blob data]", and a failed
-// reload's error may quote any byte of the file.
-void log(const std::string& line) {
-  std::cerr << "verdictd: " << escape_invalid_utf8(line) << std::endl;
-}
+// How often the legacy tables are read to notice steering flushed or deleted
+// behind our back (nft announces changes at once); a read costs microseconds.
+constexpr std::chrono::milliseconds kSteeringCheckPeriod{100};
 
 // Starts `worker`. While another process holds its queue (a verdictd that is
 // stopping answers what its queues hold before it releases them), tries again
@@ -54,7 +51,7 @@ void start_when_free(QueueWorker& worker, std::chrono::seconds wait,
       if (!deadline) {
         deadline = now + wait;
         if (wait.count() > 0) {
-          log("queue " + std::to_string(worker.queue_number()) + " is in use; waiting up to " +
+          log_info("queue " + std::to_string(worker.queue_number()) + " is in use; waiting up to " +
               std::to_string(wait.count()) + " s for it to be released");
         }
       }
@@ -73,32 +70,25 @@ Daemon::Daemon(Config config) : config_(std::move(config)), steering_(config_.st
 Daemon::~Daemon() = default;
 
 int Daemon::run() {
-  std::shared_ptr<Ruleset> initial;
-  try {
-    initial = load_ruleset_file(config_.ruleset);
-  } catch (const std::exception& e) {
-    log(e.what());  // FILE:LINE:COL: /pointer: expected ...
-    return 1;
-  }
-  rulesets_ = std::make_unique<RulesetHolder>(std::move(initial));
+  rulesets_ = std::make_unique<RulesetHolder>(initial_ruleset());
   try {
     SignalReader signals;  // before any thread starts
     try {
       start();
     } catch (const std::exception& e) {
-      log(e.what());
+      log_info(e.what());
       stop();
       return 1;
     }
     serve(signals);
   } catch (const std::exception& e) {
-    log(e.what());
+    log_info(e.what());
     return 1;
   }
   notify::stopping();
-  log("stopping");
+  log_info("stopping");
   if (!stop()) return 1;
-  log(config_.fail_open ? "stopped; steering removed"
+  log_info(config_.fail_open ? "stopped; steering removed"
                         : "stopped; steering closed: the steered hooks drop packets until verdictd "
                           "runs again or `verdictd --remove-steering` removes it");
   return 0;
@@ -116,7 +106,7 @@ void Daemon::open_binding_store() {
   } catch (const std::exception& e) {
     // Without a store NAT still never leaks: after a restart the connections
     // the rules would bind are dropped as unknown.
-    log(std::string("NAT bindings will not survive a restart: ") + e.what());
+    log_warning(std::string("NAT bindings will not survive a restart: ") + e.what());
     return;
   }
   flows_->set_journal(bindings_.get());
@@ -131,12 +121,65 @@ void Daemon::restore_bindings() {
   try {
     bindings_->commit();
   } catch (const std::exception& e) {
-    log(std::string("NAT bindings will not survive a restart: ") + e.what());
+    log_warning(std::string("NAT bindings will not survive a restart: ") + e.what());
   }
   if (!bindings_->previous().empty()) {
-    log("restored " + std::to_string(restored_bindings_) + " of " +
+    log_info("restored " + std::to_string(restored_bindings_) + " of " +
         std::to_string(bindings_->previous().size()) +
         " stored NAT bindings (the others' connections are gone)");
+  }
+}
+
+std::shared_ptr<Ruleset> Daemon::initial_ruleset() {
+  try {
+    const JsonDocument document = JsonDocument::read(config_.ruleset);
+    std::shared_ptr<Ruleset> ruleset = load_ruleset_document(document);
+    keep_last_good(document.text());
+    return ruleset;
+  } catch (const std::exception& e) {
+    fallback_.error = e.what();  // FILE:LINE:COL: /pointer: expected ...
+  }
+  log_error("cannot load the ruleset: " + fallback_.error);
+  try {
+    if (const auto copy = read_last_good(config_.last_good)) {
+      std::shared_ptr<Ruleset> ruleset =
+          load_ruleset_text(copy->text, last_good_name(config_.last_good, *copy));
+      fallback_.kind = Fallback::kLastGood;
+      fallback_.saved = copy->saved;
+      log_error("enforcing the LAST-GOOD ruleset " + ruleset->source + ", loaded " + copy->saved +
+                ", until a good ruleset is reloaded");
+      return ruleset;
+    }
+    fallback_.last_good = "no last-good ruleset in " + config_.last_good;
+  } catch (const std::exception& e) {
+    fallback_.last_good = std::string("the last-good ruleset is unusable: ") + e.what();
+  }
+  log_error(fallback_.last_good);
+  auto none = std::make_shared<Ruleset>();
+  none->source = "none";
+  if (config_.fail_open) {
+    fallback_.kind = Fallback::kOpen;
+    log_error(
+        "fail-open: nothing is steered, every packet passes until a good ruleset is "
+        "reloaded");
+  } else {
+    fallback_.kind = Fallback::kClosed;
+    fallback_.closed_hooks = config_.closed_hooks;
+    log_error("CLOSED: hooks " + hooks_text(config_.closed_hooks) +
+              " drop every packet until a good ruleset is reloaded");
+  }
+  return none;
+}
+
+void Daemon::keep_last_good(const std::string& text) const {
+  try {
+    write_file_atomically(
+        config_.last_good,
+        last_good_envelope({.source = config_.ruleset,
+                            .saved = utc_time_text(std::chrono::system_clock::now()),
+                            .text = text}));
+  } catch (const std::exception& e) {
+    log_warning(std::string("cannot keep the last good ruleset: ") + e.what());
   }
 }
 
@@ -196,7 +239,49 @@ void Daemon::start() {
   // Steering last: until now nothing was changed in the kernel's tables, so
   // a failure above leaves another instance's or a crashed run's steering be.
   const std::lock_guard lock(reload_mutex_);
-  steer(*rulesets_->snapshot());
+  if (fallback_.kind == Fallback::kClosed) {
+    close_hooks();
+  } else {
+    steer(*rulesets_->snapshot());
+  }
+  try {
+    steering_watch_ = std::make_unique<SteeringWatch>(config_.steering, kSteeringCheckPeriod);
+    steering_watcher_ = std::jthread([this] { watch_steering(); });
+  } catch (const std::exception& e) {
+    log_error(std::string("cannot watch the steering; a flush would go unnoticed: ") + e.what());
+  }
+}
+
+void Daemon::close_hooks() {
+  SteeringPlan plan;
+  for (Family f : kAllFamilies) plan.hooks[f] = config_.closed_hooks;
+  plan.drop = true;
+  steering_changed_ = true;
+  steering_.apply(plan);
+  steered_hooks_ = plan.hooks;  // stop() keeps them closed
+  kernel_tracking_ = 0;
+}
+
+void Daemon::watch_steering() {
+  while (const FamilyMask changed = steering_watch_->wait_for_change()) {
+    const auto noticed = std::chrono::steady_clock::now();
+    std::string wrong;
+    try {
+      const std::lock_guard lock(reload_mutex_);
+      wrong = steering_.repair(changed);
+    } catch (const std::exception& e) {
+      log_error(std::string("cannot check or restore the steering: ") + e.what());
+      steering_watch_->again();
+      continue;
+    }
+    if (wrong.empty()) continue;
+    const std::uint64_t repairs = ++steering_repairs_;
+    const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(
+        std::chrono::steady_clock::now() - noticed);
+    log_error("the steering was changed behind verdictd's back (" + wrong + "); restored in " +
+              std::to_string(took.count()) + " ms (" + std::to_string(repairs) +
+              (repairs == 1 ? " repair)" : " repairs)"));
+  }
 }
 
 FamilyHooks Daemon::hooks_to_steer(const Ruleset& ruleset) {
@@ -234,7 +319,11 @@ void Daemon::serve(SignalReader& signals) {
     normal_status_ = running;
   }
   notify::ready(running);
-  log(running);
+  if (report().fallback.kind == Fallback::kNone) {
+    log_info(running);
+  } else {
+    log_error(running);
+  }
   supervise();
   while (true) {
     const int received = signals.wait(period);
@@ -245,6 +334,10 @@ void Daemon::serve(SignalReader& signals) {
 }
 
 bool Daemon::stop() {
+  if (steering_watch_) {
+    steering_watch_->stop();  // nothing restores the steering from here on
+    if (steering_watcher_.joinable()) steering_watcher_.join();
+  }
   // No reload may change the steering from here on; one under way ends first.
   if (control_) control_->stop();
   if (signalled_reload_.joinable()) signalled_reload_.join();
@@ -259,7 +352,7 @@ bool Daemon::stop() {
         steering_.close(steered_hooks_);
       }
     } catch (const std::exception& e) {
-      log(std::string("cannot ") + (config_.fail_open ? "remove" : "close") +
+      log_info(std::string("cannot ") + (config_.fail_open ? "remove" : "close") +
           " the steering: " + e.what());
       clean = false;
     }
@@ -283,18 +376,33 @@ std::string Daemon::reload(RequestProgress& progress) {
     lock.lock();
   }
   notify::reloading();
+  bool falling_back = false;
+  {
+    const std::lock_guard lock_fallback(fallback_mutex_);
+    falling_back = fallback_.kind != Fallback::kNone;
+  }
   std::string error = rulesets_->reload(
       config_.ruleset,
       [&](const Ruleset& next) {
-        if (hooks_to_steer(next) != steered_hooks_ || next.tracked_families != kernel_tracking_) {
+        // The closed hooks' chains drop: a good ruleset always steers anew.
+        if (falling_back || hooks_to_steer(next) != steered_hooks_ ||
+            next.tracked_families != kernel_tracking_) {
           progress.set("changing the steering");
           steer(next);
         }
       },
+      [this](const std::string& text) {
+        {
+          const std::lock_guard lock_fallback(fallback_mutex_);
+          fallback_ = {};
+        }
+        keep_last_good(text);
+      },
       [&](std::string stage) { progress.set(std::move(stage)); });
-  const std::string status = error.empty()
-                                 ? running_line(report())
-                                 : "reload failed: " + error + "; previous ruleset still in force";
+  const std::string status = error.empty() ? running_line(report())
+                                           : "reload failed: " + error + "; " +
+                                                 (falling_back ? running_line(report())
+                                                               : "previous ruleset still in force");
   std::string shown;
   {
     const std::lock_guard health(health_mutex_);
@@ -302,7 +410,7 @@ std::string Daemon::reload(RequestProgress& progress) {
     shown = outage_.empty() ? status : outage_;  // an outage keeps its STATUS= line
   }
   notify::ready(shown);  // READY=1 ends the reload either way
-  log(error.empty() ? "reloaded: " + status : status);
+  log_info(error.empty() ? "reloaded: " + status : status);
   return error;
 }
 
@@ -351,7 +459,7 @@ void Daemon::supervise() {
   }
   if (!status.empty()) {
     notify::status(status);
-    log(current.empty() ? "queues healthy again" : current + "; watchdog pings stop");
+    log_info(current.empty() ? "queues healthy again" : current + "; watchdog pings stop");
   }
   if (watchdog_ && current.empty()) notify::watchdog();
 }
@@ -361,11 +469,16 @@ StatusReport Daemon::report() const {
   StatusReport report;
   const auto ruleset = rulesets_->snapshot();
   report.ruleset = ruleset->source;
+  {
+    const std::lock_guard lock(fallback_mutex_);
+    report.fallback = fallback_;
+  }
   report.rules = rule_count(*ruleset);
   report.last_reload = rulesets_->last_reload();
   report.steering = config_.steering;
   report.fail_open = config_.fail_open;
   report.steered_hooks = steered_hooks_;
+  report.steering_repairs = steering_repairs_;
   report.outage = outage(now);
   if (flows_) report.flows = flows_->stats();
   if (mirror_) report.mirror = mirror_->stats();

@@ -22,6 +22,7 @@
 #include "queue/link_cache.hpp"
 #include "queue/queue_worker.hpp"
 #include "queue/steering.hpp"
+#include "queue/steering_watch.hpp"
 #include "service/config.hpp"
 #include "service/control_server.hpp"
 #include "service/ruleset_holder.hpp"
@@ -44,6 +45,11 @@ class Daemon {
   int run();
 
  private:
+  // The configured ruleset, else the last good one, else none (an empty
+  // ruleset, with fallback_ saying which hooks are closed or that all are open).
+  std::shared_ptr<Ruleset> initial_ruleset();
+  // Keeps the bytes of a ruleset that loaded as the last good one; a failure is logged.
+  void keep_last_good(const std::string& text) const;
   // Everything up to READY=1; throws std::runtime_error with one line.
   void start();
   // The NAT binding store in the runtime directory; without one (logged),
@@ -57,6 +63,10 @@ class Daemon {
   // The hooks it uses, and those tracking needs besides (tracking_points.hpp).
   static FamilyHooks hooks_to_steer(const Ruleset& ruleset);
   void steer(const Ruleset& ruleset);
+  // The closed_hooks setting's hooks drop every packet (no usable ruleset).
+  void close_hooks();
+  // Restores the steering whenever something else changed it, until stop().
+  void watch_steering();
   // Returns the error that kept the old ruleset in force, or "". `progress`
   // hears its stages, for `verdictctl reload`.
   std::string reload(RequestProgress& progress);
@@ -90,13 +100,18 @@ class Daemon {
   bool steering_changed_ = false;  // by this run: stop() must close or remove it
   std::atomic<FamilyHooks> steered_hooks_{};
   FamilyMask kernel_tracking_ = 0;  // families the steering turns the kernel's conntrack on for
+  std::unique_ptr<SteeringWatch> steering_watch_;
+  std::jthread steering_watcher_;
+  std::atomic<std::uint64_t> steering_repairs_{0};
   std::vector<std::unique_ptr<QueueWorker>> workers_;
   std::unique_ptr<ControlServer> control_;
   std::mutex reload_mutex_;  // SIGHUP and `verdictctl reload` may race
   std::mutex signalled_reload_mutex_;
   bool signalled_reload_wanted_ = false;   // a SIGHUP not yet acted on
   bool signalled_reload_running_ = false;  // signalled_reload_ runs or is ending
-  bool watchdog_ = false;                  // systemd asked for WATCHDOG=1
+  mutable std::mutex fallback_mutex_;      // status reads it while a reload clears it
+  FallbackReport fallback_;
+  bool watchdog_ = false;  // systemd asked for WATCHDOG=1
   std::mutex health_mutex_;
   std::string outage_;         // as last reported in STATUS=, "" while healthy
   std::string normal_status_;  // the STATUS= line to show while healthy

@@ -15,6 +15,7 @@ int run(int argc, char** argv) {
   verdictd::ConfigFlags flags;
   std::optional<std::string> queue_full;
   std::optional<std::string> steering;
+  std::optional<std::string> closed_hooks;
   bool remove_steering = false;
   auto* config_option =
       app.add_option("--config", config_path, "daemon settings (JSON)")->capture_default_str();
@@ -40,6 +41,16 @@ int run(int argc, char** argv) {
                  "control socket (default /run/verdictd/control.sock)");
   app.add_option("--runtime-directory", flags.runtime_directory,
                  "where the NAT binding store lives (default /run/verdictd)");
+  app.add_option("--last-good", flags.last_good,
+                 "where the last ruleset that loaded is kept, enforced when the ruleset is "
+                 "missing or bad at start (default /var/lib/verdictd/last-good.json)");
+  app.add_option("--closed-hooks", closed_hooks,
+                 "hooks that drop every packet while no ruleset could be loaded "
+                 "(default PREROUTING,INPUT,FORWARD,OUTPUT,POSTROUTING)")
+      ->check([](const std::string& names) {
+        return verdictd::hooks_from_list(names) ? std::string()
+                                                : "expected hook names separated by commas";
+      });
   app.add_flag("--fail-open", flags.fail_open, "let packets pass while no verdictd listens");
   app.add_flag("--debug", flags.debug, "log debug lines (conntrack divergences)");
   app.add_flag("--remove-steering", remove_steering,
@@ -51,6 +62,7 @@ int run(int argc, char** argv) {
   }
   if (queue_full) flags.accept_when_queue_full = *queue_full == "accept";
   if (steering) flags.steering = verdictd::steering_from_name(*steering);
+  if (closed_hooks) flags.closed_hooks = verdictd::hooks_from_list(*closed_hooks);
 
   verdictd::Config config;
   try {

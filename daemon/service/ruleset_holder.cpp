@@ -1,5 +1,7 @@
 #include "service/ruleset_holder.hpp"
 
+#include <optional>
+
 #include "ruleset/loader.hpp"
 
 namespace verdictd {
@@ -9,12 +11,15 @@ RulesetHolder::RulesetHolder(std::shared_ptr<const Ruleset> initial)
 
 std::string RulesetHolder::reload(const std::string& path,
                                   const std::function<void(const Ruleset&)>& before_swap,
+                                  const std::function<void(const std::string& text)>& after_swap,
                                   const std::function<void(std::string)>& stage) {
   const std::lock_guard reloading(reload_mutex_);
   std::string error;
+  std::optional<JsonDocument> document;
   try {
     stage("loading " + path + " (reading, parsing, checking)");
-    const std::shared_ptr<Ruleset> next = load_ruleset_file(path);
+    document.emplace(JsonDocument::read(path));
+    const std::shared_ptr<Ruleset> next = load_ruleset_document(*document);
     stage("carrying the counters over");
     carry_counters(*snapshot(), *next);
     before_swap(*next);
@@ -24,8 +29,11 @@ std::string RulesetHolder::reload(const std::string& path,
   } catch (const std::exception& e) {
     error = e.what();
   }
-  const std::lock_guard recording(outcome_mutex_);
-  last_reload_ = {true, error};
+  {
+    const std::lock_guard recording(outcome_mutex_);
+    last_reload_ = {true, error};
+  }
+  if (error.empty()) after_swap(document->text());
   return error;
 }
 

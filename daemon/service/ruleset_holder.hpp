@@ -34,10 +34,12 @@ class RulesetHolder {
 
   // Loads and validates `path` whole, gives it the counters of the rules it
   // shares with the ruleset in force, runs `before_swap` on it (which refuses
-  // it by throwing), then swaps it in. Returns "" or the error; on error the
-  // ruleset in force stays. `stage` hears what it does as it goes.
+  // it by throwing), then swaps it in and gives `after_swap` the bytes that
+  // loaded. Returns "" or the error; on error the ruleset in force stays.
+  // `stage` hears what it does as it goes.
   std::string reload(const std::string& path,
                      const std::function<void(const Ruleset&)>& before_swap,
+                     const std::function<void(const std::string& text)>& after_swap,
                      const std::function<void(std::string)>& stage);
   [[nodiscard]] ReloadOutcome last_reload() const;
 

@@ -57,18 +57,43 @@ std::string hooks_text(const FamilyHooks& hooks) {
   return "ipv4 " + hooks_text(hooks[Family::kIPv4]) + ", ipv6 " + hooks_text(hooks[Family::kIPv6]);
 }
 
+std::string ruleset_line(const StatusReport& report) {
+  const FallbackReport& f = report.fallback;
+  const std::string rules = " (" + std::to_string(report.rules) + " rules)";
+  switch (f.kind) {
+    case Fallback::kNone:
+      break;
+    case Fallback::kLastGood:
+      return "ruleset: LAST-GOOD from " + f.saved + ", " + report.ruleset + rules + " (" + f.error +
+             ")";
+    case Fallback::kClosed:
+      return "ruleset: CLOSED, no usable ruleset: hooks " + hooks_text(f.closed_hooks) +
+             " drop every packet until a good ruleset is reloaded (" + f.error + "; " +
+             f.last_good + ")";
+    case Fallback::kOpen:
+      return "ruleset: NONE, fail-open: nothing is steered, every packet passes until a good "
+             "ruleset is reloaded (" +
+             f.error + "; " + f.last_good + ")";
+  }
+  return "ruleset: " + report.ruleset + rules;
+}
+
 std::string running_line(const StatusReport& report) {
+  if (report.fallback.kind != Fallback::kNone) {
+    return "running, " + std::to_string(report.queues.size()) + " queues, " +
+           ruleset_line(report).substr(std::string_view("ruleset: ").size());
+  }
   return "running, " + std::to_string(report.queues.size()) + " queues, ruleset " + report.ruleset +
          " (" + std::to_string(report.rules) + " rules), steering " +
          hooks_text(report.steered_hooks);
 }
 
 std::string status_text(const StatusReport& report) {
-  std::string text = "ruleset: " + report.ruleset + " (" + std::to_string(report.rules) +
-                     " rules)\nlast reload: " + reload_text(report.last_reload) +
+  std::string text = ruleset_line(report) + "\nlast reload: " + reload_text(report.last_reload) +
                      "\nsteering: " + std::string(steering_name(report.steering)) + ", " +
                      (report.fail_open ? "fail-open" : "fail-closed") + ", hooks " +
                      hooks_text(report.steered_hooks) +
+                     ", steering_repairs=" + std::to_string(report.steering_repairs) +
                      "\nhealth: " + (report.outage.empty() ? "ok" : report.outage) + "\n" +
                      conntrack_text(report) + "\n";
   text += left("queue", 5) + left("hook", 11) + right("packets", 12) + right("accepted", 12) +

@@ -320,6 +320,9 @@ class Verdictd:
             args += ["--ruleset", ruleset]
         if config is not None:
             args += ["--config", config]
+        # The last good ruleset is kept in the lab, never in the machine's /var/lib.
+        if "--last-good" not in args:
+            args += ["--last-good", os.path.join(lab.tmp, "last-good.json")]
         steering = os.environ.get("VERDICTD_STEERING")
         if steering and "--steering" not in args:
             args += ["--steering", steering]
