@@ -3,6 +3,7 @@
 set -euo pipefail
 packages=(
   build-essential cmake pkg-config ccache clang-format clang-tidy
+  clang libclang-rt-14-dev
   libmnl-dev libnetfilter-queue-dev libnetfilter-conntrack-dev libsystemd-dev
   nlohmann-json3-dev libcli11-dev libgtest-dev libgmock-dev libbenchmark-dev
   iptables iproute2 iputils-ping conntrack iperf3 socat

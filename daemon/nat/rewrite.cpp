@@ -157,6 +157,14 @@ std::optional<std::size_t> covered_length(const TransportLayout& layout,
   return coverage;
 }
 
+// True when every byte of `message` but its checksum field (at `checksum_at`) is zero.
+bool is_zero_but_checksum(std::span<const std::uint8_t> message, std::size_t checksum_at) {
+  for (std::size_t at = 0; at < message.size(); ++at) {
+    if (message[at] != 0 && at != checksum_at && at != checksum_at + 1) return false;
+  }
+  return true;
+}
+
 // Rewrites one IP packet: a whole one, or (kQuote) the packet quoted in an
 // ICMP error, cut short where the error ends.
 bool rewrite_ip(std::span<std::uint8_t> ip, const NatManip& manip, ChecksumMode mode) {
@@ -251,6 +259,13 @@ bool rewrite_ip(std::span<std::uint8_t> ip, const NatManip& manip, ChecksumMode 
       }
       // Zero means "no checksum" to UDP (RFC 768); 0xffff is the same sum.
       if (layout.is_udp && sum == 0) sum = 0xffff;
+      // An ICMP message of zeros (an echo reply whose identifier became 0)
+      // sums to +0 and only 0xffff checksums it, where the update (RFC 1624
+      // eqn. 3, as the kernel's csum_replace) gives 0x0000 (its section 3).
+      if (layout.sum == Sum::kInternet && sum == 0 && mode != ChecksumMode::kQuote &&
+          is_zero_but_checksum(transport, layout.checksum_at)) {
+        sum = 0xffff;
+      }
       write16(transport, layout.checksum_at, sum);
     }
   }

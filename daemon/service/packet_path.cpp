@@ -1,9 +1,8 @@
 #include "service/packet_path.hpp"
 
-#include "conntrack/icmp_tracking.hpp"
 #include "conntrack/tracking_points.hpp"
+#include "engine/connection_step.hpp"
 #include "engine/engine.hpp"
-#include "nat/nat_translation.hpp"
 #include "nat/unknown_binding.hpp"
 
 namespace verdictd {
@@ -11,102 +10,6 @@ namespace verdictd {
 namespace {
 
 bool is_raw_hook(Hook hook) { return hook == Hook::kPrerouting || hook == Hook::kOutput; }
-
-bool is_icmp_error(const PacketView& packet) {
-  const bool icmp =
-      packet.protocol == (packet.family == Family::kIPv4 ? ipproto::kIcmp : ipproto::kIcmpv6);
-  return icmp && packet.has_icmp && icmp_is_error(packet.family, packet.icmp_type);
-}
-
-// Tracking where the kernel's conntrack runs in the hook, and NAT where its
-// nat hook function runs.
-class ConnectionStep final : public ConnectionSteps {
- public:
-  ConnectionStep(const ConntrackParts& parts, PacketConntrack& ct, Hook hook, bool track,
-                 std::uint8_t bindable, const QueuedPacket& queued,
-                 std::vector<std::uint8_t>& rewritten)
-      : parts_(&parts),
-        ct_(&ct),
-        arrives_tracked_(verdictd::arrives_tracked(hook, queued.in_ifindex)),
-        track_(track),
-        bindable_(bindable),
-        queued_(&queued),
-        rewritten_(&rewritten) {}
-
-  [[nodiscard]] bool arrives_tracked() const override { return arrives_tracked_; }
-
-  void track(const PacketView& packet, EvalState& state) override {
-    if (track_) {
-      parts_->tracker->track(packet, *ct_);
-    } else {
-      parts_->tracker->recall(packet, *ct_);
-    }
-    // The nat chains see a connection's first packet for each manipulation;
-    // ICMP errors are translated with the connection they are about instead.
-    // A connection adopted from the kernel meets them with its next packet
-    // (unknown_binding.hpp).
-    const std::uint8_t manip = nat_manip_of(state.hook);
-    const bool adopted = ct_->state == CtState::kEstablished &&
-                         ct_->direction == Direction::kOriginal &&
-                         (ct_->flow.nat_unknown & manip) != 0;
-    const bool first = ct_->state == CtState::kNew || adopted ||
-                       (ct_->state == CtState::kRelated && !is_icmp_error(packet));
-    state.first_packet_of_connection = first && ct_->has_flow && (ct_->flow.nat_done & manip) == 0;
-  }
-
-  const PacketView& translate(const PacketView& packet, EvalState& state) override {
-    if (!ct_->has_flow) return packet;
-    const std::uint8_t manip = nat_manip_of(state.hook);
-    if (state.first_packet_of_connection && (ct_->flow.nat_done & manip) == 0) {
-      // No rule bound it: a null binding, so that its later packets skip the chains.
-      ct_->flow.nat_done |= manip;
-      parts_->flows->note_null_binding(ct_->flow.original, manip, ct_->now);
-    }
-    if (parts_->nat != nullptr &&
-        needs_unknown_binding(ct_->flow, ct_->direction, state.hook, bindable_)) {
-      parts_->nat->note_unbound_drop();
-      failed_ = true;
-      return packet;
-    }
-    const auto translation = nat_translation(state.hook, ct_->flow, ct_->direction);
-    if (!translation) return packet;
-    // A packet copied cut short cannot be handed back whole.
-    if (queued_->original_length != queued_->payload.size()) {
-      failed_ = true;
-      return packet;
-    }
-    rewritten_->assign(packet.bytes.begin(), packet.bytes.end());
-    const bool done =
-        is_icmp_error(packet)
-            ? apply_manip_to_icmp_error(*rewritten_, translation->outer, translation->inner)
-            : apply_manip(*rewritten_, translation->outer, queued_->checksum_not_ready);
-    if (!done) {
-      failed_ = true;
-      return packet;
-    }
-    view_ = PacketView::parse(*rewritten_);
-    return view_;
-  }
-
-  // The packet had to be translated and could not be (the kernel drops it), or
-  // its connection's binding is unknown.
-  [[nodiscard]] bool failed() const { return failed_; }
-  // The packet to hand back, when it was translated.
-  [[nodiscard]] std::span<const std::uint8_t> translated() const {
-    return view_.bytes.empty() ? std::span<const std::uint8_t>() : view_.bytes;
-  }
-
- private:
-  const ConntrackParts* parts_;
-  PacketConntrack* ct_;
-  bool arrives_tracked_;
-  bool track_;
-  std::uint8_t bindable_;  // bindable_manips of the ruleset, for the packet's family
-  const QueuedPacket* queued_;
-  std::vector<std::uint8_t>* rewritten_;
-  PacketView view_;
-  bool failed_ = false;
-};
 
 ChecksumInfo checksum_info(const QueuedPacket& packet) {
   if (packet.checksum_not_ready) return ChecksumInfo::kPartial;
@@ -161,8 +64,11 @@ PacketDecision PacketPath::operator()(const QueuedPacket& packet) {
   const bool track =
       tracks_at(hook_, conntrack_.steered_hooks->load(std::memory_order_relaxed)[view.family],
                 packet.in_ifindex);
-  ConnectionStep step(conntrack_, ct, hook_, track,
-                      view.has_network ? bindable_[family_index(view.family)] : 0, packet,
+  const QueuedFacts facts{.in_ifindex = packet.in_ifindex,
+                          .cut_short = packet.original_length != packet.payload.size(),
+                          .checksum_not_ready = packet.checksum_not_ready};
+  ConnectionStep step(*conntrack_.flows, *conntrack_.tracker, ct, hook_, track,
+                      view.has_network ? bindable_[family_index(view.family)] : 0, facts,
                       rewritten_);
   if (ruleset_->uses_nat) state.nat = conntrack_.nat;
   const Verdict verdict = evaluate_hook(*ruleset_, view, state, &step);
