@@ -128,6 +128,12 @@ class CheckedStep final : public ConnectionSteps {
   bool checksum_partial_;
 };
 
+// What the ruleset's nat chains can bind, per family (nat/unknown_binding.hpp).
+const std::array<std::uint8_t, kFamilyCount>& bindable() {
+  static const std::array<std::uint8_t, kFamilyCount> manips = bindable_manips(ruleset());
+  return manips;
+}
+
 // One flow table, tracker and NAT binder for a whole input.
 struct Host {
   FlowTable flows{64};  // small, so that eviction and refusal happen too
@@ -173,7 +179,7 @@ void run(Host& host, std::vector<std::uint8_t> packet, const std::vector<Hop>& h
     std::vector<std::uint8_t> rewritten;
     ConnectionStep step(host.flows, host.tracker, ct, hop.hook,
                         tracks_at(hop.hook, kEveryHook, hop.in),
-                        bindable_manips(ruleset())[family_index(view.family)],
+                        bindable()[family_index(view.family)],
                         QueuedFacts{.in_ifindex = hop.in,
                                     .cut_short = flags.cut_short,
                                     .checksum_not_ready = flags.checksum_partial},
