@@ -69,7 +69,7 @@ Daemon::~Daemon() = default;
 int Daemon::run() {
   std::shared_ptr<Ruleset> initial;
   try {
-    initial = load_ruleset_file(config_.ruleset);
+    initial = load_ruleset_file(config_.ruleset, config_.ruleset_max_bytes);
   } catch (const std::exception& e) {
     log(e.what());  // FILE:LINE:COL: /pointer: expected ...
     return 1;
@@ -229,11 +229,12 @@ bool Daemon::stop() {
 std::string Daemon::reload() {
   const std::lock_guard lock(reload_mutex_);
   notify::reloading();
-  std::string error = rulesets_->reload(config_.ruleset, [this](const Ruleset& next) {
-    if (hooks_to_steer(next) != steered_hooks_ || next.tracked_families != kernel_tracking_) {
-      steer(next);
-    }
-  });
+  std::string error =
+      rulesets_->reload(config_.ruleset, config_.ruleset_max_bytes, [this](const Ruleset& next) {
+        if (hooks_to_steer(next) != steered_hooks_ || next.tracked_families != kernel_tracking_) {
+          steer(next);
+        }
+      });
   const std::string status = error.empty()
                                  ? running_line(report())
                                  : "reload failed: " + error + "; previous ruleset still in force";

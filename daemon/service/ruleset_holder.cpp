@@ -7,12 +7,12 @@ namespace verdictd {
 RulesetHolder::RulesetHolder(std::shared_ptr<const Ruleset> initial)
     : current_(std::move(initial)) {}
 
-std::string RulesetHolder::reload(const std::string& path,
+std::string RulesetHolder::reload(const std::string& path, std::size_t max_bytes,
                                   const std::function<void(const Ruleset&)>& before_swap) {
   const std::lock_guard reloading(reload_mutex_);
   std::string error;
   try {
-    const std::shared_ptr<Ruleset> next = load_ruleset_file(path);
+    const std::shared_ptr<Ruleset> next = load_ruleset_file(path, max_bytes);
     carry_counters(*snapshot(), *next);
     before_swap(*next);
     current_.store(next, std::memory_order_release);
