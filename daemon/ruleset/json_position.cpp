@@ -1,5 +1,6 @@
 #include "ruleset/json_position.hpp"
 
+#include <cstdint>
 #include <string>
 #include <unordered_set>
 #include <vector>
@@ -191,21 +192,79 @@ class Scanner {
     }
   }
 
+  // The string at pos_, its escapes decoded as the parser decodes them, so
+  // that keys compare as the parser compares them ("\u0061" is "a").
   std::string read_string() {
     std::string out;
     ++pos_;  // opening quote
     while (pos_ < text_.size() && text_[pos_] != '"') {
-      if (text_[pos_] == '\\' && pos_ + 1 < text_.size()) {
-        ++pos_;
-        const char e = text_[pos_];
-        out += e == 'n' ? '\n' : e == 't' ? '\t' : e;  // keys with other escapes are rare
-      } else {
-        out += text_[pos_];
+      if (text_[pos_] != '\\' || pos_ + 1 >= text_.size()) {
+        out += text_[pos_++];
+        continue;
       }
+      const char e = text_[++pos_];
       ++pos_;
+      switch (e) {
+        case 'b':
+          out += '\b';
+          break;
+        case 'f':
+          out += '\f';
+          break;
+        case 'n':
+          out += '\n';
+          break;
+        case 'r':
+          out += '\r';
+          break;
+        case 't':
+          out += '\t';
+          break;
+        case 'u':
+          append_utf8(out, read_code_point());
+          break;
+        default:
+          out += e;  // '"', '\\', '/'
+      }
     }
     ++pos_;  // closing quote
     return out;
+  }
+
+  // The code point of "XXXX" at pos_ (after "\\u"), or of a surrogate pair
+  // "XXXX\\uYYYY".
+  std::uint32_t read_code_point() {
+    const std::uint32_t unit = read_hex4();
+    if (unit < 0xd800 || unit > 0xdbff || text_.substr(pos_, 2) != "\\u") return unit;
+    pos_ += 2;
+    return 0x10000 + ((unit - 0xd800) << 10) + (read_hex4() - 0xdc00);
+  }
+  std::uint32_t read_hex4() {
+    std::uint32_t value = 0;
+    for (int i = 0; i < 4 && pos_ < text_.size(); ++i, ++pos_) {
+      const char h = text_[pos_];
+      const auto digit = h <= '9' ? h - '0' : (h | 0x20) - 'a' + 10;
+      value = value * 16 + static_cast<std::uint32_t>(digit);
+    }
+    return value;
+  }
+  static void append_utf8(std::string& out, std::uint32_t c) {
+    const auto byte = [&out](std::uint32_t b) { out += static_cast<char>(b); };
+    if (c < 0x80) {
+      byte(c);
+    } else if (c < 0x800) {
+      byte(0xc0 | (c >> 6));
+      byte(0x80 | (c & 0x3f));
+    } else if (c < 0x10000) {
+      byte(0xe0 | (c >> 12));
+      byte(0x80 | ((c >> 6) & 0x3f));
+      byte(0x80 | (c & 0x3f));
+    } else {
+      byte(0xf0 | (c >> 18));
+      byte(0x80 | ((c >> 12) & 0x3f));
+      byte(0x80 | ((c >> 6) & 0x3f));
+      byte(0x80 | (c & 0x3f));
+    }
   }
 
   static bool is_space(char c) { return c == ' ' || c == '\n' || c == '\r' || c == '\t'; }

@@ -67,6 +67,15 @@ TEST(LoaderLimits, DuplicateKeyScanTakesAnyDepth) {
   EXPECT_EQ(duplicate->pointer, pointer + "/a");
 }
 
+TEST(LoaderLimits, DuplicateKeysCompareAsTheParserDecodesThem) {
+  EXPECT_EQ(load_error(R"({"tables": {}, "\u0074ables": {}})"),
+            "r.json:1:16: /tables: duplicate key; each key may appear once in an object");
+  const std::string first = R"({"tables": {}, "\ud83d\ude00": 1, )";
+  EXPECT_EQ(load_error(first + "\"\U0001F600\": 2}"),
+            "r.json:1:" + std::to_string(first.size() + 1) +
+                ": /\U0001F600: duplicate key; each key may appear once in an object");
+}
+
 TEST(LoaderLimits, NumberOutOfRangeIsLocated) {
   EXPECT_EQ(
       load_error(R"({"tables": {"filter": {"INPUT": {"rules": [{"match": {"mark": 1e999}}]}}}})"),
