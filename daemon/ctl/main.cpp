@@ -1,10 +1,12 @@
 // verdictctl: check rulesets, and talk to a running verdictd.
 #include <CLI/CLI.hpp>
+#include <cstdint>
 #include <iostream>
 #include <optional>
 
 #include "ctl/control_client.hpp"
 #include "ctl/offline.hpp"
+#include "ruleset/loader.hpp"
 
 namespace {
 
@@ -100,9 +102,17 @@ int run(int argc, char** argv) {
   std::string socket = "/run/verdictd/control.sock";
   app.add_option("--socket", socket, "verdictd's control socket")->capture_default_str();
 
+  // As the daemon's "ruleset_max_bytes", for the commands that read files.
+  std::uint32_t max_bytes = verdictd::kDefaultRulesetMaxBytes;
+  const auto add_max_bytes = [&max_bytes](CLI::App* command) {
+    command->add_option("--ruleset-max-bytes", max_bytes, "largest ruleset file read")
+        ->capture_default_str()
+        ->check(CLI::Range(std::uint32_t{1}, verdictd::kMaxRulesetMaxBytes));
+  };
   std::vector<std::string> check_files;
   auto* check = app.add_subcommand("check", "validate ruleset files without a daemon");
   check->add_option("files", check_files, "ruleset files")->required();
+  add_max_bytes(check);
 
   std::string export_file;
   bool export_v4 = false;
@@ -112,6 +122,7 @@ int run(int argc, char** argv) {
   export_rules->add_option("file", export_file, "ruleset file")->required();
   auto* export_v4_flag = export_rules->add_flag("-4,--ipv4", export_v4, "IPv4 rules (default)");
   export_rules->add_flag("-6,--ipv6", export_v6, "IPv6 rules")->excludes(export_v4_flag);
+  add_max_bytes(export_rules);
 
   auto* status = app.add_subcommand("status", "ruleset, reload result, steering and queues");
   auto* reload = app.add_subcommand("reload", "reload the ruleset file; print its error");
@@ -127,10 +138,10 @@ int run(int argc, char** argv) {
     return app.exit(e) == 0 ? 0 : kUsageError;
   }
 
-  if (check->parsed()) return verdictd::check_rulesets(check_files);
+  if (check->parsed()) return verdictd::check_rulesets(check_files, max_bytes);
   if (export_rules->parsed()) {
-    return verdictd::export_ruleset(export_file,
-                                    export_v6 ? verdictd::Family::kIPv6 : verdictd::Family::kIPv4);
+    return verdictd::export_ruleset(
+        export_file, export_v6 ? verdictd::Family::kIPv6 : verdictd::Family::kIPv4, max_bytes);
   }
   Json request;
   if (status->parsed()) request = {{"command", "status"}};

@@ -8,11 +8,11 @@
 
 namespace verdictd {
 
-int check_rulesets(const std::vector<std::string>& files) {
+int check_rulesets(const std::vector<std::string>& files, std::size_t max_bytes) {
   int status = 0;
   for (const std::string& file : files) {
     try {
-      const auto ruleset = load_ruleset_file(file);
+      const auto ruleset = load_ruleset_file(file, max_bytes);
       std::cout << file << ": ok (" << rule_count(*ruleset) << " rules)\n";
     } catch (const std::exception& e) {
       std::cout.flush();  // keep the lines in file order when both go to one place
@@ -23,9 +23,9 @@ int check_rulesets(const std::vector<std::string>& files) {
   return status;
 }
 
-int export_ruleset(const std::string& file, Family family) {
+int export_ruleset(const std::string& file, Family family, std::size_t max_bytes) {
   try {
-    std::cout << save_ruleset(*load_ruleset_file(file), family);
+    std::cout << save_ruleset(*load_ruleset_file(file, max_bytes), family);
     return 0;
   } catch (const std::exception& e) {
     std::cerr << e.what() << "\n";

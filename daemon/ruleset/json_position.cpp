@@ -1,7 +1,8 @@
 #include "ruleset/json_position.hpp"
 
-#include <set>
+#include <cstdint>
 #include <string>
+#include <unordered_set>
 #include <vector>
 
 namespace verdictd {
@@ -42,7 +43,9 @@ std::vector<std::string> split_pointer(std::string_view pointer) {
   return tokens;
 }
 
-// A forward-only scanner over text already known to be valid JSON.
+// A forward-only scanner over text already known to be valid JSON. It
+// follows nesting with a stack of its own, never by recursion, so that the
+// depth of the text never decides how much of the thread's stack it takes.
 class Scanner {
  public:
   explicit Scanner(std::string_view text) : text_(text) {}
@@ -57,44 +60,75 @@ class Scanner {
     return pos_;
   }
 
-  std::optional<DuplicateKey> duplicate_in_value(const std::string& pointer) {
+  std::optional<DuplicateKey> find_duplicate() {
+    std::vector<Open> open;
     skip_space();
-    if (peek() == '{') {
-      ++pos_;
-      std::set<std::string> seen;
+    while (true) {
+      // At the start of a value.
+      const char c = peek();
+      if (c == '{' || c == '[') {
+        ++pos_;
+        skip_space();
+        if (peek() != '}' && peek() != ']') {
+          open.emplace_back().object = c == '{';
+          if (c == '{') {
+            if (auto found = read_key(open)) return found;
+          }
+          continue;
+        }
+        ++pos_;  // the empty object's or array's closing bracket
+      } else {
+        skip_value();
+      }
+      // After a value: the brackets it closes, then a comma or the end.
       while (true) {
+        if (open.empty()) return std::nullopt;
         skip_space();
-        if (peek() != '"') break;
-        const std::size_t key_at = pos_;
-        const std::string key = read_string();
-        const std::string member = pointer + "/" + json_pointer_token(key);
-        if (!seen.insert(key).second) return DuplicateKey{member, key_at};
-        skip_space();
-        ++pos_;  // ':'
-        if (auto found = duplicate_in_value(member)) return found;
-        skip_space();
-        if (peek() != ',') break;
-        ++pos_;
+        if (peek() == ',') break;
+        ++pos_;  // '}' or ']'
+        open.pop_back();
       }
-    } else if (peek() == '[') {
-      ++pos_;
-      for (std::size_t i = 0;; ++i) {
-        skip_space();
-        if (peek() == ']') break;
-        if (auto found = duplicate_in_value(pointer + "/" + std::to_string(i))) return found;
-        skip_space();
-        if (peek() != ',') break;
-        ++pos_;
+      ++pos_;  // ','
+      skip_space();
+      if (open.back().object) {
+        if (auto found = read_key(open)) return found;
+      } else {
+        ++open.back().index;
       }
-    } else {
-      skip_value();
-      return std::nullopt;
     }
-    ++pos_;  // closing bracket
-    return std::nullopt;
   }
 
  private:
+  // An object or array the duplicate scan is in: the keys seen so far, and
+  // the member or element being scanned.
+  struct Open {
+    bool object = false;
+    std::unordered_set<std::string> keys;
+    std::string key;
+    std::size_t index = 0;
+  };
+
+  // Reads the key of the member at pos_ in the innermost open object, and the
+  // colon after it; a key the object already has is the duplicate.
+  std::optional<DuplicateKey> read_key(std::vector<Open>& open) {
+    const std::size_t key_at = pos_;
+    std::string key = read_string();
+    if (open.back().keys.contains(key)) {
+      std::string pointer;
+      for (std::size_t i = 0; i + 1 < open.size(); ++i) {
+        pointer += "/" + (open[i].object ? json_pointer_token(open[i].key)
+                                         : std::to_string(open[i].index));
+      }
+      return DuplicateKey{pointer + "/" + json_pointer_token(key), key_at};
+    }
+    open.back().keys.insert(key);
+    open.back().key = std::move(key);
+    skip_space();
+    ++pos_;  // ':'
+    skip_space();
+    return std::nullopt;
+  }
+
   // Moves to the member or element `token` of the value at pos_.
   bool enter(const std::string& token) {
     if (peek() == '{') {
@@ -158,21 +192,79 @@ class Scanner {
     }
   }
 
+  // The string at pos_, its escapes decoded as the parser decodes them, so
+  // that keys compare as the parser compares them ("\u0061" is "a").
   std::string read_string() {
     std::string out;
     ++pos_;  // opening quote
     while (pos_ < text_.size() && text_[pos_] != '"') {
-      if (text_[pos_] == '\\' && pos_ + 1 < text_.size()) {
-        ++pos_;
-        const char e = text_[pos_];
-        out += e == 'n' ? '\n' : e == 't' ? '\t' : e;  // keys with other escapes are rare
-      } else {
-        out += text_[pos_];
+      if (text_[pos_] != '\\' || pos_ + 1 >= text_.size()) {
+        out += text_[pos_++];
+        continue;
       }
+      const char e = text_[++pos_];
       ++pos_;
+      switch (e) {
+        case 'b':
+          out += '\b';
+          break;
+        case 'f':
+          out += '\f';
+          break;
+        case 'n':
+          out += '\n';
+          break;
+        case 'r':
+          out += '\r';
+          break;
+        case 't':
+          out += '\t';
+          break;
+        case 'u':
+          append_utf8(out, read_code_point());
+          break;
+        default:
+          out += e;  // '"', '\\', '/'
+      }
     }
     ++pos_;  // closing quote
     return out;
+  }
+
+  // The code point of "XXXX" at pos_ (after "\\u"), or of a surrogate pair
+  // "XXXX\\uYYYY".
+  std::uint32_t read_code_point() {
+    const std::uint32_t unit = read_hex4();
+    if (unit < 0xd800 || unit > 0xdbff || text_.substr(pos_, 2) != "\\u") return unit;
+    pos_ += 2;
+    return 0x10000 + ((unit - 0xd800) << 10) + (read_hex4() - 0xdc00);
+  }
+  std::uint32_t read_hex4() {
+    std::uint32_t value = 0;
+    for (int i = 0; i < 4 && pos_ < text_.size(); ++i, ++pos_) {
+      const char h = text_[pos_];
+      const auto digit = h <= '9' ? h - '0' : (h | 0x20) - 'a' + 10;
+      value = value * 16 + static_cast<std::uint32_t>(digit);
+    }
+    return value;
+  }
+  static void append_utf8(std::string& out, std::uint32_t c) {
+    const auto byte = [&out](std::uint32_t b) { out += static_cast<char>(b); };
+    if (c < 0x80) {
+      byte(c);
+    } else if (c < 0x800) {
+      byte(0xc0 | (c >> 6));
+      byte(0x80 | (c & 0x3f));
+    } else if (c < 0x10000) {
+      byte(0xe0 | (c >> 12));
+      byte(0x80 | ((c >> 6) & 0x3f));
+      byte(0x80 | (c & 0x3f));
+    } else {
+      byte(0xf0 | (c >> 18));
+      byte(0x80 | ((c >> 12) & 0x3f));
+      byte(0x80 | ((c >> 6) & 0x3f));
+      byte(0x80 | (c & 0x3f));
+    }
   }
 
   static bool is_space(char c) { return c == ' ' || c == '\n' || c == '\r' || c == '\t'; }
@@ -202,7 +294,29 @@ std::string json_pointer_token(std::string_view key) {
 }
 
 std::optional<DuplicateKey> find_duplicate_key(std::string_view text) {
-  return Scanner(text).duplicate_in_value("");
+  return Scanner(text).find_duplicate();
+}
+
+std::size_t offset_of_depth(std::string_view text, std::size_t depth) {
+  std::size_t open = 0;
+  bool in_string = false;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (in_string) {
+      if (c == '\\') {
+        ++i;
+      } else if (c == '"') {
+        in_string = false;
+      }
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      if (++open == depth) return i;
+    } else if (c == ']' || c == '}') {
+      --open;
+    }
+  }
+  return text.size();
 }
 
 TextPosition position_of_pointer(std::string_view text, std::string_view pointer) {

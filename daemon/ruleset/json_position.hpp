@@ -33,4 +33,9 @@ struct DuplicateKey {
 };
 std::optional<DuplicateKey> find_duplicate_key(std::string_view text);
 
+// The offset of the '[' or '{' that opens the `depth`th level of nesting
+// (1 for the outermost), in text that is valid JSON up to there; the size of
+// the text if it nests less.
+std::size_t offset_of_depth(std::string_view text, std::size_t depth);
+
 }  // namespace verdictd

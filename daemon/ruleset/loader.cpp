@@ -2,8 +2,8 @@
 
 #include <algorithm>
 #include <deque>
-#include <functional>
 #include <map>
+#include <unordered_map>
 
 #include "ruleset/json_document.hpp"
 #include "ruleset/json_position.hpp"
@@ -129,6 +129,10 @@ class Builder {
                                    "; a table cannot cover more");
       }
     }
+    chain_indexes_.clear();
+    for (std::size_t i = 0; i < table.chains.size(); ++i) {
+      chain_indexes_.emplace(table.chains[i].name, static_cast<int>(i));
+    }
     // Declare user chains first so jumps may point forward.
     for (const auto& [name, body] : chains.items()) {
       if (name == kFamiliesKey) continue;
@@ -138,13 +142,14 @@ class Builder {
       }
       if (is_builtin_chain(id, name)) continue;
       check_chain_name(name, chain_pointer);
+      chain_indexes_.emplace(name, static_cast<int>(table.chains.size()));
       Chain chain;
       chain.name = name;
       table.chains.push_back(std::move(chain));
     }
     for (const auto& [name, body] : chains.items()) {
       if (name == kFamiliesKey) continue;
-      build_chain(table, chain_index(table, name), body, pointer + "/" + json_pointer_token(name));
+      build_chain(table, chain_index(name), body, pointer + "/" + json_pointer_token(name));
     }
     check_loops_and_hooks(table);
   }
@@ -162,11 +167,10 @@ class Builder {
     }
   }
 
-  static int chain_index(const Table& table, std::string_view name) {
-    for (std::size_t i = 0; i < table.chains.size(); ++i) {
-      if (table.chains[i].name == name) return static_cast<int>(i);
-    }
-    return -1;
+  // The index of the chain `name` in the table being built, or -1.
+  [[nodiscard]] int chain_index(const std::string& name) const {
+    const auto found = chain_indexes_.find(name);
+    return found == chain_indexes_.end() ? -1 : found->second;
   }
 
   void build_chain(Table& table, int index, const Json& body, const std::string& pointer) {
@@ -186,11 +190,14 @@ class Builder {
     if (!rules.is_array()) {
       fail(pointer + "/rules", "expected an array of rules, got " + rules.dump());
     }
+    std::vector<RuleSource>& rule_sources = sources(table, chain);
+    chain.rules.reserve(rules.size());
+    rule_sources.reserve(rules.size());
     for (std::size_t i = 0; i < rules.size(); ++i) {
       const std::string rule_pointer = pointer + "/rules/" + std::to_string(i);
       match_keys_.clear();
       chain.rules.push_back(build_rule(table, rules[i], rule_pointer));
-      sources(table, chain).push_back(RuleSource{rule_pointer, std::move(match_keys_)});
+      rule_sources.push_back(RuleSource{rule_pointer, std::move(match_keys_)});
     }
   }
 
@@ -267,7 +274,7 @@ class Builder {
       const std::string jump_pointer = pointer + "/" + kind;
       const Json& name = body[kind];
       if (!name.is_string()) fail(jump_pointer, "expected a chain name, got " + name.dump());
-      const int target = chain_index(table, name.get<std::string>());
+      const int target = chain_index(name.get<std::string>());
       if (target < 0) {
         fail(jump_pointer,
              "no chain named " + name.dump() + " in table " + std::string(table_name(table.id)));
@@ -347,38 +354,13 @@ class Builder {
   // Refuses loops, and gives each user chain the hooks that reach it, then
   // checks every match and target against the hooks its chain runs at.
   void check_loops_and_hooks(Table& table) {
-    enum class Mark : std::uint8_t { kNew, kOnPath, kDone };
-    std::vector<Mark> marks(table.chains.size(), Mark::kNew);
-    std::vector<std::string> path;
-    std::function<void(std::size_t)> visit = [&](std::size_t c) {
-      marks[c] = Mark::kOnPath;
-      path.push_back(table.chains[c].name);
-      for (std::size_t r = 0; r < table.chains[c].rules.size(); ++r) {
-        const Rule& rule = table.chains[c].rules[r];
-        if (rule.jump_chain < 0) continue;
-        const auto next = static_cast<std::size_t>(rule.jump_chain);
-        if (marks[next] == Mark::kOnPath) {
-          std::string loop;
-          for (const std::string& name : path) loop += name + " -> ";
-          fail(sources(table, table.chains[c])[r].pointer + (rule.is_goto ? "/goto" : "/jump"),
-               "this makes a loop: " + loop + table.chains[next].name);
-        }
-        if (marks[next] == Mark::kNew) visit(next);
-      }
-      path.pop_back();
-      marks[c] = Mark::kDone;
-    };
-    for (std::size_t c = 0; c < table.chains.size(); ++c) {
-      if (marks[c] == Mark::kNew) visit(c);
-    }
-    // Hooks flow along jumps; without loops this settles in at most one pass per chain.
-    for (std::size_t round = 0; round < table.chains.size(); ++round) {
-      for (const Chain& chain : table.chains) {
-        for (const Rule& rule : chain.rules) {
-          if (rule.jump_chain >= 0) {
-            table.chains[static_cast<std::size_t>(rule.jump_chain)].reached_from |=
-                chain.reached_from;
-          }
+    // Hooks flow along jumps: in this order each chain has them all before
+    // it passes them on.
+    for (const std::size_t c : jump_order(table)) {
+      for (const Rule& rule : table.chains[c].rules) {
+        if (rule.jump_chain >= 0) {
+          table.chains[static_cast<std::size_t>(rule.jump_chain)].reached_from |=
+              table.chains[c].reached_from;
         }
       }
     }
@@ -406,10 +388,74 @@ class Builder {
     }
   }
 
+  // A chain on the path of the loop check, and the next of its rules to follow.
+  struct PathStep {
+    std::size_t chain;
+    std::size_t next_rule;
+  };
+
+  // The chains in an order where each comes before every chain it jumps or
+  // goes to; a jump back to a chain on the path fails, naming the path. A
+  // depth-first search with a stack of its own, as a line of chains
+  // jumping to the next is as deep as it is long.
+  std::vector<std::size_t> jump_order(const Table& table) {
+    enum class Mark : std::uint8_t { kNew, kOnPath, kDone };
+    std::vector<Mark> marks(table.chains.size(), Mark::kNew);
+    std::vector<std::size_t> finished;  // each chain after every chain it reaches
+    finished.reserve(table.chains.size());
+    std::vector<PathStep> path;
+    for (std::size_t start = 0; start < table.chains.size(); ++start) {
+      if (marks[start] != Mark::kNew) continue;
+      marks[start] = Mark::kOnPath;
+      path.push_back({start, 0});
+      while (!path.empty()) {
+        PathStep& step = path.back();
+        const Chain& chain = table.chains[step.chain];
+        if (step.next_rule == chain.rules.size()) {
+          marks[step.chain] = Mark::kDone;
+          finished.push_back(step.chain);
+          path.pop_back();
+          continue;
+        }
+        const std::size_t r = step.next_rule++;
+        if (chain.rules[r].jump_chain < 0) continue;
+        const auto next = static_cast<std::size_t>(chain.rules[r].jump_chain);
+        if (marks[next] == Mark::kOnPath) fail_loop(table, path, r, next);
+        if (marks[next] == Mark::kNew) {
+          marks[next] = Mark::kOnPath;
+          path.push_back({next, 0});
+        }
+      }
+    }
+    std::reverse(finished.begin(), finished.end());
+    return finished;
+  }
+
+  // Rule `rule` of the last chain on `path` jumps back to `next`, on the path.
+  // A long path is shown by its ends.
+  [[noreturn]] void fail_loop(const Table& table, const std::vector<PathStep>& path,
+                              std::size_t rule, std::size_t next) {
+    constexpr std::size_t kEndNames = 5;
+    std::string loop;
+    for (std::size_t i = 0; i < path.size(); ++i) {
+      if (path.size() > 2 * kEndNames && i >= kEndNames && i < path.size() - kEndNames) {
+        if (i == kEndNames) {
+          loop += "(" + std::to_string(path.size() - 2 * kEndNames) + " more) -> ";
+        }
+        continue;
+      }
+      loop += table.chains[path[i].chain].name + " -> ";
+    }
+    const Chain& chain = table.chains[path.back().chain];
+    fail(sources(table, chain)[rule].pointer + (chain.rules[rule].is_goto ? "/goto" : "/jump"),
+         "this makes a loop: " + loop + table.chains[next].name);
+  }
+
   void check_hooks(const Table& table, const Chain& chain) {
+    const std::vector<RuleSource>& rule_sources = sources(table, chain);
     for (std::size_t r = 0; r < chain.rules.size(); ++r) {
       const Rule& rule = chain.rules[r];
-      const RuleSource& source = sources(table, chain)[r];
+      const RuleSource& source = rule_sources[r];
       auto refuse = [&](const std::string& where, std::string_view what, HookMask allowed) {
         for (Hook h : kAllHooks) {
           if ((chain.reached_from & hook_bit(h)) != 0 && (allowed & hook_bit(h)) == 0) {
@@ -446,6 +492,7 @@ class Builder {
   }
 
   Ruleset& ruleset_;
+  std::unordered_map<std::string, int> chain_indexes_;  // of the table being built
   std::map<std::pair<TableId, std::string>, std::vector<RuleSource>> rule_sources_;
   std::vector<std::string> match_keys_;  // of the rule being built, in evaluation order
 };
@@ -467,17 +514,24 @@ std::shared_ptr<Ruleset> load_ruleset_text(const std::string& text, const std::s
   return load_ruleset_document(JsonDocument(text, file));
 }
 
-std::shared_ptr<Ruleset> load_ruleset_file(const std::string& path) {
-  return load_ruleset_document(JsonDocument::read(path));
+JsonDocument read_ruleset_document(const std::string& path, std::size_t max_bytes) {
+  return JsonDocument::read(
+      path,
+      {max_bytes, "raise it with \"ruleset_max_bytes\" in verdictd.json or --ruleset-max-bytes"});
+}
+
+std::shared_ptr<Ruleset> load_ruleset_file(const std::string& path, std::size_t max_bytes) {
+  return load_ruleset_document(read_ruleset_document(path, max_bytes));
 }
 
 void carry_counters(const Ruleset& previous, Ruleset& next) {
   for (TableId id : kAllTables) {
-    const Table& old_table = previous.table(id);
+    std::unordered_map<std::string_view, const Chain*> old_chains;
+    for (const Chain& c : previous.table(id).chains) old_chains.emplace(c.name, &c);
     for (Chain& chain : next.table(id).chains) {
-      auto old_chain = std::find_if(old_table.chains.begin(), old_table.chains.end(),
-                                    [&](const Chain& c) { return c.name == chain.name; });
-      if (old_chain == old_table.chains.end()) continue;
+      const auto found = old_chains.find(chain.name);
+      if (found == old_chains.end()) continue;
+      const Chain* old_chain = found->second;
       for (Family f : kAllFamilies) chain.policy(f).counters = old_chain->policy(f).counters;
       std::map<std::string_view, std::deque<std::shared_ptr<Counters>>> unclaimed;
       for (const Rule& rule : old_chain->rules) unclaimed[rule.identity].push_back(rule.counters);

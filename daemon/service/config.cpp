@@ -40,6 +40,9 @@ std::optional<HookMask> hooks_from_list(std::string_view names) {
 
 namespace {
 
+// A settings file is a few hundred bytes.
+constexpr std::size_t kMaxSettingsBytes = std::size_t{1} << 20;
+
 // Runs `parse` on root[key]; a FieldError it throws gets the key's pointer.
 template <typename Parse>
 auto setting(const Json& root, const char* key, Parse parse) {
@@ -64,15 +67,23 @@ HookQueues parse_hook_queues(const Json& v) {
 }
 
 void apply_file_settings(Config& config, const Json& root) {
-  expect_object_keys(
-      root,
-      {"ruleset", "control_socket", "runtime_directory", "queue_base", "queues_per_hook", "hooks",
-       "fail_open", "queue_full", "queue_maxlen", "queue_wait", "steering", "conntrack_max",
-       "untracked_mark", "debug", "last_good", "closed_hooks", "comment", "$schema"},
-      "an object of daemon settings");
+  expect_object_keys(root,
+                     {"ruleset", "ruleset_max_bytes", "control_socket", "runtime_directory",
+                      "queue_base", "queues_per_hook", "hooks", "fail_open", "queue_full",
+                      "queue_maxlen", "queue_wait", "steering", "conntrack_max", "untracked_mark",
+                      "debug", "last_good", "closed_hooks", "comment", "$schema"},
+                     "an object of daemon settings");
   if (root.contains("ruleset")) {
     config.ruleset =
         setting(root, "ruleset", [](const Json& v) { return expect_string(v, "a file name"); });
+  }
+  if (root.contains("ruleset_max_bytes")) {
+    config.ruleset_max_bytes = setting(root, "ruleset_max_bytes", [](const Json& v) {
+      const std::uint32_t bytes =
+          parse_uint(v, kMaxRulesetMaxBytes, "a number of bytes 1-4294967295");
+      if (bytes == 0) throw_expected("a number of bytes 1-4294967295", v);
+      return bytes;
+    });
   }
   if (root.contains("control_socket")) {
     config.control_socket = setting(
@@ -187,7 +198,7 @@ void apply_file_settings(Config& config, const Json& root) {
 // The file's settings; a syntax error, a repeated key or a bad value throws
 // RulesetError, whose text names FILE:LINE:COL and the JSON pointer.
 void read_file_settings(Config& config, const std::string& path) {
-  const JsonDocument document = JsonDocument::read(path);
+  const JsonDocument document = JsonDocument::read(path, {kMaxSettingsBytes, ""});
   try {
     apply_file_settings(config, document.root());
   } catch (const FieldError& e) {
@@ -233,6 +244,7 @@ Config resolve_config(const std::string& path, bool required, const ConfigFlags&
   // Without a settings file the defaults hold, unless one was named.
   if (required || std::filesystem::exists(path)) read_file_settings(config, path);
   if (flags.ruleset) config.ruleset = *flags.ruleset;
+  if (flags.ruleset_max_bytes) config.ruleset_max_bytes = *flags.ruleset_max_bytes;
   if (flags.control_socket) config.control_socket = *flags.control_socket;
   if (flags.runtime_directory) config.runtime_directory = *flags.runtime_directory;
   if (flags.queue_base) config.queue_base = *flags.queue_base;

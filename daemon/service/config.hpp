@@ -9,6 +9,7 @@
 
 #include "queue/steering.hpp"
 #include "ruleset/hooks.hpp"
+#include "ruleset/loader.hpp"
 
 namespace verdictd {
 
@@ -18,6 +19,8 @@ inline constexpr std::uint32_t kMaxQueueWait = 3600;  // seconds
 
 struct Config {
   std::string ruleset = "/etc/verdictd/ruleset.json";
+  // The most bytes the ruleset file may have; a larger one is refused unread.
+  std::size_t ruleset_max_bytes = kDefaultRulesetMaxBytes;
   std::string control_socket = "/run/verdictd/control.sock";
   // State that must outlive the process but not a reboot: the NAT binding
   // store (nat-bindings). systemd's RuntimeDirectory.
@@ -55,6 +58,7 @@ struct Config {
 // The command-line flags; each one set replaces the setting of the file.
 struct ConfigFlags {
   std::optional<std::string> ruleset;
+  std::optional<std::uint32_t> ruleset_max_bytes;
   std::optional<std::string> control_socket;
   std::optional<std::string> runtime_directory;
   std::optional<std::uint16_t> queue_base;

@@ -52,7 +52,7 @@ void start_when_free(QueueWorker& worker, std::chrono::seconds wait,
         deadline = now + wait;
         if (wait.count() > 0) {
           log_info("queue " + std::to_string(worker.queue_number()) + " is in use; waiting up to " +
-              std::to_string(wait.count()) + " s for it to be released");
+                   std::to_string(wait.count()) + " s for it to be released");
         }
       }
       if (now >= *deadline) throw;
@@ -88,9 +88,10 @@ int Daemon::run() {
   notify::stopping();
   log_info("stopping");
   if (!stop()) return 1;
-  log_info(config_.fail_open ? "stopped; steering removed"
-                        : "stopped; steering closed: the steered hooks drop packets until verdictd "
-                          "runs again or `verdictd --remove-steering` removes it");
+  log_info(config_.fail_open
+               ? "stopped; steering removed"
+               : "stopped; steering closed: the steered hooks drop packets until verdictd "
+                 "runs again or `verdictd --remove-steering` removes it");
   return 0;
 }
 
@@ -125,14 +126,14 @@ void Daemon::restore_bindings() {
   }
   if (!bindings_->previous().empty()) {
     log_info("restored " + std::to_string(restored_bindings_) + " of " +
-        std::to_string(bindings_->previous().size()) +
-        " stored NAT bindings (the others' connections are gone)");
+             std::to_string(bindings_->previous().size()) +
+             " stored NAT bindings (the others' connections are gone)");
   }
 }
 
 std::shared_ptr<Ruleset> Daemon::initial_ruleset() {
   try {
-    const JsonDocument document = JsonDocument::read(config_.ruleset);
+    const JsonDocument document = read_ruleset_document(config_.ruleset, config_.ruleset_max_bytes);
     std::shared_ptr<Ruleset> ruleset = load_ruleset_document(document);
     keep_last_good(document.text());
     return ruleset;
@@ -353,7 +354,7 @@ bool Daemon::stop() {
       }
     } catch (const std::exception& e) {
       log_info(std::string("cannot ") + (config_.fail_open ? "remove" : "close") +
-          " the steering: " + e.what());
+               " the steering: " + e.what());
       clean = false;
     }
   }
@@ -382,7 +383,7 @@ std::string Daemon::reload(RequestProgress& progress) {
     falling_back = fallback_.kind != Fallback::kNone;
   }
   std::string error = rulesets_->reload(
-      config_.ruleset,
+      config_.ruleset, config_.ruleset_max_bytes,
       [&](const Ruleset& next) {
         // The closed hooks' chains drop: a good ruleset always steers anew.
         if (falling_back || hooks_to_steer(next) != steered_hooks_ ||

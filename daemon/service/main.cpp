@@ -20,6 +20,10 @@ int run(int argc, char** argv) {
   auto* config_option =
       app.add_option("--config", config_path, "daemon settings (JSON)")->capture_default_str();
   app.add_option("--ruleset", flags.ruleset, "ruleset file (default /etc/verdictd/ruleset.json)");
+  app.add_option("--ruleset-max-bytes", flags.ruleset_max_bytes,
+                 "largest ruleset file loaded (default " +
+                     std::to_string(verdictd::kDefaultRulesetMaxBytes) + ")")
+      ->check(CLI::Range(std::uint32_t{1}, verdictd::kMaxRulesetMaxBytes));
   app.add_option("--queue-base", flags.queue_base,
                  "first NFQUEUE number; hook i uses base + i*per (default 0)");
   app.add_option("--queues-per-hook", flags.queues_per_hook,

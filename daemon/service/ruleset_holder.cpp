@@ -9,7 +9,7 @@ namespace verdictd {
 RulesetHolder::RulesetHolder(std::shared_ptr<const Ruleset> initial)
     : current_(std::move(initial)) {}
 
-std::string RulesetHolder::reload(const std::string& path,
+std::string RulesetHolder::reload(const std::string& path, std::size_t max_bytes,
                                   const std::function<void(const Ruleset&)>& before_swap,
                                   const std::function<void(const std::string& text)>& after_swap,
                                   const std::function<void(std::string)>& stage) {
@@ -18,7 +18,7 @@ std::string RulesetHolder::reload(const std::string& path,
   std::optional<JsonDocument> document;
   try {
     stage("loading " + path + " (reading, parsing, checking)");
-    document.emplace(JsonDocument::read(path));
+    document.emplace(read_ruleset_document(path, max_bytes));
     const std::shared_ptr<Ruleset> next = load_ruleset_document(*document);
     stage("carrying the counters over");
     carry_counters(*snapshot(), *next);

@@ -32,12 +32,12 @@ class RulesetHolder {
     return generation_.load(std::memory_order_acquire);
   }
 
-  // Loads and validates `path` whole, gives it the counters of the rules it
+  // Loads and validates `path` (at most `max_bytes`) whole, gives it the counters of the rules it
   // shares with the ruleset in force, runs `before_swap` on it (which refuses
   // it by throwing), then swaps it in and gives `after_swap` the bytes that
   // loaded. Returns "" or the error; on error the ruleset in force stays.
   // `stage` hears what it does as it goes.
-  std::string reload(const std::string& path,
+  std::string reload(const std::string& path, std::size_t max_bytes,
                      const std::function<void(const Ruleset&)>& before_swap,
                      const std::function<void(const std::string& text)>& after_swap,
                      const std::function<void(std::string)>& stage);

@@ -95,8 +95,8 @@ std::vector<Hop> way(std::uint8_t choice) {
 }
 
 const Ruleset& ruleset() {
-  static const std::shared_ptr<Ruleset> loaded =
-      load_ruleset_file(VERDICTD_SOURCE_DIR "/tests/fuzz/packet_path_ruleset.json");
+  static const std::shared_ptr<Ruleset> loaded = load_ruleset_file(
+      VERDICTD_SOURCE_DIR "/tests/fuzz/packet_path_ruleset.json", kDefaultRulesetMaxBytes);
   return *loaded;
 }
 
@@ -145,8 +145,8 @@ struct Host {
 struct Flags {
   bool checksum_partial = false;     // NFQA_SKB_CSUMNOTREADY on the first hop
   bool checksum_unverified = false;  // NFQA_SKB_CSUM_NOTVERIFIED on the first hop
-  bool cut_short = false;         // the queue copied less than the packet
-  bool sealed = false;            // its checksums made right first
+  bool cut_short = false;            // the queue copied less than the packet
+  bool sealed = false;               // its checksums made right first
 };
 
 // One packet along its way; stops where a hook drops it.

@@ -34,6 +34,7 @@ BAD_RULESETS = {
                                     '"xor_mark": VALUE} or {"save_mark"|"restore_mark": true} '
                                     'with optional "nfmask" and "ctmask", one operation, got '
                                     '{"save_mark":true,"set_mark":"0x1"}',
+    "number_out_of_range.json": "5:28: expected a number within the range of a double, got 1e999",
     "notrack_in_filter.json": "5:63: /tables/filter/INPUT/rules/0/target: the filter table does "
                               "not allow NOTRACK",
     "bad_address.json": '5:30: /tables/filter/INPUT/rules/0/match/source: expected an IPv4 or '
