@@ -2,6 +2,7 @@
 
 #include "conntrack/icmp_tracking.hpp"
 #include "conntrack/tracking_points.hpp"
+#include "nat/nat_context.hpp"
 #include "nat/nat_translation.hpp"
 #include "nat/unknown_binding.hpp"
 
