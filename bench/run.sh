@@ -78,7 +78,7 @@ cleanup() {
   for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
   for ns in "$client" "$router" "$server"; do ip netns del "$ns" 2>/dev/null || true; done
   rm -f "$sock" "$log"
-  rm -rf "/tmp/$id.run"
+  rm -rf "/tmp/$id.run" "/tmp/$id.last-good.json"
 }
 trap cleanup EXIT
 
@@ -257,8 +257,9 @@ minimal_reader() {
 # the verdictd to run (default the build's).
 verdictd_rules() {
   flush_conntrack
-  # A baseline binary ($3, older than the NAT store) keeps its default runtime directory.
-  local runtime=(--runtime-directory "/tmp/$id.run")
+  # A baseline binary ($3, older than the NAT store and the last-good copy)
+  # keeps its defaults.
+  local runtime=(--runtime-directory "/tmp/$id.run" --last-good "/tmp/$id.last-good.json")
   [[ -n ${3:-} ]] && runtime=()
   ip netns exec "$router" taskset -c "$filter_cpu" "${3:-$verdictd}" --ruleset "$2" \
     --control-socket "$sock" "${runtime[@]}" --steering "$steering" >"$log" 2>&1 &

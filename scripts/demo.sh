@@ -18,7 +18,7 @@ cleanup() {
   wait 2>/dev/null || true
   for n in "$client" "$router" "$server"; do ip netns del "$n" 2>/dev/null || true; done
   rm -f "$sock"
-  rm -rf "/tmp/$id.run"
+  rm -rf "/tmp/$id.run" "/tmp/$id.last-good.json"
 }
 trap cleanup EXIT
 
@@ -48,7 +48,7 @@ for port in 80 22; do
 done
 
 ip netns exec "$router" "$build/daemon/service/verdictd" --ruleset "$top/rules/examples/lab-gateway.json" \
-  --control-socket "$sock" --runtime-directory "/tmp/$id.run" &
+  --control-socket "$sock" --runtime-directory "/tmp/$id.run" --last-good "/tmp/$id.last-good.json" &
 pids+=($!)
 for _ in $(seq 50); do [ -S "$sock" ] && break; sleep 0.1; done
 sleep 0.5

@@ -179,14 +179,14 @@ bool FlowTable::erase_unconfirmed(const Tuple& tuple) {
   return true;
 }
 
-void FlowTable::merge_kernel(const Flow& kernel, ConntrackTime now) {
+bool FlowTable::merge_kernel(const Flow& kernel, ConntrackTime now, bool may_evict) {
   const std::lock_guard lock(mutex_);
   auto located = locate(kernel.original, now);
   if (!located) located = locate(kernel.reply, now);
   if (!located) {
-    if (live_ >= max_flows_ && !evict_one()) {
+    if (live_ >= max_flows_ && !(may_evict && evict_one())) {
       ++refused_;
-      return;
+      return false;
     }
     Flow added = kernel;
     added.observed = false;
@@ -194,7 +194,7 @@ void FlowTable::merge_kernel(const Flow& kernel, ConntrackTime now) {
     added.nat_unknown = natmanip::kBoth;
     note_kernel_view(added, kernel, now);  // agreeing: it is the kernel's
     add_slot(added);
-    return;
+    return true;
   }
   Flow& ours = slots_[located->first].flow;
   ours.kernel_id = kernel.kernel_id;
@@ -210,6 +210,7 @@ void FlowTable::merge_kernel(const Flow& kernel, ConntrackTime now) {
   // A flow that follows the kernel agrees; it keeps the kernel's last TCP
   // state for when a queue sees its packets.
   if (note_kernel_view(ours, kernel, now)) disagreeing_.insert(ours.original);
+  return true;
 }
 
 std::vector<Flow> FlowTable::count_lasting_divergences(ConntrackTime now) {

@@ -104,7 +104,9 @@ class FlowTable {
   // status bits are added, and a disagreement is noted (note_kernel_view).
   // Otherwise ours follows the kernel. A TCP state of kNone means the message
   // did not carry one.
-  void merge_kernel(const Flow& kernel, ConntrackTime now);
+  // Returns whether the table holds the connection now: a full table evicts
+  // its oldest flow for it when `may_evict`, and refuses it otherwise.
+  bool merge_kernel(const Flow& kernel, ConntrackTime now, bool may_evict = true);
   // Counts the observed flows whose disagreement with the kernel outlasted
   // its grace at `now`, each once, and returns them (to be logged).
   std::vector<Flow> count_lasting_divergences(ConntrackTime now);

@@ -200,10 +200,15 @@ void ConntrackMirror::register_callbacks() {
          void* data) -> int {
         auto& self = *static_cast<ConntrackMirror*>(data);
         const auto now = ConntrackClock::now();
+        // A dump adds what fits and evicts nothing for the rest: the table
+        // keeps the flows it has, and the tuples kept for the sweep
+        // (retain_kernel) stay as many as the table holds, however large the
+        // kernel's table is (a SYN flood fills it).
         if (const auto flow = flow_from_kernel(*message, *conntrack, now)) {
-          self.flows_->merge_kernel(*flow, now);
-          self.sockets_->dumped.insert(flow->original);
-          self.sockets_->dumped.insert(flow->reply);
+          if (self.flows_->merge_kernel(*flow, now, /*may_evict=*/false)) {
+            self.sockets_->dumped.insert(flow->original);
+            self.sockets_->dumped.insert(flow->reply);
+          }
           if (self.sockets_->collect_silent) {
             self.sockets_->silent.emplace_back(flow->kernel_id, flow->original);
           }

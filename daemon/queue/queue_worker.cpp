@@ -76,7 +76,7 @@ bool in_use(int error) { return error == EBUSY || (error == EPERM && has_net_adm
 }
 
 // The kernel's drop counters of the queue bound by `port_id`; zero if not listed.
-void read_kernel_drops(std::uint16_t queue, std::uint32_t port_id, QueueStats& stats) {
+void read_kernel_counts(std::uint16_t queue, std::uint32_t port_id, QueueStats& stats) {
   std::ifstream table("/proc/net/netfilter/nfnetlink_queue");
   // queue_num peer_portid queue_total copy_mode copy_range queue_dropped user_dropped id_sequence 1
   unsigned number = 0;
@@ -92,6 +92,7 @@ void read_kernel_drops(std::uint16_t queue, std::uint32_t port_id, QueueStats& s
     if (number == queue && peer == port_id) {
       stats.kernel_full_drops = full;
       stats.kernel_overrun_drops = overrun;
+      stats.kernel_waiting = total;
       return;
     }
   }
@@ -241,7 +242,7 @@ QueueStats QueueWorker::stats() const {
   s.batches = batches_.load(std::memory_order_relaxed);
   s.verdict_errors = verdict_errors_.load(std::memory_order_relaxed);
   if (const std::uint32_t port_id = port_id_.load(); port_id != 0) {
-    read_kernel_drops(options_.queue_number, port_id, s);
+    read_kernel_counts(options_.queue_number, port_id, s);
   }
   return s;
 }
@@ -249,7 +250,28 @@ QueueStats QueueWorker::stats() const {
 bool QueueWorker::stalled(Clock::time_point now, std::chrono::milliseconds limit) const {
   if (broken_.load(std::memory_order_acquire)) return true;
   const std::int64_t since = busy_since_.load(std::memory_order_acquire);
-  return since != 0 && now - Clock::time_point(Clock::duration(since)) > limit;
+  if (since != 0 && now - Clock::time_point(Clock::duration(since)) > limit) return true;
+  return kernel_waits_in_vain(now, limit);
+}
+
+bool QueueWorker::kernel_waits_in_vain(Clock::time_point now,
+                                       std::chrono::milliseconds limit) const {
+  const std::uint32_t port_id = port_id_.load();
+  if (port_id == 0) return false;
+  QueueStats counts;
+  read_kernel_counts(options_.queue_number, port_id, counts);
+  const std::uint64_t answered = packets_.load(std::memory_order_relaxed);
+  const std::lock_guard lock(waiting_mutex_);
+  if (counts.kernel_waiting == 0) {
+    waiting_since_.reset();
+    return false;
+  }
+  if (!waiting_since_ || answered != waiting_answered_) {
+    waiting_since_ = now;
+    waiting_answered_ = answered;
+    return false;
+  }
+  return now - *waiting_since_ > limit;
 }
 
 std::string QueueWorker::failure() const {

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <span>
 #include <stdexcept>
@@ -67,6 +68,7 @@ struct QueueStats {
   // The kernel's own counts while the queue is bound (/proc/net/netfilter/nfnetlink_queue):
   std::uint64_t kernel_full_drops = 0;     // dropped because the queue was full
   std::uint64_t kernel_overrun_drops = 0;  // dropped because the receive buffer was full
+  std::uint64_t kernel_waiting = 0;        // sent to us or about to be, not yet answered
 };
 
 // Thrown by QueueWorker::start when another process holds the queue, such as
@@ -98,8 +100,9 @@ class QueueWorker {
   [[nodiscard]] std::uint16_t queue_number() const { return options_.queue_number; }
   [[nodiscard]] Hook hook() const { return hook_; }
   // True when the worker has held a packet for longer than `limit` without
-  // answering, could not send verdicts, or died on an error: the kernel holds
-  // the queue's packets forever, so this is an outage.
+  // answering, has taken none for that long while the kernel holds packets
+  // for it, could not send verdicts, or died on an error: the kernel holds the
+  // queue's packets forever, so this is an outage.
   [[nodiscard]] bool stalled(std::chrono::steady_clock::time_point now,
                              std::chrono::milliseconds limit) const;
   // Why the worker thread ended early; empty while it runs normally.
@@ -117,6 +120,11 @@ class QueueWorker {
   std::optional<int> dispatch(std::span<std::uint8_t> datagram, std::uint32_t ack_sequence);
   void send_verdicts();
   void mark_busy();
+  // The kernel has held packets for the queue for longer than `limit` while
+  // the worker answered none: a worker stuck before it reads, which
+  // busy_since_ cannot see.
+  [[nodiscard]] bool kernel_waits_in_vain(std::chrono::steady_clock::time_point now,
+                                          std::chrono::milliseconds limit) const;
 
   QueueOptions options_;
   Hook hook_;
@@ -127,6 +135,10 @@ class QueueWorker {
   std::atomic<std::uint32_t> port_id_{0};  // netlink port of the bound socket; 0 when unbound
   // steady_clock ticks since the oldest unanswered packet arrived; 0 when none is held.
   std::atomic<std::int64_t> busy_since_{0};
+  // Since when the kernel has held packets while packets_ stood at waiting_answered_.
+  mutable std::mutex waiting_mutex_;
+  mutable std::optional<std::chrono::steady_clock::time_point> waiting_since_;
+  mutable std::uint64_t waiting_answered_ = 0;
   // Set once verdicts could not be sent or the thread died: packets are stuck for good.
   std::atomic<bool> broken_{false};
   std::string failure_;  // written by the worker before broken_ is set

@@ -294,7 +294,9 @@ class SoakTest(LabTestCase):
         base = os.path.join(self.lab.tmp, self._testMethodName[-20:])
         reader = NotifyReader(base + ".notify")
         self.addCleanup(reader.close)
-        args = [verdictd_binary(), "--ruleset", path, "--control-socket", base + ".sock"]
+        # State and runtime files in the lab's directory, never the machine's.
+        args = [verdictd_binary(), "--ruleset", path, "--control-socket", base + ".sock",
+                "--runtime-directory", base + ".run", "--last-good", base + ".last-good.json"]
         if os.environ.get("VERDICTD_STEERING"):
             args += ["--steering", os.environ["VERDICTD_STEERING"]]
         env = dict(os.environ, NOTIFY_SOCKET=reader.path, WATCHDOG_USEC=str(WATCHDOG_USEC))
@@ -346,10 +348,19 @@ class SoakTest(LabTestCase):
         time.sleep(2.5)
         self.assert_pings(reader, resumed, time.monotonic(), "after SIGCONT")
 
-    def test_watchdog_stops_while_a_worker_is_wedged(self):
+    def test_watchdog_stops_while_a_worker_is_wedged_with_packets(self):
         """The main thread sends the pings and keeps running; it stops them
         once a queue worker has held a packet for the stall limit. The
         FORWARD worker is held (ptrace) as it is about to send its verdicts."""
+        self.check_wedged_worker("sendto")
+
+    def test_watchdog_stops_while_a_worker_is_wedged_before_reading(self):
+        """Held as it is about to wait for packets, the worker holds none: the
+        stall shows as packets the kernel keeps for the queue while the worker
+        answers none."""
+        self.check_wedged_worker("poll")
+
+    def check_wedged_worker(self, syscall):
         proc, reader = self.start_watched(ruleset_path("forward_counters"))
         reader.wait_for(lambda l: l == "READY=1", 0, timeout=10)
         control = reader.path.removesuffix(".notify") + ".sock"
@@ -358,7 +369,7 @@ class SoakTest(LabTestCase):
         forward = next(q for q, (hook, _) in queue_packets(status).items() if hook == "FORWARD")
         with TimedDatagrams(self.lab):
             time.sleep(0.5)
-            held = ThreadStop(thread_named(proc.pid, f"vd-queue-{forward}"), "sendto")
+            held = ThreadStop(thread_named(proc.pid, f"vd-queue-{forward}"), syscall)
             held_at = time.monotonic()
             try:
                 stalled = reader.wait_for(lambda l: l.startswith("STATUS=") and "stalled" in l,
@@ -370,7 +381,7 @@ class SoakTest(LabTestCase):
             resumed = reader.wait_for(lambda l: l == "WATCHDOG=1", released, timeout=2)
         status_line = next(l for at, l in reader.lines if at == stalled and "stalled" in l)
         last = max(reader.times_of("WATCHDOG=1", 0, stalled))
-        print(f"watchdog: FORWARD worker held at sendto: \"{status_line}\" after "
+        print(f"watchdog: FORWARD worker held at {syscall}: \"{status_line}\" after "
               f"{stalled - held_at:.1f} s; no WATCHDOG=1 for {resumed - last:.2f} s; the first "
               f"came {(resumed - released) * 1000:.0f} ms after the release", file=sys.stderr)
         self.assertIn(f"queue {forward} (FORWARD) stalled", status_line)

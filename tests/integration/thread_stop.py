@@ -20,7 +20,7 @@ PTRACE_SEIZE, PTRACE_INTERRUPT = 0x4206, 0x4207
 PTRACE_O_TRACESYSGOOD = 1
 WALL = 0x40000000  # __WALL: wait for a thread that is not our child
 ENOSYS = 38
-SYSCALLS = {"sendto": 44}  # x86-64 numbers
+SYSCALLS = {"poll": 7, "sendto": 44}  # x86-64 numbers
 
 
 class _Registers(ctypes.Structure):

@@ -120,6 +120,26 @@ TEST(ConntrackFlowTable, KernelFlowsAreAddedConfirmedAndUnobserved) {
   EXPECT_NE(found->flow.status & ctstatus::kConfirmed, 0U);
 }
 
+// A dump of a kernel table larger than ours (a SYN flood) evicts none of our
+// flows, and says which of its flows the table holds: only those need
+// keeping for the resync's sweep.
+TEST(ConntrackFlowTable, KernelFlowsThatDoNotFitAreRefusedWithoutEvictingWhenAsked) {
+  FlowTable table(2);
+  table.insert(tcp_flow(1), kStart);
+  Flow first = tcp_flow(2);
+  first.kernel_id = 2;
+  EXPECT_TRUE(table.merge_kernel(first, kStart, /*may_evict=*/false));
+  Flow second = tcp_flow(3);
+  second.kernel_id = 3;
+  EXPECT_FALSE(table.merge_kernel(second, kStart, /*may_evict=*/false));
+  EXPECT_TRUE(table.find(tcp_flow(1).original, kStart)) << "nothing evicted";
+  EXPECT_FALSE(table.find(second.original, kStart));
+  EXPECT_EQ(table.stats().refused, 1U);
+  EXPECT_TRUE(table.merge_kernel(first, kStart, /*may_evict=*/false)) << "held already";
+  EXPECT_TRUE(table.merge_kernel(second, kStart)) << "an event may evict";
+  EXPECT_EQ(table.stats().evicted, 1U);
+}
+
 TEST(ConntrackFlowTable, ObservedFlowsKeepTheirStateAndTheirUnsyncedMark) {
   FlowTable table;
   Flow ours = tcp_flow(40000, ctstatus::kSeenReply);
