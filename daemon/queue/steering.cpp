@@ -298,22 +298,19 @@ OwnedState read_state(const std::string& saved) {
 }
 
 // Our part of saved tables, in a form to compare: the owned chains, their
-// rules as iptables-save prints them, and where each jump sits in its
-// built-in chain (a rule inserted above it would let packets bypass us).
+// rules as iptables-save prints them, and the jumps. Not where a jump sits
+// among other rules of its built-in chain: a rule someone inserts above it
+// (a conntrack helper assigned in raw) is theirs, and stays where they put it.
 std::string owned_lines(const std::string& saved) {
   std::string owned;
-  std::array<int, kHookCount> position{};
   each_saved_line(saved, [&](std::string_view table, const std::string& line) {
     for (Hook h : kAllHooks) {
       if (table_name(steering_table(h)) != table) continue;
       const std::string prefix = std::string(table) + " ";
       if (line.starts_with(":" + steering_chain(h) + " ")) {
         owned += prefix + ":" + steering_chain(h) + "\n";
-      } else if (line.starts_with("-A " + steering_chain(h) + " ")) {
+      } else if (line.starts_with("-A " + steering_chain(h) + " ") || line == jump_rule(h)) {
         owned += prefix + line + "\n";
-      } else if (line.starts_with("-A " + std::string(hook_name(h)) + " ")) {
-        const int at = ++position[static_cast<std::size_t>(h)];
-        if (line == jump_rule(h)) owned += prefix + line + " @" + std::to_string(at) + "\n";
       }
     }
   });
@@ -332,7 +329,7 @@ std::string difference(const std::string& expected, const std::string& now) {
   }
   if (missing == 0) return "steering lines added";
   return std::to_string(missing) + " of " + std::to_string(total) +
-         " steering lines missing or moved";
+         " steering lines missing or changed";
 }
 
 std::string chain_rules(Hook h, ChainContent content, const SteeringPlan& plan, Family family) {
