@@ -22,8 +22,6 @@ fuzz_dir=$top/tests/fuzz
 # Per target: libFuzzer options, and read-only seed directories.
 declare -A options=(
   [packet_path]="-max_len=4096"
-  # Deep nesting is bounded by the input size: the loader's recursion on it is
-  # a known issue (issue 9) that a longer input would hit before anything else.
   [ruleset_loader]="-max_len=4096 -dict=$fuzz_dir/ruleset.dict"
   [nat_rewrite]="-max_len=2048"
   [kernel_flow]="-max_len=2048"

@@ -7,4 +7,6 @@ build=${VERDICTD_BUILD_DIR:-$top/build}
 "$top/scripts/install-deps.sh"
 "$top/scripts/build.sh"
 cd "$build"
-ctest --output-on-failure "$@"
+# Three at a time: an integration test (one at a time, tests/integration),
+# beside lint and the fuzz run (at nice 19) and the unit tests.
+ctest --output-on-failure -j3 "$@"
