@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "conntrack/kernel_flow.hpp"
+#include "ctnetlink_message.hpp"
 #include "packet_checks.hpp"
 
 namespace verdictd::fuzz {
@@ -34,127 +35,62 @@ struct ExpectDeleter {
   void operator()(nf_expect* expectation) const { nfexp_destroy(expectation); }
 };
 
-constexpr std::size_t kBufferSize = 8192;
-
-// A ctnetlink message being written, as the kernel's ctnetlink_fill_info does.
-class Message {
+// A ctnetlink message being written, with fuzzed attributes besides the
+// kernel's own.
+class Message : public test::CtnetlinkMessage {
  public:
-  Message(std::uint16_t type, std::uint8_t family) : header_(mnl_nlmsg_put_header(buffer_.data())) {
-    header_->nlmsg_type = type;
-    auto* general = static_cast<nfgenmsg*>(mnl_nlmsg_put_extra_header(header_, sizeof(nfgenmsg)));
-    general->nfgen_family = family;
-    general->version = NFNETLINK_V0;
-  }
+  using CtnetlinkMessage::CtnetlinkMessage;
 
-  void put_tuple(std::uint16_t attribute, const Tuple& tuple) {
-    const bool v4 = tuple.family == Family::kIPv4;
-    nlattr* outer = mnl_attr_nest_start(header_, attribute);
-    nlattr* ip = mnl_attr_nest_start(header_, CTA_TUPLE_IP);
-    mnl_attr_put(header_, v4 ? CTA_IP_V4_SRC : CTA_IP_V6_SRC, tuple.source.size(),
-                 tuple.source.bytes.data());
-    mnl_attr_put(header_, v4 ? CTA_IP_V4_DST : CTA_IP_V6_DST, tuple.destination.size(),
-                 tuple.destination.bytes.data());
-    mnl_attr_nest_end(header_, ip);
-    nlattr* proto = mnl_attr_nest_start(header_, CTA_TUPLE_PROTO);
-    mnl_attr_put_u8(header_, CTA_PROTO_NUM, tuple.protocol);
-    if (is_icmp(tuple)) {
-      mnl_attr_put_u16(header_, v4 ? CTA_PROTO_ICMP_ID : CTA_PROTO_ICMPV6_ID,
-                       htons(tuple.source_port));
-      mnl_attr_put_u8(header_, v4 ? CTA_PROTO_ICMP_TYPE : CTA_PROTO_ICMPV6_TYPE,
-                      static_cast<std::uint8_t>(tuple.destination_port >> 8U));
-      mnl_attr_put_u8(header_, v4 ? CTA_PROTO_ICMP_CODE : CTA_PROTO_ICMPV6_CODE,
-                      static_cast<std::uint8_t>(tuple.destination_port));
-    } else if (has_ports(tuple)) {
-      mnl_attr_put_u16(header_, CTA_PROTO_SRC_PORT, htons(tuple.source_port));
-      mnl_attr_put_u16(header_, CTA_PROTO_DST_PORT, htons(tuple.destination_port));
-    }
-    mnl_attr_nest_end(header_, proto);
-    mnl_attr_nest_end(header_, outer);
-  }
-  void put_u32(std::uint16_t attribute, std::uint32_t value) {
-    mnl_attr_put_u32(header_, attribute, htonl(value));
-  }
-  void put_u16(std::uint16_t attribute, std::uint16_t value) {
-    mnl_attr_put_u16(header_, attribute, htons(value));
-  }
-  void put_tcp_state(std::uint8_t state) {
-    nlattr* protoinfo = mnl_attr_nest_start(header_, CTA_PROTOINFO);
-    nlattr* tcp = mnl_attr_nest_start(header_, CTA_PROTOINFO_TCP);
-    mnl_attr_put_u8(header_, CTA_PROTOINFO_TCP_STATE, state);
-    mnl_attr_nest_end(header_, tcp);
-    mnl_attr_nest_end(header_, protoinfo);
-  }
-  void put_counters(std::uint16_t attribute, std::uint64_t packets, std::uint64_t bytes) {
-    nlattr* counters = mnl_attr_nest_start(header_, attribute);
-    mnl_attr_put_u64(header_, CTA_COUNTERS_PACKETS, htobe64(packets));
-    mnl_attr_put_u64(header_, CTA_COUNTERS_BYTES, htobe64(bytes));
-    mnl_attr_nest_end(header_, counters);
-  }
   // A tuple of any shape: each address, protocol, port and ICMP field there
   // or not, of either family.
   void put_free_tuple(std::uint16_t attribute, FuzzedDataProvider& data) {
-    nlattr* outer = mnl_attr_nest_start(header_, attribute);
+    nlattr* outer = mnl_attr_nest_start(header(), attribute);
     if (data.ConsumeBool()) {
-      nlattr* ip = mnl_attr_nest_start(header_, CTA_TUPLE_IP);
+      nlattr* ip = mnl_attr_nest_start(header(), CTA_TUPLE_IP);
       for (const std::uint16_t type : {CTA_IP_V4_SRC, CTA_IP_V4_DST}) {
         if (data.ConsumeBool()) {
-          mnl_attr_put_u32(header_, type, data.ConsumeIntegral<std::uint32_t>());
+          mnl_attr_put_u32(header(), type, data.ConsumeIntegral<std::uint32_t>());
         }
       }
       for (const std::uint16_t type : {CTA_IP_V6_SRC, CTA_IP_V6_DST}) {
         if (!data.ConsumeBool()) continue;
         std::array<std::uint8_t, 16> address{};
         for (auto& byte : address) byte = data.ConsumeIntegral<std::uint8_t>();
-        mnl_attr_put(header_, type, address.size(), address.data());
+        mnl_attr_put(header(), type, address.size(), address.data());
       }
-      mnl_attr_nest_end(header_, ip);
+      mnl_attr_nest_end(header(), ip);
     }
     if (data.ConsumeBool()) {
-      nlattr* proto = mnl_attr_nest_start(header_, CTA_TUPLE_PROTO);
+      nlattr* proto = mnl_attr_nest_start(header(), CTA_TUPLE_PROTO);
       if (data.ConsumeBool()) {
-        mnl_attr_put_u8(header_, CTA_PROTO_NUM, data.ConsumeIntegral<std::uint8_t>());
+        mnl_attr_put_u8(header(), CTA_PROTO_NUM, data.ConsumeIntegral<std::uint8_t>());
       }
       for (const std::uint16_t type :
            {CTA_PROTO_SRC_PORT, CTA_PROTO_DST_PORT, CTA_PROTO_ICMP_ID, CTA_PROTO_ICMPV6_ID}) {
         if (data.ConsumeBool()) {
-          mnl_attr_put_u16(header_, type, data.ConsumeIntegral<std::uint16_t>());
+          mnl_attr_put_u16(header(), type, data.ConsumeIntegral<std::uint16_t>());
         }
       }
       for (const std::uint16_t type : {CTA_PROTO_ICMP_TYPE, CTA_PROTO_ICMP_CODE,
                                        CTA_PROTO_ICMPV6_TYPE, CTA_PROTO_ICMPV6_CODE}) {
         if (data.ConsumeBool()) {
-          mnl_attr_put_u8(header_, type, data.ConsumeIntegral<std::uint8_t>());
+          mnl_attr_put_u8(header(), type, data.ConsumeIntegral<std::uint8_t>());
         }
       }
-      mnl_attr_nest_end(header_, proto);
+      mnl_attr_nest_end(header(), proto);
     }
-    mnl_attr_nest_end(header_, outer);
+    mnl_attr_nest_end(header(), outer);
   }
   // Room for one more attribute of any kind put here.
-  [[nodiscard]] bool has_room() const { return header_->nlmsg_len + 512 <= kBufferSize; }
+  [[nodiscard]] bool has_room() const { return get().nlmsg_len + 512 <= kBufferSize; }
 
   // The message alone in a buffer of its (aligned) size, so that ASan sees
   // any read past it.
   [[nodiscard]] std::vector<std::uint32_t> copy() const {
-    std::vector<std::uint32_t> words(MNL_ALIGN(header_->nlmsg_len) / 4);
-    std::memcpy(words.data(), buffer_.data(), header_->nlmsg_len);
+    std::vector<std::uint32_t> words(MNL_ALIGN(get().nlmsg_len) / 4);
+    std::memcpy(words.data(), bytes(), get().nlmsg_len);
     return words;
   }
-
-  static bool is_icmp(const Tuple& tuple) {
-    const auto icmp = static_cast<std::uint8_t>(
-        tuple.family == Family::kIPv4 ? int{IPPROTO_ICMP} : int{IPPROTO_ICMPV6});
-    return tuple.protocol == icmp;
-  }
-  static bool has_ports(const Tuple& tuple) {
-    return tuple.protocol == IPPROTO_TCP || tuple.protocol == IPPROTO_UDP ||
-           tuple.protocol == IPPROTO_UDPLITE || tuple.protocol == IPPROTO_SCTP ||
-           tuple.protocol == IPPROTO_DCCP;
-  }
-
- private:
-  alignas(nlmsghdr) std::array<char, kBufferSize> buffer_{};
-  nlmsghdr* header_;
 };
 
 Tuple consume_tuple(FuzzedDataProvider& data, Family family, std::uint16_t zone) {
@@ -234,7 +170,7 @@ std::optional<Expectation> convert_expectation(const Message& message) {
 }
 
 void free_connection(FuzzedDataProvider& data, std::uint8_t family) {
-  Message message(NFNL_SUBSYS_CTNETLINK << 8U | IPCTNL_MSG_CT_NEW, family);
+  Message message(NFNL_SUBSYS_CTNETLINK, IPCTNL_MSG_CT_NEW, family);
   while (data.remaining_bytes() > 0 && message.has_room()) {
     switch (data.ConsumeIntegralInRange(0, 9)) {
       case 0:
@@ -272,7 +208,7 @@ void free_connection(FuzzedDataProvider& data, std::uint8_t family) {
 }
 
 void free_expectation(FuzzedDataProvider& data, std::uint8_t family) {
-  Message message(NFNL_SUBSYS_CTNETLINK_EXP << 8U | IPCTNL_MSG_EXP_NEW, family);
+  Message message(NFNL_SUBSYS_CTNETLINK_EXP, IPCTNL_MSG_EXP_NEW, family);
   while (data.remaining_bytes() > 0 && message.has_room()) {
     switch (data.ConsumeIntegralInRange(0, 5)) {
       case 0:
@@ -299,7 +235,7 @@ void free_expectation(FuzzedDataProvider& data, std::uint8_t family) {
 }
 
 void exact_connection(FuzzedDataProvider& data, Family family) {
-  Message message(NFNL_SUBSYS_CTNETLINK << 8U | IPCTNL_MSG_CT_NEW, message_family(family));
+  Message message(NFNL_SUBSYS_CTNETLINK, IPCTNL_MSG_CT_NEW, message_family(family));
   const auto zone = data.ConsumeIntegral<std::uint16_t>();
   const Tuple original = consume_tuple(data, family, zone);
   Tuple reply = consume_tuple(data, family, zone);
@@ -327,7 +263,7 @@ void exact_connection(FuzzedDataProvider& data, Family family) {
 }
 
 void exact_expectation(FuzzedDataProvider& data, Family family) {
-  Message message(NFNL_SUBSYS_CTNETLINK_EXP << 8U | IPCTNL_MSG_EXP_NEW, message_family(family));
+  Message message(NFNL_SUBSYS_CTNETLINK_EXP, IPCTNL_MSG_EXP_NEW, message_family(family));
   const auto zone = data.ConsumeIntegral<std::uint16_t>();
   const Tuple master = consume_tuple(data, family, zone);
   const Tuple expected = consume_tuple(data, family, zone);

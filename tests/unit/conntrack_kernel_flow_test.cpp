@@ -11,6 +11,7 @@
 #include <memory>
 
 #include "conntrack/kernel_flow.hpp"
+#include "ctnetlink_message.hpp"
 
 namespace verdictd {
 namespace {
@@ -31,52 +32,7 @@ Tuple make_tuple(const char* source, const char* destination, std::uint8_t proto
   return tuple;
 }
 
-// A ctnetlink message built as the kernel builds one, in a buffer of its own.
-class KernelMessage {
- public:
-  KernelMessage(std::uint16_t subsystem, std::uint16_t type, std::uint8_t family)
-      : header_(mnl_nlmsg_put_header(buffer_.data())) {
-    header_->nlmsg_type = static_cast<std::uint16_t>(subsystem << 8U | type);
-    auto* general = static_cast<nfgenmsg*>(mnl_nlmsg_put_extra_header(header_, sizeof(nfgenmsg)));
-    general->nfgen_family = family;
-    general->version = NFNETLINK_V0;
-  }
-
-  // An IPv4 tuple; for ICMP the ports are the id and type << 8 | code.
-  void put_tuple(std::uint16_t attribute, const Tuple& tuple) {
-    nlattr* outer = mnl_attr_nest_start(header_, attribute);
-    nlattr* ip = mnl_attr_nest_start(header_, CTA_TUPLE_IP);
-    mnl_attr_put(header_, CTA_IP_V4_SRC, 4, tuple.source.bytes.data());
-    mnl_attr_put(header_, CTA_IP_V4_DST, 4, tuple.destination.bytes.data());
-    mnl_attr_nest_end(header_, ip);
-    nlattr* proto = mnl_attr_nest_start(header_, CTA_TUPLE_PROTO);
-    mnl_attr_put_u8(header_, CTA_PROTO_NUM, tuple.protocol);
-    if (tuple.protocol == IPPROTO_ICMP) {
-      mnl_attr_put_u16(header_, CTA_PROTO_ICMP_ID, htons(tuple.source_port));
-      mnl_attr_put_u8(header_, CTA_PROTO_ICMP_TYPE,
-                      static_cast<std::uint8_t>(tuple.destination_port >> 8U));
-      mnl_attr_put_u8(header_, CTA_PROTO_ICMP_CODE,
-                      static_cast<std::uint8_t>(tuple.destination_port));
-    } else {
-      mnl_attr_put_u16(header_, CTA_PROTO_SRC_PORT, htons(tuple.source_port));
-      mnl_attr_put_u16(header_, CTA_PROTO_DST_PORT, htons(tuple.destination_port));
-    }
-    mnl_attr_nest_end(header_, proto);
-    mnl_attr_nest_end(header_, outer);
-  }
-  void put_u32(std::uint16_t attribute, std::uint32_t value) {
-    mnl_attr_put_u32(header_, attribute, htonl(value));
-  }
-  void put_u16(std::uint16_t attribute, std::uint16_t value) {
-    mnl_attr_put_u16(header_, attribute, htons(value));
-  }
-  [[nodiscard]] nlmsghdr* header() { return header_; }
-  [[nodiscard]] const nlmsghdr& get() const { return *header_; }
-
- private:
-  alignas(nlmsghdr) std::array<char, 2048> buffer_{};
-  nlmsghdr* header_;
-};
+using KernelMessage = test::CtnetlinkMessage;
 
 struct ExpectDeleter {
   void operator()(nf_expect* expectation) const { nfexp_destroy(expectation); }
@@ -103,15 +59,8 @@ TEST(ConntrackKernelFlow, TcpConnectionBecomesAnUnobservedFlow) {
   message.put_u32(CTA_ID, 123456789);
   message.put_u32(CTA_TIMEOUT, 431999);
   message.put_u16(CTA_ZONE, 7);
-  nlattr* protoinfo = mnl_attr_nest_start(message.header(), CTA_PROTOINFO);
-  nlattr* tcp = mnl_attr_nest_start(message.header(), CTA_PROTOINFO_TCP);
-  mnl_attr_put_u8(message.header(), CTA_PROTOINFO_TCP_STATE, 3);
-  mnl_attr_nest_end(message.header(), tcp);
-  mnl_attr_nest_end(message.header(), protoinfo);
-  nlattr* counters = mnl_attr_nest_start(message.header(), CTA_COUNTERS_REPLY);
-  mnl_attr_put_u64(message.header(), CTA_COUNTERS_PACKETS, htobe64(2));
-  mnl_attr_put_u64(message.header(), CTA_COUNTERS_BYTES, htobe64(120));
-  mnl_attr_nest_end(message.header(), counters);
+  message.put_tcp_state(3);
+  message.put_counters(CTA_COUNTERS_REPLY, 2, 120);
 
   const auto flow = flow_from_kernel(message.get(), *parsed(message), now);
   ASSERT_TRUE(flow);
