@@ -15,6 +15,7 @@
 #include <stdexcept>
 #include <system_error>
 
+#include "service/private_directory.hpp"
 #include "text/utf8_escape.hpp"
 
 namespace verdictd {
@@ -155,11 +156,7 @@ ControlServer::~ControlServer() { stop(); }
 
 void ControlServer::start() {
   const sockaddr_un address = socket_address(path_);
-  const std::filesystem::path directory = std::filesystem::path(path_).parent_path();
-  if (!directory.empty() && !std::filesystem::exists(directory)) {
-    std::filesystem::create_directories(directory);
-    std::filesystem::permissions(directory, std::filesystem::perms::owner_all);
-  }
+  make_private_directory(std::filesystem::path(path_).parent_path());
   clear_path(path_, address);
   listener_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (listener_ < 0) throw system_error("control socket");

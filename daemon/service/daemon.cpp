@@ -16,6 +16,7 @@
 #include "service/log.hpp"
 #include "service/notify.hpp"
 #include "service/packet_path.hpp"
+#include "service/private_directory.hpp"
 #include "service/signals.hpp"
 
 namespace verdictd {
@@ -99,10 +100,7 @@ void Daemon::open_binding_store() {
   const std::filesystem::path directory(config_.runtime_directory);
   const std::string path = (directory / "nat-bindings").string();
   try {
-    if (!std::filesystem::exists(directory)) {
-      std::filesystem::create_directories(directory);
-      std::filesystem::permissions(directory, std::filesystem::perms::owner_all);
-    }
+    make_private_directory(directory);
     bindings_ = std::make_unique<BindingStore>(path, config_.conntrack_max);
   } catch (const std::exception& e) {
     // Without a store NAT still never leaks: after a restart the connections

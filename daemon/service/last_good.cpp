@@ -12,6 +12,8 @@
 #include <stdexcept>
 #include <system_error>
 
+#include "service/private_directory.hpp"
+
 namespace verdictd {
 
 namespace {
@@ -78,10 +80,7 @@ void write_file_atomically(const std::string& path, const std::string& bytes) {
   const std::filesystem::path target(path);
   const std::filesystem::path directory =
       target.has_parent_path() ? target.parent_path() : std::filesystem::path(".");
-  if (!std::filesystem::exists(directory)) {
-    std::filesystem::create_directories(directory);
-    std::filesystem::permissions(directory, std::filesystem::perms::owner_all);
-  }
+  make_private_directory(directory);
   const std::string temporary = path + ".tmp";
   {
     const File file(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
