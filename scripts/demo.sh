@@ -18,7 +18,7 @@ cleanup() {
   wait 2>/dev/null || true
   for n in "$client" "$router" "$server"; do ip netns del "$n" 2>/dev/null || true; done
   rm -f "$sock"
-  rm -rf "/tmp/$id.run" "/tmp/$id.last-good.json"
+  rm -rf "/tmp/$id.run" "/tmp/$id.last-good.json" "/tmp/$id.data"
 }
 trap cleanup EXIT
 
@@ -42,8 +42,10 @@ ns "$server" ip route add default via 10.2.0.1
 ns "$server" ip -6 route add default via fd02::1
 ns "$router" sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1
 
+# Both services echo what they get: a check passes only when the data went
+# there and came back whole.
 for port in 80 22; do
-  ip netns exec "$server" socat TCP-LISTEN:$port,fork,reuseaddr SYSTEM:'echo hello' &
+  ip netns exec "$server" socat TCP-LISTEN:$port,fork,reuseaddr PIPE &
   pids+=($!)
 done
 
@@ -58,8 +60,14 @@ try() {
   if "$@" >/dev/null 2>&1; then echo "  $what: passes"; else echo "  $what: blocked"; fi
 }
 echo "verdictd is filtering the router's FORWARD hook, statefully, with rules/examples/lab-gateway.json:"
-try "client -> server tcp/80 (web)" ns "$client" socat -T2 - TCP:10.2.0.2:80,connect-timeout=2
-try "client -> server tcp/22 (ssh)" ns "$client" socat -T2 - TCP:10.2.0.2:22,connect-timeout=2
+# 1 MB to the server and back, compared byte for byte.
+head -c 1000000 /dev/urandom >"/tmp/$id.data"
+echoed() {
+  ns "$client" socat -T2 - "TCP:10.2.0.2:$1,connect-timeout=2" <"/tmp/$id.data" |
+    cmp -s - "/tmp/$id.data"
+}
+try "client -> server tcp/80 (web), 1 MB echoed" echoed 80
+try "client -> server tcp/22 (ssh), 1 MB echoed" echoed 22
 try "client -> server ping" ns "$client" ping -c 3 -i 0.2 -W 1 10.2.0.2
 try "client -> server ping over IPv6" ns "$client" ping -6 -c 3 -i 0.2 -W 1 fd02::2
 try "client -> server udp/53" ns "$client" sh -c 'echo q | socat -T1 - UDP:10.2.0.2:53 | grep -q .'
