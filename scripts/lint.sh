@@ -7,6 +7,7 @@ build=$(cd "${1:-$top/build}" && pwd)
 cd "$top"
 mapfile -t files < <(git ls-files '*.cpp' '*.hpp' 2>/dev/null || find daemon tests bench -name '*.[ch]pp')
 clang-format --dry-run -Werror "${files[@]}"
+"$top/scripts/check_layers.sh"
 mapfile -t sources < <(printf '%s\n' "${files[@]}" | grep '\.cpp$' | grep -v '^tests/fuzz/')
 printf '%s\n' "${sources[@]}" | xargs -P "$(nproc)" -n 4 clang-tidy -p "$build" --quiet 2>&1 |
   grep -v 'warnings generated' | tee /tmp/verdictd-lint.$$ || true

@@ -1,5 +1,5 @@
 // Where the flow table writes NAT bindings down so that the next run of
-// verdictd finds them (conntrack/binding_store.hpp keeps them in a file).
+// verdictd finds them (service/binding_store.hpp keeps them in a file).
 // Called under the flow table's lock, on the packet path: an implementation
 // must not block.
 #pragma once

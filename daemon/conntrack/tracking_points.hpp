@@ -14,7 +14,7 @@
 
 #include <cstdint>
 
-#include "ruleset/hooks.hpp"
+#include "packet/hooks.hpp"
 
 namespace verdictd {
 

@@ -1,6 +1,6 @@
 #include "conntrack/transport_checksum.hpp"
 
-#include "nat/checksum.hpp"
+#include "packet/checksum.hpp"
 
 namespace verdictd {
 

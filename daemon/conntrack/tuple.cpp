@@ -4,7 +4,7 @@
 #include <random>
 
 #include "conntrack/icmp_tracking.hpp"
-#include "ruleset/values.hpp"
+#include "text/hex.hpp"
 
 namespace verdictd {
 

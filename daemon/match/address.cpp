@@ -1,6 +1,6 @@
 // -s / -d: the source or destination address against a prefix.
-#include "match/match.hpp"
-#include "ruleset/values.hpp"
+#include "extension/match.hpp"
+#include "extension/values.hpp"
 
 namespace verdictd {
 

@@ -10,9 +10,9 @@
 #include "conntrack/flow.hpp"
 #include "conntrack/flow_table.hpp"
 #include "conntrack/tuple.hpp"
-#include "match/match.hpp"
-#include "ruleset/error.hpp"
-#include "ruleset/values.hpp"
+#include "extension/error.hpp"
+#include "extension/match.hpp"
+#include "extension/values.hpp"
 
 namespace verdictd {
 

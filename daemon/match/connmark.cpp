@@ -1,8 +1,8 @@
 // -m connmark: the connection's mark under a mask equals a value; a packet
 // without a connection never matches, negated or not (xt_connmark).
 #include "conntrack/flow.hpp"
-#include "match/match.hpp"
-#include "ruleset/values.hpp"
+#include "extension/match.hpp"
+#include "extension/values.hpp"
 
 namespace verdictd {
 

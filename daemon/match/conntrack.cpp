@@ -9,9 +9,9 @@
 #include <span>
 
 #include "conntrack/flow.hpp"
-#include "match/match.hpp"
-#include "ruleset/error.hpp"
-#include "ruleset/values.hpp"
+#include "extension/error.hpp"
+#include "extension/match.hpp"
+#include "extension/values.hpp"
 
 namespace verdictd {
 

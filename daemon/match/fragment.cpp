@@ -1,6 +1,6 @@
 // -f: IPv4 fragments other than the first (fragment offset not zero).
-#include "match/match.hpp"
-#include "ruleset/values.hpp"
+#include "extension/match.hpp"
+#include "extension/values.hpp"
 
 namespace verdictd {
 

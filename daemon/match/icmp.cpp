@@ -1,9 +1,9 @@
 // --icmp-type: the ICMP type, and optionally code, of an IPv4 packet.
 #include <array>
 
-#include "match/match.hpp"
-#include "ruleset/error.hpp"
-#include "ruleset/values.hpp"
+#include "extension/error.hpp"
+#include "extension/match.hpp"
+#include "extension/values.hpp"
 
 namespace verdictd {
 

@@ -1,9 +1,9 @@
 // --icmpv6-type: the ICMPv6 type, and optionally code, of an IPv6 packet.
 #include <array>
 
-#include "match/match.hpp"
-#include "ruleset/error.hpp"
-#include "ruleset/values.hpp"
+#include "extension/error.hpp"
+#include "extension/match.hpp"
+#include "extension/values.hpp"
 
 namespace verdictd {
 

@@ -1,7 +1,7 @@
 // -i / -o: the interface a packet came in on or goes out of; a trailing "+"
 // matches every name that starts with what precedes it.
-#include "match/match.hpp"
-#include "ruleset/values.hpp"
+#include "extension/match.hpp"
+#include "extension/values.hpp"
 
 namespace verdictd {
 

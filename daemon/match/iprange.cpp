@@ -1,6 +1,6 @@
 // -m iprange --src-range / --dst-range: an address within an inclusive range.
-#include "match/match.hpp"
-#include "ruleset/values.hpp"
+#include "extension/match.hpp"
+#include "extension/values.hpp"
 
 namespace verdictd {
 

@@ -1,7 +1,7 @@
 // -m length: the packet's length as the kernel's xt_length sees it (IPv4
 // total length; IPv6 payload length plus the 40-byte header), in 16 bits.
-#include "match/match.hpp"
-#include "ruleset/values.hpp"
+#include "extension/match.hpp"
+#include "extension/values.hpp"
 
 namespace verdictd {
 

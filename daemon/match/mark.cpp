@@ -1,6 +1,6 @@
 // -m mark: the packet mark under a mask equals a value.
-#include "match/match.hpp"
-#include "ruleset/values.hpp"
+#include "extension/match.hpp"
+#include "extension/values.hpp"
 
 namespace verdictd {
 

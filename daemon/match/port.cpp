@@ -2,9 +2,9 @@
 // (-m tcp, -m udp, -m sctp); a list is -m multiport.
 #include <algorithm>
 
-#include "match/match.hpp"
-#include "ruleset/error.hpp"
-#include "ruleset/values.hpp"
+#include "extension/error.hpp"
+#include "extension/match.hpp"
+#include "extension/values.hpp"
 
 namespace verdictd {
 

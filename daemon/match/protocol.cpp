@@ -3,9 +3,9 @@
 #include <algorithm>
 #include <array>
 
-#include "match/match.hpp"
-#include "ruleset/error.hpp"
-#include "ruleset/values.hpp"
+#include "extension/error.hpp"
+#include "extension/match.hpp"
+#include "extension/values.hpp"
 
 namespace verdictd {
 

@@ -6,9 +6,9 @@
 #include <cmath>
 #include <random>
 
-#include "match/match.hpp"
-#include "ruleset/error.hpp"
-#include "ruleset/values.hpp"
+#include "extension/error.hpp"
+#include "extension/match.hpp"
+#include "extension/values.hpp"
 
 namespace verdictd {
 

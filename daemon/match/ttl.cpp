@@ -1,9 +1,9 @@
 // -m ttl (IPv4 TTL) and -m hl (IPv6 hop limit): equal to, below or above a value.
 #include <array>
 
-#include "match/match.hpp"
-#include "ruleset/error.hpp"
-#include "ruleset/values.hpp"
+#include "extension/error.hpp"
+#include "extension/match.hpp"
+#include "extension/values.hpp"
 
 namespace verdictd {
 

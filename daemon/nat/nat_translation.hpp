@@ -9,7 +9,7 @@
 
 #include "conntrack/flow.hpp"
 #include "nat/rewrite.hpp"
-#include "ruleset/hooks.hpp"
+#include "packet/hooks.hpp"
 
 namespace verdictd {
 

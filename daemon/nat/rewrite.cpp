@@ -4,7 +4,7 @@
 #include <array>
 #include <optional>
 
-#include "nat/checksum.hpp"
+#include "packet/checksum.hpp"
 #include "packet/packet.hpp"
 
 namespace verdictd {

@@ -8,7 +8,7 @@
 #include <optional>
 
 #include "ruleset/json_parse.hpp"
-#include "ruleset/json_position.hpp"
+#include "text/json_position.hpp"
 
 namespace verdictd {
 

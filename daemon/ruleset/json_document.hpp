@@ -6,7 +6,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
-#include "ruleset/error.hpp"
+#include "extension/error.hpp"
 
 namespace verdictd {
 

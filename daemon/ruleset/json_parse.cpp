@@ -2,7 +2,7 @@
 
 #include <vector>
 
-#include "ruleset/json_position.hpp"
+#include "text/json_position.hpp"
 
 namespace verdictd {
 

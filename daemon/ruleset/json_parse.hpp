@@ -9,7 +9,7 @@
 #include <string>
 #include <string_view>
 
-#include "ruleset/values.hpp"
+#include "extension/values.hpp"
 
 namespace verdictd {
 

@@ -5,9 +5,9 @@
 #include <map>
 #include <unordered_map>
 
+#include "extension/values.hpp"
 #include "ruleset/json_document.hpp"
-#include "ruleset/json_position.hpp"
-#include "ruleset/values.hpp"
+#include "text/json_position.hpp"
 
 namespace verdictd {
 

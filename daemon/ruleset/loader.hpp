@@ -7,7 +7,7 @@
 #include <memory>
 #include <string>
 
-#include "ruleset/error.hpp"
+#include "extension/error.hpp"
 #include "ruleset/json_document.hpp"
 #include "ruleset/model.hpp"
 

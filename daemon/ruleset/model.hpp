@@ -11,9 +11,9 @@
 #include <string>
 #include <vector>
 
-#include "match/match.hpp"
-#include "ruleset/hooks.hpp"
-#include "target/target.hpp"
+#include "extension/match.hpp"
+#include "extension/target.hpp"
+#include "packet/hooks.hpp"
 
 namespace verdictd {
 

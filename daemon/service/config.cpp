@@ -3,10 +3,10 @@
 #include <filesystem>
 #include <stdexcept>
 
-#include "ruleset/error.hpp"
+#include "extension/error.hpp"
+#include "extension/values.hpp"
 #include "ruleset/json_document.hpp"
-#include "ruleset/json_position.hpp"
-#include "ruleset/values.hpp"
+#include "text/json_position.hpp"
 
 namespace verdictd {
 

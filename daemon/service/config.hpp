@@ -7,8 +7,8 @@
 #include <string>
 #include <string_view>
 
-#include "queue/steering.hpp"
-#include "ruleset/hooks.hpp"
+#include "kernel/steering.hpp"
+#include "packet/hooks.hpp"
 #include "ruleset/loader.hpp"
 
 namespace verdictd {

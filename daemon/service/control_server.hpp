@@ -28,7 +28,7 @@
 #include <string>
 #include <thread>
 
-#include "queue/wakeup.hpp"
+#include "kernel/wakeup.hpp"
 
 namespace verdictd {
 

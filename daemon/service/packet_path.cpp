@@ -1,9 +1,9 @@
 #include "service/packet_path.hpp"
 
 #include "conntrack/tracking_points.hpp"
-#include "engine/connection_step.hpp"
-#include "engine/engine.hpp"
-#include "nat/unknown_binding.hpp"
+#include "pipeline/connection_step.hpp"
+#include "pipeline/engine.hpp"
+#include "pipeline/unknown_binding.hpp"
 
 namespace verdictd {
 

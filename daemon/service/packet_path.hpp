@@ -10,11 +10,11 @@
 #include <vector>
 
 #include "conntrack/flow_table.hpp"
-#include "conntrack/mirror.hpp"
 #include "conntrack/tracker.hpp"
+#include "kernel/link_cache.hpp"
+#include "kernel/mirror.hpp"
+#include "kernel/queue_worker.hpp"
 #include "nat/nat_context.hpp"
-#include "queue/link_cache.hpp"
-#include "queue/queue_worker.hpp"
 #include "service/ruleset_holder.hpp"
 
 namespace verdictd {

@@ -6,10 +6,10 @@
 #include <vector>
 
 #include "conntrack/flow_table.hpp"
-#include "conntrack/mirror.hpp"
+#include "kernel/mirror.hpp"
+#include "kernel/queue_worker.hpp"
+#include "kernel/steering.hpp"
 #include "nat/nat_binder.hpp"
-#include "queue/queue_worker.hpp"
-#include "queue/steering.hpp"
 #include "service/ruleset_holder.hpp"
 
 namespace verdictd {

@@ -1,9 +1,9 @@
 // -j CONNMARK: changes the connection's mark, or copies between it and the
 // packet mark (xt_CONNMARK). A packet without a connection is left alone.
 #include "conntrack/flow.hpp"
-#include "ruleset/error.hpp"
-#include "ruleset/values.hpp"
-#include "target/target.hpp"
+#include "extension/error.hpp"
+#include "extension/target.hpp"
+#include "extension/values.hpp"
 
 namespace verdictd {
 

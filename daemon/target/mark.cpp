@@ -1,8 +1,8 @@
 // -j MARK: changes the packet mark. Every form is kept as the kernel keeps
 // it: clear the mask bits, then XOR the value.
-#include "ruleset/error.hpp"
-#include "ruleset/values.hpp"
-#include "target/target.hpp"
+#include "extension/error.hpp"
+#include "extension/target.hpp"
+#include "extension/values.hpp"
 
 namespace verdictd {
 

@@ -3,7 +3,7 @@
 // nf_nat_masquerade). POSTROUTING only; without an address the packet is
 // dropped.
 #include "conntrack/flow.hpp"
-#include "ruleset/values.hpp"
+#include "extension/values.hpp"
 #include "target/nat_range.hpp"
 
 namespace verdictd {

@@ -8,10 +8,10 @@
 #include <string>
 #include <string_view>
 
+#include "extension/eval_state.hpp"
+#include "extension/target.hpp"
 #include "nat/nat_context.hpp"
 #include "packet/packet.hpp"
-#include "ruleset/eval_state.hpp"
-#include "target/target.hpp"
 
 namespace verdictd {
 

@@ -4,8 +4,8 @@
 #include <algorithm>
 
 #include "conntrack/flow.hpp"
-#include "ruleset/error.hpp"
-#include "ruleset/values.hpp"
+#include "extension/error.hpp"
+#include "extension/values.hpp"
 #include "target/nat_range.hpp"
 
 namespace verdictd {

@@ -2,9 +2,9 @@
 // as UNTRACKED (xt_CT). Only the raw table, which runs before tracking, may
 // use them; both let the packet go on to the next rule.
 #include "conntrack/flow.hpp"
-#include "ruleset/error.hpp"
-#include "ruleset/values.hpp"
-#include "target/target.hpp"
+#include "extension/error.hpp"
+#include "extension/target.hpp"
+#include "extension/values.hpp"
 
 namespace verdictd {
 

@@ -3,7 +3,7 @@
 // the loopback address, others to the primary address of the interface they
 // came in on; without one the packet is dropped.
 #include "conntrack/flow.hpp"
-#include "ruleset/values.hpp"
+#include "extension/values.hpp"
 #include "target/nat_range.hpp"
 
 namespace verdictd {

@@ -2,8 +2,8 @@
 // range and optionally ports (xt_nat), in POSTROUTING and INPUT. Terminal:
 // the nat table ends for the packet once its connection is bound.
 #include "conntrack/flow.hpp"
-#include "ruleset/error.hpp"
-#include "ruleset/values.hpp"
+#include "extension/error.hpp"
+#include "extension/values.hpp"
 #include "target/nat_range.hpp"
 
 namespace verdictd {

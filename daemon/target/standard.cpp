@@ -1,6 +1,6 @@
 // The verdicts ACCEPT and DROP, and RETURN.
-#include "ruleset/values.hpp"
-#include "target/target.hpp"
+#include "extension/target.hpp"
+#include "extension/values.hpp"
 
 namespace verdictd {
 

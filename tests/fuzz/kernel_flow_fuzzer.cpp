@@ -24,8 +24,8 @@
 #include <memory>
 #include <vector>
 
-#include "conntrack/kernel_flow.hpp"
 #include "ctnetlink_message.hpp"
+#include "kernel/kernel_flow.hpp"
 #include "packet_checks.hpp"
 
 namespace verdictd::fuzz {

@@ -21,12 +21,12 @@
 #include "conntrack/icmp_tracking.hpp"
 #include "conntrack/tracker.hpp"
 #include "conntrack/tracking_points.hpp"
-#include "engine/connection_step.hpp"
-#include "engine/engine.hpp"
 #include "nat/nat_binder.hpp"
 #include "nat/nat_translation.hpp"
-#include "nat/unknown_binding.hpp"
 #include "packet_checks.hpp"
+#include "pipeline/connection_step.hpp"
+#include "pipeline/engine.hpp"
+#include "pipeline/unknown_binding.hpp"
 #include "ruleset/loader.hpp"
 
 namespace verdictd::fuzz {

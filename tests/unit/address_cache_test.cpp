@@ -2,7 +2,7 @@
 // process inside a network namespace of its own, changes addresses with
 // `ip`, and checks that the cache follows (the test binary's namespace is
 // never touched). Needs root; skipped otherwise.
-#include "queue/address_cache.hpp"
+#include "kernel/address_cache.hpp"
 
 #include <arpa/inet.h>
 #include <gtest/gtest.h>

@@ -7,8 +7,8 @@
 #include <filesystem>
 #include <fstream>
 
-#include "conntrack/binding_store.hpp"
 #include "conntrack/flow_table.hpp"
+#include "service/binding_store.hpp"
 
 namespace verdictd {
 namespace {

@@ -10,8 +10,8 @@
 #include <chrono>
 #include <memory>
 
-#include "conntrack/kernel_flow.hpp"
 #include "ctnetlink_message.hpp"
+#include "kernel/kernel_flow.hpp"
 
 namespace verdictd {
 namespace {

@@ -6,9 +6,9 @@
 
 #include "conntrack/flow.hpp"
 #include "conntrack/flow_table.hpp"
+#include "extension/error.hpp"
+#include "extension/match.hpp"
 #include "extension_builders.hpp"
-#include "match/match.hpp"
-#include "ruleset/error.hpp"
 #include "ruleset/list.hpp"
 #include "ruleset/loader.hpp"
 #include "ruleset/save.hpp"

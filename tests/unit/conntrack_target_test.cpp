@@ -4,12 +4,12 @@
 #include <gtest/gtest.h>
 
 #include "conntrack/flow.hpp"
+#include "extension/error.hpp"
+#include "extension/target.hpp"
 #include "extension_builders.hpp"
-#include "ruleset/error.hpp"
 #include "ruleset/list.hpp"
 #include "ruleset/loader.hpp"
 #include "ruleset/save.hpp"
-#include "target/target.hpp"
 
 namespace verdictd {
 namespace {

@@ -1,6 +1,6 @@
 // Chain walking as the kernel does it: first match, jump and goto, RETURN,
 // policies, counters, and the order of tables at a hook.
-#include "engine/engine.hpp"
+#include "pipeline/engine.hpp"
 
 #include <gtest/gtest.h>
 

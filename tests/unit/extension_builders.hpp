@@ -6,10 +6,10 @@
 #include <stdexcept>
 #include <string>
 
-#include "match/match.hpp"
-#include "ruleset/error.hpp"
-#include "ruleset/rule_text.hpp"
-#include "target/target.hpp"
+#include "extension/error.hpp"
+#include "extension/match.hpp"
+#include "extension/rule_text.hpp"
+#include "extension/target.hpp"
 
 namespace verdictd::test {
 

@@ -3,8 +3,8 @@
 // hooks and tracking each family needs.
 #include <gtest/gtest.h>
 
-#include "engine/engine.hpp"
 #include "loader_errors.hpp"
+#include "pipeline/engine.hpp"
 #include "ruleset/list.hpp"
 #include "ruleset/loader.hpp"
 #include "ruleset/save.hpp"

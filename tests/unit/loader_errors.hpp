@@ -3,7 +3,7 @@
 
 #include <string>
 
-#include "ruleset/error.hpp"
+#include "extension/error.hpp"
 #include "ruleset/loader.hpp"
 
 namespace verdictd::test {

@@ -10,8 +10,8 @@
 #include <string>
 
 #include "loader_errors.hpp"
-#include "ruleset/json_position.hpp"
 #include "ruleset/loader.hpp"
+#include "text/json_position.hpp"
 
 namespace verdictd {
 namespace {

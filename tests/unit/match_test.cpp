@@ -1,15 +1,15 @@
 // Every match: what it matches (plain and negated), what it never matches
 // (truncated headers, non-first fragments), its errors, and its listing and
 // iptables-save text (the latter checked against iptables 1.8.9 output).
-#include "match/match.hpp"
+#include "extension/match.hpp"
 
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 
 #include <vector>
 
+#include "extension/error.hpp"
 #include "extension_builders.hpp"
-#include "ruleset/error.hpp"
 #include "test_packets.hpp"
 
 namespace verdictd {

@@ -9,9 +9,9 @@
 #include <string>
 #include <vector>
 
-#include "nat/checksum.hpp"
 #include "nat/rewrite.hpp"
 #include "nat_packets.hpp"
+#include "packet/checksum.hpp"
 
 namespace verdictd::test {
 namespace {

@@ -6,13 +6,13 @@
 #include <vector>
 
 #include "conntrack/flow.hpp"
+#include "extension/error.hpp"
+#include "extension/target.hpp"
 #include "loader_errors.hpp"
 #include "nat/nat_context.hpp"
-#include "ruleset/error.hpp"
 #include "ruleset/list.hpp"
 #include "ruleset/loader.hpp"
 #include "ruleset/save.hpp"
-#include "target/target.hpp"
 
 namespace verdictd {
 namespace {

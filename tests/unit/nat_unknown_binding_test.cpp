@@ -5,9 +5,9 @@
 #include <gtest/gtest.h>
 
 #include "conntrack/flow_table.hpp"
-#include "engine/engine.hpp"
 #include "nat/nat_binder.hpp"
-#include "nat/unknown_binding.hpp"
+#include "pipeline/engine.hpp"
+#include "pipeline/unknown_binding.hpp"
 #include "ruleset/loader.hpp"
 #include "test_packets.hpp"
 

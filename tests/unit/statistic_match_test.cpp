@@ -6,8 +6,8 @@
 #include <thread>
 #include <vector>
 
+#include "extension/match.hpp"
 #include "extension_builders.hpp"
-#include "match/match.hpp"
 
 namespace verdictd {
 namespace {

@@ -1,12 +1,12 @@
 // The standard targets and MARK: what they do to a packet, where they are
 // allowed, their errors, and their listing and iptables-save text (checked
 // against iptables 1.8.9 output).
-#include "target/target.hpp"
+#include "extension/target.hpp"
 
 #include <gtest/gtest.h>
 
+#include "extension/error.hpp"
 #include "extension_builders.hpp"
-#include "ruleset/error.hpp"
 
 namespace verdictd {
 namespace {

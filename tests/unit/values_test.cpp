@@ -1,11 +1,11 @@
 // The value parsers: what each accepts, and the exact text of each refusal.
-#include "ruleset/values.hpp"
+#include "extension/values.hpp"
 
 #include <gtest/gtest.h>
 
 #include <array>
 
-#include "ruleset/error.hpp"
+#include "extension/error.hpp"
 
 namespace verdictd {
 namespace {

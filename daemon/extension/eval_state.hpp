@@ -1,0 +1,36 @@
+// What a rule may read and change about a packet besides its bytes: the hook,
+// the interfaces it came in on and goes out of, its mark and its connection.
+#pragma once
+
+#include <cstdint>
+#include <string_view>
+
+#include "packet/hooks.hpp"
+
+namespace verdictd {
+
+struct PacketConntrack;
+class FlowTable;
+class NatContext;
+
+struct EvalState {
+  Hook hook = Hook::kInput;
+  std::string_view in_interface;           // empty when the hook has none
+  std::string_view out_interface;          // empty when the hook has none
+  std::uint32_t in_ifindex = 0;            // 0 when the hook has none
+  std::uint32_t out_ifindex = 0;           // 0 when the hook has none
+  std::uint32_t mark = 0;                  // changed by MARK; sent back with the verdict
+  bool first_packet_of_connection = true;  // nat chains run only when true
+  // Set by a match that cannot read the transport header it needs: the
+  // kernel drops such a packet on the spot ("hotdrop"), and so do we.
+  bool hotdrop = false;
+  // The packet's connection as tracking decided it; null when no tracking
+  // runs (then conntrack matches see INVALID, as for a packet without one).
+  PacketConntrack* conntrack = nullptr;
+  // The flow table, for matches that count connections (connlimit); may be null.
+  const FlowTable* flows = nullptr;
+  // For the NAT targets; null when nothing can be translated (unit tests).
+  NatContext* nat = nullptr;
+};
+
+}  // namespace verdictd

@@ -1,0 +1,97 @@
+#include "pipeline/engine.hpp"
+
+#include <vector>
+
+namespace verdictd {
+
+namespace {
+
+struct ReturnPoint {
+  int chain;
+  std::size_t next_rule;
+};
+
+Verdict apply_policy(const Chain& builtin, Family family, std::uint64_t length) {
+  const ChainPolicy& policy = builtin.policy(family);
+  policy.counters->add(length);
+  return policy.verdict == Policy::kAccept ? Verdict::kAccept : Verdict::kDrop;
+}
+
+bool rule_matches(const Rule& rule, const PacketView& packet, EvalState& state) {
+  if (rule.family && (!packet.has_network || *rule.family != packet.family)) return false;
+  for (const auto& match : rule.matches) {
+    if (!match->matches(packet, state)) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+Verdict evaluate_table(const Table& table, const PacketView& packet, EvalState& state) {
+  const int builtin = table.builtin[static_cast<std::size_t>(state.hook)];
+  if (builtin < 0 || (table.families & family_bit(packet.family)) == 0) return Verdict::kAccept;
+  const Chain& builtin_chain = table.chains[static_cast<std::size_t>(builtin)];
+  // The kernel counts the packet's length, not the bytes copied to us.
+  const std::uint64_t length = packet.has_network ? packet.length : packet.bytes.size();
+  // Loops are refused at load, so the depth is bounded by the number of chains;
+  // one vector per thread keeps the packet path free of allocations.
+  thread_local std::vector<ReturnPoint> returns;
+  returns.clear();
+
+  int chain_index = builtin;
+  std::size_t rule_index = 0;
+  while (true) {
+    const Chain& chain = table.chains[static_cast<std::size_t>(chain_index)];
+    if (rule_index < chain.rules.size()) {
+      const Rule& rule = chain.rules[rule_index++];
+      if (!rule_matches(rule, packet, state)) {
+        if (state.hotdrop) return Verdict::kDrop;
+        continue;
+      }
+      rule.counters->add(length);
+      if (rule.jump_chain >= 0) {
+        if (!rule.is_goto) returns.push_back({chain_index, rule_index});
+        chain_index = rule.jump_chain;
+        rule_index = 0;
+        continue;
+      }
+      if (!rule.target) continue;
+      const TargetAction action = rule.target->apply(packet, state);
+      if (action == TargetAction::kAccept) return Verdict::kAccept;
+      if (action == TargetAction::kDrop) return Verdict::kDrop;
+      if (action == TargetAction::kContinue) continue;
+    }
+    // End of chain or RETURN: back to the caller, or the built-in chain's policy.
+    if (returns.empty()) return apply_policy(builtin_chain, packet.family, length);
+    chain_index = returns.back().chain;
+    rule_index = returns.back().next_rule;
+    returns.pop_back();
+  }
+}
+
+Verdict evaluate_hook(const Ruleset& ruleset, const PacketView& packet, EvalState& state,
+                      ConnectionSteps* steps) {
+  const PacketView* current = &packet;
+  bool tracked = steps == nullptr;
+  if (!tracked && steps->arrives_tracked()) {
+    steps->track(packet, state);
+    tracked = true;
+  }
+  for (const HookStage& stage : hook_pipeline(state.hook)) {
+    if (!tracked && stage.table != TableId::kRaw) {
+      steps->track(*current, state);
+      tracked = true;
+    }
+    if (!stage.nat_first_packet_only || state.first_packet_of_connection) {
+      if (evaluate_table(ruleset.table(stage.table), *current, state) == Verdict::kDrop) {
+        return Verdict::kDrop;
+      }
+    }
+    if (stage.table == TableId::kNat && steps != nullptr) {
+      current = &steps->translate(*current, state);
+    }
+  }
+  return Verdict::kAccept;
+}
+
+}  // namespace verdictd
