@@ -1,21 +1,17 @@
-// A match extension: one key of a rule's "match" object. Each extension lives
-// in one file of daemon/match/ holding its parsing, evaluation, listing and
-// iptables-save export, and registers itself by key name.
+// A match extension as the engine runs it: built from its description
+// (extension/description.hpp) and the options a rule gives it. Each
+// extension lives in one file of daemon/match/ holding its description,
+// evaluation and `iptables -L` text, and registers its description.
 #pragma once
 
-#include <memory>
-#include <nlohmann/json.hpp>
 #include <optional>
-#include <string_view>
 
+#include "extension/description.hpp"
 #include "extension/eval_state.hpp"
 #include "extension/rule_text.hpp"
-#include "packet/hooks.hpp"
 #include "packet/packet.hpp"
 
 namespace verdictd {
-
-using Json = nlohmann::ordered_json;
 
 class Match {
  public:
@@ -31,43 +27,33 @@ class Match {
   virtual bool matches(const PacketView& packet, EvalState& state) const = 0;
   // A match that names an address of one family restricts the rule to it.
   [[nodiscard]] virtual std::optional<Family> family() const { return std::nullopt; }
-  // Hooks where the kernel allows this match (checked along the jump graph).
-  [[nodiscard]] virtual HookMask allowed_hooks() const { return kEveryHook; }
+  // Hooks where the kernel allows this match, beyond its description's
+  // (checked along the jump graph).
+  [[nodiscard]] virtual HookMask allowed_hooks() const { return spec().hooks; }
+  // The `iptables -L -n` text of the match.
+  virtual void list(ListRow& row) const = 0;
+  // The iptables-save text: " -m NAME" and the options, from the description.
+  virtual void save(SaveLine& line) const;
+
+  [[nodiscard]] const MatchSpec& spec() const { return *spec_; }
+  [[nodiscard]] const OptionValues& options() const { return options_; }
   // True for matches that read the packet's connection: the ruleset then
   // needs tracking (and PREROUTING and OUTPUT steered, where it happens).
-  [[nodiscard]] virtual bool needs_conntrack() const { return false; }
-  virtual void list(ListRow& row) const = 0;
-  virtual void save(SaveLine& line) const = 0;
+  [[nodiscard]] bool needs_conntrack() const { return (spec_->needs & kNeedsTracking) != 0; }
+
+  // Called once by the loader after build: what the match was built from.
+  void describe(const MatchSpec& spec, OptionValues options) {
+    spec_ = &spec;
+    options_ = std::move(options);
+  }
+
+ private:
+  const MatchSpec* spec_ = nullptr;
+  OptionValues options_;
 };
 
-// What an extension sees while it is built.
-struct MatchArgs {
-  std::string_view key;  // without the "!" prefix
-  const Json& value;
-  bool negated;            // the key was written "!key"
-  const Json& rule_match;  // the whole "match" object, for keys that depend on others
-  TableId table;
-};
-
-using MatchFactory = std::unique_ptr<Match> (*)(const MatchArgs& args);
-
-struct MatchInfo {
-  MatchFactory factory;
-  bool negatable;  // iptables allows `!` for this option
-};
-
-// Registers a match key; used through a static MatchRegistrar in each file.
-void register_match(std::string_view key, MatchInfo info);
-const MatchInfo* find_match(std::string_view key);
-
-struct MatchRegistrar {
-  MatchRegistrar(std::string_view key, MatchInfo info) { register_match(key, info); }
-};
-
-// The rule's protocol number when the rule has a non-negated "protocol" key
-// (defined with the protocol match).
-std::optional<std::uint8_t> rule_protocol(const Json& rule_match);
-// A protocol name ("tcp") or number as written, or nullopt when it is neither.
+// A protocol name ("tcp") or number as written, or nullopt when it is neither
+// (defined with the protocol field, match/protocol.cpp).
 std::optional<std::uint8_t> protocol_number(const Json& value);
 
 }  // namespace verdictd

@@ -1,20 +1,17 @@
-// A target extension: what a rule does once all its matches pass. Each
-// extension lives in one file of daemon/target/ and registers itself by name.
+// A target extension as the engine runs it: what a rule does once all its
+// matches pass, built from its description (extension/description.hpp).
+// Each extension lives in one file of daemon/target/.
 #pragma once
 
-#include <memory>
-#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
 
+#include "extension/description.hpp"
 #include "extension/eval_state.hpp"
-#include "packet/hooks.hpp"
 #include "packet/packet.hpp"
 
 namespace verdictd {
-
-using Json = nlohmann::ordered_json;
 
 enum class TargetAction : std::uint8_t {
   kContinue,  // go on with the next rule (MARK, and rules without target)
@@ -33,36 +30,32 @@ class Target {
   virtual ~Target() = default;
 
   virtual TargetAction apply(const PacketView& packet, EvalState& state) const = 0;
-  // The name shown in the target column of `iptables -L` ("ACCEPT", "MARK").
-  [[nodiscard]] virtual std::string_view name() const = 0;
   // A target that names an address of one family restricts the rule to it
   // (DNAT, SNAT, NETMAP), as a match does.
   [[nodiscard]] virtual std::optional<Family> family() const { return std::nullopt; }
   // Text appended to the rule's listing ("MARK set 0x1"), empty if none.
   [[nodiscard]] virtual std::string list_extra() const { return {}; }
-  // The iptables-save form: "-j MARK --set-xmark 0x1/0xffffffff".
-  [[nodiscard]] virtual std::string save() const = 0;
-  [[nodiscard]] virtual HookMask allowed_hooks() const { return kEveryHook; }
+  // The iptables-save form: "-j MARK --set-xmark 0x1/0xffffffff"; by
+  // default the name and the options, from the description.
+  [[nodiscard]] virtual std::string save() const;
+  [[nodiscard]] virtual HookMask allowed_hooks() const { return spec().hooks; }
+
+  // The name shown in the target column of `iptables -L` ("ACCEPT", "MARK").
+  [[nodiscard]] std::string_view name() const { return spec_->name; }
+  [[nodiscard]] const TargetSpec& spec() const { return *spec_; }
+  [[nodiscard]] const OptionValues& options() const { return options_; }
   // True for targets that read or change the packet's connection.
-  [[nodiscard]] virtual bool needs_conntrack() const { return false; }
-  // Tables that accept this target; a refused table is reported by the loader.
-  [[nodiscard]] virtual bool allowed_in(TableId /*table*/) const { return true; }
-};
+  [[nodiscard]] bool needs_conntrack() const { return (spec_->needs & kNeedsTracking) != 0; }
 
-struct TargetArgs {
-  std::string_view name;
-  const Json& options;  // the object after the name, or null for a bare string
-  const Json& rule_match;
-  TableId table;
-};
+  // Called once by the loader after build: what the target was built from.
+  void describe(const TargetSpec& spec, OptionValues options) {
+    spec_ = &spec;
+    options_ = std::move(options);
+  }
 
-using TargetFactory = std::unique_ptr<Target> (*)(const TargetArgs& args);
-
-void register_target(std::string_view name, TargetFactory factory);
-TargetFactory find_target(std::string_view name);
-
-struct TargetRegistrar {
-  TargetRegistrar(std::string_view name, TargetFactory factory) { register_target(name, factory); }
+ private:
+  const TargetSpec* spec_ = nullptr;
+  OptionValues options_;
 };
 
 }  // namespace verdictd

@@ -1,4 +1,6 @@
 // -s / -d: the source or destination address against a prefix.
+#include <array>
+
 #include "extension/match.hpp"
 #include "extension/values.hpp"
 
@@ -46,13 +48,30 @@ class AddressMatch final : public Match {
   bool negated_;
 };
 
-std::unique_ptr<Match> make_address(const MatchArgs& args) {
-  return std::make_unique<AddressMatch>(args.key == "source", parse_prefix(args.value),
-                                        args.negated);
+std::unique_ptr<Match> build(const OptionValues& options, const BuildContext& /*context*/) {
+  const OptionValue& given = options.all().front();
+  return std::make_unique<AddressMatch>(given.spec->key == "source",
+                                        std::get<IpPrefix>(given.value), given.negated);
 }
 
-const MatchRegistrar kSource("source", {make_address, true});
-const MatchRegistrar kDestination("destination", {make_address, true});
+const std::array<OptionSpec, 1> kSourceOption = {
+    {{.key = "source",
+      .flag = "--source",
+      .aliases = "-s --src",
+      .type = &value_types::prefix(),
+      .negatable = true,
+      .doc = "the packet's source address is in the network"}}};
+const std::array<OptionSpec, 1> kDestinationOption = {
+    {{.key = "destination",
+      .flag = "--destination",
+      .aliases = "-d --dst",
+      .type = &value_types::prefix(),
+      .negatable = true,
+      .doc = "the packet's destination address is in the network"}}};
+
+const MatchRegistrar kSource({.summary = "source address (-s)", .options = kSourceOption, .build = build});
+const MatchRegistrar kDestination(
+    {.summary = "destination address (-d)", .options = kDestinationOption, .build = build});
 
 }  // namespace
 

@@ -24,14 +24,20 @@ class FragmentMatch final : public Match {
   bool negated_;
 };
 
-std::unique_ptr<Match> make_fragment(const MatchArgs& args) {
-  if (args.value != true) {
-    throw_expected("true", args.value);
-  }
-  return std::make_unique<FragmentMatch>(args.negated);
+std::unique_ptr<Match> build(const OptionValues& options, const BuildContext& /*context*/) {
+  return std::make_unique<FragmentMatch>(options.negated("fragment"));
 }
 
-const MatchRegistrar kRegistrar("fragment", {make_fragment, true});
+const std::array<OptionSpec, 1> kOption = {
+    {{.key = "fragment",
+      .flag = "--fragment",
+      .aliases = "-f",
+      .type = &value_types::flag(),
+      .negatable = true,
+      .doc = "IPv4 fragments other than the first"}}};
+
+const MatchRegistrar kRegistrar(
+    {.summary = "second and further fragments (-f)", .options = kOption, .build = build});
 
 }  // namespace
 

@@ -47,13 +47,30 @@ class InterfaceMatch final : public Match {
   bool negated_;
 };
 
-std::unique_ptr<Match> make_interface(const MatchArgs& args) {
-  return std::make_unique<InterfaceMatch>(args.key == "in_interface", parse_interface(args.value),
-                                          args.negated);
+std::unique_ptr<Match> build(const OptionValues& options, const BuildContext& /*context*/) {
+  const OptionValue& given = options.all().front();
+  return std::make_unique<InterfaceMatch>(given.spec->key == "in_interface",
+                                          std::get<std::string>(given.value), given.negated);
 }
 
-const MatchRegistrar kIn("in_interface", {make_interface, true});
-const MatchRegistrar kOut("out_interface", {make_interface, true});
+const std::array<OptionSpec, 1> kInOption = {
+    {{.key = "in_interface",
+      .flag = "--in-interface",
+      .aliases = "-i",
+      .type = &value_types::interface(),
+      .negatable = true,
+      .doc = "the interface the packet came in on (PREROUTING, INPUT, FORWARD)"}}};
+const std::array<OptionSpec, 1> kOutOption = {
+    {{.key = "out_interface",
+      .flag = "--out-interface",
+      .aliases = "-o",
+      .type = &value_types::interface(),
+      .negatable = true,
+      .doc = "the interface the packet goes out of (FORWARD, OUTPUT, POSTROUTING)"}}};
+
+const MatchRegistrar kIn({.summary = "incoming interface (-i)", .options = kInOption, .build = build});
+const MatchRegistrar kOut(
+    {.summary = "outgoing interface (-o)", .options = kOutOption, .build = build});
 
 }  // namespace
 

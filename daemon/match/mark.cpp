@@ -1,4 +1,6 @@
 // -m mark: the packet mark under a mask equals a value.
+#include <array>
+
 #include "extension/match.hpp"
 #include "extension/values.hpp"
 
@@ -19,10 +21,6 @@ class MarkMatch final : public Match {
     row.add_extra(std::string("mark match ") + (negated_ ? "! " : "") + text());
   }
 
-  void save(SaveLine& line) const override {
-    line.matches += std::string(" -m mark") + (negated_ ? " !" : "") + " --mark " + text();
-  }
-
  private:
   [[nodiscard]] std::string text() const { return mark_match_text(value_, mask_); }
 
@@ -31,13 +29,19 @@ class MarkMatch final : public Match {
   bool negated_;
 };
 
-std::unique_ptr<Match> make_mark(const MatchArgs& args) {
-  const auto [value, mask] =
-      parse_value_mask(args.value, "a mark \"value\" or \"value/mask\" of 32 bits");
-  return std::make_unique<MarkMatch>(value, mask, args.negated);
+std::unique_ptr<Match> build(const OptionValues& options, const BuildContext& /*context*/) {
+  const auto& mark = options.get<ValueMask>("mark");
+  return std::make_unique<MarkMatch>(mark.value, mark.mask, options.negated("mark"));
 }
 
-const MatchRegistrar kRegistrar("mark", {make_mark, true});
+const std::array<OptionSpec, 1> kOptions = {{{.key = "mark",
+                                               .flag = "--mark",
+                                               .type = &value_types::value_mask(),
+                                               .negatable = true,
+                                               .doc = "the packet's mark, under the mask, equals the value"}}};
+
+const MatchRegistrar kRegistrar(
+    {.name = "mark", .summary = "the packet's mark (nfmark)", .options = kOptions, .build = build});
 
 }  // namespace
 

@@ -76,19 +76,53 @@ class ProtocolMatch final : public Match {
   bool negated_;
 };
 
-std::unique_ptr<Match> make_protocol(const MatchArgs& args) {
-  const std::optional<std::uint8_t> known = protocol_number(args.value);
-  if (!known) {
-    throw_expected(kWhat, args.value);
+// A protocol name or number, as -p takes it.
+class ProtocolType final : public ValueType {
+ public:
+  [[nodiscard]] std::string_view name() const override { return "protocol"; }
+  [[nodiscard]] std::string syntax() const override { return std::string(kWhat); }
+  [[nodiscard]] Value parse(const Json& v) const override {
+    const std::optional<std::uint8_t> known = protocol_number(v);
+    if (!known) throw_expected(kWhat, v);
+    return std::uint64_t{*known};
   }
-  const std::uint8_t number = *known;
-  if (number == 0 && args.negated) {
-    throw FieldError("\"!protocol\": " + args.value.dump() + " would never match");
+  [[nodiscard]] std::string save_text(const Value& v) const override {
+    const auto number = static_cast<std::uint8_t>(std::get<std::uint64_t>(v));
+    auto known = std::find_if(kProtocolNames.begin(), kProtocolNames.end(),
+                              [&](const ProtocolName& p) { return p.number == number; });
+    return known != kProtocolNames.end() ? std::string(known->name) : std::to_string(number);
   }
-  return std::make_unique<ProtocolMatch>(number, args.negated);
+  [[nodiscard]] Json schema() const override {
+    Json names = Json::array();
+    for (const ProtocolName& p : kProtocolNames) names.push_back(p.name);
+    return Json{{"anyOf", Json::array({Json{{"enum", names}}, Json{{"type", "integer"},
+                                                                   {"minimum", 0},
+                                                                   {"maximum", 255}}})}};
+  }
+};
+
+const ProtocolType kProtocolType;
+
+std::unique_ptr<Match> build(const OptionValues& options, const BuildContext& /*context*/) {
+  const auto number = static_cast<std::uint8_t>(options.get<std::uint64_t>("protocol"));
+  const bool negated = options.negated("protocol");
+  if (number == 0 && negated) {
+    throw FieldError("\"!protocol\": \"all\""
+                     " would never match");
+  }
+  return std::make_unique<ProtocolMatch>(number, negated);
 }
 
-const MatchRegistrar kRegistrar("protocol", {make_protocol, true});
+const std::array<OptionSpec, 1> kOption = {
+    {{.key = "protocol",
+      .flag = "--protocol",
+      .aliases = "-p",
+      .type = &kProtocolType,
+      .negatable = true,
+      .doc = "the transport protocol (IPv4's protocol field, or IPv6's header after the "
+             "extension headers); \"all\" or 0 matches every packet"}}};
+
+const MatchRegistrar kRegistrar({.summary = "protocol (-p)", .options = kOption, .build = build});
 
 }  // namespace
 
@@ -106,14 +140,6 @@ std::optional<std::uint8_t> protocol_number(const Json& value) {
     return static_cast<std::uint8_t>(value.get<std::uint64_t>());
   }
   return std::nullopt;
-}
-
-std::optional<std::uint8_t> rule_protocol(const Json& rule_match) {
-  auto it = rule_match.find("protocol");
-  if (it == rule_match.end()) {
-    return std::nullopt;
-  }
-  return protocol_number(*it);
 }
 
 }  // namespace verdictd

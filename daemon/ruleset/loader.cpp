@@ -6,6 +6,7 @@
 #include <unordered_map>
 
 #include "extension/values.hpp"
+#include "extension/build_extensions.hpp"
 #include "ruleset/json_document.hpp"
 #include "text/json_position.hpp"
 
@@ -18,13 +19,6 @@ constexpr std::size_t kMaxChainName = 28;  // XT_EXTENSION_MAXNAMELEN less the N
 constexpr const char* kFamiliesKey = "families";
 
 std::string json_quoted(std::string_view s) { return Json(std::string(s)).dump(); }
-
-// The fields of iptables' own rule header (ipt_entry), as opposed to extensions.
-bool is_base_key(std::string_view written_key) {
-  const std::string_view key = written_key.substr(written_key.starts_with('!') ? 1 : 0);
-  return key == "protocol" || key == "source" || key == "destination" || key == "in_interface" ||
-         key == "out_interface" || key == "fragment";
-}
 
 bool is_builtin_chain(TableId table, std::string_view name) {
   auto hook = hook_from_name(name);
@@ -256,18 +250,26 @@ class Builder {
     if (!match.is_object()) {
       fail(pointer + "/match", "expected an object of matches, got " + match.dump());
     }
-    // The kernel checks addresses, interfaces, protocol and fragment before
-    // any match extension, whatever order they were written in.
-    for (const bool base : {true, false}) {
-      for (const auto& [written_key, value] : match.items()) {
-        if (is_base_key(written_key) != base) continue;
-        build_match(rule, table, written_key, value, match, pointer + "/match");
-        match_keys_.push_back(written_key);
-      }
+    std::vector<BuiltMatch> built;
+    try {
+      built = build_matches(match, table.id);
+    } catch (const FieldError& e) {
+      fail(pointer + "/match" + e.pointer_suffix, e.what());
+    }
+    for (BuiltMatch& b : built) {
+      const std::string key_pointer = pointer + "/match/" + json_pointer_token(b.key);
+      restrict_family(rule, table, b.match->family(), key_pointer);
+      rule.matches.push_back(std::move(b.match));
+      match_keys_.push_back(std::move(b.key));
     }
     if (body.contains("target")) {
-      rule.target = build_target(table.id, body["target"], match, pointer + "/target");
-      restrict_family(rule, table, rule.target->family(), pointer + "/target");
+      const std::string target_pointer = pointer + "/target";
+      try {
+        rule.target = build_target(body["target"], match, table.id);
+      } catch (const FieldError& e) {
+        fail(target_pointer + e.pointer_suffix, e.what());
+      }
+      restrict_family(rule, table, rule.target->family(), target_pointer);
     }
     for (const char* kind : {"jump", "goto"}) {
       if (!body.contains(kind)) continue;
@@ -288,22 +290,6 @@ class Builder {
     return rule;
   }
 
-  static void build_match(Rule& rule, const Table& table, const std::string& written_key,
-                          const Json& value, const Json& match, const std::string& pointer) {
-    const std::string key_pointer = pointer + "/" + json_pointer_token(written_key);
-    const bool negated = !written_key.empty() && written_key[0] == '!';
-    const std::string_view key = std::string_view(written_key).substr(negated ? 1 : 0);
-    const MatchInfo* info = find_match(key);
-    if (info == nullptr) fail(key_pointer, "unknown match " + json_quoted(key));
-    if (negated && !info->negatable) fail(key_pointer, json_quoted(key) + " cannot be negated");
-    try {
-      rule.matches.push_back(info->factory(MatchArgs{key, value, negated, match, table.id}));
-    } catch (const FieldError& e) {
-      fail(key_pointer + e.pointer_suffix, e.what());
-    }
-    restrict_family(rule, table, rule.matches.back()->family(), key_pointer);
-  }
-
   // A match or target that names an address of one family restricts the rule
   // to it; a rule for a family its table does not cover would never run.
   static void restrict_family(Rule& rule, const Table& table, std::optional<Family> family,
@@ -320,35 +306,6 @@ class Builder {
                         families_text(table.families));
     }
     rule.family = family;
-  }
-
-  static std::unique_ptr<Target> build_target(TableId table, const Json& value, const Json& match,
-                                              const std::string& pointer) {
-    std::string name;
-    static const Json kNoOptions;
-    const Json* options = &kNoOptions;
-    std::string name_pointer = pointer;
-    if (value.is_string()) {
-      name = value.get<std::string>();
-    } else if (value.is_object() && value.size() == 1) {
-      name = value.begin().key();
-      options = &value.begin().value();
-      name_pointer = pointer + "/" + json_pointer_token(name);
-    } else {
-      fail(pointer, "expected a target name or {\"NAME\": {options}}, got " + value.dump());
-    }
-    TargetFactory factory = find_target(name);
-    if (factory == nullptr) fail(name_pointer, "unknown target " + json_quoted(name));
-    std::unique_ptr<Target> target;
-    try {
-      target = factory(TargetArgs{name, *options, match, table});
-    } catch (const FieldError& e) {
-      fail(name_pointer + e.pointer_suffix, e.what());
-    }
-    if (!target->allowed_in(table)) {
-      fail(name_pointer, "the " + std::string(table_name(table)) + " table does not allow " + name);
-    }
-    return target;
   }
 
   // Refuses loops, and gives each user chain the hooks that reach it, then

@@ -1,6 +1,7 @@
-// The verdicts ACCEPT and DROP, and RETURN.
+// The verdicts ACCEPT and DROP, and RETURN: iptables' standard target.
+#include <array>
+
 #include "extension/target.hpp"
-#include "extension/values.hpp"
 
 namespace verdictd {
 
@@ -14,43 +15,30 @@ class StandardTarget final : public Target {
     return action_;
   }
 
-  [[nodiscard]] std::string_view name() const override {
-    switch (action_) {
-      case TargetAction::kAccept:
-        return "ACCEPT";
-      case TargetAction::kDrop:
-        return "DROP";
-      case TargetAction::kReturn:
-        return "RETURN";
-      case TargetAction::kContinue:
-        break;
-    }
-    return {};
-  }
-
-  [[nodiscard]] std::string save() const override { return "-j " + std::string(name()); }
-
-  // The nat table may not drop packets.
-  [[nodiscard]] bool allowed_in(TableId table) const override {
-    return action_ != TargetAction::kDrop || table != TableId::kNat;
-  }
-
  private:
   TargetAction action_;
 };
 
 template <TargetAction kAction>
-std::unique_ptr<Target> make_standard(const TargetArgs& args) {
-  if (!args.options.is_null()) {
-    throw_expected("no options (write \"" + std::string(args.name) + "\" as a string)",
-                   args.options);
-  }
+std::unique_ptr<Target> build(const OptionValues& /*options*/, const BuildContext& /*context*/) {
   return std::make_unique<StandardTarget>(kAction);
 }
 
-const TargetRegistrar kAccept("ACCEPT", make_standard<TargetAction::kAccept>);
-const TargetRegistrar kDrop("DROP", make_standard<TargetAction::kDrop>);
-const TargetRegistrar kReturn("RETURN", make_standard<TargetAction::kReturn>);
+// The nat table may not drop packets.
+constexpr std::array<TableId, 4> kDropTables = {TableId::kRaw, TableId::kMangle, TableId::kFilter,
+                                                TableId::kSecurity};
+
+const TargetRegistrar kAccept({.name = "ACCEPT",
+                               .summary = "the packet passes this table; the next one runs",
+                               .build = build<TargetAction::kAccept>});
+const TargetRegistrar kDrop({.name = "DROP",
+                             .summary = "the packet is dropped",
+                             .tables = kDropTables,
+                             .build = build<TargetAction::kDrop>});
+const TargetRegistrar kReturn(
+    {.name = "RETURN",
+     .summary = "back to the calling chain, or the built-in chain's policy",
+     .build = build<TargetAction::kReturn>});
 
 }  // namespace
 

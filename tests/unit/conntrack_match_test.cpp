@@ -219,7 +219,8 @@ TEST(ConntrackMatch, Errors) {
             ": expected seconds 0-4294967295 or a range \"lo:hi\", got -1");
   EXPECT_EQ(build_error(R"({"ctdir": "original"})", "ctdir"),
             ": expected \"ORIGINAL\" or \"REPLY\", got \"original\"");
-  EXPECT_FALSE(find_match("ctdir")->negatable);
+  EXPECT_EQ(build_error(R"({"!ctdir": "ORIGINAL"})", "!ctdir"),
+            ": \"ctdir\" cannot be negated");
   EXPECT_EQ(build_error(R"({"ctstate": "NEW", "!ctstate": "INVALID"})", "!ctstate"),
             ": \"ctstate\" is already in this rule: a rule has one conntrack match, with each "
             "option once");

@@ -6,6 +6,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "extension/build_extensions.hpp"
 #include "extension/error.hpp"
 #include "extension/match.hpp"
 #include "extension/rule_text.hpp"
@@ -13,23 +14,28 @@
 
 namespace verdictd::test {
 
-// The match that `written_key` ("dport", "!source") of a rule's "match"
-// object builds.
-inline std::unique_ptr<Match> build(const std::string& rule_text, const std::string& written_key) {
+// The match that owns `written_key` ("dport", "!source") of a rule's "match"
+// object, built as the loader builds the rule's matches.
+inline std::unique_ptr<Match> build(const std::string& rule_text, const std::string& written_key,
+                                    TableId table = TableId::kFilter) {
   const Json rule = Json::parse(rule_text);
-  const bool negated = written_key.starts_with('!');
-  const std::string key = written_key.substr(negated ? 1 : 0);
-  const MatchInfo* info = find_match(key);
-  if (info == nullptr) throw std::logic_error("no match " + key);
-  return info->factory(MatchArgs{key, rule.at(written_key), negated, rule, TableId::kFilter});
+  const std::string key = written_key.substr(written_key.starts_with('!') ? 1 : 0);
+  for (BuiltMatch& built : build_matches(rule, table)) {
+    if (built.match->options().has(key)) return std::move(built.match);
+  }
+  throw std::logic_error("no match built from " + written_key);
 }
 
-// "SUFFIX: MESSAGE" of the FieldError building the match throws, or "built".
+// "SUFFIX: MESSAGE" of the FieldError building the match throws, or
+// "built"; SUFFIX leads from the key's value (the loader's from the rule).
 inline std::string build_error(const std::string& rule_text, const std::string& written_key) {
   try {
     build(rule_text, written_key);
   } catch (const FieldError& e) {
-    return e.pointer_suffix + ": " + e.what();
+    std::string suffix = e.pointer_suffix;
+    const std::string own = "/" + written_key;
+    if (suffix.starts_with(own)) suffix.erase(0, own.size());
+    return suffix + ": " + e.what();
   }
   return "built";
 }
@@ -37,22 +43,22 @@ inline std::string build_error(const std::string& rule_text, const std::string& 
 // A target as written in a rule's "target": a name, or {"NAME": options}.
 inline std::unique_ptr<Target> build(const std::string& target_text,
                                      TableId table = TableId::kFilter) {
-  const Json target = Json::parse(target_text);
-  static const Json kNoOptions;
-  static const Json kNoMatch = Json::object();
-  const bool bare = target.is_string();
-  const std::string name = bare ? target.get<std::string>() : target.begin().key();
-  TargetFactory factory = find_target(name);
-  if (factory == nullptr) throw std::logic_error("no target " + name);
-  return factory(TargetArgs{name, bare ? kNoOptions : target.begin().value(), kNoMatch, table});
+  return build_target(Json::parse(target_text), Json::object(), table);
 }
 
-// "SUFFIX: MESSAGE" of the FieldError building the target throws, or "built".
+// "SUFFIX: MESSAGE" of the FieldError building the target throws, or
+// "built"; SUFFIX leads from the target's options.
 inline std::string build_error(const std::string& target_text, TableId table = TableId::kFilter) {
   try {
     build(target_text, table);
   } catch (const FieldError& e) {
-    return e.pointer_suffix + ": " + e.what();
+    std::string suffix = e.pointer_suffix;
+    const Json target = Json::parse(target_text);
+    if (target.is_object()) {
+      const std::string own = "/" + target.begin().key();
+      if (suffix.starts_with(own)) suffix.erase(0, own.size());
+    }
+    return suffix + ": " + e.what();
   }
   return "built";
 }

@@ -783,9 +783,15 @@ TEST(Matches, EveryKeyIsRegisteredAndNegatable) {
        {"protocol", "source", "destination", "in_interface", "out_interface", "sport", "dport",
         "tcp_flags", "syn", "icmp_type", "icmpv6_type", "fragment", "mark", "length", "ttl",
         "hop_limit", "src_range", "dst_range"}) {
-    const MatchInfo* info = find_match(key);
-    ASSERT_NE(info, nullptr) << key;
-    EXPECT_TRUE(info->negatable) << key;
+    const std::vector<const MatchSpec*> owners = matches_with_key(key);
+    ASSERT_FALSE(owners.empty()) << key;
+    for (const MatchSpec* spec : owners) {
+      for (const OptionSpec& option : spec->options) {
+        if (option.key == key) {
+          EXPECT_TRUE(option.negatable) << key;
+        }
+      }
+    }
   }
 }
 

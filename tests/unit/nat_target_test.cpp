@@ -7,6 +7,7 @@
 
 #include "conntrack/flow.hpp"
 #include "extension/error.hpp"
+#include "extension/build_extensions.hpp"
 #include "extension/target.hpp"
 #include "loader_errors.hpp"
 #include "nat/nat_context.hpp"
@@ -21,20 +22,20 @@ namespace {
 // test::build, with the rule's protocol, which ports need.
 std::unique_ptr<Target> build(const std::string& target_text,
                               const std::string& match_text = "{}") {
-  const Json target = Json::parse(target_text);
-  const Json match = Json::parse(match_text);
-  static const Json kNoOptions;
-  const bool bare = target.is_string();
-  const std::string name = bare ? target.get<std::string>() : target.begin().key();
-  return find_target(name)(
-      TargetArgs{name, bare ? kNoOptions : target.begin().value(), match, TableId::kNat});
+  return build_target(Json::parse(target_text), Json::parse(match_text), TableId::kNat);
 }
 
 std::string build_error(const std::string& target_text, const std::string& match_text = "{}") {
   try {
     build(target_text, match_text);
   } catch (const FieldError& e) {
-    return e.pointer_suffix + ": " + e.what();
+    std::string suffix = e.pointer_suffix;
+    const Json target = Json::parse(target_text);
+    if (target.is_object()) {
+      const std::string own = "/" + target.begin().key();
+      if (suffix.starts_with(own)) suffix.erase(0, own.size());
+    }
+    return suffix + ": " + e.what();
   }
   return "built";
 }

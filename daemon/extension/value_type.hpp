@@ -1,0 +1,132 @@
+// The kinds of value an extension's options take, each parsed by one shared
+// parser (as iptables' xtables_option_type: XTTYPE_PORTRC, XTTYPE_MARKMASK32,
+// …). A value type reads the JSON, says in its error what it expected, prints
+// the value as iptables-save does, and describes itself for the JSON Schema
+// and the ruleset reference (verdictd.ruleset(5)).
+#pragma once
+
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <span>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "extension/values.hpp"
+#include "packet/address.hpp"
+
+namespace verdictd {
+
+using Json = nlohmann::ordered_json;
+
+// A 32-bit value under a mask ("0x1/0xff"); the mask is all ones when not written.
+struct ValueMask {
+  std::uint32_t value = 0;
+  std::uint32_t mask = 0xffffffff;
+};
+
+// Two addresses of one family, first <= last ("10.0.0.1-10.0.0.9").
+struct AddressRange {
+  IpAddress first;
+  IpAddress last;
+};
+
+// What a value type parses to. An extension reads the alternative its
+// option's type produces (OptionValues::get<T>).
+using Value = std::variant<std::monostate, bool, std::uint64_t, double, std::string, PortRange,
+                           std::vector<PortRange>, IpPrefix, AddressRange, ValueMask, IcmpType>;
+
+class ValueType {
+ public:
+  ValueType() = default;
+  ValueType(const ValueType&) = delete;
+  ValueType& operator=(const ValueType&) = delete;
+  ValueType(ValueType&&) = delete;
+  ValueType& operator=(ValueType&&) = delete;
+  virtual ~ValueType() = default;
+
+  // What the reference calls it: "port range", "mark/mask".
+  [[nodiscard]] virtual std::string_view name() const = 0;
+  // How it is written, for the reference: `22, "1024:65535", ":1023"`.
+  [[nodiscard]] virtual std::string syntax() const = 0;
+  // Throws FieldError("expected …, got <the JSON>") when `v` is not one.
+  [[nodiscard]] virtual Value parse(const Json& v) const = 0;
+  // As iptables-save prints it after the option's flag.
+  [[nodiscard]] virtual std::string save_text(const Value& v) const = 0;
+  // A JSON Schema of the written forms.
+  [[nodiscard]] virtual Json schema() const = 0;
+  // True when the value may be written as a JSON array (a list of ports):
+  // a key several modules own goes to the one that takes its shape.
+  [[nodiscard]] virtual bool takes_list() const { return false; }
+};
+
+// The shared value types. An extension with a value of its own (the names of
+// connection states) defines its type in its file, usually as a NamesType.
+namespace value_types {
+// `true`: an option without an argument ("--syn").
+const ValueType& flag();
+// A number 0–max, as a JSON number or a decimal string.
+const ValueType& number(std::uint64_t max);  // max one of 255, 65535, 4294967295
+// A port 0–65535 or a range "lo:hi" (":hi", "lo:" as iptables).
+const ValueType& port_range();
+// A port, a range, or a list of up to 15 (ranges count two): -m multiport.
+const ValueType& port_list();
+// A 16-bit range ("64:1500"), as --length takes it.
+const ValueType& u16_range();
+// An IPv4 or IPv6 address with an optional prefix length or dotted mask.
+const ValueType& prefix();
+// An IPv4 or IPv6 address.
+const ValueType& address();
+// "first-last": two addresses of one family.
+const ValueType& address_range();
+// "0x1" or "0x1/0xff": 32 bits and an optional mask.
+const ValueType& value_mask();
+// 32 bits without a mask ("0xff").
+const ValueType& bits32();
+// An interface name, up to 15 characters; a trailing "+" matches a prefix.
+const ValueType& interface();
+// Any string up to `max_length` characters.
+const ValueType& text(std::size_t max_length);
+}  // namespace value_types
+
+// One of a fixed set of names ("original", "reply"), parsed to its index.
+class ChoiceType final : public ValueType {
+ public:
+  ChoiceType(std::string_view name, std::span<const std::string_view> choices)
+      : name_(name), choices_(choices) {}
+  [[nodiscard]] std::string_view name() const override { return name_; }
+  [[nodiscard]] std::string syntax() const override;
+  [[nodiscard]] Value parse(const Json& v) const override;
+  [[nodiscard]] std::string save_text(const Value& v) const override;
+  [[nodiscard]] Json schema() const override;
+
+ private:
+  std::string_view name_;
+  std::span<const std::string_view> choices_;
+};
+
+// A set of named bits, written "A,B" or ["A", "B"] with at least one name,
+// parsed to their OR; printed in table order, comma-separated.
+struct NamedBit {
+  std::string_view name;
+  std::uint32_t bits;
+};
+class NamesType final : public ValueType {
+ public:
+  NamesType(std::string_view name, std::span<const NamedBit> names) : name_(name), names_(names) {}
+  [[nodiscard]] std::string_view name() const override { return name_; }
+  [[nodiscard]] std::string syntax() const override;
+  [[nodiscard]] Value parse(const Json& v) const override;
+  [[nodiscard]] std::string save_text(const Value& v) const override;
+  [[nodiscard]] Json schema() const override;
+  [[nodiscard]] bool takes_list() const override { return true; }
+  // "RELATED,ESTABLISHED"; `none` when no bit is set.
+  [[nodiscard]] std::string text(std::uint32_t bits, std::string_view none = "") const;
+
+ private:
+  std::string_view name_;
+  std::span<const NamedBit> names_;
+};
+
+}  // namespace verdictd
