@@ -33,7 +33,7 @@ class KernelLookup {
   // waiting. A connection the kernel had is in the flow table by then.
   virtual void collect(std::vector<Ticket>& answered) = 0;
   // No answer to `ticket` is awaited any more (it took too long): counted;
-  // a late one is merged but answers nothing.
+  // a late one is dropped (by then the mirror's events may be newer).
   virtual void abandon(Ticket ticket) = 0;
   // Readable (poll's POLLIN) when answers wait to be collected; -1 when
   // there is nothing to poll.

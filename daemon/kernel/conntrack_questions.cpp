@@ -76,23 +76,27 @@ void ConntrackQuestions::collect(std::vector<Ticket>& answered) {
       if (errno == EINTR || errno == ENOBUFS) continue;
       return;
     }
+    if (got == 0) return;
     const auto now = ConntrackClock::now();
     const auto* message = reinterpret_cast<const nlmsghdr*>(buffer_.data());
     int left = static_cast<int>(got);
     for (; mnl_nlmsg_ok(message, left); message = mnl_nlmsg_next(message, &left)) {
+      if (message->nlmsg_type != NLMSG_ERROR &&
+          message->nlmsg_type != message_type(IPCTNL_MSG_CT_NEW)) {
+        continue;
+      }
+      // A late answer is dropped: abandoned.
+      if (awaited_.erase(message->nlmsg_seq) == 0) continue;
       std::optional<Flow> flow;
       if (message->nlmsg_type == message_type(IPCTNL_MSG_CT_NEW)) {
         const KernelConntrack conntrack(nfct_new());
         if (conntrack && nfct_nlmsg_parse(message, conntrack.get()) >= 0) {
           flow = flow_from_kernel(*message, *conntrack, now);
         }
-      } else if (message->nlmsg_type != NLMSG_ERROR) {
-        continue;
       }
-      // An error (ENOENT: no such connection) answers too. A late answer
-      // is merged all the same.
+      // An error (ENOENT: no such connection) answers too.
       mirror_->answered(flow, now);
-      if (awaited_.erase(message->nlmsg_seq) != 0) answered.push_back(message->nlmsg_seq);
+      answered.push_back(message->nlmsg_seq);
     }
   }
 }

@@ -289,7 +289,7 @@ void QueueWorker::run() {
   try {
     bool more_waiting = false;  // the last burst was full: read on without polling
     while (!stopping_.load(std::memory_order_acquire)) {
-      if (!more_waiting) wait();
+      if (!more_waiting) wait(/*for_packets=*/true);
       more_waiting = answer_burst();
       resume_parked();
     }
@@ -299,7 +299,7 @@ void QueueWorker::run() {
       resume_parked();
     }
     while (parked_ && !parked_->empty()) {
-      wait();
+      wait(/*for_packets=*/false);
       resume_parked();
     }
   } catch (const std::exception& e) {
@@ -310,10 +310,12 @@ void QueueWorker::run() {
   }
 }
 
-void QueueWorker::wait() {
-  const int kernel_fd = kernel_ ? kernel_->fd() : -1;
-  std::array<pollfd, 3> ready{
-      {{socket_->fd, POLLIN, 0}, {socket_->stop.fd(), POLLIN, 0}, {kernel_fd, POLLIN, 0}}};
+void QueueWorker::wait(bool for_packets) {
+  // poll skips a negative fd. Answers matter only while packets wait for them.
+  const int kernel_fd = parked_ && !parked_->empty() ? kernel_->fd() : -1;
+  std::array<pollfd, 3> ready{{{for_packets ? socket_->fd : -1, POLLIN, 0},
+                               {for_packets ? socket_->stop.fd() : -1, POLLIN, 0},
+                               {kernel_fd, POLLIN, 0}}};
   int timeout = -1;
   if (const auto deadline = parked_ ? parked_->deadline() : std::nullopt) {
     const auto left =

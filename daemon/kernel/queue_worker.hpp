@@ -135,8 +135,9 @@ class QueueWorker {
   };
 
   void run();
-  // Waits for packets, answers from the kernel, the parking lot's deadline or stop.
-  void wait();
+  // Waits for answers from the kernel or the parking lot's deadline, and
+  // when `for_packets` for packets or stop too.
+  void wait(bool for_packets);
   // Reads up to options_.batch packets without blocking and answers them with
   // one sendmsg; true when the batch was full (more are probably waiting).
   bool answer_burst();
