@@ -24,7 +24,7 @@ constexpr seconds kGenericTimeout{600};
 // How long a connection killed by a packet stays for the later hooks (ctstatus::kDying).
 constexpr seconds kDyingLinger{10};
 
-// Lookups of one packet: a miss, a kernel fetch, a lost insertion race.
+// Lookups of one packet: a dead flow replaced, a lost insertion race.
 constexpr int kAttempts = 3;
 
 bool is_icmp_of_family(const PacketView& packet) {
@@ -208,20 +208,6 @@ bool may_continue(const PacketView& packet) {
   return true;
 }
 
-// nf_conntrack_inet_error: the connection an ICMP error is about, found by
-// the quoted packet's tuple turned around, provided the error travels back
-// to that packet's sender.
-std::optional<FlowTable::Found> related_flow(const PacketView& packet, const FlowTable& flows,
-                                             KernelLookup* kernel, ConntrackTime now) {
-  const auto quoted = quoted_tuple(packet);
-  if (!quoted || quoted->source != packet.destination) return std::nullopt;
-  const auto inverted = reply_tuple(*quoted);
-  if (!inverted) return std::nullopt;
-  auto found = flows.find(*inverted, now);
-  if (!found && kernel != nullptr && kernel->fetch(*inverted)) found = flows.find(*inverted, now);
-  return found;
-}
-
 enum class Creation : std::uint8_t { kInserted, kInvalid, kRaced };
 
 // init_conntrack and the protocol's first-packet checks: a new flow for a
@@ -260,46 +246,89 @@ void reset(PacketConntrack& ct) {
   ct.has_flow = false;
 }
 
-// What is decided the same way at every hook, before the packet's own
-// connection is looked up: untracked packets, packets without the headers a
-// tuple needs, bad checksums, ICMP errors (by the connection they quote) and the ICMPv6 the
-// kernel leaves untracked. Fills `ct` and returns nullopt for those; returns
-// the packet's tuple when its own connection decides.
-std::optional<Tuple> decide_without_own_flow(const PacketView& packet, PacketConntrack& ct,
-                                             const FlowTable& flows, KernelLookup* kernel) {
-  reset(ct);
-  if (ct.notrack) {
-    ct.state = CtState::kUntracked;
-    return std::nullopt;
-  }
-  if (!packet.has_network) return std::nullopt;
+// What decides a packet, the same way at every hook, before its connection
+// is looked up: nothing (untracked packets, packets without the headers a
+// tuple needs, bad checksums, the ICMPv6 the kernel leaves untracked), the
+// connection an ICMP error quotes (nf_conntrack_inet_error: the quoted
+// packet's tuple turned around, provided the error travels back to that
+// packet's sender), or the packet's own connection. `verify_checksum` false
+// leaves the checksum unchecked: a packet that fails it is decided the same
+// way whatever its connection, so the question can skip summing it.
+enum class Subject : std::uint8_t { kInvalid, kUntracked, kQuoted, kOwn };
+
+struct PacketSubject {
+  Subject kind = Subject::kInvalid;
+  Tuple tuple;  // kQuoted, kOwn: the connection's tuple
+};
+
+PacketSubject subject_of(const PacketView& packet, const PacketConntrack& ct,
+                         bool verify_checksum) {
+  if (ct.notrack) return {.kind = Subject::kUntracked, .tuple = {}};
+  if (!packet.has_network) return {};
   // The protocols test the checksum first, an ICMP message's type after it:
   // a packet that fails is INVALID, and no connection is created or advanced.
-  if (checksum_rejected(packet, ct.crossed_prerouting)) return std::nullopt;
+  if (verify_checksum && checksum_rejected(packet, ct.crossed_prerouting)) return {};
   switch (icmp_role(packet)) {
     case IcmpRole::kInvalid:
-      return std::nullopt;
+      return {};
     case IcmpRole::kUntracked:
-      ct.state = CtState::kUntracked;
-      return std::nullopt;
-    case IcmpRole::kError:
-      if (const auto found = related_flow(packet, flows, kernel, ct.now)) {
-        fill(ct, CtState::kRelated, *found);
-      }
-      return std::nullopt;
+      return {.kind = Subject::kUntracked, .tuple = {}};
+    case IcmpRole::kError: {
+      const auto quoted = quoted_tuple(packet);
+      if (!quoted || quoted->source != packet.destination) return {};
+      const auto inverted = reply_tuple(*quoted);
+      if (!inverted) return {};
+      return {.kind = Subject::kQuoted, .tuple = *inverted};
+    }
     case IcmpRole::kOrdinary:
       break;
   }
-  return packet_tuple(packet);
+  const auto tuple = packet_tuple(packet);
+  if (!tuple) return {};
+  return {.kind = Subject::kOwn, .tuple = *tuple};
+}
+
+// Fills `ct` for a packet its own connection does not decide and returns
+// nullopt; returns the packet's tuple when its own connection decides.
+std::optional<Tuple> decide_without_own_flow(const PacketView& packet, PacketConntrack& ct,
+                                             const FlowTable& flows) {
+  reset(ct);
+  const PacketSubject subject = subject_of(packet, ct, /*verify_checksum=*/true);
+  switch (subject.kind) {
+    case Subject::kInvalid:
+      return std::nullopt;
+    case Subject::kUntracked:
+      ct.state = CtState::kUntracked;
+      return std::nullopt;
+    case Subject::kQuoted:
+      if (const auto found = flows.find(subject.tuple, ct.now)) {
+        fill(ct, CtState::kRelated, *found);
+      }
+      return std::nullopt;
+    case Subject::kOwn:
+      break;
+  }
+  return subject.tuple;
 }
 
 }  // namespace
 
+std::optional<ConnectionQuestion> Tracker::question(const PacketView& packet,
+                                                    const PacketConntrack& ct) const {
+  const PacketSubject subject = subject_of(packet, ct, /*verify_checksum=*/false);
+  if (subject.kind != Subject::kQuoted && subject.kind != Subject::kOwn) return std::nullopt;
+  // What starts a connection, or is INVALID whatever its connection, is
+  // decided without the kernel: only the rest pays for the lookup.
+  const bool may_be_the_kernels =
+      subject.kind == Subject::kQuoted || (transport_valid(packet) && may_continue(packet));
+  return ConnectionQuestion{.connection = subject.tuple,
+                            .unknown = may_be_the_kernels && !flows_->find(subject.tuple, ct.now)};
+}
+
 void Tracker::track(const PacketView& packet, PacketConntrack& ct) {
-  const auto tuple = decide_without_own_flow(packet, ct, *flows_, kernel_);
+  const auto tuple = decide_without_own_flow(packet, ct, *flows_);
   if (!tuple) return;
   const bool transport_ok = transport_valid(packet);
-  bool asked_kernel = false;
   for (int attempt = 0; attempt < kAttempts; ++attempt) {
     CtState state = CtState::kInvalid;
     Update update = Update::kInvalid;
@@ -317,9 +346,6 @@ void Tracker::track(const PacketView& packet, PacketConntrack& ct) {
       if (update != Update::kReplaced) return;
       // The kernel kills the old connection and looks the packet up again.
       flows_->erase(*tuple);
-    } else if (!asked_kernel && kernel_ != nullptr && transport_ok && may_continue(packet)) {
-      asked_kernel = true;
-      if (kernel_->fetch(*tuple)) continue;
     }
     switch (create_flow(packet, *tuple, transport_ok, *flows_, *expectations_, ct)) {
       case Creation::kInserted:
@@ -332,7 +358,7 @@ void Tracker::track(const PacketView& packet, PacketConntrack& ct) {
 }
 
 void Tracker::recall(const PacketView& packet, PacketConntrack& ct) const {
-  const auto tuple = decide_without_own_flow(packet, ct, *flows_, nullptr);
+  const auto tuple = decide_without_own_flow(packet, ct, *flows_);
   if (!tuple) return;
   const auto found = flows_->find(*tuple, ct.now);
   if (!found || was_invalid(found->flow, packet_signature(packet))) return;

@@ -12,27 +12,31 @@
 
 namespace verdictd {
 
-// The kernel's own table, asked (a ctnetlink get) about a packet that misses
-// ours while its connection's NEW event may still be on its way.
-class KernelLookup {
- public:
-  KernelLookup() = default;
-  KernelLookup(const KernelLookup&) = delete;
-  KernelLookup& operator=(const KernelLookup&) = delete;
-  KernelLookup(KernelLookup&&) = delete;
-  KernelLookup& operator=(KernelLookup&&) = delete;
-  virtual ~KernelLookup() = default;
-  // The kernel's connection holding `tuple` (either direction), already
-  // merged into the flow table; nullopt when the kernel has none.
-  virtual std::optional<Flow> fetch(const Tuple& tuple) = 0;
+// What must be settled before a packet is tracked (Tracker::question).
+struct ConnectionQuestion {
+  // The connection that decides the packet, as the packet carries it (an
+  // ICMP error: the one it quotes, turned around). Packets of one connection
+  // are decided in the order they arrived.
+  Tuple connection;
+  // The table has no such connection, and the packet may continue one the
+  // kernel has while its NEW event is still on its way: ask the kernel
+  // (kernel_lookup.hpp) before tracking the packet.
+  bool unknown = false;
 };
 
 class Tracker {
  public:
-  // `kernel` may be null (unit tests, or no ctnetlink): misses are then
-  // decided without asking.
-  Tracker(FlowTable& flows, Expectations& expectations, KernelLookup* kernel)
-      : flows_(&flows), expectations_(&expectations), kernel_(kernel) {}
+  // The kernel is never asked from here: a packet whose connection the
+  // kernel may know is held back until it was (question) and then tracked
+  // from what the table holds.
+  Tracker(FlowTable& flows, Expectations& expectations)
+      : flows_(&flows), expectations_(&expectations) {}
+
+  // Before the hook runs, where the packet will be tracked: the connection
+  // that decides it, and whether the kernel must be asked about it first;
+  // nullopt when no connection decides it (untracked, INVALID). Changes nothing.
+  [[nodiscard]] std::optional<ConnectionQuestion> question(const PacketView& packet,
+                                                           const PacketConntrack& ct) const;
 
   // At PREROUTING and OUTPUT, where the kernel's conntrack runs (after raw):
   // classifies the packet, creates or advances its flow, refreshes its
@@ -52,7 +56,6 @@ class Tracker {
  private:
   FlowTable* flows_;
   Expectations* expectations_;
-  KernelLookup* kernel_;
 };
 
 }  // namespace verdictd

@@ -4,31 +4,18 @@
 #include <linux/if_addr.h>
 #include <linux/rtnetlink.h>
 #include <net/if.h>
-#include <poll.h>
-#include <sys/socket.h>
 
 #include <algorithm>
 #include <array>
 #include <bit>
-#include <cerrno>
-#include <cstdio>
 #include <cstring>
 #include <mutex>
-#include <stdexcept>
-#include <system_error>
 #include <tuple>
 #include <utility>
-
-#include "kernel/wakeup.hpp"
 
 namespace verdictd {
 
 namespace {
-
-// A dump part is at most 32 KiB; a link notification can be larger on NICs
-// with many virtual functions.
-constexpr std::size_t kReceiveSize = std::size_t{64} << 10;
-constexpr int kReceiveBuffer = 1 << 20;  // room for bursts of events
 
 // IPv6 scopes as the kernel ranks them for source selection
 // (__ipv6_addr_src_scope): wider is larger.
@@ -36,10 +23,6 @@ constexpr int kScopeHost = 1;
 constexpr int kScopeLink = 2;
 constexpr int kScopeSite = 5;
 constexpr int kScopeGlobal = 14;
-
-[[noreturn]] void throw_errno(const char* what) {
-  throw std::system_error(errno, std::generic_category(), what);
-}
 
 struct AddressAttributes {
   const nlattr* local = nullptr;
@@ -203,46 +186,19 @@ bool usable_ipv6(const InterfaceAddress& a) {
 
 }  // namespace
 
-struct AddressCache::Socket {
-  mnl_socket* netlink = nullptr;
-  int fd = -1;
-  Wakeup stop;  // ends the thread's wait
-  std::uint32_t port_id = 0;
-  std::uint32_t dump_sequence = 0;
-  bool dumping = false;
-  // The first part of the dump has arrived: events read from now on are newer
-  // than what it reports.
-  bool dump_seen = false;
-  bool dump_interrupted = false;  // addresses changed while the dump ran (NLM_F_DUMP_INTR)
-  bool dump_again = false;        // events were lost while a dump ran
-  InterfaceMap dumped;            // what the running dump has seen so far
-  // Notifications of the datagram being applied, made once the lock is released.
-  std::vector<std::pair<std::uint32_t, IpAddress>> removed;
-  std::vector<std::uint32_t> downed;
-  std::vector<std::uint8_t> buffer = std::vector<std::uint8_t>(kReceiveSize);
-
-  Socket() {
-    netlink = mnl_socket_open(NETLINK_ROUTE);
-    if (netlink == nullptr) throw_errno("opening an rtnetlink socket");
-    fd = mnl_socket_get_fd(netlink);
-    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &kReceiveBuffer, sizeof kReceiveBuffer);
-    // Subscribe before dumping so that no change between the two is missed.
-    const unsigned groups = RTMGRP_LINK | RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR;
-    if (mnl_socket_bind(netlink, groups, MNL_SOCKET_AUTOPID) < 0) {
-      const int error = errno;
-      mnl_socket_close(netlink);
-      throw std::system_error(error, std::generic_category(), "subscribing to address changes");
-    }
-    port_id = mnl_socket_get_portid(netlink);
-  }
-  ~Socket() { mnl_socket_close(netlink); }
-  Socket(const Socket&) = delete;
-  Socket& operator=(const Socket&) = delete;
-  Socket(Socket&&) = delete;
-  Socket& operator=(Socket&&) = delete;
-};
-
-AddressCache::AddressCache() = default;
+AddressCache::AddressCache()
+    : reader_({.protocol = NETLINK_ROUTE,
+               .groups = RTMGRP_LINK | RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR,
+               .dump_type = RTM_GETADDR,
+               .dump_header = sizeof(ifaddrmsg),
+               .changes = "address changes",
+               .table = "the addresses",
+               .followed = "interface addresses are no longer followed"},
+              {.dump_begins = [this] { dumped_.clear(); },
+               .message = [this](const nlmsghdr& message, bool from_dump,
+                                 bool also_dumped) { apply(message, from_dump, also_dumped); },
+               .dump_complete = [this] { reconcile(); },
+               .applied = [this] { notify(); }}) {}
 
 AddressCache::~AddressCache() { stop(); }
 
@@ -254,22 +210,9 @@ void AddressCache::on_interface_down(InterfaceDown callback) {
   interface_down_ = std::move(callback);
 }
 
-void AddressCache::start() {
-  socket_ = std::make_unique<Socket>();
-  request_dump();
-  while (socket_->dumping) receive(true);
-  stopping_.store(false);
-  thread_ = std::thread(&AddressCache::run, this);
-}
+void AddressCache::start() { reader_.start(); }
 
-void AddressCache::stop() {
-  if (thread_.joinable()) {
-    stopping_.store(true);
-    socket_->stop.signal();
-    thread_.join();
-  }
-  socket_.reset();
-}
+void AddressCache::stop() { reader_.stop(); }
 
 std::optional<IpAddress> AddressCache::masquerade_address(std::uint32_t ifindex, Family family,
                                                           const IpAddress& next_hop) const {
@@ -354,155 +297,83 @@ std::vector<InterfaceAddress> AddressCache::addresses(std::uint32_t ifindex, Fam
   return list_of(found->second, family);
 }
 
-void AddressCache::run() {
-  try {
-    while (!stopping_.load()) {
-      std::array<pollfd, 2> ready{{{socket_->fd, POLLIN, 0}, {socket_->stop.fd(), POLLIN, 0}}};
-      if (poll(ready.data(), ready.size(), -1) < 0 && errno != EINTR) {
-        throw_errno("poll on rtnetlink");
-      }
-      if (ready[0].revents != 0) receive(false);  // messages, or an overrun (POLLERR)
-    }
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "verdictd: interface addresses are no longer followed: %s\n", e.what());
-  }
-}
-
-void AddressCache::request_dump() {
-  Socket& s = *socket_;
-  std::array<char, 64> request{};
-  nlmsghdr* message = mnl_nlmsg_put_header(request.data());
-  message->nlmsg_type = RTM_GETADDR;
-  message->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
-  message->nlmsg_seq = ++s.dump_sequence;
-  auto* header = static_cast<ifaddrmsg*>(mnl_nlmsg_put_extra_header(message, sizeof(ifaddrmsg)));
-  header->ifa_family = AF_UNSPEC;  // both families
-  if (mnl_socket_sendto(s.netlink, message, message->nlmsg_len) < 0) {
-    throw_errno("asking rtnetlink for the addresses");
-  }
-  s.dumping = true;
-  s.dump_seen = false;
-  s.dump_interrupted = false;
-  s.dump_again = false;
-  s.dumped.clear();
-}
-
-void AddressCache::receive(bool wait) {
-  Socket& s = *socket_;
-  const ssize_t got =
-      recv(s.fd, s.buffer.data(), s.buffer.size(), MSG_TRUNC | (wait ? 0 : MSG_DONTWAIT));
-  if (got < 0) {
-    if (errno == EAGAIN || errno == EINTR) return;
-    if (errno != ENOBUFS) throw_errno("reading rtnetlink");
-  }
-  if (got < 0 || static_cast<std::size_t>(got) > s.buffer.size()) {
-    // Events were lost (overrun, or one too large to read): only a new dump
-    // tells what changed.
-    if (s.dumping) {
-      s.dump_again = true;
-    } else {
-      request_dump();
-    }
-    return;
-  }
-  apply({s.buffer.data(), static_cast<std::size_t>(got)});
-  for (const std::uint32_t index : s.downed) {
+void AddressCache::notify() {
+  for (const std::uint32_t index : downed_) {
     if (interface_down_) interface_down_(index);
   }
-  for (const auto& [index, address] : s.removed) {
+  for (const auto& [index, address] : removed_) {
     if (address_removed_) address_removed_(index, address);
   }
-  s.downed.clear();
-  s.removed.clear();
+  downed_.clear();
+  removed_.clear();
 }
 
-void AddressCache::apply_link(const nlmsghdr* message) {
-  Socket& s = *socket_;
-  if (message->nlmsg_len < mnl_nlmsg_size(sizeof(ifinfomsg))) return;
-  const auto* link = static_cast<const ifinfomsg*>(mnl_nlmsg_get_payload(message));
+void AddressCache::apply_link(const nlmsghdr& message) {
+  if (message.nlmsg_len < mnl_nlmsg_size(sizeof(ifinfomsg))) return;
+  const auto* link = static_cast<const ifinfomsg*>(mnl_nlmsg_get_payload(&message));
   const auto index = static_cast<std::uint32_t>(link->ifi_index);
-  const bool up = message->nlmsg_type == RTM_NEWLINK && (link->ifi_flags & IFF_UP) != 0;
+  const bool up = message.nlmsg_type == RTM_NEWLINK && (link->ifi_flags & IFF_UP) != 0;
   // Links are not dumped: one first heard of when down is taken to have been
   // up (the kernel forgot its connections then, so telling again is harmless).
   const auto known = link_up_.find(index);
-  if (!up && (known == link_up_.end() || known->second)) s.downed.push_back(index);
-  if (message->nlmsg_type == RTM_DELLINK) {
+  if (!up && (known == link_up_.end() || known->second)) downed_.push_back(index);
+  if (message.nlmsg_type == RTM_DELLINK) {
     link_up_.erase(index);
     const std::unique_lock lock(mutex_);
     interfaces_.erase(index);
-    s.dumped.erase(index);
+    dumped_.erase(index);
   } else {
     link_up_[index] = up;
   }
 }
 
-void AddressCache::apply(std::span<const std::uint8_t> datagram) {
-  Socket& s = *socket_;
-  const auto* message = reinterpret_cast<const nlmsghdr*>(datagram.data());
-  int left = static_cast<int>(datagram.size());
-  for (; mnl_nlmsg_ok(message, left); message = mnl_nlmsg_next(message, &left)) {
-    const bool from_dump =
-        s.dumping && message->nlmsg_seq == s.dump_sequence && message->nlmsg_pid == s.port_id;
-    if (from_dump) s.dump_seen = true;
-    if (from_dump && (message->nlmsg_flags & NLM_F_DUMP_INTR) != 0) s.dump_interrupted = true;
-    if (from_dump && message->nlmsg_type == NLMSG_ERROR) {
-      const auto* error = static_cast<const nlmsgerr*>(mnl_nlmsg_get_payload(message));
-      throw std::system_error(-error->error, std::generic_category(), "dumping the addresses");
-    }
-    if (from_dump && message->nlmsg_type == NLMSG_DONE) {
-      s.dumping = false;
-      if (s.dump_interrupted || s.dump_again) {
-        request_dump();
-        continue;
+void AddressCache::reconcile() {
+  const std::unique_lock lock(mutex_);
+  // What a resynchronisation no longer finds was removed unseen.
+  for (const auto& [index, interface] : interfaces_) {
+    const auto now = dumped_.find(index);
+    for (const Family family : {Family::kIPv4, Family::kIPv6}) {
+      for (const InterfaceAddress& a : list_of(interface, family)) {
+        const bool kept =
+            now != dumped_.end() &&
+            std::any_of(list_of(now->second, family).begin(), list_of(now->second, family).end(),
+                        [&](const InterfaceAddress& b) { return same_address(a, b, family); });
+        if (!kept) removed_.emplace_back(index, a.local);
       }
-      const std::unique_lock lock(mutex_);
-      // What a resynchronisation no longer finds was removed unseen.
-      for (const auto& [index, interface] : interfaces_) {
-        const auto now = s.dumped.find(index);
-        for (const Family family : {Family::kIPv4, Family::kIPv6}) {
-          for (const InterfaceAddress& a : list_of(interface, family)) {
-            const bool kept =
-                now != s.dumped.end() &&
-                std::any_of(list_of(now->second, family).begin(),
-                            list_of(now->second, family).end(),
-                            [&](const InterfaceAddress& b) { return same_address(a, b, family); });
-            if (!kept) s.removed.emplace_back(index, a.local);
-          }
-        }
-      }
-      interfaces_.swap(s.dumped);
-      s.dumped.clear();
-      continue;
     }
-    if (message->nlmsg_type == RTM_NEWLINK || message->nlmsg_type == RTM_DELLINK) {
-      apply_link(message);
-      continue;
+  }
+  interfaces_.swap(dumped_);
+  dumped_.clear();
+}
+
+void AddressCache::apply(const nlmsghdr& message, bool from_dump, bool also_dumped) {
+  if (message.nlmsg_type == RTM_NEWLINK || message.nlmsg_type == RTM_DELLINK) {
+    apply_link(message);
+    return;
+  }
+  if (message.nlmsg_type != RTM_NEWADDR && message.nlmsg_type != RTM_DELADDR) return;
+  const auto event = parse_address(&message);
+  if (!event) return;
+  const std::unique_lock lock(mutex_);
+  if (from_dump) {  // a dump lists the addresses in the kernel's order
+    list_of(dumped_[event->ifindex], event->family).push_back(event->address);
+    return;
+  }
+  if (message.nlmsg_type == RTM_DELADDR) {
+    const auto found = interfaces_.find(event->ifindex);
+    if (found != interfaces_.end() &&
+        remove(list_of(found->second, event->family), event->address, event->family)) {
+      removed_.emplace_back(event->ifindex, event->address.local);
     }
-    if (message->nlmsg_type != RTM_NEWADDR && message->nlmsg_type != RTM_DELADDR) continue;
-    const auto event = parse_address(message);
-    if (!event) continue;
-    const std::unique_lock lock(mutex_);
-    if (from_dump) {  // a dump lists the addresses in the kernel's order
-      list_of(s.dumped[event->ifindex], event->family).push_back(event->address);
-      continue;
+    const auto dumped = dumped_.find(event->ifindex);
+    if (also_dumped && dumped != dumped_.end()) {
+      remove(list_of(dumped->second, event->family), event->address, event->family);
     }
-    const bool also_dumped = s.dumping && s.dump_seen;
-    if (message->nlmsg_type == RTM_DELADDR) {
-      const auto found = interfaces_.find(event->ifindex);
-      if (found != interfaces_.end() &&
-          remove(list_of(found->second, event->family), event->address, event->family)) {
-        s.removed.emplace_back(event->ifindex, event->address.local);
-      }
-      const auto dumped = s.dumped.find(event->ifindex);
-      if (also_dumped && dumped != s.dumped.end()) {
-        remove(list_of(dumped->second, event->family), event->address, event->family);
-      }
-      continue;
-    }
-    place(list_of(interfaces_[event->ifindex], event->family), event->address, event->family);
-    if (also_dumped) {
-      place(list_of(s.dumped[event->ifindex], event->family), event->address, event->family);
-    }
+    return;
+  }
+  place(list_of(interfaces_[event->ifindex], event->family), event->address, event->family);
+  if (also_dumped) {
+    place(list_of(dumped_[event->ifindex], event->family), event->address, event->family);
   }
 }
 

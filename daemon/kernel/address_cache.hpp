@@ -3,18 +3,16 @@
 // and REDIRECT would use, and says when one goes away.
 #pragma once
 
-#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <map>
-#include <memory>
 #include <optional>
 #include <shared_mutex>
-#include <span>
-#include <thread>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
+#include "kernel/netlink_reader.hpp"
 #include "packet/address.hpp"
 
 struct nlmsghdr;
@@ -78,7 +76,6 @@ class AddressCache {
   [[nodiscard]] std::vector<InterfaceAddress> addresses(std::uint32_t ifindex, Family family) const;
 
  private:
-  struct Socket;
   struct Interface {
     std::vector<InterfaceAddress> ipv4;
     std::vector<InterfaceAddress> ipv6;
@@ -86,20 +83,23 @@ class AddressCache {
   // Ordered by ifindex: the order the kernel walks devices in, nearly.
   using InterfaceMap = std::map<std::uint32_t, Interface>;
 
-  void run();
-  void request_dump();
-  void receive(bool wait);
-  void apply(std::span<const std::uint8_t> datagram);
-  void apply_link(const ::nlmsghdr* message);
+  void apply(const ::nlmsghdr& message, bool from_dump, bool also_dumped);
+  void apply_link(const ::nlmsghdr& message);
+  // Replaces the addresses with the dump's, noting those it no longer finds.
+  void reconcile();
+  // Makes the notifications of a datagram, once the lock is released.
+  void notify();
 
   mutable std::shared_mutex mutex_;
   InterfaceMap interfaces_;
   AddressRemoved address_removed_;
   InterfaceDown interface_down_;
-  std::unordered_map<std::uint32_t, bool> link_up_;  // the cache's thread only
-  std::unique_ptr<Socket> socket_;
-  std::thread thread_;
-  std::atomic<bool> stopping_{false};
+  // The reader's thread only:
+  std::unordered_map<std::uint32_t, bool> link_up_;
+  InterfaceMap dumped_;  // what the running dump has seen so far
+  std::vector<std::pair<std::uint32_t, IpAddress>> removed_;  // to notify
+  std::vector<std::uint32_t> downed_;                         // to notify
+  NetlinkReader reader_;
 };
 
 }  // namespace verdictd

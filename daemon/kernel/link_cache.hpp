@@ -1,16 +1,13 @@
 // Interface names by ifindex, kept current through rtnetlink (links created,
-// renamed and removed while the daemon runs).
+// renamed and removed while the daemon runs; netlink_reader.hpp).
 #pragma once
 
 #include <array>
-#include <atomic>
 #include <cstdint>
-#include <memory>
 #include <shared_mutex>
-#include <span>
-#include <string>
-#include <thread>
 #include <unordered_map>
+
+#include "kernel/netlink_reader.hpp"
 
 namespace verdictd {
 
@@ -34,21 +31,14 @@ class LinkCache {
   bool name_of(std::uint32_t ifindex, InterfaceName& out) const;
 
  private:
-  struct Socket;
   using NameMap = std::unordered_map<std::uint32_t, InterfaceName>;
 
-  void run();
-  // Asks for a full dump; its result replaces the map when it completes.
-  void request_dump();
-  // Reads what is waiting on the socket (blocking when `wait`) and applies it.
-  void receive(bool wait);
-  void apply(std::span<const std::uint8_t> datagram);
+  void apply(const ::nlmsghdr& message, bool from_dump, bool also_dumped);
 
   mutable std::shared_mutex mutex_;
   NameMap names_;
-  std::unique_ptr<Socket> socket_;
-  std::thread thread_;
-  std::atomic<bool> stopping_{false};
+  NameMap dumped_;  // what the running dump has seen so far; the reader's thread only
+  NetlinkReader reader_;
 };
 
 }  // namespace verdictd

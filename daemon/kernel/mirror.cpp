@@ -93,10 +93,9 @@ struct ConntrackMirror::Sockets {
                               "events");
   // The mirror thread's dumps of both tables.
   Handle dumps = open_handle(NFNL_SUBSYS_NONE, 0, "dumps");
-  // Gets and mark updates, from any thread. The kernel stamps the events our
-  // updates cause with this socket's port id, which is how they are known.
+  // The mirror thread's gets and mark updates. The kernel stamps the events
+  // our updates cause with this socket's port id, which is how they are known.
   Handle queries = open_handle(CONNTRACK, 0, "queries");
-  std::mutex query_mutex;
   std::uint32_t query_port = nfnl_portid(nfct_nfnlh(queries.get()));
   int events_fd = nonblocking(nfct_fd(events.get()));
   // Odd while the mirror thread reads and applies events or resyncs; each
@@ -437,11 +436,7 @@ void ConntrackMirror::write_mark(const Flow& flow) {
   const KernelConntrack conntrack = kernel_conntrack(flow.original);
   nfct_set_attr_u32(conntrack.get(), ATTR_ID, flow.kernel_id);
   nfct_set_attr_u32(conntrack.get(), ATTR_MARK, flow.mark);
-  int result = 0;
-  {
-    const std::lock_guard lock(sockets_->query_mutex);
-    result = nfct_query(sockets_->queries.get(), NFCT_Q_UPDATE, conntrack.get());
-  }
+  const int result = nfct_query(sockets_->queries.get(), NFCT_Q_UPDATE, conntrack.get());
   ++(result == 0 ? counters_.marks_written : counters_.mark_errors);
   // After an error too: the kernel's entry is gone, or will not take it.
   flows_->modify(flow.original, ConntrackClock::now(), [&flow](Flow& current, Direction) {
@@ -453,7 +448,6 @@ std::optional<Flow> ConntrackMirror::ask_kernel(const Tuple& tuple, ConntrackTim
   if (!sockets_) return std::nullopt;
   const KernelConntrack conntrack = kernel_conntrack(tuple);
   std::optional<Flow> answer;
-  const std::lock_guard lock(sockets_->query_mutex);
   sockets_->answer = &answer;
   sockets_->answer_time = now;
   // Fails with ENOENT when the kernel has no such connection.
@@ -478,27 +472,28 @@ bool ConntrackMirror::events_applied() const {
   return s.reading.load() == before;
 }
 
-std::optional<Flow> ConntrackMirror::fetch(const Tuple& tuple) {
-  if (!sockets_) return std::nullopt;
-  const auto now = ConntrackClock::now();
+bool ConntrackMirror::should_ask(ConntrackTime now) {
+  if (!sockets_) return false;
   switch (misses_.decide(
       table_losses(), [this] { return events_applied(); }, now)) {
     case MissAnswer::kAbsent:
       ++counters_.fetches_skipped;
-      return std::nullopt;
+      return false;
     case MissAnswer::kOverBudget:
       ++counters_.fetches_limited;
-      return std::nullopt;
+      return false;
     case MissAnswer::kAsk:
       break;
   }
   ++counters_.fetches;
-  const auto flow = ask_kernel(tuple, now);
-  if (!flow) return std::nullopt;
+  return true;
+}
+
+void ConntrackMirror::answered(const std::optional<Flow>& flow, ConntrackTime now) {
+  if (!flow) return;
   ++counters_.fetch_hits;
+  // A full table may leave it out: the packet is then decided without it.
   flows_->merge_kernel(*flow, now);
-  if (const auto merged = flows_->find(tuple, now)) return merged->flow;
-  return flow;  // the table is full, and this connection could not join it
 }
 
 MirrorStats ConntrackMirror::stats() const {
@@ -510,6 +505,7 @@ MirrorStats ConntrackMirror::stats() const {
   stats.swept = counters_.swept.load();
   stats.fetches = counters_.fetches.load();
   stats.fetch_hits = counters_.fetch_hits.load();
+  stats.fetch_timeouts = counters_.fetch_timeouts.load();
   stats.fetches_skipped = counters_.fetches_skipped.load();
   stats.fetches_limited = counters_.fetches_limited.load();
   stats.marks_written = counters_.marks_written.load();

@@ -1,9 +1,11 @@
 // The kernel's conntrack table mirrored into ours over ctnetlink
 // (libnetfilter_conntrack): subscribe to NEW/UPDATE/DESTROY and expectation
 // events first, then dump and upsert; after an overrun (ENOBUFS) dump again
-// and sweep what the dump no longer has. Also answers the tracker's lookups
-// (asking the kernel only when the mirror itself cannot: miss_policy.hpp)
-// and writes connection marks to the kernel's entries.
+// and sweep what the dump no longer has. Also decides which of the queues'
+// misses are asked of the kernel (only those the mirror itself cannot
+// answer: miss_policy.hpp; the questions travel on each worker's own socket:
+// conntrack_questions.hpp), merges the answers, and writes connection marks
+// to the kernel's entries.
 #pragma once
 
 #include <atomic>
@@ -17,19 +19,19 @@
 #include "conntrack/expectations.hpp"
 #include "conntrack/flow_table.hpp"
 #include "conntrack/miss_policy.hpp"
-#include "conntrack/tracker.hpp"
 
 namespace verdictd {
 
 struct MirrorStats {
-  std::uint64_t events = 0;         // conntrack events applied
-  std::uint64_t own_events = 0;     // events caused by our own changes, ignored
-  std::uint64_t overruns = 0;       // ENOBUFS on the event socket
-  std::uint64_t resyncs = 0;        // full dumps after an overrun or a full table (not the first)
-  std::uint64_t swept = 0;          // flows removed by resyncs, or found gone without an event
-  std::uint64_t fetches = 0;        // lookups asked of the kernel by the tracker
-  std::uint64_t fetch_hits = 0;     // ... that found a connection
-  std::uint64_t marks_written = 0;  // connection marks written to the kernel
+  std::uint64_t events = 0;          // conntrack events applied
+  std::uint64_t own_events = 0;      // events caused by our own changes, ignored
+  std::uint64_t overruns = 0;        // ENOBUFS on the event socket
+  std::uint64_t resyncs = 0;         // full dumps after an overrun or a full table (not the first)
+  std::uint64_t swept = 0;           // flows removed by resyncs, or found gone without an event
+  std::uint64_t fetches = 0;         // lookups asked of the kernel for the queues
+  std::uint64_t fetch_hits = 0;      // ... that found a connection
+  std::uint64_t fetch_timeouts = 0;  // ... whose packets went on without the answer
+  std::uint64_t marks_written = 0;   // connection marks written to the kernel
   std::uint64_t mark_errors = 0;
   std::size_t expectations = 0;  // live expectations mirrored
   // Tracker lookups answered without asking the kernel: the mirror knew it
@@ -39,11 +41,11 @@ struct MirrorStats {
   std::uint64_t fetches_limited = 0;
 };
 
-class ConntrackMirror final : public KernelLookup {
+class ConntrackMirror {
  public:
   // `debug`: each lasting divergence (conntrack/divergence.hpp) is logged.
   ConntrackMirror(FlowTable& flows, Expectations& expectations, bool debug = false);
-  ~ConntrackMirror() override;
+  ~ConntrackMirror();
   ConntrackMirror(const ConntrackMirror&) = delete;
   ConntrackMirror& operator=(const ConntrackMirror&) = delete;
   ConntrackMirror(ConntrackMirror&&) = delete;
@@ -54,10 +56,16 @@ class ConntrackMirror final : public KernelLookup {
   void start();
   void stop();
 
-  // Thread-safe. Nothing when the mirror knows the kernel has no such
-  // connection; otherwise a blocking ctnetlink get (microseconds), within
-  // MissPolicy's budget.
-  std::optional<Flow> fetch(const Tuple& tuple) override;
+  // Thread-safe, for the queues' questions (conntrack_questions.hpp).
+  // Whether a connection the table lacks must be asked of the kernel: false
+  // when the mirror knows the kernel has none either, or MissPolicy's budget
+  // is spent. Counted (fetches, fetches_skipped, fetches_limited).
+  bool should_ask(ConntrackTime now);
+  // The kernel's answer to a question: the connection it has, merged into
+  // the table; nullopt when it has none.
+  void answered(const std::optional<Flow>& flow, ConntrackTime now);
+  // A question's packets went on without its answer.
+  void abandoned() { ++counters_.fetch_timeouts; }
   // Asks the mirror thread to write the mark of the flow holding `original`
   // to the kernel's entry (now, or once the kernel has confirmed it).
   void sync_mark(const Tuple& original);
@@ -75,6 +83,7 @@ class ConntrackMirror final : public KernelLookup {
     std::atomic<std::uint64_t> swept{0};
     std::atomic<std::uint64_t> fetches{0};
     std::atomic<std::uint64_t> fetch_hits{0};
+    std::atomic<std::uint64_t> fetch_timeouts{0};
     std::atomic<std::uint64_t> fetches_skipped{0};
     std::atomic<std::uint64_t> fetches_limited{0};
     std::atomic<std::uint64_t> marks_written{0};

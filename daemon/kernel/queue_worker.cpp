@@ -162,8 +162,13 @@ struct QueueWorker::Socket {
   }
 };
 
-QueueWorker::QueueWorker(QueueOptions options, Hook hook, PacketHandler handler)
-    : options_(options), hook_(hook), handler_(std::move(handler)) {}
+QueueWorker::QueueWorker(QueueOptions options, Hook hook, PacketHandler handler,
+                         std::unique_ptr<KernelLookup> kernel)
+    : options_(options), hook_(hook), handler_(std::move(handler)), kernel_(std::move(kernel)) {
+  if (kernel_ && handler_.question) {
+    parked_ = std::make_unique<ParkingLot<ParkedPacket>>(*kernel_, options_.kernel_patience);
+  }
+}
 
 QueueWorker::~QueueWorker() { stop(); }
 
@@ -284,25 +289,41 @@ void QueueWorker::run() {
   try {
     bool more_waiting = false;  // the last burst was full: read on without polling
     while (!stopping_.load(std::memory_order_acquire)) {
-      if (!more_waiting) {
-        std::array<pollfd, 2> ready{{{socket_->fd, POLLIN, 0}, {socket_->stop.fd(), POLLIN, 0}}};
-        if (poll(ready.data(), ready.size(), -1) < 0) {
-          if (errno == EINTR) continue;
-          throw_errno("poll on queue " + std::to_string(options_.queue_number));
-        }
-        if (ready[0].revents == 0) continue;  // woken to stop
-      }
+      if (!more_waiting) wait(/*for_packets=*/true);
       more_waiting = answer_burst();
+      resume_parked();
     }
     // Nothing new reaches the queue any more (see stop()): what the socket
-    // holds is all that is left to answer.
+    // holds, and what waits for the kernel, is all that is left to answer.
     while (answer_burst()) {
+      resume_parked();
+    }
+    while (parked_ && !parked_->empty()) {
+      wait(/*for_packets=*/false);
+      resume_parked();
     }
   } catch (const std::exception& e) {
     if (!broken_.load()) {
       failure_ = e.what();
       broken_.store(true, std::memory_order_release);
     }
+  }
+}
+
+void QueueWorker::wait(bool for_packets) {
+  // poll skips a negative fd. Answers matter only while packets wait for them.
+  const int kernel_fd = parked_ && !parked_->empty() ? kernel_->fd() : -1;
+  std::array<pollfd, 3> ready{{{for_packets ? socket_->fd : -1, POLLIN, 0},
+                               {for_packets ? socket_->stop.fd() : -1, POLLIN, 0},
+                               {kernel_fd, POLLIN, 0}}};
+  int timeout = -1;
+  if (const auto deadline = parked_ ? parked_->deadline() : std::nullopt) {
+    const auto left =
+        std::chrono::ceil<std::chrono::milliseconds>(*deadline - ConntrackClock::now());
+    timeout = static_cast<int>(std::max<std::int64_t>(left.count(), 0));
+  }
+  if (poll(ready.data(), ready.size(), timeout) < 0 && errno != EINTR) {
+    throw_errno("poll on queue " + std::to_string(options_.queue_number));
   }
 }
 
@@ -341,7 +362,6 @@ void QueueWorker::mark_busy() {
 
 std::optional<int> QueueWorker::dispatch(std::span<std::uint8_t> datagram,
                                          std::uint32_t ack_sequence) {
-  Socket& s = *socket_;
   std::optional<int> ack;
   auto* message = reinterpret_cast<nlmsghdr*>(datagram.data());
   int left = static_cast<int>(datagram.size());
@@ -393,27 +413,49 @@ std::optional<int> QueueWorker::dispatch(std::span<std::uint8_t> datagram,
       packet.checksum_unverified = (info & NFQA_SKB_CSUM_NOTVERIFIED) != 0;
     }
 
-    const PacketDecision decision = handler_(packet);
-    packets_.fetch_add(1, std::memory_order_relaxed);
-    (decision.accept ? accepted_ : dropped_).fetch_add(1, std::memory_order_relaxed);
-    const std::size_t needed = kVerdictMessageSize + MNL_ALIGN(decision.payload.size());
-    if (s.verdicts_used + needed > s.verdicts.size()) send_verdicts();
-
-    nlmsghdr* verdict = nfq_nlmsg_put(s.verdicts.data() + s.verdicts_used, NFQNL_MSG_VERDICT,
-                                      options_.queue_number);
-    nfq_nlmsg_verdict_put(verdict, static_cast<int>(packet.id),
-                          !decision.accept  ? NF_DROP
-                          : decision.repeat ? NF_REPEAT
-                                            : NF_ACCEPT);
-    if (decision.set_mark) nfq_nlmsg_verdict_put_mark(verdict, decision.mark);
-    if (!decision.payload.empty()) {
-      nfq_nlmsg_verdict_put_pkt(verdict, decision.payload.data(),
-                                static_cast<std::uint32_t>(decision.payload.size()));
-    }
-    s.verdicts_used += MNL_ALIGN(verdict->nlmsg_len);
-    ++s.verdicts_pending;
+    if (!park(packet)) answer(packet);
   }
   return ack;
+}
+
+bool QueueWorker::park(const QueuedPacket& packet) {
+  if (!parked_) return false;
+  const auto question = handler_.question(packet);
+  return question && parked_->park(*question, ConntrackClock::now(), [&packet] {
+    return ParkedPacket{.packet = packet, .bytes = {packet.payload.begin(), packet.payload.end()}};
+  });
+}
+
+void QueueWorker::resume_parked() {
+  if (!parked_ || parked_->empty()) return;
+  parked_->resume(ConntrackClock::now(), [this](ParkedPacket&& parked) {
+    parked.packet.payload = parked.bytes;
+    answer(parked.packet);
+  });
+  send_verdicts();
+}
+
+void QueueWorker::answer(const QueuedPacket& packet) {
+  Socket& s = *socket_;
+  const PacketDecision decision = handler_.decide(packet);
+  packets_.fetch_add(1, std::memory_order_relaxed);
+  (decision.accept ? accepted_ : dropped_).fetch_add(1, std::memory_order_relaxed);
+  const std::size_t needed = kVerdictMessageSize + MNL_ALIGN(decision.payload.size());
+  if (s.verdicts_used + needed > s.verdicts.size()) send_verdicts();
+
+  nlmsghdr* verdict =
+      nfq_nlmsg_put(s.verdicts.data() + s.verdicts_used, NFQNL_MSG_VERDICT, options_.queue_number);
+  nfq_nlmsg_verdict_put(verdict, static_cast<int>(packet.id),
+                        !decision.accept  ? NF_DROP
+                        : decision.repeat ? NF_REPEAT
+                                          : NF_ACCEPT);
+  if (decision.set_mark) nfq_nlmsg_verdict_put_mark(verdict, decision.mark);
+  if (!decision.payload.empty()) {
+    nfq_nlmsg_verdict_put_pkt(verdict, decision.payload.data(),
+                              static_cast<std::uint32_t>(decision.payload.size()));
+  }
+  s.verdicts_used += MNL_ALIGN(verdict->nlmsg_len);
+  ++s.verdicts_pending;
 }
 
 void QueueWorker::send_verdicts() {

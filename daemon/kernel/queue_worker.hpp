@@ -1,6 +1,8 @@
 // One NFQUEUE queue and the thread that owns its netlink socket: receives
 // packets, asks the handler for a decision, and sends verdicts in batches
-// (many verdict messages in one sendmsg).
+// (many verdict messages in one sendmsg). A packet whose connection must
+// first be asked of the kernel is parked (conntrack/parking_lot.hpp) and
+// answered later, by its id, while the thread goes on with the others.
 #pragma once
 
 #include <atomic>
@@ -15,6 +17,9 @@
 #include <string>
 #include <thread>
 
+#include "conntrack/kernel_lookup.hpp"
+#include "conntrack/parking_lot.hpp"
+#include "conntrack/tracker.hpp"
 #include "packet/hooks.hpp"
 
 namespace verdictd {
@@ -44,7 +49,14 @@ struct PacketDecision {
   std::span<const std::uint8_t> payload;
 };
 
-using PacketHandler = std::function<PacketDecision(const QueuedPacket&)>;
+// What a queue does with its packets.
+struct PacketHandler {
+  // Before deciding a packet: the connection that decides it and whether the
+  // kernel must be asked about it first (Tracker::question); nullopt when no
+  // connection does. Used only by a worker given a KernelLookup; may be empty.
+  std::function<std::optional<ConnectionQuestion>(const QueuedPacket&)> question;
+  std::function<PacketDecision(const QueuedPacket&)> decide;
+};
 
 struct QueueOptions {
   std::uint16_t queue_number = 0;
@@ -56,6 +68,9 @@ struct QueueOptions {
   std::uint32_t copy_range = 0xffff;
   // Socket receive buffer in bytes; 0 sizes it from max_length.
   std::size_t receive_buffer = 0;
+  // How long a packet waits for the kernel's answer about its connection
+  // before it is decided without it (counted: fetch_timeouts).
+  std::chrono::milliseconds kernel_patience{500};
 };
 
 struct QueueStats {
@@ -80,7 +95,10 @@ class QueueInUse : public std::runtime_error {
 
 class QueueWorker {
  public:
-  QueueWorker(QueueOptions options, Hook hook, PacketHandler handler);
+  // `kernel`: where the worker asks about connections (may be null: every
+  // packet is decided at once).
+  QueueWorker(QueueOptions options, Hook hook, PacketHandler handler,
+              std::unique_ptr<KernelLookup> kernel = nullptr);
   ~QueueWorker();
   QueueWorker(const QueueWorker&) = delete;
   QueueWorker& operator=(const QueueWorker&) = delete;
@@ -110,14 +128,28 @@ class QueueWorker {
 
  private:
   struct Socket;
+  // A packet waiting for the kernel, copied out of the receive buffer.
+  struct ParkedPacket {
+    QueuedPacket packet;  // its payload is `bytes`
+    std::vector<std::uint8_t> bytes;
+  };
 
   void run();
+  // Waits for answers from the kernel or the parking lot's deadline, and
+  // when `for_packets` for packets or stop too.
+  void wait(bool for_packets);
   // Reads up to options_.batch packets without blocking and answers them with
   // one sendmsg; true when the batch was full (more are probably waiting).
   bool answer_burst();
   // Handles every netlink message of one datagram: packets get a verdict
   // queued; returns the error code (0 = ack) of the reply to `ack_sequence`.
   std::optional<int> dispatch(std::span<std::uint8_t> datagram, std::uint32_t ack_sequence);
+  // True when the packet was parked to wait for the kernel.
+  bool park(const QueuedPacket& packet);
+  // Decides the packet and queues its verdict.
+  void answer(const QueuedPacket& packet);
+  // Answers the parked packets whose answer came or whose wait ran out.
+  void resume_parked();
   void send_verdicts();
   void mark_busy();
   // The kernel has held packets for the queue for longer than `limit` while
@@ -129,6 +161,8 @@ class QueueWorker {
   QueueOptions options_;
   Hook hook_;
   PacketHandler handler_;
+  std::unique_ptr<KernelLookup> kernel_;
+  std::unique_ptr<ParkingLot<ParkedPacket>> parked_;  // when kernel_ is set
   std::unique_ptr<Socket> socket_;
   std::thread thread_;
   std::atomic<bool> stopping_{false};

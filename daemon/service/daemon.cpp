@@ -10,6 +10,7 @@
 
 #include "conntrack/flow_listing.hpp"
 #include "conntrack/tracking_points.hpp"
+#include "kernel/conntrack_questions.hpp"
 #include "ruleset/list.hpp"
 #include "ruleset/loader.hpp"
 #include "service/last_good.hpp"
@@ -193,7 +194,7 @@ void Daemon::start() {
   mirror_ = std::make_unique<ConntrackMirror>(*flows_, expectations_, config_.debug);
   mirror_->start();
   restore_bindings();
-  tracker_ = std::make_unique<Tracker>(*flows_, expectations_, mirror_.get());
+  tracker_ = std::make_unique<Tracker>(*flows_, expectations_);
   // MASQUERADE forgets its connections when their interface or address goes.
   addresses_.on_address_removed([this](std::uint32_t ifindex, const IpAddress& address) {
     flows_->forget_masqueraded(ifindex, address);
@@ -227,7 +228,9 @@ void Daemon::start() {
       options.max_length = config_.queue_maxlen;
       options.accept_when_full = config_.accept_when_queue_full;
       workers_.push_back(std::make_unique<QueueWorker>(
-          options, hook, PacketPath(*rulesets_, links_, hook, conntrack)));
+          options, hook,
+          PacketPath::handler(std::make_shared<PacketPath>(*rulesets_, links_, hook, conntrack)),
+          std::make_unique<ConntrackQuestions>(*mirror_)));
       start_when_free(*workers_.back(), std::chrono::seconds(config_.queue_wait), queue_deadline);
     }
   }

@@ -26,12 +26,36 @@ PacketDecision accepted(std::uint32_t mark, std::uint32_t queued_mark) {
 
 }  // namespace
 
-PacketDecision PacketPath::operator()(const QueuedPacket& packet) {
+PacketHandler PacketPath::handler(const std::shared_ptr<PacketPath>& path) {
+  return {.question = [path](const QueuedPacket& packet) { return path->question(packet); },
+          .decide = [path](const QueuedPacket& packet) { return (*path)(packet); }};
+}
+
+void PacketPath::refresh() {
   if (const std::uint64_t current = rulesets_->generation(); current != generation_) {
     ruleset_ = rulesets_->snapshot();
     generation_ = current;
     bindable_ = bindable_manips(*ruleset_);
   }
+}
+
+std::optional<ConnectionQuestion> PacketPath::question(const QueuedPacket& packet) {
+  refresh();
+  if (conntrack_.tracker == nullptr) return std::nullopt;
+  const PacketView view = PacketView::parse(packet.payload, packet.original_length);
+  if (!ruleset_->tracks(view.family) ||
+      !tracks_at(hook_, conntrack_.steered_hooks->load(std::memory_order_relaxed)[view.family],
+                 packet.in_ifindex)) {
+    return std::nullopt;
+  }
+  PacketConntrack ct;
+  ct.now = ConntrackClock::now();
+  ct.notrack = (packet.mark & conntrack_.untracked_mark) != 0;
+  return conntrack_.tracker->question(view, ct);
+}
+
+PacketDecision PacketPath::operator()(const QueuedPacket& packet) {
+  refresh();
   PacketView view = PacketView::parse(packet.payload, packet.original_length);
   view.checksum = checksum_info(packet);
   InterfaceName in{};

@@ -30,7 +30,7 @@ struct ConntrackParts {
   const std::atomic<FamilyHooks>* steered_hooks = nullptr;
 };
 
-// One per worker (it is the worker's PacketHandler). It keeps the snapshot it
+// One per worker (the worker's PacketHandler: handler()). It keeps the snapshot it
 // last took and takes a new one only after a reload, so packets do not all
 // touch the shared reference count of the ruleset in force.
 class PacketPath {
@@ -40,8 +40,19 @@ class PacketPath {
       : rulesets_(&rulesets), links_(&links), hook_(hook), conntrack_(conntrack) {}
 
   PacketDecision operator()(const QueuedPacket& packet);
+  // Where the packet is tracked (tracks_at), what its connection needs
+  // settled first (Tracker::question), before the hook runs. Rules do not
+  // count here: raw's NOTRACK may still exempt the packet, which then waited
+  // for nothing.
+  std::optional<ConnectionQuestion> question(const QueuedPacket& packet);
+
+  // Both calls for a worker, on one shared path.
+  static PacketHandler handler(const std::shared_ptr<PacketPath>& path);
 
  private:
+  // Takes the ruleset in force when it changed since the last packet.
+  void refresh();
+
   const RulesetHolder* rulesets_;
   const LinkCache* links_;
   Hook hook_;

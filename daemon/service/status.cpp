@@ -32,11 +32,11 @@ std::string conntrack_text(const StatusReport& report) {
          field("own_events", m.own_events) + field("overruns", m.overruns) +
          field("resyncs", m.resyncs) + field("swept", m.swept) + field("fetches", m.fetches) +
          field("fetch_hits", m.fetch_hits) + field("fetches_skipped", m.fetches_skipped) +
-         field("fetches_limited", m.fetches_limited) + field("marks_written", m.marks_written) +
-         field("mark_errors", m.mark_errors) + field("expectations", m.expectations) +
-         field("divergences", f.divergences) + "\nnat" + field("bindings", report.nat.bindings) +
-         field("exhausted", report.nat.exhausted) + field("stored", report.stored_bindings) +
-         field("restored", report.restored_bindings) +
+         field("fetches_limited", m.fetches_limited) + field("fetch_timeouts", m.fetch_timeouts) +
+         field("marks_written", m.marks_written) + field("mark_errors", m.mark_errors) +
+         field("expectations", m.expectations) + field("divergences", f.divergences) + "\nnat" +
+         field("bindings", report.nat.bindings) + field("exhausted", report.nat.exhausted) +
+         field("stored", report.stored_bindings) + field("restored", report.restored_bindings) +
          field("unbound_drops", report.nat.unbound_drops);
 }
 

@@ -138,7 +138,7 @@ const std::array<std::uint8_t, kFamilyCount>& bindable() {
 struct Host {
   FlowTable flows{64};  // small, so that eviction and refusal happen too
   Expectations expectations;
-  Tracker tracker{flows, expectations, nullptr};
+  Tracker tracker{flows, expectations};
   NatBinder nat{flows, InterfaceAddresses{.masquerade = host_address, .redirect = host_address}};
 };
 

@@ -192,7 +192,7 @@ class ConntrackChecksum : public ::testing::Test {
   ConntrackTime now_ = ConntrackTime{} + std::chrono::hours(1);
   FlowTable flows_;
   Expectations expectations_;
-  Tracker tracker_{flows_, expectations_, nullptr};
+  Tracker tracker_{flows_, expectations_};
 };
 
 TEST_F(ConntrackChecksum, BadFirstPacketsAreInvalidAndCreateNothing) {

@@ -99,8 +99,8 @@ class ConntrackDivergence : public ::testing::Test {
   FlowTable kernel_flows_;
   Expectations expectations_;
   Expectations kernel_expectations_;
-  Tracker tracker_{flows_, expectations_, nullptr};
-  Tracker kernel_tracker_{kernel_flows_, kernel_expectations_, nullptr};
+  Tracker tracker_{flows_, expectations_};
+  Tracker kernel_tracker_{kernel_flows_, kernel_expectations_};
   TcpState last_reported_ = TcpState::kNone;
   std::uint16_t next_id_ = 1;
 };

@@ -33,29 +33,6 @@ constexpr const char* kServer = "10.0.2.2";
 constexpr const char* kClient6 = "2001:db8:1::2";
 constexpr const char* kServer6 = "2001:db8:2::2";
 
-// Answers a miss with a connection it knows, merged into the table as the
-// mirror does, and counts the questions.
-class FakeKernel final : public KernelLookup {
- public:
-  explicit FakeKernel(FlowTable& flows) : flows_(&flows) {}
-  std::optional<Flow> fetch(const Tuple& tuple) override {
-    asked.push_back(tuple);
-    for (const Flow& flow : known) {
-      if (flow.original == tuple || flow.reply == tuple) {
-        flows_->merge_kernel(flow, now);
-        return flow;
-      }
-    }
-    return std::nullopt;
-  }
-  std::vector<Flow> known;
-  std::vector<Tuple> asked;
-  ConntrackTime now{};
-
- private:
-  FlowTable* flows_;
-};
-
 class ConntrackTracker : public ::testing::Test {
  protected:
   PacketConntrack track(const Bytes& bytes, seconds at = seconds{0}) {
@@ -133,7 +110,7 @@ class ConntrackTracker : public ::testing::Test {
   ConntrackTime start_ = ConntrackTime{} + std::chrono::hours(1);
   FlowTable flows_;
   Expectations expectations_;
-  Tracker tracker_{flows_, expectations_, nullptr};
+  Tracker tracker_{flows_, expectations_};
   mutable std::uint16_t next_id_ = 1;
 };
 
@@ -838,7 +815,7 @@ TEST_F(ConntrackTracker, DroppedPacketOfAConfirmedFlowKeepsIt) {
 
 TEST_F(ConntrackTracker, FullTableRefusesNewFlows) {
   FlowTable small(1);
-  Tracker tracker(small, expectations_, nullptr);
+  Tracker tracker(small, expectations_);
   const Bytes request = ipv4(17, kClient, kServer, udp_header(5000, 53));
   const Bytes response = ipv4(17, kServer, kClient, udp_header(53, 5000));
   const auto run = [&](const Bytes& bytes, seconds at) {
@@ -858,17 +835,19 @@ TEST_F(ConntrackTracker, FullTableRefusesNewFlows) {
 }
 
 TEST_F(ConntrackTracker, KernelIsAskedOnAMiss) {
-  FakeKernel kernel(flows_);
-  kernel.now = start_;
-  Tracker tracker(flows_, expectations_, &kernel);
-  const auto run = [&](const Bytes& bytes) {
+  // Whether the kernel is to be asked before the packet is tracked.
+  const auto unknown = [&](const Bytes& bytes) {
     PacketConntrack ct;
     ct.now = start_;
-    tracker.track(PacketView::parse(bytes), ct);
-    return ct;
+    const auto question = tracker_.question(PacketView::parse(bytes), ct);
+    return question && question->unknown;
   };
   // The kernel has an established connection the table has not heard of.
   const Bytes ack = server(kAck | kPsh, 5000, 1000);
+  const auto question = tracker_.question(PacketView::parse(ack), PacketConntrack{});
+  ASSERT_TRUE(question);
+  EXPECT_TRUE(question->unknown);
+  EXPECT_EQ(question->connection, *packet_tuple(PacketView::parse(ack)));
   Flow known;
   known.original = *packet_tuple(PacketView::parse(client(kSyn)));
   known.reply = *reply_tuple(known.original);
@@ -877,31 +856,41 @@ TEST_F(ConntrackTracker, KernelIsAskedOnAMiss) {
   known.kernel_id = 7;
   known.created = start_;
   known.expires = start_ + seconds{1000};
-  kernel.known.push_back(known);
-  const PacketConntrack ct = run(ack);
-  ASSERT_EQ(kernel.asked.size(), 1U);
-  EXPECT_EQ(kernel.asked[0], *packet_tuple(PacketView::parse(ack)));
+  // Its answer, merged as the mirror merges it: the packet continues it.
+  flows_.merge_kernel(known, start_);
+  EXPECT_FALSE(unknown(ack));
+  const PacketConntrack ct = track(ack);
   EXPECT_EQ(ct.state, CtState::kEstablished);
   EXPECT_EQ(ct.direction, Direction::kReply);
   EXPECT_TRUE(ct.flow.observed);
   EXPECT_EQ(ct.flow.kernel_id, 7U);
   EXPECT_EQ(ct.flow.tcp_state, TcpState::kEstablished);
   // Found in the table now: the kernel is not asked again.
-  run(client(kAck));
-  EXPECT_EQ(kernel.asked.size(), 1U);
+  EXPECT_FALSE(unknown(client(kAck)));
 
   // What starts a connection is not asked about.
-  run(ipv4(6, kClient, kServer, tcp_header({.sport = 40001, .dport = 22, .flags = kSyn})));
-  run(ipv4(1, kClient, kServer, icmp_message(8, 0, 1)));
-  EXPECT_EQ(kernel.asked.size(), 1U);
+  EXPECT_FALSE(
+      unknown(ipv4(6, kClient, kServer, tcp_header({.sport = 40001, .dport = 22, .flags = kSyn}))));
+  EXPECT_FALSE(unknown(ipv4(1, kClient, kServer, icmp_message(8, 0, 1))));
   // Anything else missing is; the kernel not knowing it either makes it a
   // pickup (TCP) or INVALID (an unsolicited echo reply).
-  EXPECT_EQ(run(ipv4(6, kClient, kServer, tcp_header({.sport = 40002, .dport = 22, .flags = kAck})))
-                .state,
-            CtState::kNew);
-  EXPECT_EQ(run(ipv4(1, kServer, kClient, icmp_message(0, 0, 9))).state, CtState::kInvalid);
-  EXPECT_EQ(run(ipv4(17, kClient, kServer, udp_header(1, 2))).state, CtState::kNew);
-  EXPECT_EQ(kernel.asked.size(), 4U);
+  const Bytes pickup =
+      ipv4(6, kClient, kServer, tcp_header({.sport = 40002, .dport = 22, .flags = kAck}));
+  const Bytes echo_reply = ipv4(1, kServer, kClient, icmp_message(0, 0, 9));
+  const Bytes datagram = ipv4(17, kClient, kServer, udp_header(1, 2));
+  EXPECT_TRUE(unknown(pickup));
+  EXPECT_TRUE(unknown(echo_reply));
+  EXPECT_TRUE(unknown(datagram));
+  EXPECT_EQ(track(pickup).state, CtState::kNew);
+  EXPECT_EQ(track(echo_reply).state, CtState::kInvalid);
+  EXPECT_EQ(track(datagram).state, CtState::kNew);
+  // An ICMP error asks about the connection it quotes.
+  const Bytes quoted = ipv4(17, kClient, kServer, udp_header(7, 8));
+  const Bytes error = ipv4(1, kServer, kClient, icmp_message(3, 3, 0, quote(quoted, 20)));
+  const auto about = tracker_.question(PacketView::parse(error), PacketConntrack{});
+  ASSERT_TRUE(about);
+  EXPECT_TRUE(about->unknown);
+  EXPECT_EQ(about->connection, *reply_tuple(*packet_tuple(PacketView::parse(quoted))));
 }
 
 TEST_F(ConntrackTracker, KernelFlowContinuesFromTheKernelsState) {
