@@ -301,6 +301,11 @@ class Lab:
             if text:
                 r.run([tool + "-restore"], input=text)
 
+    def flush_conntrack(self):
+        """Empties the router's conntrack table, both families."""
+        for family in ("ipv4", "ipv6"):
+            self.ns[ROUTER].run(["conntrack", "-F", "-f", family], check=False)
+
     # ---- verdictd in the router ----
 
     def start_verdictd(self, ruleset=None, args=(), config=None):
