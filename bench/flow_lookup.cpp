@@ -14,7 +14,7 @@
 #include "conntrack/flow_table.hpp"
 #include "conntrack/tracker.hpp"
 #include "conntrack/tuple.hpp"
-#include "conntrack_packets.hpp"  // tests/unit: hand-built TCP segments
+#include "packets.hpp"  // tests/unit: hand-built TCP segments
 
 namespace verdictd {
 namespace {

@@ -69,47 +69,25 @@ done
 [ "$(id -u)" = 0 ] || { echo "bench: needs root (network namespaces)" >&2; exit 1; }
 
 id="vd-bench-$$"
-client="$id-c" router="$id-r" server="$id-s"
 sock="/tmp/$id.sock"
 log="/tmp/$id-verdictd.log"
 pids=()
+LAB_ID=
 cleanup() {
   for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
   for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-  for ns in "$client" "$router" "$server"; do ip netns del "$ns" 2>/dev/null || true; done
+  [ -z "$LAB_ID" ] || /usr/bin/python3 "$top/tests/integration/lab.py" down "$LAB_ID"
   rm -f "$sock" "$log"
   rm -rf "/tmp/$id.run" "/tmp/$id.last-good.json"
 }
 trap cleanup EXIT
 
+# The lab of the integration tests (tests/integration/lab.py): client --
+# router -- server, the namespaces in LAB_CLIENT, LAB_ROUTER, LAB_SERVER.
+lab=$(/usr/bin/python3 "$top/tests/integration/lab.py" up)
+eval "$lab"
+client=$LAB_CLIENT router=$LAB_ROUTER server=$LAB_SERVER
 netns() { ip netns exec "$@"; }
-for ns in "$client" "$router" "$server"; do ip netns add "$ns"; done
-ip link add eth0 netns "$client" address 02:76:64:01:00:02 type veth \
-  peer name lan0 netns "$router" address 02:76:64:01:00:01
-ip link add eth0 netns "$server" address 02:76:64:02:00:02 type veth \
-  peer name wan0 netns "$router" address 02:76:64:02:00:01
-# An end host: NS, its net's first three octets, and the router's MAC there.
-end_host() {
-  ip -n "$1" -batch - <<CMDS
-link set lo up
-link set eth0 up
-addr add $2.2/24 dev eth0
-route add default via $2.1
-neigh replace $2.1 lladdr $3 dev eth0 nud permanent
-CMDS
-}
-end_host "$client" 10.1.0 02:76:64:01:00:01
-end_host "$server" 10.2.0 02:76:64:02:00:01
-ip -n "$router" -batch - <<CMDS
-link set lo up
-link set lan0 up
-link set wan0 up
-addr add 10.1.0.1/24 dev lan0
-addr add 10.2.0.1/24 dev wan0
-neigh replace 10.1.0.2 lladdr 02:76:64:01:00:02 dev lan0 nud permanent
-neigh replace 10.2.0.2 lladdr 02:76:64:02:00:02 dev wan0 nud permanent
-CMDS
-netns "$router" sysctl -qw net.ipv4.ip_forward=1
 
 for ns in "$server" "$router"; do
   ip netns exec "$ns" taskset -c "$filter_cpu" iperf3 -s >/dev/null 2>&1 &  # $! must be iperf3

@@ -9,38 +9,23 @@ build=${VERDICTD_BUILD_DIR:-$top/build}
 "$top/scripts/install-deps.sh"
 "$top/scripts/build.sh"
 
-id="vd-demo-$$"
-client="$id-c" router="$id-r" server="$id-s"
-sock="/tmp/$id.sock"
+# The lab of the integration tests (tests/integration/lab.py): client --
+# router -- server, with LAB_CLIENT, LAB_ROUTER, LAB_SERVER (the namespaces)
+# and LAB_TMP (a directory removed with the lab).
 pids=()
+LAB_ID=
 cleanup() {
   for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
   wait 2>/dev/null || true
-  for n in "$client" "$router" "$server"; do ip netns del "$n" 2>/dev/null || true; done
-  rm -f "$sock"
-  rm -rf "/tmp/$id.run" "/tmp/$id.last-good.json" "/tmp/$id.data"
+  [ -z "$LAB_ID" ] || /usr/bin/python3 "$top/tests/integration/lab.py" down "$LAB_ID"
 }
 trap cleanup EXIT
-
+lab=$(/usr/bin/python3 "$top/tests/integration/lab.py" up)
+eval "$lab"
+client=$LAB_CLIENT router=$LAB_ROUTER server=$LAB_SERVER
+sock="$LAB_TMP/verdictd.sock"
+data="$LAB_TMP/data"
 ns() { ip netns exec "$@"; }
-for n in "$client" "$router" "$server"; do ip netns add "$n"; ns "$n" ip link set lo up; done
-ip link add c0 netns "$client" type veth peer name r0 netns "$router"
-ip link add s0 netns "$server" type veth peer name r1 netns "$router"
-ns "$client" ip addr add 10.1.0.2/24 dev c0
-ns "$client" ip -6 addr add fd01::2/64 dev c0 nodad
-ns "$router" ip addr add 10.1.0.1/24 dev r0
-ns "$router" ip -6 addr add fd01::1/64 dev r0 nodad
-ns "$router" ip addr add 10.2.0.1/24 dev r1
-ns "$router" ip -6 addr add fd02::1/64 dev r1 nodad
-ns "$server" ip addr add 10.2.0.2/24 dev s0
-ns "$server" ip -6 addr add fd02::2/64 dev s0 nodad
-ns "$client" ip link set c0 up; ns "$router" ip link set r0 up
-ns "$router" ip link set r1 up; ns "$server" ip link set s0 up
-ns "$client" ip route add default via 10.1.0.1
-ns "$client" ip -6 route add default via fd01::1
-ns "$server" ip route add default via 10.2.0.1
-ns "$server" ip -6 route add default via fd02::1
-ns "$router" sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1
 
 # Both services echo what they get: a check passes only when the data went
 # there and came back whole.
@@ -50,7 +35,7 @@ for port in 80 22; do
 done
 
 ip netns exec "$router" "$build/daemon/service/verdictd" --ruleset "$top/rules/examples/lab-gateway.json" \
-  --control-socket "$sock" --runtime-directory "/tmp/$id.run" --last-good "/tmp/$id.last-good.json" &
+  --control-socket "$sock" --runtime-directory "$LAB_TMP/run" --last-good "$LAB_TMP/last-good.json" &
 pids+=($!)
 for _ in $(seq 50); do [ -S "$sock" ] && break; sleep 0.1; done
 sleep 0.5
@@ -61,10 +46,10 @@ try() {
 }
 echo "verdictd is filtering the router's FORWARD hook, statefully, with rules/examples/lab-gateway.json:"
 # 1 MB to the server and back, compared byte for byte.
-head -c 1000000 /dev/urandom >"/tmp/$id.data"
+head -c 1000000 /dev/urandom >"$data"
 echoed() {
-  ns "$client" socat -T2 - "TCP:10.2.0.2:$1,connect-timeout=2" <"/tmp/$id.data" |
-    cmp -s - "/tmp/$id.data"
+  ns "$client" socat -T2 - "TCP:10.2.0.2:$1,connect-timeout=2" <"$data" |
+    cmp -s - "$data"
 }
 try "client -> server tcp/80 (web), 1 MB echoed" echoed 80
 try "client -> server tcp/22 (ssh), 1 MB echoed" echoed 22

@@ -12,12 +12,10 @@
 namespace verdictd::fuzz {
 
 using test::Bytes;
+using test::get16;
+using test::put16;
 
 namespace {
-
-std::uint16_t read16(std::span<const std::uint8_t> b, std::size_t at) {
-  return static_cast<std::uint16_t>(b[at] << 8 | b[at + 1]);
-}
 
 // The bytes a transport checksum covers: the pseudo-header (RFC 768, RFC 8200
 // 8.1) of a transport part of `length` bytes, then `covered`.
@@ -38,11 +36,6 @@ Bytes with_pseudo_header(const PacketView& view, std::size_t length,
   }
   b.insert(b.end(), covered.begin(), covered.end());
   return b;
-}
-
-void write16(std::span<std::uint8_t> b, std::size_t at, std::uint16_t value) {
-  b[at] = static_cast<std::uint8_t>(value >> 8);
-  b[at + 1] = static_cast<std::uint8_t>(value);
 }
 
 // Where the transport checksum of `view` is, and whether the pseudo-header
@@ -72,8 +65,8 @@ std::optional<ChecksumField> checksum_field(const PacketView& view, std::size_t 
 // nullopt for a coverage it cannot have. All of them for other protocols.
 std::optional<std::size_t> covered_length(const PacketView& view,
                                           std::span<const std::uint8_t> transport) {
-  if (view.protocol != ipproto::kUdplite || read16(transport, 4) == 0) return transport.size();
-  const std::size_t coverage = read16(transport, 4);
+  if (view.protocol != ipproto::kUdplite || get16(transport, 4) == 0) return transport.size();
+  const std::size_t coverage = get16(transport, 4);
   if (coverage < 8 || coverage > transport.size()) return std::nullopt;
   return coverage;
 }
@@ -102,7 +95,7 @@ std::optional<bool> transport_checksum_right(const PacketView& view,
   }
   const auto field = checksum_field(view, transport.size());
   if (!field) return std::nullopt;
-  if (view.protocol == ipproto::kUdp && read16(transport, 6) == 0) {
+  if (view.protocol == ipproto::kUdp && get16(transport, 6) == 0) {
     return view.family == Family::kIPv4;  // none sent; IPv6 must send one
   }
   const auto covered = covered_length(view, transport);
@@ -115,8 +108,8 @@ void seal_one(std::span<std::uint8_t> packet) {
   if (!view.has_network) return;
   if (view.family == Family::kIPv4) {
     const std::size_t header = static_cast<std::size_t>(packet[0] & 0x0f) * 4;
-    write16(packet, 10, 0);
-    write16(packet, 10, test::reference_checksum(Bytes(packet.begin(), packet.begin() + header)));
+    put16(packet, 10, 0);
+    put16(packet, 10, test::reference_checksum(Bytes(packet.begin(), packet.begin() + header)));
   }
   if (view.is_fragment || packet.size() < view.length || view.transport_offset > view.length) {
     return;
@@ -135,11 +128,11 @@ void seal_one(std::span<std::uint8_t> packet) {
   if (!field) return;
   const auto covered = covered_length(view, transport);
   if (!covered) return;
-  write16(transport, field->at, 0);
+  put16(transport, field->at, 0);
   const std::uint16_t sum =
       test::reference_checksum(summed_bytes(view, *field, transport, *covered));
   const bool is_udp = view.protocol == ipproto::kUdp || view.protocol == ipproto::kUdplite;
-  write16(transport, field->at, is_udp && sum == 0 ? 0xffff : sum);
+  put16(transport, field->at, is_udp && sum == 0 ? 0xffff : sum);
 }
 
 // The ICMP messages whose identifier a manipulation writes (rewrite.hpp).

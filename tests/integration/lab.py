@@ -17,6 +17,10 @@ timing.
 Sockets are opened directly inside a namespace (setns on the calling thread,
 then back), so one test process drives traffic in all three namespaces
 without starting a program per probe.
+
+The shell scripts (scripts/demo.sh, bench/run.sh) use the same lab from the
+command line: `lab.py up` builds one that outlives the command and prints it
+as shell variables, `lab.py down ID` removes the lab of that id.
 """
 
 import atexit
@@ -24,12 +28,15 @@ import contextlib
 import ctypes
 import fcntl
 import os
+import re
 import secrets
+import shlex
 import shutil
 import signal
 import socket
 import struct
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -159,13 +166,26 @@ def _destroy_leftover_labs():
         lab.destroy()
 
 
+_ID = re.compile(r"vd-[0-9a-f]{6}")
+
+
+def _namespace_name(lab_id, role):
+    return f"{lab_id}-{role[0]}"
+
+
+def _tmp_path(lab_id):
+    return os.path.join(tempfile.gettempdir(), lab_id)
+
+
 class Lab:
     """The three namespaces and their links; see the module text."""
 
     def __init__(self):
         self.id = "vd-" + secrets.token_hex(3)
-        self.ns = {role: Namespace(f"{self.id}-{role[0]}") for role in (CLIENT, ROUTER, SERVER)}
-        self.tmp = tempfile.mkdtemp(prefix=self.id + "-")
+        self.ns = {role: Namespace(_namespace_name(self.id, role))
+                   for role in (CLIENT, ROUTER, SERVER)}
+        self.tmp = _tmp_path(self.id)
+        os.mkdir(self.tmp, 0o700)  # fails if it exists: the id is this lab's alone
         self.processes = []  # Popen of what this lab started, killed by pid on destroy
         self.router_lan = "lan0"  # follows renames
         _live_labs.add(self)
@@ -238,9 +258,11 @@ class Lab:
                 with contextlib.suppress(subprocess.TimeoutExpired):
                     proc.wait(timeout=5)
         self.processes.clear()
-        for ns in self.ns.values():
-            subprocess.run(["ip", "netns", "del", ns.name], capture_output=True)
-        shutil.rmtree(self.tmp, ignore_errors=True)
+        remove(self.id)
+        _live_labs.discard(self)
+
+    def keep(self):
+        """Leaves the lab in place when this process exits (`lab.py up`)."""
         _live_labs.discard(self)
 
     # ---- the kernel's iptables in the router (the oracle) ----
@@ -278,6 +300,11 @@ class Lab:
                     text += f"{line.split()[0]} ACCEPT [0:0]\n"
             if text:
                 r.run([tool + "-restore"], input=text)
+
+    def flush_conntrack(self):
+        """Empties the router's conntrack table, both families."""
+        for family in ("ipv4", "ipv6"):
+            self.ns[ROUTER].run(["conntrack", "-F", "-f", family], check=False)
 
     # ---- verdictd in the router ----
 
@@ -399,3 +426,34 @@ def link_mac(name):
     """The MAC address of a lab link end: "client-eth0", "router-lan0",
     "router-wan0" or "server-eth0"."""
     return _MAC[name]
+
+
+def remove(lab_id):
+    """Removes the namespaces (with their links) and the directory of the lab
+    of that id; what it started must have been stopped by pid before."""
+    for role in (CLIENT, ROUTER, SERVER):
+        subprocess.run(["ip", "netns", "del", _namespace_name(lab_id, role)], capture_output=True)
+    shutil.rmtree(_tmp_path(lab_id), ignore_errors=True)
+
+
+def main(args):
+    """`lab.py up` prints LAB_ID, LAB_CLIENT, LAB_ROUTER, LAB_SERVER (the
+    namespaces) and LAB_TMP (a directory removed with the lab) for a shell's
+    eval; `lab.py down ID` removes that lab."""
+    if args == ["up"]:
+        lab = Lab()
+        lab.keep()
+        names = {"ID": lab.id, "CLIENT": lab.ns[CLIENT].name, "ROUTER": lab.ns[ROUTER].name,
+                 "SERVER": lab.ns[SERVER].name, "TMP": lab.tmp}
+        for key, value in names.items():
+            print(f"LAB_{key}={shlex.quote(value)}")
+        return 0
+    if len(args) == 2 and args[0] == "down" and _ID.fullmatch(args[1]):
+        remove(args[1])
+        return 0
+    print("usage: lab.py up | lab.py down vd-XXXXXX", file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

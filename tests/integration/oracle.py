@@ -1,16 +1,19 @@
-"""The kernel-oracle harness: a scenario is a ruleset plus traffic probes
-with expected outcomes. It runs twice in a fresh state of the same lab:
+"""The kernel-oracle harness. Every oracle test runs the one loop here,
+LabTestCase.against_the_kernel: the same ruleset and the same traffic, in a
+fresh state of the same lab (empty tables, empty conntrack table), once
 
   kernel    the ruleset exported with `verdictctl export -4/-6` and loaded
             into the router's kernel with iptables-legacy-restore;
   verdictd  the kernel's tables empty, verdictd in the router enforcing the
-            same JSON file.
+            same JSON file;
 
-Both runs must give the expected outcomes, so they agree with each other. A
-difference between them is a verdictd bug (or an export bug) to report, not
-to paper over. Under verdictd, the kernel's conntrack (which still tracks)
-must end up agreeing with verdictd's tracker on every connection the queues
-saw: `verdictctl status` shows divergences=0.
+then compares. A difference between them is a verdictd bug (or an export
+bug) to report, not to paper over. Under verdictd, the kernel's conntrack
+(which still tracks) must end up agreeing with verdictd's tracker on every
+connection the queues saw: `verdictctl status` shows divergences=0.
+
+A scenario (check_scenario) is a ruleset plus traffic probes with expected
+outcomes: both runs must give them, so they agree with each other.
 """
 
 import os
@@ -19,7 +22,7 @@ import sys
 import time
 import unittest
 
-from lab import RULESETS, Lab
+from lab import ROUTER, RULESETS, Lab
 from probes import PHASE_TIMEOUT, Servers, run_probes
 
 
@@ -89,6 +92,25 @@ class Action:
 
 def ruleset_path(name):
     return os.path.join(RULESETS, name + ".json")
+
+
+MODES = ("kernel", "verdictd")
+
+
+class Side:
+    """What enforces the ruleset in one run of the oracle loop: the router's
+    kernel (mode "kernel", daemon None) or a verdictd (mode "verdictd")."""
+
+    def __init__(self, lab, mode, daemon):
+        self.lab, self.mode, self.daemon = lab, mode, daemon
+
+    def listings(self, table, *flags):
+        """The table's listing with `iptables -L` flags: the kernel's one per
+        family, verdictd's one for both."""
+        if self.daemon is None:
+            return [self.lab.ns[ROUTER].run([tool, "-t", table, "-L", *flags]).stdout
+                    for tool in ("iptables-legacy", "ip6tables-legacy")]
+        return [self.daemon.ctl("list", "-t", table, *flags).stdout]
 
 
 class LabTestCase(unittest.TestCase):
@@ -164,46 +186,76 @@ class LabTestCase(unittest.TestCase):
                 action.undo()
         return outcomes
 
+    def against_the_kernel(self, path, body, modes=MODES, daemon_args=(), compare=None):
+        """The oracle loop: body(side) once per mode of `modes`, in order,
+        each from empty tables and an empty conntrack table (an entry left
+        from one run would carry its state or NAT binding into the next),
+        with the ruleset at `path` in the router's kernel ("kernel") or
+        enforced by verdictd ("verdictd"). Returns body's results in the
+        order of `modes`, after compare(results) when given. A verdictd run
+        must have queued packets, exit 0, and leave no lasting divergence
+        from the kernel's conntrack (checked after compare, so that a
+        difference in outcomes is reported first)."""
+        results, divergences = [], []
+        for mode in modes:
+            self.lab.kernel_reset()
+            self.lab.flush_conntrack()
+            daemon = None
+            if mode == "kernel":
+                self.lab.kernel_load(path)
+            else:
+                daemon = self.start_verdictd(path, daemon_args)
+            try:
+                results.append(body(Side(self.lab, mode, daemon)))
+                if daemon:
+                    queued = daemon.ctl("status").stdout
+                    divergences.append(self.lasting_divergences(daemon))
+            finally:
+                if daemon:
+                    self.daemons.remove(daemon)
+                    status = daemon.stop()
+                self.lab.kernel_reset()  # verdictd leaves its steering closed
+            if daemon:
+                self.assertTrue(any(packets for _, packets in queue_packets(queued).values()),
+                                f"no packet reached verdictd:\n{queued}")
+                self.assertEqual(status, 0, f"verdictd exited {status}:\n{daemon.read_log()}")
+        self.lab.flush_conntrack()
+        if compare:
+            compare(results)
+        for text in divergences:
+            if text:
+                self.fail(f"{os.path.basename(path)}: {text}")
+        return results
+
     def check_scenario(self, name, phases, ruleset=None, daemon_args=()):
         """Runs the scenario's phases (lists of (probe, expected outcome), or
         Actions) under the kernel, then under verdictd; asserts both give the
-        expected outcomes, and that verdictd saw no lasting divergence.
-        Returns the verdictd run's daemon (stopped)."""
-        path = ruleset or ruleset_path(name)
+        expected outcomes, and that verdictd saw no lasting divergence."""
         probe_phases = [p for p in phases if not isinstance(p, Action)]
         count = sum(len(p) for p in probe_phases)
+        logs = []
 
-        self.lab.kernel_reset()
-        self.lab.kernel_load(path)
-        kernel = self._run_phases(phases)
-        self.lab.kernel_reset()
+        def body(side):
+            if side.daemon:
+                logs.append(side.daemon.read_log)
+            return self._run_phases(phases)
 
-        daemon = self.start_verdictd(path, daemon_args)
-        try:
-            userspace = self._run_phases(phases)
-            queued = daemon.ctl("status").stdout
-            divergences = self.lasting_divergences(daemon)
-        finally:
-            status = daemon.stop()
-        self.assertTrue(any(packets for _, packets in queue_packets(queued).values()),
-                        f"no packet reached verdictd:\n{queued}")
-        self.assertEqual(status, 0, f"verdictd exited {status}:\n{daemon.read_log()}")
-        self.lab.kernel_reset()
+        def compare(results):
+            kernel, userspace = results
+            differences = []
+            for i, (pairs, k, v) in enumerate(zip(probe_phases, kernel, userspace)):
+                where = f"phase {i + 1}: " if len(probe_phases) > 1 else ""
+                for probe, want in pairs:
+                    got_k, got_v = k[str(probe)], v[str(probe)]
+                    if got_k != got_v:
+                        differences.append(f"  {where}{probe}: kernel {got_k}, verdictd {got_v}")
+            if differences:
+                self.fail(f"scenario {name}: verdictd differs from the kernel:\n"
+                          + "\n".join(differences) + f"\nverdictd log:\n{logs[0]()}")
+            for i, (pairs, k) in enumerate(zip(probe_phases, kernel)):
+                self.assert_outcomes(pairs, k, f"scenario {name} phase {i + 1}: kernel and "
+                                     "verdictd agree, but not with the expectation")
 
-        differences = []
-        for i, (pairs, k, v) in enumerate(zip(probe_phases, kernel, userspace)):
-            where = f"phase {i + 1}: " if len(probe_phases) > 1 else ""
-            for probe, want in pairs:
-                got_k, got_v = k[str(probe)], v[str(probe)]
-                if got_k != got_v:
-                    differences.append(f"  {where}{probe}: kernel {got_k}, verdictd {got_v}")
-        if differences:
-            self.fail(f"scenario {name}: verdictd differs from the kernel:\n"
-                      + "\n".join(differences) + f"\nverdictd log:\n{daemon.read_log()}")
-        for i, (pairs, k) in enumerate(zip(probe_phases, kernel)):
-            self.assert_outcomes(pairs, k, f"scenario {name} phase {i + 1}: kernel and verdictd "
-                                 "agree, but not with the expectation")
-        if divergences:
-            self.fail(f"scenario {name}: {divergences}")
+        self.against_the_kernel(ruleset or ruleset_path(name), body, daemon_args=daemon_args,
+                                compare=compare)
         print(f"scenario {name}: {count} probes, kernel == verdictd", file=sys.stderr)
-        return daemon

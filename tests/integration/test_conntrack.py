@@ -249,17 +249,6 @@ class CtStateTest(LabTestCase):
         # The router answers every TTL-1 packet, however fast they come.
         cls.lab.ns[R].sysctl({"net.ipv4.icmp_ratelimit": 0, "net.ipv6.icmp.ratelimit": 0})
 
-    def kernel_counters(self):
-        counters = {}
-        for tool in ("iptables-legacy", "ip6tables-legacy"):
-            listing = self.lab.ns[R].run([tool, "-t", "filter", "-L", "-v", "-n", "-x"]).stdout
-            state_counters(listing, counters)
-        return counters
-
-    def flush_conntrack(self):
-        for family in ("ipv4", "ipv6"):
-            self.lab.ns[R].run(["conntrack", "-F", "-f", family], check=False)
-
     def add_ftp_helper(self, backend):
         """The kernel's ftp helper for tcp/21, first in raw PREROUTING (before
         verdictd's steering jump: a queued packet does not come back to the
@@ -279,7 +268,7 @@ class CtStateTest(LabTestCase):
         silence_end_hosts(self.lab, True)
         try:
             for name, family, steps in self.runs():
-                self.flush_conntrack()
+                self.lab.flush_conntrack()
                 for step in steps:
                     before = read_counters()
                     wire.send(step.side, step.packet)
@@ -300,30 +289,21 @@ class CtStateTest(LabTestCase):
         return observed
 
     def test_ctstate_packet_by_packet(self):
-        path = ruleset_path(self.ruleset)
-        self.lab.kernel_reset()
-        self.lab.kernel_load(path)
-        self.add_ftp_helper("legacy")
-        kernel = self.run_steps(self.kernel_counters, quiet_wait=0.3)
-        self.lab.kernel_reset()
-        self.flush_conntrack()
+        def body(side):
+            def counters():
+                into = {}
+                for listing in side.listings("filter", "-v", "-n", "-x"):
+                    state_counters(listing, into)
+                return into
 
-        daemon = self.start_verdictd(path)
-        self.add_ftp_helper(os.environ.get("VERDICTD_STEERING", "legacy"))
+            if side.daemon is None:
+                self.add_ftp_helper("legacy")
+                return self.run_steps(counters, quiet_wait=0.3)
+            self.add_ftp_helper(os.environ.get("VERDICTD_STEERING", "legacy"))
+            return self.run_steps(counters, quiet_wait=0.6)
 
-        def daemon_counters():
-            return state_counters(daemon.ctl("list", "-v", "-n", "-t", "filter").stdout, {})
-
-        try:
-            ours = self.run_steps(daemon_counters, quiet_wait=0.6)
-            divergences = self.lasting_divergences(daemon)
-        finally:
-            status = daemon.stop()
-        self.assertEqual(status, 0, daemon.read_log())
-
-        self.report(kernel, ours)
-        if divergences:
-            self.fail(divergences)
+        self.against_the_kernel(ruleset_path(self.ruleset), body,
+                                compare=lambda results: self.report(*results))
 
     def report(self, kernel, ours):
         def text(states):

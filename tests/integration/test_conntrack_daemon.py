@@ -103,7 +103,7 @@ class ConntrackDaemonTest(LabTestCase):
         flood = os.environ.get("CONNTRACK_FLOOD")
         if not flood:
             self.skipTest("CONNTRACK_FLOOD is not set (ctest sets it)")
-        self.flush_conntrack()
+        self.lab.flush_conntrack()
         daemon = self.start_verdictd(ruleset_path("ct_churn"))
         self.lab.ns[R].run([flood, "create", "10000", "0"])
         before = conntrack_status(daemon)
@@ -129,10 +129,6 @@ class ConntrackDaemonTest(LabTestCase):
         self.assertGreaterEqual(status["resyncs"], before["resyncs"] + 1)
         self.assertEqual(kernel, 70000)
         self.assertEqual(status["flows"], kernel)
-
-    def flush_conntrack(self):
-        for family in ("ipv4", "ipv6"):
-            self.lab.ns[R].run(["conntrack", "-F", "-f", family], check=False)
 
     def test_established_session_survives_a_restart(self):
         self.serve(tcp={S: [2223]})

@@ -41,10 +41,6 @@ class ConntrackFeaturesTest(LabTestCase):
     def kernel_conntrack(self, *args):
         return self.lab.ns[R].run(["conntrack", "-L", *args]).stdout.splitlines()
 
-    def flush_conntrack(self):
-        for family in ("ipv4", "ipv6"):
-            self.lab.ns[R].run(["conntrack", "-F", "-f", family], check=False)
-
     def test_connmark_decides_both_ways_like_the_kernel(self):
         self.serve(tcp={S: [2224, 2225, 2226]})
         self.check_scenario("ct_connmark", [[
@@ -55,7 +51,7 @@ class ConntrackFeaturesTest(LabTestCase):
         ]])
 
     def test_listing_shows_the_connection_as_the_kernel_does(self):
-        self.flush_conntrack()
+        self.lab.flush_conntrack()
         daemon = self.start_verdictd(ruleset_path("ct_connmark"))
         session = EchoSession(self.lab, 4, 2224)
         try:
@@ -116,14 +112,9 @@ class ConntrackFeaturesTest(LabTestCase):
             session.close()
 
     def test_connlimit_drops_the_third_connection_like_the_kernel(self):
-        outcomes = {}
-        for mode in ("kernel", "verdictd"):
-            path = ruleset_path("ct_connlimit")
-            if mode == "kernel":
-                self.lab.kernel_load(path)
-            else:
-                self.start_verdictd(path)
-            self.serve(tcp={S: [2228]})
+        self.serve(tcp={S: [2228]})
+
+        def body(side):
             listener = self.lab.ns[S].socket(socket.AF_INET, socket.SOCK_STREAM)
             listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             listener.bind((ADDR[(S, 4)], 2227))
@@ -137,24 +128,17 @@ class ConntrackFeaturesTest(LabTestCase):
                     held.append(client)
                     client.settimeout(3)
                     client.connect((ADDR[(S, 4)], 2227))
-                third = self.probe([TcpEcho(C, S, 2227), TcpEcho(C, S, 2228)])
+                return self.probe([TcpEcho(C, S, 2227), TcpEcho(C, S, 2228)])
             finally:
                 for client in held:
                     client.close()
                 listener.close()
-            outcomes[mode] = third
-            for daemon in self.daemons:
-                daemon.stop()
-            self.daemons.clear()
-            self.lab.kernel_reset()
-            for family in ("ipv4", "ipv6"):
-                self.lab.ns[R].run(["conntrack", "-F", "-f", family], check=False)
-        print(f"connlimit: kernel {outcomes['kernel']}, verdictd {outcomes['verdictd']}",
-              file=sys.stderr)
-        self.assertEqual(outcomes["kernel"], {"tcp-echo4 client -> server:2227": "timeout",
-                                              "tcp-echo4 client -> server:2228": "open"})
-        self.assertEqual(outcomes["verdictd"], outcomes["kernel"])
 
+        kernel, ours = self.against_the_kernel(ruleset_path("ct_connlimit"), body)
+        print(f"connlimit: kernel {kernel}, verdictd {ours}", file=sys.stderr)
+        self.assertEqual(kernel, {"tcp-echo4 client -> server:2227": "timeout",
+                                  "tcp-echo4 client -> server:2228": "open"})
+        self.assertEqual(ours, kernel)
 
 if __name__ == "__main__":
     unittest.main()

@@ -237,47 +237,33 @@ class PlacementsTest(LabTestCase):
             # Every port unreachable is sent, however fast they come.
             cls.lab.ns[where].sysctl({"net.ipv4.icmp_ratelimit": 0, "net.ipv6.icmp.ratelimit": 0})
 
-    def flush_conntrack(self):
-        for family in ("ipv4", "ipv6"):
-            self.lab.ns[R].run(["conntrack", "-F", "-f", family], check=False)
-
-    def kernel_counters(self, tables):
-        counters = {}
-        for table in tables:
-            for tool in ("iptables-legacy", "ip6tables-legacy"):
-                listing = self.lab.ns[R].run([tool, "-t", table, "-L", "-v", "-x", "-n"]).stdout
-                listing_counters(listing, table, counters)
-        return counters
-
-    @staticmethod
-    def daemon_counters(daemon, tables):
-        counters = {}
-        for table in tables:
-            listing_counters(daemon.ctl("list", "-t", table, "-v", "-x", "-n").stdout, table,
-                             counters)
-        return counters
-
-    def run_once(self, path, tables, phases, daemon=None):
-        """One run of both phases, in the kernel or under `daemon`; the
-        counters of phase 2 are what it added."""
+    def run_once(self, side, tables, phases, evidence):
+        """One run of both phases; the counters of phase 2 are what it added.
+        Under verdictd, what `status`, `conntrack` and `list` show goes into
+        `evidence`."""
         began = time.monotonic()
-        if daemon is None:
-            self.lab.kernel_load(path)
-            read = lambda: self.kernel_counters(tables)  # noqa: E731
-        else:
-            read = lambda: self.daemon_counters(daemon, tables)  # noqa: E731
+
+        def read():
+            counters = {}
+            for table in tables:
+                for listing in side.listings(table, "-v", "-x", "-n"):
+                    listing_counters(listing, table, counters)
+            return counters
+
         outcomes, transcripts, counters = {}, {}, []
-        try:
-            for pairs, timeout in zip(phases, (EXCHANGE_TIMEOUT, BULK_TIMEOUT)):
-                probes = [p for p, _ in pairs]
-                outcomes.update(self.probe(probes, timeout))
-                transcripts.update({str(p): p.transcript for p in probes
-                                    if hasattr(p, "transcript")})
-                time.sleep(SETTLE)
-                counters.append(read())
-        finally:
-            if daemon is None:
-                self.lab.kernel_reset()
+        for pairs, timeout in zip(phases, (EXCHANGE_TIMEOUT, BULK_TIMEOUT)):
+            probes = [p for p, _ in pairs]
+            outcomes.update(self.probe(probes, timeout))
+            transcripts.update({str(p): p.transcript for p in probes
+                                if hasattr(p, "transcript")})
+            time.sleep(SETTLE)
+            counters.append(read())
+        if side.daemon:
+            evidence.update(status=conntrack_status(side.daemon),
+                            flows=side.daemon.ctl("conntrack").stdout,
+                            listing="\n".join(side.daemon.ctl("list", "-t", t, "-v", "-x",
+                                                               "-n").stdout for t in tables),
+                            log=side.daemon.read_log)
         keys = [k for k in counters[0] if k[1] in tables[k[0]]]
         phased = [{k: tuple(counters[0][k]) for k in keys},
                   {k: tuple(b - a for a, b in zip(counters[0][k], counters[1][k])) for k in keys}]
@@ -290,28 +276,17 @@ class PlacementsTest(LabTestCase):
             json.dump(ruleset, f, indent=1)
         tables = {t: set(chains) for t, chains in ruleset["tables"].items()}
         phases = exchanges(placement)
+        evidence, checked = {}, []
 
-        kernel = []
-        for _ in range(2):
-            self.flush_conntrack()
-            kernel.append(self.run_once(path, tables, phases))
-        self.flush_conntrack()
-        daemon = self.start_verdictd(path)
-        try:
-            ours = self.run_once(path, tables, phases, daemon)
-            status = conntrack_status(daemon)
-            flows = daemon.ctl("conntrack").stdout
-            listing = "\n".join(daemon.ctl("list", "-t", t, "-v", "-x", "-n").stdout
-                                for t in tables)
-        finally:
-            self.daemons.remove(daemon)
-            exit_status = daemon.stop()
-            self.lab.kernel_reset()  # verdictd leaves its steering closed
-        self.flush_conntrack()
-        return self.compare(placement, phases, kernel, ours, status, exit_status,
-                            (daemon.read_log(), listing, flows))
+        def compare(results):
+            *kernel, ours = results
+            checked.append(self.compare(placement, phases, kernel, ours, evidence))
 
-    def compare(self, placement, phases, kernel, ours, status, exit_status, evidence):
+        self.against_the_kernel(path, lambda side: self.run_once(side, tables, phases, evidence),
+                                modes=("kernel", "kernel", "verdictd"), compare=compare)
+        return checked[0]
+
+    def compare(self, placement, phases, kernel, ours, evidence):
         tally, problems, premise = Tally(), [], []
         for probe, want in phases[0] + phases[1]:
             name = str(probe)
@@ -341,6 +316,7 @@ class PlacementsTest(LabTestCase):
                 if not agrees:
                     problems.append(f"  {label}: kernel {' '.join(map(str, values))}, "
                                     f"verdictd {mine}")
+        status = evidence["status"]
         divergences = status.get("divergences", "missing")
         print(f"placement {placement.name}: {tally}; divergences={divergences}; "
               f"kernel {kernel[0].seconds:.1f}+{kernel[1].seconds:.1f} s, "
@@ -351,14 +327,12 @@ class PlacementsTest(LabTestCase):
                             "other:\n" + "\n".join(premise))
         if problems:
             failures.append("verdictd differs from the kernel:\n" + "\n".join(problems))
-        if exit_status != 0:
-            failures.append(f"verdictd exited {exit_status}")
         if divergences != 0:
             failures.append(f"verdictctl status: divergences={divergences} in {status}")
         if failures:
-            log, listing, flows = evidence
-            failures.append(f"verdictd log (end):\n{log[-3000:]}\nverdictctl list -v -x:\n"
-                            f"{listing}\nverdictctl conntrack:\n{flows}")
+            failures.append(f"verdictd log (end):\n{evidence['log']()[-3000:]}\n"
+                            f"verdictctl list -v -x:\n{evidence['listing']}\n"
+                            f"verdictctl conntrack:\n{evidence['flows']}")
         return tally, failures
 
     def test_every_placement_carries_every_exchange_like_the_kernel(self):

@@ -114,49 +114,46 @@ class DaemonTest(LabTestCase):
 
     def test_list_counters_equal_packets_sent_and_the_kernels(self):
         self.serve(udp={S: [9000, 9001]})
-        path = ruleset_path("forward_counters")
 
-        self.lab.kernel_load(path)
-        self.send_counted_traffic()
-        k4 = self.lab.kernel_counters(4, "filter", "FORWARD")
-        k6 = self.lab.kernel_counters(6, "filter", "FORWARD")
-        self.lab.kernel_reset()
-        # The kernel's per-family chains hold the rules of their family, in order.
-        kernel = [k4[0], k4[1], (k4[2][0] + k6[0][0], k4[2][1] + k6[0][1]), k6[1], k6[2],
-                  (k4[3][0] + k6[3][0], k4[3][1] + k6[3][1])]
+        def body(side):
+            self.send_counted_traffic()
+            if side.daemon is None:
+                k4 = self.lab.kernel_counters(4, "filter", "FORWARD")
+                k6 = self.lab.kernel_counters(6, "filter", "FORWARD")
+                # The kernel's per-family chains hold the rules of their family, in order.
+                return [k4[0], k4[1], (k4[2][0] + k6[0][0], k4[2][1] + k6[0][1]), k6[1], k6[2],
+                        (k4[3][0] + k6[3][0], k4[3][1] + k6[3][1])]
+            daemon = side.daemon
+            rows, policy = list_rows(daemon.ctl("list", "-v", "--line-numbers").stdout, "FORWARD")
+            # Replies of the v6 pings reach the policy, like everything the rules only count.
+            self.assertEqual(policy[0], 25 + 25 + 30 + 30)
+            daemon.ctl("zero")
+            zeroed = list_rows(daemon.ctl("list", "-v", "--line-numbers").stdout, "FORWARD")
+            self.assertEqual(zeroed, ([(0, 0)] * 6, (0, 0)))
+            return rows
 
-        daemon = self.start_verdictd(path)
-        self.send_counted_traffic()
-        rows, policy = list_rows(daemon.ctl("list", "-v", "--line-numbers").stdout, "FORWARD")
+        kernel, rows = self.against_the_kernel(ruleset_path("forward_counters"), body)
         self.assertEqual([p for p, _ in rows], [25, 25, 40, 30, 35, 0])
         self.assertEqual(rows, kernel, "verdictd's (packets, bytes) per rule differ from the kernel's")
-        # Replies of the v6 pings reach the policy, like everything the rules only count.
-        self.assertEqual(policy[0], 25 + 25 + 30 + 30)
-
-        daemon.ctl("zero")
-        rows, policy = list_rows(daemon.ctl("list", "-v", "--line-numbers").stdout, "FORWARD")
-        self.assertEqual(rows, [(0, 0)] * 6)
-        self.assertEqual(policy, (0, 0))
         print("counters: verdictctl list -v == packets sent == kernel", flush=True)
 
     def check_list_layout(self, name, family, traffic):
         """`verdictctl list -v -n --line-numbers -4/-6` prints what
         `iptables -L -v -n --line-numbers` (ip6tables) prints for the same
         ruleset after the same traffic, trailing blanks aside."""
-        path = ruleset_path(name)
         tool = "iptables-legacy" if family == 4 else "ip6tables-legacy"
-        self.lab.kernel_load(path)
-        self.probe(traffic)
-        kernel = self.lab.ns[R].run([tool, "-L", "-v", "-n", "--line-numbers"]).stdout
-        self.lab.kernel_reset()
-        daemon = self.start_verdictd(path)
-        self.probe(traffic)
-        ours = daemon.ctl("list", "-v", "-n", "--line-numbers", f"-{family}").stdout
-        daemon.stop()
-        self.lab.kernel_reset()
+
+        def body(side):
+            self.probe(traffic)
+            if side.daemon is None:
+                listing = self.lab.ns[R].run([tool, "-L", "-v", "-n", "--line-numbers"]).stdout
+            else:
+                listing = side.daemon.ctl("list", "-v", "-n", "--line-numbers", f"-{family}").stdout
+            return [l.rstrip() for l in listing.splitlines()]
+
+        kernel, ours = self.against_the_kernel(ruleset_path(name), body)
         self.maxDiff = None
-        self.assertEqual([l.rstrip() for l in ours.splitlines()],
-                         [l.rstrip() for l in kernel.splitlines()])
+        self.assertEqual(ours, kernel)
 
     def test_list_layout_matches_iptables(self):
         self.serve(tcp={S: [8080]}, udp={S: [9000, 9001, 9003]})

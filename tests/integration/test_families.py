@@ -1,3 +1,4 @@
+# ctest labels: conntrack
 """One ruleset, two families, kept apart as iptables and ip6tables keep them
 (issue 8). A host firewall with an IPv4 DROP policy, written once as a ruleset
 that covers IPv4 only and once with a policy per family, against the kernel

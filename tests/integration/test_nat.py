@@ -33,7 +33,7 @@ import unittest
 
 from lab import ADDR, CLIENT, ROUTER, SERVER
 from nat_probes import PeerServer, ask_tcp, ask_udp, open_tcp, read_answer, transfer
-from oracle import LabTestCase, queue_packets, ruleset_path
+from oracle import LabTestCase, ruleset_path
 from probes import Ping, Tcp, run_probes
 from test_daemon import list_rows
 
@@ -70,10 +70,6 @@ class NatTestCase(LabTestCase):
         self.peer_servers.append(server)
         return server
 
-    def flush_conntrack(self):
-        for family in ("ipv4", "ipv6"):
-            self.lab.ns[R].run(["conntrack", "-F", "-f", family], check=False)
-
     def forward_packets(self, mode, daemon, rules):
         """Packet counters of the first `rules` filter FORWARD rules (IPv4).
         verdictd counts a rule that applies to both families once; the kernel
@@ -95,36 +91,17 @@ class NatTestCase(LabTestCase):
         return daemon.ctl("conntrack", *selection).stdout.splitlines()
 
     def in_both_modes(self, name, body):
-        """Runs body(mode, daemon) -> {item: outcome} with the ruleset in the
-        kernel, then under verdictd, each from an empty conntrack table (a
-        kernel entry left from the first run would carry its NAT binding into
-        the second). Returns {mode: outcomes}."""
-        path = ruleset_path(name)
-        results = {}
-        for mode in MODES:
-            self.flush_conntrack()
-            daemon = None
-            if mode == "kernel":
-                self.lab.kernel_load(path)
-            else:
-                daemon = self.start_verdictd(path)
-            try:
-                results[mode] = body(mode, daemon)
-                queued = daemon.ctl("status").stdout if daemon else None
-                divergences = self.lasting_divergences(daemon) if daemon else ""
-            finally:
-                for d in self.daemons:
-                    status = d.stop()
-                    self.assertEqual(status, 0, f"verdictd exited {status}:\n{d.read_log()}")
-                self.daemons.clear()
-                self.lab.kernel_reset()
-            if daemon:
-                self.assertTrue(any(packets for _, packets in queue_packets(queued).values()),
-                                f"no packet reached verdictd:\n{queued}")
-                self.log = daemon.read_log()
-                if divergences:
-                    self.fail(f"scenario {name}: {divergences}")
-        self.flush_conntrack()
+        """body(mode, daemon) -> {item: outcome} in the oracle loop, for the
+        modes of VERDICTD_NAT_MODES. Returns {mode: outcomes}."""
+        logs = []
+
+        def run(side):
+            if side.daemon:
+                logs.append(side.daemon.read_log)
+            return body(side.mode, side.daemon)
+
+        results = dict(zip(MODES, self.against_the_kernel(ruleset_path(name), run, MODES)))
+        self.log = logs[0]() if logs else ""
         return results
 
     def assert_modes(self, scenario, expected, results):

@@ -54,21 +54,12 @@ class StatisticTest(LabTestCase):
             receiver.settimeout(2)
             self.receivers[port] = receiver
 
-    def start(self, mode):
-        """Loads the ruleset into the kernel or starts verdictd on it; returns
-        a function giving the FORWARD rules' packet counters."""
-        if mode == "kernel":
-            self.lab.kernel_load(RULESET)
-            return lambda: [p for p, _ in self.lab.kernel_counters(4, "filter", "FORWARD")]
-        daemon = self.start_verdictd(RULESET)
-        return lambda: [p for p, _ in list_rows(
-            daemon.ctl("list", "-v", "--line-numbers", "-4").stdout, "FORWARD")[0]]
-
-    def stop(self):
-        for daemon in self.daemons:
-            daemon.stop()
-        self.daemons.clear()
-        self.lab.kernel_reset()
+    def counters(self, side):
+        """The FORWARD rules' packet counters (IPv4)."""
+        if side.daemon is None:
+            return [p for p, _ in self.lab.kernel_counters(4, "filter", "FORWARD")]
+        return [p for p, _ in list_rows(
+            side.daemon.ctl("list", "-v", "--line-numbers", "-4").stdout, "FORWARD")[0]]
 
     def send(self, port, payloads):
         """Sends the datagrams and waits until the server has them all."""
@@ -77,59 +68,55 @@ class StatisticTest(LabTestCase):
         received = [self.receivers[port].recv(64) for _ in payloads]
         self.assertEqual(sorted(received), sorted(payloads))
 
-    def listing(self, mode):
-        if mode == "kernel":
+    def listing(self, side):
+        if side.daemon is None:
             return self.lab.ns[R].run(["iptables-legacy", "-L", "-v", "-n",
                                        "--line-numbers"]).stdout
-        return self.daemons[0].ctl("list", "-v", "-n", "--line-numbers", "-4").stdout
+        return side.daemon.ctl("list", "-v", "-n", "--line-numbers", "-4").stdout
 
     def test_nth_counts_the_same_datagrams_as_the_kernel(self):
-        sequences, listings = {}, {}
-        for mode in ("kernel", "verdictd"):
-            counters = self.start(mode)
-            try:
-                counted = [[] for _ in range(NTH_RULES)]
-                before = counters()[:NTH_RULES]
-                for number in range(1, NTH_PACKETS + 1):
-                    self.send(NTH_PORT, [b"%d" % number])
-                    after = counters()[:NTH_RULES]
-                    for rule, (old, new) in enumerate(zip(before, after)):
-                        self.assertIn(new - old, (0, 1), f"{mode}: rule {rule + 1}")
-                        if new > old:
-                            counted[rule].append(number)
-                    before = after
-                sequences[mode] = counted
-                listings[mode] = [line.rstrip() for line in self.listing(mode).splitlines()]
-                if mode == "kernel":
-                    saved = self.lab.ns[R].run(["iptables-legacy-save"]).stdout
-            finally:
-                self.stop()
-        for mode in sequences:
-            for rule, numbers in enumerate(sequences[mode]):
+        saved = []
+
+        def body(side):
+            counted = [[] for _ in range(NTH_RULES)]
+            before = self.counters(side)[:NTH_RULES]
+            for number in range(1, NTH_PACKETS + 1):
+                self.send(NTH_PORT, [b"%d" % number])
+                after = self.counters(side)[:NTH_RULES]
+                for rule, (old, new) in enumerate(zip(before, after)):
+                    self.assertIn(new - old, (0, 1), f"{side.mode}: rule {rule + 1}")
+                    if new > old:
+                        counted[rule].append(number)
+                before = after
+            if side.daemon is None:
+                saved.append(self.lab.ns[R].run(["iptables-legacy-save"]).stdout)
+            return counted, [line.rstrip() for line in self.listing(side).splitlines()]
+
+        (kernel, kernel_listing), (ours, our_listing) = self.against_the_kernel(RULESET, body)
+        for mode, sequence in (("kernel", kernel), ("verdictd", ours)):
+            for rule, numbers in enumerate(sequence):
                 print(f"{mode:8} rule {rule + 1}: {numbers}", file=sys.stderr)
-        self.assertEqual(sequences["kernel"], expected_nth())
-        self.assertEqual(sequences["verdictd"], sequences["kernel"])
+        self.assertEqual(kernel, expected_nth())
+        self.assertEqual(ours, kernel)
         self.maxDiff = None
-        self.assertEqual(listings["verdictd"], listings["kernel"])
+        self.assertEqual(our_listing, kernel_listing)
         exported = self.lab.ctl("export", "-4", RULESET).stdout
         self.assertEqual([l for l in exported.splitlines() if l.startswith("-A ")],
-                         [l for l in saved.splitlines() if l.startswith("-A ")])
+                         [l for l in saved[0].splitlines() if l.startswith("-A ")])
 
     def test_random_takes_its_share_like_the_kernel(self):
-        for mode in ("kernel", "verdictd"):
-            counters = self.start(mode)
-            try:
-                for first in range(0, RANDOM_PACKETS, BURST):
-                    self.send(RANDOM_PORT, [b"%d" % n for n in range(first, first + BURST)])
-                seen, sampled, not_sampled = counters()[NTH_RULES:NTH_RULES + 3]
-            finally:
-                self.stop()
-            print(f"{mode:8} of {seen}: probability 0.3 took {sampled}, "
+        def body(side):
+            for first in range(0, RANDOM_PACKETS, BURST):
+                self.send(RANDOM_PORT, [b"%d" % n for n in range(first, first + BURST)])
+            seen, sampled, not_sampled = self.counters(side)[NTH_RULES:NTH_RULES + 3]
+            print(f"{side.mode:8} of {seen}: probability 0.3 took {sampled}, "
                   f"negated {not_sampled} (tolerance {TOLERANCE})", file=sys.stderr)
             self.assertEqual(seen, RANDOM_PACKETS)
-            self.assertAlmostEqual(sampled / seen, PROBABILITY, delta=TOLERANCE, msg=mode)
-            self.assertAlmostEqual(not_sampled / seen, 1 - PROBABILITY, delta=TOLERANCE, msg=mode)
+            self.assertAlmostEqual(sampled / seen, PROBABILITY, delta=TOLERANCE, msg=side.mode)
+            self.assertAlmostEqual(not_sampled / seen, 1 - PROBABILITY, delta=TOLERANCE,
+                                   msg=side.mode)
 
+        self.against_the_kernel(RULESET, body)
 
 if __name__ == "__main__":
     unittest.main()

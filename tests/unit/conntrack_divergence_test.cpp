@@ -10,7 +10,7 @@
 #include "conntrack/divergence.hpp"
 #include "conntrack/flow_listing.hpp"
 #include "conntrack/tracker.hpp"
-#include "conntrack_packets.hpp"
+#include "packets.hpp"
 
 namespace verdictd {
 namespace {

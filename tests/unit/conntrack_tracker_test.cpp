@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "conntrack/tracker.hpp"
-#include "conntrack_packets.hpp"
+#include "packets.hpp"
 
 namespace verdictd {
 namespace {

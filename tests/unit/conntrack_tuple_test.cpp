@@ -4,7 +4,7 @@
 
 #include "conntrack/flow.hpp"
 #include "conntrack/tuple.hpp"
-#include "conntrack_packets.hpp"
+#include "packets.hpp"
 
 namespace verdictd {
 namespace {

@@ -5,7 +5,7 @@
 #include <gtest/gtest.h>
 
 #include "ruleset/loader.hpp"
-#include "test_packets.hpp"
+#include "packets.hpp"
 
 namespace verdictd {
 namespace {

@@ -8,7 +8,7 @@
 #include "ruleset/list.hpp"
 #include "ruleset/loader.hpp"
 #include "ruleset/save.hpp"
-#include "test_packets.hpp"
+#include "packets.hpp"
 
 namespace verdictd {
 namespace {

@@ -1,6 +1,7 @@
-// Packets for the NAT rewriting tests, and reference checksums written
-// independently of daemon/nat/checksum: naive sums over an assembled
-// pseudo-header, a bit-by-bit CRC32c.
+// Checksums for the NAT rewriting and checksum tests, written independently
+// of daemon/nat/checksum (naive sums over an assembled pseudo-header, a
+// bit-by-bit CRC32c), and what a NAT manipulation writes into a packet built
+// with packets.hpp.
 #pragma once
 
 #include <arpa/inet.h>
@@ -10,16 +11,11 @@
 #include <optional>
 #include <vector>
 
-#include "conntrack_packets.hpp"
 #include "nat/rewrite.hpp"
 #include "packet/packet.hpp"
-#include "test_packets.hpp"
+#include "packets.hpp"
 
 namespace verdictd::test {
-
-inline std::uint16_t get16(const Bytes& b, std::size_t at) {
-  return static_cast<std::uint16_t>(b[at] << 8 | b[at + 1]);
-}
 
 // RFC 1071: the complement of the ones-complement sum of 16-bit words.
 inline std::uint16_t reference_checksum(const Bytes& data) {
@@ -40,8 +36,6 @@ inline std::uint32_t reference_crc32c(const Bytes& data) {
   }
   return ~crc;
 }
-
-constexpr std::uint8_t kFragmentHeader = 44;
 
 // Where the parts of a test packet are: the builders below make IPv4 packets
 // with options and IPv6 packets with at most a fragment header.
@@ -72,11 +66,6 @@ inline Shape shape_of(const Bytes& p) {
     }
   }
   return s;
-}
-
-inline Bytes slice(const Bytes& b, std::size_t from, std::size_t to) {
-  return {b.begin() + static_cast<std::ptrdiff_t>(from),
-          b.begin() + static_cast<std::ptrdiff_t>(to)};
 }
 
 // Pseudo-header (RFC 768, RFC 8200 8.1) then the transport bytes.
@@ -214,27 +203,6 @@ inline Bytes with_fields(Bytes p, const NatManip& m) {
 
 inline NatManip manip(ManipSide side, const char* address, std::uint16_t port) {
   return {side, *IpAddress::parse(address), port};
-}
-
-// `p` with `words` 4-byte IPv4 options (NOPs then an end of list).
-inline Bytes with_ipv4_options(Bytes p, std::size_t words) {
-  Bytes options(words * 4, 1);
-  options.back() = 0;
-  p.insert(p.begin() + 20, options.begin(), options.end());
-  p[0] = static_cast<std::uint8_t>(0x40 | (5 + words));
-  put16(p, 2, static_cast<std::uint16_t>(p.size()));
-  return p;
-}
-
-// An IPv6 packet with a fragment header at `offset` (8-byte units).
-inline Bytes ipv6_fragment(std::uint8_t protocol, const char* source, const char* destination,
-                           const Bytes& payload, std::uint16_t offset, bool more) {
-  Bytes header(8, 0);
-  header[0] = protocol;
-  put16(header, 2, static_cast<std::uint16_t>(offset << 3 | (more ? 1 : 0)));
-  put32(header, 4, 0xabcd0123);  // identification
-  header.insert(header.end(), payload.begin(), payload.end());
-  return ipv6(kFragmentHeader, source, destination, header);
 }
 
 // The first fragment of a whole (sealed) packet: its first `transport_bytes`

@@ -9,7 +9,7 @@
 #include "pipeline/engine.hpp"
 #include "pipeline/unknown_binding.hpp"
 #include "ruleset/loader.hpp"
-#include "test_packets.hpp"
+#include "packets.hpp"
 
 namespace verdictd {
 namespace {

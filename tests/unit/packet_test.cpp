@@ -3,34 +3,29 @@
 // truncation point, malformed headers and random bytes.
 #include "packet/packet.hpp"
 
-#include <arpa/inet.h>
 #include <gtest/gtest.h>
 
 #include <array>
-#include <initializer_list>
 #include <random>
 #include <vector>
 
-#include "test_packets.hpp"
+#include "packets.hpp"
 
 namespace verdictd {
 namespace {
 
+using test::auth_header;
 using test::Bytes;
-using test::icmp_header;
+using test::concat;
+using test::fragment_header;
+using test::icmp_message;
+using test::options_header;
 using test::put16;
 using test::sctp_header;
 using test::udp_header;
 
-// ---- Builders. Multi-byte fields are big-endian, as on the wire.
-
-Bytes concat(std::initializer_list<Bytes> parts) {
-  Bytes all;
-  for (const Bytes& part : parts) {
-    all.insert(all.end(), part.begin(), part.end());
-  }
-  return all;
-}
+// ---- This file's packets (packets.hpp), every field set to a value a
+// misread would show.
 
 struct TcpFields {
   std::uint16_t sport = 40000;
@@ -44,98 +39,31 @@ struct TcpFields {
 
 // A TCP header of data_offset * 4 bytes (at least 20), options zero.
 Bytes tcp(const TcpFields& f = {}) {
-  Bytes b(std::max<std::size_t>(20, std::size_t{f.data_offset} * 4), 0);
-  put16(b, 0, f.sport);
-  put16(b, 2, f.dport);
-  b[4] = 0x11;  // sequence number, so a misread offset shows
-  b[12] = static_cast<std::uint8_t>((f.data_offset << 4) | (f.reserved & 0x0f));
-  b[13] = f.flags;
-  put16(b, 14, f.window);
-  put16(b, 18, f.urgent);
-  return b;
+  return test::tcp_header({.sport = f.sport,
+                           .dport = f.dport,
+                           .flags = f.flags,
+                           .seq = 0x11000000,  // so a misread offset shows
+                           .window = f.window,
+                           .urgent = f.urgent,
+                           .reserved = f.reserved,
+                           .data_offset = f.data_offset});
 }
 
-struct Ipv4Fields {
-  std::uint8_t protocol = ipproto::kTcp;
-  const char* source = "192.0.2.1";
-  const char* destination = "198.51.100.2";
-  std::uint8_t ttl = 64;
-  std::uint8_t tos = 0x10;
-  std::uint16_t id = 0xbeef;
-  bool dont_fragment = true;
-  bool more_fragments = false;
-  std::uint16_t fragment_offset = 0;  // 8-byte units
-  std::size_t option_bytes = 0;       // a multiple of 4, up to 40
-};
-
-// An IPv4 header (with NOP options if asked) followed by payload; the total
-// length field covers both.
-Bytes ipv4(const Ipv4Fields& f, const Bytes& payload) {
-  const std::size_t header = 20 + f.option_bytes;
-  Bytes b(header, 0x01);  // 0x01 is the NOP option
-  b[0] = static_cast<std::uint8_t>(0x40 | (header / 4));
-  b[1] = f.tos;
-  put16(b, 2, static_cast<std::uint16_t>(header + payload.size()));
-  put16(b, 4, f.id);
-  put16(b, 6,
-        static_cast<std::uint16_t>((f.dont_fragment ? 0x4000 : 0) |
-                                   (f.more_fragments ? 0x2000 : 0) | f.fragment_offset));
-  b[8] = f.ttl;
-  b[9] = f.protocol;
-  put16(b, 10, 0);  // checksum: not checked
-  inet_pton(AF_INET, f.source, &b[12]);
-  inet_pton(AF_INET, f.destination, &b[16]);
-  b.insert(b.end(), payload.begin(), payload.end());
-  return b;
+test::Ipv4Header ipv4_fields() {
+  return {.source = "192.0.2.1",
+          .destination = "198.51.100.2",
+          .id = 0xbeef,
+          .tos = 0x10,
+          .dont_fragment = true};
 }
 
 Bytes ipv4(std::uint8_t protocol, const Bytes& payload) {
-  Ipv4Fields f;
-  f.protocol = protocol;
-  return ipv4(f, payload);
+  return test::ipv4(protocol, payload, ipv4_fields());
 }
 
-// An IPv6 header whose payload length covers `payload` (extension headers
-// included); `next` is the first next-header value.
 Bytes ipv6(std::uint8_t next, const Bytes& payload, std::uint8_t hop_limit = 64) {
-  Bytes b(40, 0);
-  b[0] = 0x6a;  // version 6, traffic class 0xab, flow label 0xcdef0
-  b[1] = 0xbc;
-  b[2] = 0xde;
-  b[3] = 0xf0;
-  put16(b, 4, static_cast<std::uint16_t>(payload.size()));
-  b[6] = next;
-  b[7] = hop_limit;
-  inet_pton(AF_INET6, "2001:db8::1", &b[8]);
-  inet_pton(AF_INET6, "2001:db8::2", &b[24]);
-  b.insert(b.end(), payload.begin(), payload.end());
-  return b;
-}
-
-// Hop-by-hop, routing or destination options: `units` extra 8-byte units.
-Bytes options_header(std::uint8_t next, std::uint8_t units = 0) {
-  Bytes b((std::size_t{units} + 1) * 8, 0);
-  b[0] = next;
-  b[1] = units;
-  b[2] = 0x01;  // PadN option, so the contents look real
-  b[3] = static_cast<std::uint8_t>(b.size() - 4);
-  return b;
-}
-
-Bytes fragment_header(std::uint8_t next, std::uint16_t offset, bool more) {
-  Bytes b(8, 0);
-  b[0] = next;
-  put16(b, 2, static_cast<std::uint16_t>((offset << 3) | (more ? 1 : 0)));
-  put16(b, 4, 0xcafe);  // identification
-  return b;
-}
-
-// An authentication header: its length field counts 4-byte units minus 2.
-Bytes auth_header(std::uint8_t next, std::uint8_t length_field) {
-  Bytes b((std::size_t{length_field} + 2) * 4, 0);
-  b[0] = next;
-  b[1] = length_field;
-  return b;
+  return test::ipv6(next, payload,
+                    {.hop_limit = hop_limit, .traffic_class = 0xab, .flow_label = 0xcdef0});
 }
 
 PacketView parse(const Bytes& b) { return PacketView::parse(b); }
@@ -223,18 +151,18 @@ TEST(PacketIpv4, ShortSctpHasPortsForMultiportAndSaysHowMuchIsThere) {
 }
 
 TEST(PacketIpv4, Icmp) {
-  const PacketView p = parse(ipv4(ipproto::kIcmp, icmp_header(3, 3)));
+  const PacketView p = parse(ipv4(ipproto::kIcmp, icmp_message(3, 3)));
   ASSERT_TRUE(p.has_icmp);
   EXPECT_EQ(p.icmp_type, 3);
   EXPECT_EQ(p.icmp_code, 3);
   EXPECT_FALSE(p.has_ports);
-  Bytes short_icmp = icmp_header(8, 0);
+  Bytes short_icmp = icmp_message(8, 0);
   short_icmp.resize(7);
   EXPECT_FALSE(parse(ipv4(ipproto::kIcmp, short_icmp)).has_icmp);
 }
 
 TEST(PacketIpv4, Icmpv6NumberInIpv4IsNotIcmp) {
-  const PacketView p = parse(ipv4(ipproto::kIcmpv6, icmp_header(128, 0)));
+  const PacketView p = parse(ipv4(ipproto::kIcmpv6, icmp_message(128, 0)));
   EXPECT_EQ(p.protocol, ipproto::kIcmpv6);
   EXPECT_FALSE(p.has_icmp);
 }
@@ -250,10 +178,9 @@ TEST(PacketIpv4, OtherProtocolByNumber) {
 
 TEST(PacketIpv4, OptionsMoveTheTransportHeader) {
   for (const std::size_t option_bytes : {4U, 20U, 40U}) {
-    Ipv4Fields f;
-    f.protocol = ipproto::kUdp;
+    test::Ipv4Header f = ipv4_fields();
     f.option_bytes = option_bytes;
-    const PacketView p = parse(ipv4(f, udp_header(68, 67)));
+    const PacketView p = parse(test::ipv4(ipproto::kUdp, udp_header(68, 67), f));
     ASSERT_TRUE(p.has_network) << option_bytes;
     EXPECT_EQ(p.transport_offset, 20 + option_bytes);
     ASSERT_TRUE(p.has_ports);
@@ -264,9 +191,9 @@ TEST(PacketIpv4, OptionsMoveTheTransportHeader) {
 }
 
 TEST(PacketIpv4, OptionsCutByTheCaptureLeaveNoNetwork) {
-  Ipv4Fields f;
+  test::Ipv4Header f = ipv4_fields();
   f.option_bytes = 40;
-  Bytes bytes = ipv4(f, tcp());
+  Bytes bytes = test::ipv4(ipproto::kTcp, tcp(), f);
   bytes.resize(59);
   EXPECT_FALSE(parse(bytes).has_network);
 }
@@ -274,10 +201,10 @@ TEST(PacketIpv4, OptionsCutByTheCaptureLeaveNoNetwork) {
 // ---- IPv4 fragments.
 
 TEST(PacketIpv4, FirstFragmentHasTransportFields) {
-  Ipv4Fields f;
+  test::Ipv4Header f = ipv4_fields();
   f.dont_fragment = false;
   f.more_fragments = true;
-  const PacketView p = parse(ipv4(f, tcp({.dport = 80})));
+  const PacketView p = parse(test::ipv4(ipproto::kTcp, tcp({.dport = 80}), f));
   EXPECT_TRUE(p.is_fragment);
   EXPECT_TRUE(p.more_fragments);
   EXPECT_FALSE(p.dont_fragment);
@@ -289,13 +216,12 @@ TEST(PacketIpv4, FirstFragmentHasTransportFields) {
 
 TEST(PacketIpv4, LaterFragmentsHaveNoTransportFields) {
   for (const bool more : {true, false}) {
-    Ipv4Fields f;
-    f.protocol = ipproto::kTcp;
+    test::Ipv4Header f = ipv4_fields();
     f.dont_fragment = false;
     f.more_fragments = more;
     f.fragment_offset = 185;
     // The payload looks like a TCP header but is the middle of the data.
-    const PacketView p = parse(ipv4(f, tcp()));
+    const PacketView p = parse(test::ipv4(ipproto::kTcp, tcp(), f));
     ASSERT_TRUE(p.has_network);
     EXPECT_TRUE(p.is_fragment);
     EXPECT_EQ(p.more_fragments, more);
@@ -305,17 +231,16 @@ TEST(PacketIpv4, LaterFragmentsHaveNoTransportFields) {
     EXPECT_FALSE(p.has_ports);
     EXPECT_FALSE(p.has_tcp);
   }
-  Ipv4Fields f;
-  f.protocol = ipproto::kIcmp;
+  test::Ipv4Header f = ipv4_fields();
   f.fragment_offset = 1;
-  EXPECT_FALSE(parse(ipv4(f, icmp_header(8, 0))).has_icmp);
+  EXPECT_FALSE(parse(test::ipv4(ipproto::kIcmp, icmp_message(8, 0), f)).has_icmp);
 }
 
 TEST(PacketIpv4, LargestFragmentOffset) {
-  Ipv4Fields f;
+  test::Ipv4Header f = ipv4_fields();
   f.fragment_offset = 0x1fff;
   f.dont_fragment = false;
-  const PacketView p = parse(ipv4(f, Bytes(8, 0)));
+  const PacketView p = parse(test::ipv4(ipproto::kTcp, Bytes(8, 0), f));
   EXPECT_EQ(p.fragment_offset, 0x1fff);
   EXPECT_FALSE(p.more_fragments);
 }
@@ -462,12 +387,12 @@ TEST(PacketIpv6, Udp) {
 }
 
 TEST(PacketIpv6, Icmpv6) {
-  const PacketView p = parse(ipv6(ipproto::kIcmpv6, icmp_header(135, 0)));
+  const PacketView p = parse(ipv6(ipproto::kIcmpv6, icmp_message(135, 0)));
   ASSERT_TRUE(p.has_icmp);
   EXPECT_EQ(p.icmp_type, 135);
   EXPECT_EQ(p.icmp_code, 0);
   // ICMP for IPv4 carried in IPv6 is not read as ICMP.
-  EXPECT_FALSE(parse(ipv6(ipproto::kIcmp, icmp_header(8, 0))).has_icmp);
+  EXPECT_FALSE(parse(ipv6(ipproto::kIcmp, icmp_message(8, 0))).has_icmp);
 }
 
 TEST(PacketIpv6, HopByHopAndFragmentHeadersBeforeTcp) {
@@ -693,7 +618,7 @@ TEST(PacketView, RandomBytesNeverCrash) {
 TEST(PacketView, MutatedPacketsNeverCrash) {
   const std::vector<Bytes> seeds = {
       ipv4(ipproto::kTcp, tcp()),
-      ipv4(ipproto::kIcmp, icmp_header(8, 0)),
+      ipv4(ipproto::kIcmp, icmp_message(8, 0)),
       ipv6(0, concat({options_header(44), fragment_header(ipproto::kTcp, 0, true), tcp()})),
       ipv6(51, concat({auth_header(ipproto::kUdp, 1), udp_header(1, 2)})),
   };
