@@ -6,6 +6,7 @@
 
 #include "ctl/control_client.hpp"
 #include "ctl/offline.hpp"
+#include "ruleset/schema.hpp"
 #include "ruleset/loader.hpp"
 
 namespace {
@@ -124,6 +125,11 @@ int run(int argc, char** argv) {
   export_rules->add_flag("-6,--ipv6", export_v6, "IPv6 rules")->excludes(export_v4_flag);
   add_max_bytes(export_rules);
 
+  auto* schema =
+      app.add_subcommand("schema", "print the JSON Schema of rulesets, from the extensions");
+  auto* reference = app.add_subcommand(
+      "reference", "print verdictd.ruleset(5), the reference of every key, in roff");
+
   auto* status = app.add_subcommand("status", "ruleset, reload result, steering and queues");
   auto* reload = app.add_subcommand("reload", "reload the ruleset file; print its error");
   auto* zero = app.add_subcommand("zero", "set every rule and policy counter to zero");
@@ -142,6 +148,14 @@ int run(int argc, char** argv) {
   if (export_rules->parsed()) {
     return verdictd::export_ruleset(
         export_file, export_v6 ? verdictd::Family::kIPv6 : verdictd::Family::kIPv4, max_bytes);
+  }
+  if (schema->parsed()) {
+    std::cout << verdictd::ruleset_schema().dump(2) << "\n";
+    return 0;
+  }
+  if (reference->parsed()) {
+    std::cout << verdictd::ruleset_reference();
+    return 0;
   }
   Json request;
   if (status->parsed()) request = {{"command", "status"}};

@@ -56,6 +56,8 @@ class ValueType {
   [[nodiscard]] virtual std::string save_text(const Value& v) const = 0;
   // A JSON Schema of the written forms.
   [[nodiscard]] virtual Json schema() const = 0;
+  // A value of this type, for the reference and the tests of every option.
+  [[nodiscard]] virtual Json example() const = 0;
   // True when the value may be written as a JSON array (a list of ports):
   // a key several modules own goes to the one that takes its shape.
   [[nodiscard]] virtual bool takes_list() const { return false; }
@@ -100,6 +102,7 @@ class ChoiceType final : public ValueType {
   [[nodiscard]] Value parse(const Json& v) const override;
   [[nodiscard]] std::string save_text(const Value& v) const override;
   [[nodiscard]] Json schema() const override;
+  [[nodiscard]] Json example() const override { return choices_.front(); }
 
  private:
   std::string_view name_;
@@ -120,6 +123,7 @@ class NamesType final : public ValueType {
   [[nodiscard]] Value parse(const Json& v) const override;
   [[nodiscard]] std::string save_text(const Value& v) const override;
   [[nodiscard]] Json schema() const override;
+  [[nodiscard]] Json example() const override { return names_.back().name; }
   [[nodiscard]] bool takes_list() const override { return true; }
   // "RELATED,ESTABLISHED"; `none` when no bit is set.
   [[nodiscard]] std::string text(std::uint32_t bits, std::string_view none = "") const;

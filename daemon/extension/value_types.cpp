@@ -24,6 +24,7 @@ class FlagType final : public ValueType {
     return true;
   }
   [[nodiscard]] std::string save_text(const Value& /*v*/) const override { return {}; }
+  [[nodiscard]] Json example() const override { return true; }
   [[nodiscard]] Json schema() const override { return Json{{"const", true}}; }
 };
 
@@ -40,6 +41,7 @@ class NumberType final : public ValueType {
   [[nodiscard]] std::string save_text(const Value& v) const override {
     return std::to_string(std::get<std::uint64_t>(v));
   }
+  [[nodiscard]] Json example() const override { return 1; }
   [[nodiscard]] Json schema() const override {
     return any_of({Json{{"type", "integer"}, {"minimum", 0}, {"maximum", max_}},
                    Json{{"type", "string"}, {"pattern", "^(0|[1-9][0-9]*)$"}}});
@@ -64,6 +66,7 @@ class PortRangeType final : public ValueType {
   [[nodiscard]] std::string save_text(const Value& v) const override {
     return std::get<PortRange>(v).to_string();
   }
+  [[nodiscard]] Json example() const override { return 22; }
   [[nodiscard]] Json schema() const override { return range_schema(); }
 };
 
@@ -81,6 +84,7 @@ class PortListType final : public ValueType {
     }
     return text;
   }
+  [[nodiscard]] Json example() const override { return Json::array({22, "1024:2048"}); }
   [[nodiscard]] Json schema() const override {
     return any_of({range_schema(), Json{{"type", "array"},
                                         {"minItems", 1},
@@ -102,6 +106,7 @@ class U16RangeType final : public ValueType {
   [[nodiscard]] std::string save_text(const Value& v) const override {
     return std::get<PortRange>(v).to_string();
   }
+  [[nodiscard]] Json example() const override { return "64:1500"; }
   [[nodiscard]] Json schema() const override { return range_schema(); }
 };
 
@@ -115,6 +120,7 @@ class PrefixType final : public ValueType {
   [[nodiscard]] std::string save_text(const Value& v) const override {
     return std::get<IpPrefix>(v).to_string();
   }
+  [[nodiscard]] Json example() const override { return "10.0.0.0/8"; }
   [[nodiscard]] Json schema() const override { return Json{{"type", "string"}}; }
 };
 
@@ -129,6 +135,7 @@ class AddressType final : public ValueType {
   [[nodiscard]] std::string save_text(const Value& v) const override {
     return std::get<IpPrefix>(v).address.to_string();
   }
+  [[nodiscard]] Json example() const override { return "10.0.0.1"; }
   [[nodiscard]] Json schema() const override { return Json{{"type", "string"}}; }
 };
 
@@ -156,6 +163,7 @@ class AddressRangeType final : public ValueType {
     const auto& range = std::get<AddressRange>(v);
     return range.first.to_string() + "-" + range.last.to_string();
   }
+  [[nodiscard]] Json example() const override { return "10.0.0.1-10.0.0.9"; }
   [[nodiscard]] Json schema() const override { return Json{{"type", "string"}}; }
 };
 
@@ -173,6 +181,7 @@ class ValueMaskType final : public ValueType {
     const auto& m = std::get<ValueMask>(v);
     return mark_match_text(m.value, m.mask);
   }
+  [[nodiscard]] Json example() const override { return "0x1/0xff"; }
   [[nodiscard]] Json schema() const override {
     return any_of({Json{{"type", "integer"}, {"minimum", 0}, {"maximum", 4294967295U}},
                    Json{{"type", "string"}}});
@@ -191,6 +200,7 @@ class Bits32Type final : public ValueType {
   [[nodiscard]] std::string save_text(const Value& v) const override {
     return hex(std::get<ValueMask>(v).value);
   }
+  [[nodiscard]] Json example() const override { return "0xff"; }
   [[nodiscard]] Json schema() const override {
     return any_of({Json{{"type", "integer"}, {"minimum", 0}, {"maximum", 4294967295U}},
                    Json{{"type", "string"}}});
@@ -207,6 +217,7 @@ class InterfaceType final : public ValueType {
   [[nodiscard]] std::string save_text(const Value& v) const override {
     return std::get<std::string>(v);
   }
+  [[nodiscard]] Json example() const override { return "eth0"; }
   [[nodiscard]] Json schema() const override {
     return Json{{"type", "string"}, {"minLength", 1}, {"maxLength", 15}};
   }
@@ -228,6 +239,7 @@ class TextType final : public ValueType {
   [[nodiscard]] std::string save_text(const Value& v) const override {
     return std::get<std::string>(v);
   }
+  [[nodiscard]] Json example() const override { return "text"; }
   [[nodiscard]] Json schema() const override {
     return Json{{"type", "string"}, {"maxLength", max_length_}};
   }

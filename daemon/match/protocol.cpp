@@ -92,6 +92,7 @@ class ProtocolType final : public ValueType {
                               [&](const ProtocolName& p) { return p.number == number; });
     return known != kProtocolNames.end() ? std::string(known->name) : std::to_string(number);
   }
+  [[nodiscard]] Json example() const override { return "tcp"; }
   [[nodiscard]] Json schema() const override {
     Json names = Json::array();
     for (const ProtocolName& p : kProtocolNames) names.push_back(p.name);

@@ -10,7 +10,7 @@
 
 #include "conntrack/parking_lot.hpp"
 #include "conntrack/tracker.hpp"
-#include "conntrack_packets.hpp"
+#include "packets.hpp"
 
 namespace verdictd {
 namespace {
