@@ -41,8 +41,10 @@ PacketDecision PacketPath::operator()(const QueuedPacket& packet) {
       run_hook(rules_, in, tracking_.tracker != nullptr ? &tracking_ : nullptr, rewritten_);
 
   const PacketConntrack& ct = outcome.connection;
-  if (ct.connmark_changed && ct.has_flow && mirror_ != nullptr)
+  // The kernel's entry learns of a connmark the rules changed.
+  if (ct.connmark_changed && ct.has_flow && mirror_ != nullptr) {
     mirror_->sync_mark(ct.flow.original);
+  }
   PacketDecision decision;
   if (outcome.verdict == Verdict::kDrop) {
     decision.accept = false;
