@@ -9,22 +9,6 @@ constexpr std::array<std::string_view, kHookCount> kHookNames = {"PREROUTING", "
 constexpr std::array<std::string_view, kTableCount> kTableNames = {"raw", "mangle", "nat", "filter",
                                                                    "security"};
 
-constexpr std::array<HookStage, 3> kPrerouting = {
-    {{TableId::kRaw, false}, {TableId::kMangle, false}, {TableId::kNat, true}}};
-constexpr std::array<HookStage, 4> kInput = {{{TableId::kMangle, false},
-                                              {TableId::kFilter, false},
-                                              {TableId::kSecurity, false},
-                                              {TableId::kNat, true}}};
-constexpr std::array<HookStage, 3> kForward = {
-    {{TableId::kMangle, false}, {TableId::kFilter, false}, {TableId::kSecurity, false}}};
-constexpr std::array<HookStage, 5> kOutput = {{{TableId::kRaw, false},
-                                               {TableId::kMangle, false},
-                                               {TableId::kNat, true},
-                                               {TableId::kFilter, false},
-                                               {TableId::kSecurity, false}}};
-constexpr std::array<HookStage, 2> kPostrouting = {
-    {{TableId::kMangle, false}, {TableId::kNat, true}}};
-
 }  // namespace
 
 std::string_view hook_name(Hook h) { return kHookNames.at(static_cast<std::size_t>(h)); }
@@ -59,22 +43,6 @@ HookMask table_hooks(TableId t) {
       return hook_bit(Hook::kInput) | hook_bit(Hook::kForward) | hook_bit(Hook::kOutput);
   }
   return 0;
-}
-
-std::span<const HookStage> hook_pipeline(Hook h) {
-  switch (h) {
-    case Hook::kPrerouting:
-      return kPrerouting;
-    case Hook::kInput:
-      return kInput;
-    case Hook::kForward:
-      return kForward;
-    case Hook::kOutput:
-      return kOutput;
-    case Hook::kPostrouting:
-      return kPostrouting;
-  }
-  return {};
 }
 
 }  // namespace verdictd

@@ -1,11 +1,10 @@
-// Netfilter hooks and tables, and which table registers which chain at which
-// hook, in the kernel's priority order.
+// Netfilter hooks and tables, and which table registers a chain at which
+// hook (the order they run in is pipeline/hook_stages.hpp).
 #pragma once
 
 #include <array>
 #include <cstdint>
 #include <optional>
-#include <span>
 #include <string_view>
 
 #include "packet/address.hpp"
@@ -45,14 +44,5 @@ std::optional<TableId> table_from_name(std::string_view name);
 
 // The hooks at which a table has a built-in chain, e.g. filter: INPUT FORWARD OUTPUT.
 HookMask table_hooks(TableId t);
-
-// One table's turn at a hook.
-struct HookStage {
-  TableId table;
-  bool nat_first_packet_only;  // nat chains see only a connection's first packet
-};
-// The tables registered at a hook, in kernel priority order (raw -300,
-// mangle -150, nat DNAT -100, filter 0, security 50, nat SNAT 100).
-std::span<const HookStage> hook_pipeline(Hook h);
 
 }  // namespace verdictd

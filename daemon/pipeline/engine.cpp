@@ -69,29 +69,4 @@ Verdict evaluate_table(const Table& table, const PacketView& packet, EvalState& 
   }
 }
 
-Verdict evaluate_hook(const Ruleset& ruleset, const PacketView& packet, EvalState& state,
-                      ConnectionSteps* steps) {
-  const PacketView* current = &packet;
-  bool tracked = steps == nullptr;
-  if (!tracked && steps->arrives_tracked()) {
-    steps->track(packet, state);
-    tracked = true;
-  }
-  for (const HookStage& stage : hook_pipeline(state.hook)) {
-    if (!tracked && stage.table != TableId::kRaw) {
-      steps->track(*current, state);
-      tracked = true;
-    }
-    if (!stage.nat_first_packet_only || state.first_packet_of_connection) {
-      if (evaluate_table(ruleset.table(stage.table), *current, state) == Verdict::kDrop) {
-        return Verdict::kDrop;
-      }
-    }
-    if (stage.table == TableId::kNat && steps != nullptr) {
-      current = &steps->translate(*current, state);
-    }
-  }
-  return Verdict::kAccept;
-}
-
 }  // namespace verdictd

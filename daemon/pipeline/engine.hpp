@@ -1,5 +1,6 @@
-// Evaluation: one hook's tables in kernel priority order, each a chain walk
-// with jump, goto, RETURN and policies, counting as the kernel counts.
+// The chain walk of one table at one hook (the kernel's ipt_do_table): jump,
+// goto, RETURN and policies, counting as the kernel counts. The hook's
+// stages around it are in hook_pipeline.hpp.
 #pragma once
 
 #include "extension/eval_state.hpp"
@@ -9,36 +10,6 @@
 namespace verdictd {
 
 enum class Verdict : std::uint8_t { kAccept, kDrop };
-
-// What the packet path does between the tables of a hook, where the kernel
-// has its own hook functions: connection tracking after raw (at PREROUTING
-// and OUTPUT; before the first table elsewhere), and NAT at the nat table's
-// place, where a bound connection's packets are translated for the tables
-// after it.
-class ConnectionSteps {
- public:
-  // True when the packet comes with its connection (a loopback packet coming
-  // back in): it is recalled before the raw table instead of after it.
-  [[nodiscard]] virtual bool arrives_tracked() const = 0;
-  virtual void track(const PacketView& packet, EvalState& state) = 0;
-  // Called at the nat table's place for every packet, after its chains ran
-  // (for a first packet); returns the packet as the later tables see it.
-  virtual const PacketView& translate(const PacketView& packet, EvalState& state) = 0;
-
- protected:
-  ConnectionSteps() = default;
-  ConnectionSteps(const ConnectionSteps&) = default;
-  ConnectionSteps& operator=(const ConnectionSteps&) = default;
-  ConnectionSteps(ConnectionSteps&&) = default;
-  ConnectionSteps& operator=(ConnectionSteps&&) = default;
-  ~ConnectionSteps() = default;
-};
-
-// Runs every table registered at state.hook. A DROP ends the packet; ACCEPT
-// ends the current table and the next one runs. `state.mark` carries the
-// packet's mark in and out.
-Verdict evaluate_hook(const Ruleset& ruleset, const PacketView& packet, EvalState& state,
-                      ConnectionSteps* steps = nullptr);
 
 // Runs one table's built-in chain for state.hook; returns kAccept when the
 // chain accepted or fell through to an ACCEPT policy.

@@ -1,9 +1,7 @@
-// What a queue worker does with each packet: parse it, fill in the hook,
-// interfaces, mark and connection, and run the hook's tables against one
-// ruleset snapshot.
+// What a queue worker does with each packet: parse it, name its interfaces,
+// and run it through its hook's pipeline against one ruleset snapshot.
 #pragma once
 
-#include <array>
 #include <atomic>
 #include <cstdint>
 #include <memory>
@@ -15,6 +13,7 @@
 #include "kernel/mirror.hpp"
 #include "kernel/queue_worker.hpp"
 #include "nat/nat_context.hpp"
+#include "pipeline/hook_pipeline.hpp"
 #include "service/ruleset_holder.hpp"
 
 namespace verdictd {
@@ -30,14 +29,22 @@ struct ConntrackParts {
   const std::atomic<FamilyHooks>* steered_hooks = nullptr;
 };
 
-// One per worker (the worker's PacketHandler: handler()). It keeps the snapshot it
-// last took and takes a new one only after a reload, so packets do not all
-// touch the shared reference count of the ruleset in force.
+// One per worker (the worker's PacketHandler: handler()): turns a queued
+// packet into the pipeline's input (pipeline/hook_pipeline.hpp) and its
+// outcome into a verdict. It keeps the snapshot it last took and takes a new
+// one only after a reload, so packets do not all touch the shared reference
+// count of the ruleset in force.
 class PacketPath {
  public:
   PacketPath(const RulesetHolder& rulesets, const LinkCache& links, Hook hook,
              ConntrackParts conntrack)
-      : rulesets_(&rulesets), links_(&links), hook_(hook), conntrack_(conntrack) {}
+      : rulesets_(&rulesets),
+        links_(&links),
+        hook_(hook),
+        tracking_{.flows = conntrack.flows, .tracker = conntrack.tracker, .nat = conntrack.nat},
+        mirror_(conntrack.mirror),
+        untracked_mark_(conntrack.untracked_mark),
+        steered_hooks_(conntrack.steered_hooks) {}
 
   PacketDecision operator()(const QueuedPacket& packet);
   // Where the packet is tracked (tracks_at), what its connection needs
@@ -56,11 +63,13 @@ class PacketPath {
   const RulesetHolder* rulesets_;
   const LinkCache* links_;
   Hook hook_;
-  ConntrackParts conntrack_;
+  ConnectionTracking tracking_;
+  ConntrackMirror* mirror_;
+  std::uint32_t untracked_mark_;
+  const std::atomic<FamilyHooks>* steered_hooks_;
   std::shared_ptr<const Ruleset> ruleset_;
   std::uint64_t generation_ = 0;  // of ruleset_; the holder's start at 1
-  // bindable_manips(*ruleset_): what an unknown binding may have translated.
-  std::array<std::uint8_t, kFamilyCount> bindable_{};
+  PipelineRules rules_;
   std::vector<std::uint8_t> rewritten_;  // the translated packet handed back (NAT)
 };
 

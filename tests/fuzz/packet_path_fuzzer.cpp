@@ -1,10 +1,9 @@
 // The packet path in-process, as the daemon's queue workers run it
-// (daemon/service/packet_path.cpp) without the kernel: a sequence of fuzzed
-// packets, each through every hook of its way across the host (forwarded,
-// inbound, outbound, loopback), parsed, tracked on one flow table, and run
-// through every table of packet_path_ruleset.json (NOTRACK, MARK, CONNMARK,
-// user chains, and every NAT target binding on a real NatBinder). Every
-// packet a NAT step rewrites is checked (packet_checks.hpp): it re-parses to
+// (daemon/service/packet_path.cpp runs pipeline/hook_pipeline.hpp) without the kernel: a sequence
+// of fuzzed packets, each through every hook of its way across the host (forwarded, inbound,
+// outbound, loopback), parsed, tracked on one flow table, and run through every table of
+// packet_path_ruleset.json (NOTRACK, MARK, CONNMARK, user chains, and every NAT target binding on a
+// real NatBinder). Every packet a NAT step rewrites is checked (packet_checks.hpp): it re-parses to
 // the translation's tuple and keeps the checksums that were right.
 //
 // Input: records of [way and flags][mark][length, 2 bytes][packet bytes].
@@ -24,9 +23,7 @@
 #include "nat/nat_binder.hpp"
 #include "nat/nat_translation.hpp"
 #include "packet_checks.hpp"
-#include "pipeline/connection_step.hpp"
-#include "pipeline/engine.hpp"
-#include "pipeline/unknown_binding.hpp"
+#include "pipeline/hook_pipeline.hpp"
 #include "ruleset/loader.hpp"
 
 namespace verdictd::fuzz {
@@ -100,38 +97,10 @@ const Ruleset& ruleset() {
   return *loaded;
 }
 
-// The connection step, with every translated packet checked against the
-// translation its connection's binding asks for.
-class CheckedStep final : public ConnectionSteps {
- public:
-  CheckedStep(ConnectionStep& step, const PacketConntrack& ct, bool checksum_partial)
-      : step_(&step), ct_(&ct), checksum_partial_(checksum_partial) {}
-
-  [[nodiscard]] bool arrives_tracked() const override { return step_->arrives_tracked(); }
-  void track(const PacketView& packet, EvalState& state) override { step_->track(packet, state); }
-  const PacketView& translate(const PacketView& packet, EvalState& state) override {
-    const PacketView& result = step_->translate(packet, state);
-    if (&result == &packet) return result;
-    const auto translation = nat_translation(state.hook, ct_->flow, ct_->direction);
-    require(translation.has_value(), "translated without a translation");
-    if (packet.has_icmp && icmp_is_error(packet.family, packet.icmp_type)) {
-      check_icmp_error_rewrite(packet.bytes, result.bytes, translation->outer, translation->inner);
-    } else {
-      check_rewrite(packet.bytes, result.bytes, translation->outer, checksum_partial_);
-    }
-    return result;
-  }
-
- private:
-  ConnectionStep* step_;
-  const PacketConntrack* ct_;
-  bool checksum_partial_;
-};
-
-// What the ruleset's nat chains can bind, per family (nat/unknown_binding.hpp).
-const std::array<std::uint8_t, kFamilyCount>& bindable() {
-  static const std::array<std::uint8_t, kFamilyCount> manips = bindable_manips(ruleset());
-  return manips;
+// The ruleset and what the pipeline derives from it.
+const PipelineRules& rules() {
+  static const PipelineRules prepared(ruleset());
+  return prepared;
 }
 
 // One flow table, tracker and NAT binder for a whole input.
@@ -140,6 +109,7 @@ struct Host {
   Expectations expectations;
   Tracker tracker{flows, expectations};
   NatBinder nat{flows, InterfaceAddresses{.masquerade = host_address, .redirect = host_address}};
+  ConnectionTracking tracking{.flows = &flows, .tracker = &tracker, .nat = &nat};
 };
 
 struct Flags {
@@ -153,52 +123,43 @@ struct Flags {
 void run(Host& host, std::vector<std::uint8_t> packet, const std::vector<Hop>& hops,
          std::uint32_t mark, Flags flags, ConntrackTime now) {
   if (flags.sealed) seal(packet);
-  bool notrack = false;  // the daemon carries it in the packet's mark
+  bool untracked = false;  // the daemon carries it in the packet's mark
   for (const Hop& hop : hops) {
     // A cut-short copy reports a longer packet (a GSO packet's real length).
     const auto queued_length =
         static_cast<std::uint32_t>(packet.size() + (flags.cut_short ? 0x10000 : 0));
-    PacketView view = PacketView::parse(packet, queued_length);
-    view.checksum = flags.checksum_partial      ? ChecksumInfo::kPartial
-                    : flags.checksum_unverified ? ChecksumInfo::kUnverified
-                                                : ChecksumInfo::kVerified;
-    EvalState state;
-    state.hook = hop.hook;
-    state.in_interface = interface_name(hop.in);
-    state.out_interface = interface_name(hop.out);
-    state.in_ifindex = hop.in;
-    state.out_ifindex = hop.out;
-    state.mark = mark;
-    PacketConntrack ct;
-    ct.now = now;
-    ct.notrack = notrack;
-    ct.crossed_prerouting = crossed_prerouting(hop.hook, hop.in);
-    state.conntrack = &ct;
-    state.flows = &host.flows;
-    if (ruleset().uses_nat) state.nat = &host.nat;
+    HookPacket in;
+    in.hook = hop.hook;
+    in.packet = PacketView::parse(packet, queued_length);
+    in.in_interface = interface_name(hop.in);
+    in.out_interface = interface_name(hop.out);
+    in.in_ifindex = hop.in;
+    in.out_ifindex = hop.out;
+    in.mark = mark;
+    in.untracked = untracked;
+    in.cut_short = flags.cut_short;
+    in.now = now;
+    in.packet.checksum = flags.checksum_partial      ? ChecksumInfo::kPartial
+                         : flags.checksum_unverified ? ChecksumInfo::kUnverified
+                                                     : ChecksumInfo::kVerified;
     std::vector<std::uint8_t> rewritten;
-    ConnectionStep step(host.flows, host.tracker, ct, hop.hook,
-                        tracks_at(hop.hook, kEveryHook, hop.in),
-                        bindable()[family_index(view.family)],
-                        QueuedFacts{.in_ifindex = hop.in,
-                                    .cut_short = flags.cut_short,
-                                    .checksum_not_ready = flags.checksum_partial},
-                        rewritten);
-    CheckedStep checked(step, ct, flags.checksum_partial);
-    const Verdict verdict = evaluate_hook(ruleset(), view, state, &checked);
-    if (ct.connmark_changed && ct.has_flow) {
-      host.flows.modify(ct.flow.original, now,
-                        [&ct](Flow& flow, Direction /*direction*/) { flow.mark = ct.flow.mark; });
-    }
-    if (verdict == Verdict::kDrop || ct.table_full || step.failed()) {
-      host.tracker.dropped(ct);
-      return;
-    }
-    notrack = ct.notrack;
-    mark = state.mark;
-    // Handed back translated, the packet is whole and fully checksummed.
-    if (!step.translated().empty()) {
-      packet.assign(step.translated().begin(), step.translated().end());
+    const HookOutcome outcome = run_hook(rules(), in, &host.tracking, rewritten);
+    if (outcome.verdict == Verdict::kDrop) return;
+    untracked = outcome.connection.notrack;
+    mark = outcome.mark;
+    // Handed back translated, the packet is whole and fully checksummed;
+    // check it against the translation its connection's binding asks for.
+    if (!outcome.translated.empty()) {
+      const PacketConntrack& ct = outcome.connection;
+      const auto translation = nat_translation(hop.hook, ct.flow, ct.direction);
+      require(translation.has_value(), "translated without a translation");
+      if (in.packet.has_icmp && icmp_is_error(in.packet.family, in.packet.icmp_type)) {
+        check_icmp_error_rewrite(packet, outcome.translated, translation->outer,
+                                 translation->inner);
+      } else {
+        check_rewrite(packet, outcome.translated, translation->outer, flags.checksum_partial);
+      }
+      packet.assign(outcome.translated.begin(), outcome.translated.end());
     }
     flags = Flags{};
   }

@@ -1,9 +1,8 @@
 // Chain walking as the kernel does it: first match, jump and goto, RETURN,
 // policies, counters, and the order of tables at a hook.
-#include "pipeline/engine.hpp"
-
 #include <gtest/gtest.h>
 
+#include "pipeline/hook_pipeline.hpp"
 #include "ruleset/loader.hpp"
 #include "packets.hpp"
 
@@ -17,13 +16,14 @@ struct Evaluated {
 
 Evaluated run(const Ruleset& rs, Hook hook, const std::vector<std::uint8_t>& bytes,
               std::string_view in = "eth0", std::string_view out = "") {
-  const PacketView packet = PacketView::parse(bytes);
-  EvalState state;
-  state.hook = hook;
-  state.in_interface = in;
-  state.out_interface = out;
-  const Verdict v = evaluate_hook(rs, packet, state);
-  return {v, state.mark};
+  HookPacket packet;
+  packet.hook = hook;
+  packet.packet = PacketView::parse(bytes);
+  packet.in_interface = in;
+  packet.out_interface = out;
+  std::vector<std::uint8_t> rewritten;
+  const HookOutcome outcome = run_hook(PipelineRules(rs), packet, nullptr, rewritten);
+  return {outcome.verdict, outcome.mark};
 }
 
 const Chain& chain(const Ruleset& rs, TableId t, std::string_view name) {
@@ -183,21 +183,6 @@ TEST(Engine, TablesRunInKernelPriorityOrder) {
   const Evaluated r = run(*rs, Hook::kOutput, kTcp22, "", "eth0");
   EXPECT_EQ(r.mark, 3U);
   EXPECT_EQ(r.verdict, Verdict::kDrop);
-}
-
-TEST(Engine, NatChainsSeeOnlyFirstPackets) {
-  auto rs = load_ruleset_text(R"({"tables": {"nat": {"PREROUTING": {"rules": [
-      {"match": {"protocol": "tcp"}}]}}}})",
-                              "t");
-  const PacketView packet = PacketView::parse(kTcp22);
-  EvalState state;
-  state.hook = Hook::kPrerouting;
-  state.first_packet_of_connection = false;
-  evaluate_hook(*rs, packet, state);
-  EXPECT_EQ(chain(*rs, TableId::kNat, "PREROUTING").rules[0].counters->packets, 0U);
-  state.first_packet_of_connection = true;
-  evaluate_hook(*rs, packet, state);
-  EXPECT_EQ(chain(*rs, TableId::kNat, "PREROUTING").rules[0].counters->packets, 1U);
 }
 
 }  // namespace

@@ -4,7 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "loader_errors.hpp"
-#include "pipeline/engine.hpp"
+#include "pipeline/hook_pipeline.hpp"
 #include "ruleset/list.hpp"
 #include "ruleset/loader.hpp"
 #include "ruleset/save.hpp"
@@ -18,9 +18,11 @@ const auto kUdp6 = test::ipv6_udp_packet("fd00::5", "fd00::1", 5353, 53);
 constexpr HookMask kInput = hook_bit(Hook::kInput);
 
 Verdict at_input(const Ruleset& rs, const std::vector<std::uint8_t>& bytes) {
-  EvalState state;
-  state.hook = Hook::kInput;
-  return evaluate_hook(rs, PacketView::parse(bytes), state);
+  HookPacket packet;
+  packet.hook = Hook::kInput;
+  packet.packet = PacketView::parse(bytes);
+  std::vector<std::uint8_t> rewritten;
+  return run_hook(PipelineRules(rs), packet, nullptr, rewritten).verdict;
 }
 
 using test::load_error;
