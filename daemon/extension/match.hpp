@@ -9,6 +9,7 @@
 #include <string_view>
 
 #include "extension/eval_state.hpp"
+#include "extension/extension_state.hpp"
 #include "extension/rule_text.hpp"
 #include "packet/hooks.hpp"
 #include "packet/packet.hpp"
@@ -17,14 +18,14 @@ namespace verdictd {
 
 using Json = nlohmann::ordered_json;
 
-class Match {
+class Match : public StatefulExtension {
  public:
   Match() = default;
   Match(const Match&) = delete;
   Match& operator=(const Match&) = delete;
   Match(Match&&) = delete;
   Match& operator=(Match&&) = delete;
-  virtual ~Match() = default;
+  ~Match() override = default;
 
   // The final result, negation already applied. Stateful matches update their
   // state only when called, so a failing match before them hides the packet.

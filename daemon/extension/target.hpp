@@ -9,6 +9,7 @@
 #include <string_view>
 
 #include "extension/eval_state.hpp"
+#include "extension/extension_state.hpp"
 #include "packet/hooks.hpp"
 #include "packet/packet.hpp"
 
@@ -23,14 +24,14 @@ enum class TargetAction : std::uint8_t {
   kReturn,    // back to the calling chain, or the policy of a built-in chain
 };
 
-class Target {
+class Target : public StatefulExtension {
  public:
   Target() = default;
   Target(const Target&) = delete;
   Target& operator=(const Target&) = delete;
   Target(Target&&) = delete;
   Target& operator=(Target&&) = delete;
-  virtual ~Target() = default;
+  ~Target() override = default;
 
   virtual TargetAction apply(const PacketView& packet, EvalState& state) const = 0;
   // The name shown in the target column of `iptables -L` ("ACCEPT", "MARK").

@@ -5,6 +5,7 @@
 #include "extension/eval_state.hpp"
 #include "packet/packet.hpp"
 #include "ruleset/model.hpp"
+#include "ruleset/rule_state.hpp"
 
 namespace verdictd {
 
@@ -36,7 +37,9 @@ class ConnectionSteps {
 
 // Runs every table registered at state.hook. A DROP ends the packet; ACCEPT
 // ends the current table and the next one runs. `state.mark` carries the
-// packet's mark in and out.
+// packet's mark in and out; `state.ruleset_state` must be the ruleset's
+// state (rule_state.hpp), where the rules count and their extensions keep
+// what they keep.
 Verdict evaluate_hook(const Ruleset& ruleset, const PacketView& packet, EvalState& state,
                       ConnectionSteps* steps = nullptr);
 

@@ -28,7 +28,8 @@ PacketDecision accepted(std::uint32_t mark, std::uint32_t queued_mark) {
 
 PacketDecision PacketPath::operator()(const QueuedPacket& packet) {
   if (const std::uint64_t current = rulesets_->generation(); current != generation_) {
-    ruleset_ = rulesets_->snapshot();
+    in_force_ = rulesets_->in_force();
+    ruleset_ = in_force_->ruleset.get();
     generation_ = current;
     bindable_ = bindable_manips(*ruleset_);
   }
@@ -39,6 +40,7 @@ PacketDecision PacketPath::operator()(const QueuedPacket& packet) {
   if (packet.in_ifindex != 0) links_->name_of(packet.in_ifindex, in);
   if (packet.out_ifindex != 0) links_->name_of(packet.out_ifindex, out);
   EvalState state;
+  state.ruleset_state = in_force_->state.get();
   state.hook = hook_;
   state.in_interface = in.data();
   state.out_interface = out.data();

@@ -46,8 +46,9 @@ class PacketPath {
   const LinkCache* links_;
   Hook hook_;
   ConntrackParts conntrack_;
-  std::shared_ptr<const Ruleset> ruleset_;
-  std::uint64_t generation_ = 0;  // of ruleset_; the holder's start at 1
+  std::shared_ptr<const RulesetInForce> in_force_;
+  const Ruleset* ruleset_ = nullptr;  // in_force_'s
+  std::uint64_t generation_ = 0;      // of in_force_; the holder's start at 1
   // bindable_manips(*ruleset_): what an unknown binding may have translated.
   std::array<std::uint8_t, kFamilyCount> bindable_{};
   std::vector<std::uint8_t> rewritten_;  // the translated packet handed back (NAT)

@@ -100,6 +100,12 @@ const Ruleset& ruleset() {
   return *loaded;
 }
 
+// Its counters and the state of its stateful matches.
+RulesetState& ruleset_state() {
+  static RulesetState state(ruleset());
+  return state;
+}
+
 // The connection step, with every translated packet checked against the
 // translation its connection's binding asks for.
 class CheckedStep final : public ConnectionSteps {
@@ -163,6 +169,7 @@ void run(Host& host, std::vector<std::uint8_t> packet, const std::vector<Hop>& h
                     : flags.checksum_unverified ? ChecksumInfo::kUnverified
                                                 : ChecksumInfo::kVerified;
     EvalState state;
+    state.ruleset_state = &ruleset_state();
     state.hook = hop.hook;
     state.in_interface = interface_name(hop.in);
     state.out_interface = interface_name(hop.out);
