@@ -29,10 +29,10 @@ class ExtensionState {
 // State shared by every rule naming it and kept across reloads by name, as
 // the kernel keeps xt_recent's lists and xt_hashlimit's tables: `kind` is the
 // extension ("recent"), `name` the one the rule gives ("DEFAULT").
-struct StateName {
+struct StateName {  // NOLINT below: clang-tidy 14 takes the defaulted <=> for a literal 0
   std::string kind;
   std::string name;
-  friend auto operator<=>(const StateName&, const StateName&) = default;
+  friend auto operator<=>(const StateName&, const StateName&) = default;  // NOLINT
 };
 
 // What a match or target declares about its state. Without a name, each rule

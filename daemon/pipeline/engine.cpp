@@ -1,5 +1,6 @@
 #include "pipeline/engine.hpp"
 
+#include <stdexcept>
 #include <vector>
 
 namespace verdictd {
@@ -34,6 +35,10 @@ Verdict evaluate_table(const Table& table, const PacketView& packet, EvalState& 
   const int builtin = table.builtin[static_cast<std::size_t>(state.hook)];
   if (builtin < 0 || (table.families & family_bit(packet.family)) == 0) return Verdict::kAccept;
   const Chain& builtin_chain = table.chains[static_cast<std::size_t>(builtin)];
+  // A caller that forgot the state is a bug; said plainly rather than a null dereference.
+  if (state.ruleset_state == nullptr) {
+    throw std::logic_error("evaluated without the ruleset's state");
+  }
   const std::vector<ChainState>& chain_states = state.ruleset_state->table(table.id);
   // The kernel counts the packet's length, not the bytes copied to us.
   const std::uint64_t length = packet.has_network ? packet.length : packet.bytes.size();

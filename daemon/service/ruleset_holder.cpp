@@ -8,7 +8,8 @@ namespace verdictd {
 
 RulesetHolder::RulesetHolder(std::shared_ptr<const Ruleset> initial) {
   auto state = std::make_shared<RulesetState>(*initial);
-  current_.store(std::make_shared<const RulesetInForce>(std::move(initial), std::move(state)));
+  current_.store(std::make_shared<const RulesetInForce>(
+      RulesetInForce{.ruleset = std::move(initial), .state = std::move(state)}));
 }
 
 std::string RulesetHolder::reload(const std::string& path, std::size_t max_bytes,
@@ -26,7 +27,8 @@ std::string RulesetHolder::reload(const std::string& path, std::size_t max_bytes
     auto state = std::make_shared<RulesetState>(*next, in_force().get());
     before_swap(*next);
     stage("swapping the ruleset in");
-    current_.store(std::make_shared<const RulesetInForce>(next, std::move(state)),
+    current_.store(std::make_shared<const RulesetInForce>(
+                       RulesetInForce{.ruleset = next, .state = std::move(state)}),
                    std::memory_order_release);
     generation_.fetch_add(1, std::memory_order_acq_rel);
   } catch (const std::exception& e) {

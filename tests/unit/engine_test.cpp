@@ -182,5 +182,12 @@ TEST(Engine, NatChainsSeeOnlyFirstPackets) {
   EXPECT_EQ(rs.chain(TableId::kNat, "PREROUTING").rules[0]->counters.packets, 1U);
 }
 
+TEST(Engine, EvaluatingWithoutTheRulesetsStateIsRefused) {
+  auto rs = test::with_state(R"({"tables": {"filter": {"INPUT": {"rules": []}}}})");
+  EvalState state;
+  state.hook = Hook::kInput;
+  EXPECT_THROW(evaluate_hook(*rs.ruleset, PacketView::parse(kUdp53), state), std::logic_error);
+}
+
 }  // namespace
 }  // namespace verdictd
