@@ -12,6 +12,8 @@ namespace verdictd {
 struct PacketConntrack;
 class FlowTable;
 class NatContext;
+class RulesetState;
+class ExtensionState;
 
 struct EvalState {
   Hook hook = Hook::kInput;
@@ -31,6 +33,12 @@ struct EvalState {
   const FlowTable* flows = nullptr;
   // For the NAT targets; null when nothing can be translated (unit tests).
   NatContext* nat = nullptr;
+  // The counters and extension state of the ruleset evaluated
+  // (ruleset/rule_state.hpp); the chain walk needs it.
+  RulesetState* ruleset_state = nullptr;
+  // Set by the chain walk before each match and target: the state it
+  // declared (extension/extension_state.hpp), null when it keeps none.
+  ExtensionState* extension_state = nullptr;
 };
 
 }  // namespace verdictd

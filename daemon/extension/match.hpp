@@ -8,19 +8,20 @@
 
 #include "extension/description.hpp"
 #include "extension/eval_state.hpp"
+#include "extension/extension_state.hpp"
 #include "extension/rule_text.hpp"
 #include "packet/packet.hpp"
 
 namespace verdictd {
 
-class Match {
+class Match : public StatefulExtension {
  public:
   Match() = default;
   Match(const Match&) = delete;
   Match& operator=(const Match&) = delete;
   Match(Match&&) = delete;
   Match& operator=(Match&&) = delete;
-  virtual ~Match() = default;
+  ~Match() override = default;
 
   // The final result, negation already applied. Stateful matches update their
   // state only when called, so a failing match before them hides the packet.

@@ -9,6 +9,7 @@
 
 #include "extension/description.hpp"
 #include "extension/eval_state.hpp"
+#include "extension/extension_state.hpp"
 #include "packet/packet.hpp"
 
 namespace verdictd {
@@ -20,14 +21,14 @@ enum class TargetAction : std::uint8_t {
   kReturn,    // back to the calling chain, or the policy of a built-in chain
 };
 
-class Target {
+class Target : public StatefulExtension {
  public:
   Target() = default;
   Target(const Target&) = delete;
   Target& operator=(const Target&) = delete;
   Target(Target&&) = delete;
   Target& operator=(Target&&) = delete;
-  virtual ~Target() = default;
+  ~Target() override = default;
 
   virtual TargetAction apply(const PacketView& packet, EvalState& state) const = 0;
   // A target that names an address of one family restricts the rule to it

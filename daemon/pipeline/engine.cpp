@@ -1,5 +1,6 @@
 #include "pipeline/engine.hpp"
 
+#include <stdexcept>
 #include <vector>
 
 namespace verdictd {
@@ -11,16 +12,19 @@ struct ReturnPoint {
   std::size_t next_rule;
 };
 
-Verdict apply_policy(const Chain& builtin, Family family, std::uint64_t length) {
-  const ChainPolicy& policy = builtin.policy(family);
-  policy.counters->add(length);
-  return policy.verdict == Policy::kAccept ? Verdict::kAccept : Verdict::kDrop;
+Verdict apply_policy(const Chain& builtin, const ChainState& builtin_state, Family family,
+                     std::uint64_t length) {
+  builtin_state.policy(family).add(length);
+  return builtin.policy(family).verdict == Policy::kAccept ? Verdict::kAccept : Verdict::kDrop;
 }
 
-bool rule_matches(const Rule& rule, const PacketView& packet, EvalState& state) {
+// Each match is handed the state the ruleset keeps for it.
+bool rule_matches(const Rule& rule, const RuleState& rule_state, const PacketView& packet,
+                  EvalState& state) {
   if (rule.family && (!packet.has_network || *rule.family != packet.family)) return false;
-  for (const auto& match : rule.matches) {
-    if (!match->matches(packet, state)) return false;
+  for (std::size_t i = 0; i < rule.matches.size(); ++i) {
+    state.extension_state = rule_state.slot(i);
+    if (!rule.matches[i]->matches(packet, state)) return false;
   }
   return true;
 }
@@ -31,6 +35,11 @@ Verdict evaluate_table(const Table& table, const PacketView& packet, EvalState& 
   const int builtin = table.builtin[static_cast<std::size_t>(state.hook)];
   if (builtin < 0 || (table.families & family_bit(packet.family)) == 0) return Verdict::kAccept;
   const Chain& builtin_chain = table.chains[static_cast<std::size_t>(builtin)];
+  // A caller that forgot the state is a bug; said plainly rather than a null dereference.
+  if (state.ruleset_state == nullptr) {
+    throw std::logic_error("evaluated without the ruleset's state");
+  }
+  const std::vector<ChainState>& chain_states = state.ruleset_state->table(table.id);
   // The kernel counts the packet's length, not the bytes copied to us.
   const std::uint64_t length = packet.has_network ? packet.length : packet.bytes.size();
   // Loops are refused at load, so the depth is bounded by the number of chains;
@@ -43,12 +52,14 @@ Verdict evaluate_table(const Table& table, const PacketView& packet, EvalState& 
   while (true) {
     const Chain& chain = table.chains[static_cast<std::size_t>(chain_index)];
     if (rule_index < chain.rules.size()) {
+      RuleState& rule_state =
+          *chain_states[static_cast<std::size_t>(chain_index)].rules[rule_index];
       const Rule& rule = chain.rules[rule_index++];
-      if (!rule_matches(rule, packet, state)) {
+      if (!rule_matches(rule, rule_state, packet, state)) {
         if (state.hotdrop) return Verdict::kDrop;
         continue;
       }
-      rule.counters->add(length);
+      rule_state.counters.add(length);
       if (rule.jump_chain >= 0) {
         if (!rule.is_goto) returns.push_back({chain_index, rule_index});
         chain_index = rule.jump_chain;
@@ -56,13 +67,17 @@ Verdict evaluate_table(const Table& table, const PacketView& packet, EvalState& 
         continue;
       }
       if (!rule.target) continue;
+      state.extension_state = rule_state.slot(rule.matches.size());
       const TargetAction action = rule.target->apply(packet, state);
       if (action == TargetAction::kAccept) return Verdict::kAccept;
       if (action == TargetAction::kDrop) return Verdict::kDrop;
       if (action == TargetAction::kContinue) continue;
     }
     // End of chain or RETURN: back to the caller, or the built-in chain's policy.
-    if (returns.empty()) return apply_policy(builtin_chain, packet.family, length);
+    if (returns.empty()) {
+      return apply_policy(builtin_chain, chain_states[static_cast<std::size_t>(builtin)],
+                          packet.family, length);
+    }
     chain_index = returns.back().chain;
     rule_index = returns.back().next_rule;
     returns.pop_back();

@@ -122,8 +122,8 @@ class ConnectionStages {
 
 }  // namespace
 
-PipelineRules::PipelineRules(const Ruleset& rules)
-    : ruleset(&rules), bindable(bindable_manips(rules)) {}
+PipelineRules::PipelineRules(const Ruleset& rules, RulesetState& state)
+    : ruleset(&rules), state(&state), bindable(bindable_manips(rules)) {}
 
 HookOutcome run_hook(const PipelineRules& rules, const HookPacket& in,
                      const ConnectionTracking* tracking, std::vector<std::uint8_t>& rewritten) {
@@ -134,6 +134,7 @@ HookOutcome run_hook(const PipelineRules& rules, const HookPacket& in,
   ct.notrack = in.untracked;
   ct.crossed_prerouting = crossed_prerouting(in.hook, in.in_ifindex);
   EvalState state;
+  state.ruleset_state = rules.state;
   state.hook = in.hook;
   state.in_interface = in.in_interface;
   state.out_interface = in.out_interface;

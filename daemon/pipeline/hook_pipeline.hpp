@@ -18,15 +18,17 @@
 #include "packet/packet.hpp"
 #include "pipeline/engine.hpp"
 #include "ruleset/model.hpp"
+#include "ruleset/rule_state.hpp"
 
 namespace verdictd {
 
 // A ruleset snapshot with what the pipeline derives from it once, not per packet.
 struct PipelineRules {
   PipelineRules() = default;
-  explicit PipelineRules(const Ruleset& rules);
+  PipelineRules(const Ruleset& rules, RulesetState& state);
 
   const Ruleset* ruleset = nullptr;
+  RulesetState* state = nullptr;  // where its rules count and keep their state
   // bindable_manips(*ruleset): what an unknown binding may have translated.
   std::array<std::uint8_t, kFamilyCount> bindable{};
 };

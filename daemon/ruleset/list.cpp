@@ -53,8 +53,8 @@ std::string header(const ListOptions& o) {
   return h + "source               destination";
 }
 
-std::string rule_row(const Table& table, const Rule& rule, std::size_t number,
-                     const ListOptions& o) {
+std::string rule_row(const Table& table, const Rule& rule, const Counters& counters,
+                     std::size_t number, const ListOptions& o) {
   const Family family = rule.family.value_or(o.family.value_or(Family::kIPv4));
   ListRow row;
   row.family = family;
@@ -71,8 +71,7 @@ std::string rule_row(const Table& table, const Rule& rule, std::size_t number,
   }
   std::string line = o.line_numbers ? padded(std::to_string(number), 4) + " " : "";
   if (o.verbose) {
-    line += counter(rule.counters->packets.load(), o) + " " +
-            counter(rule.counters->bytes.load(), o) + " ";
+    line += counter(counters.packets.load(), o) + " " + counter(counters.bytes.load(), o) + " ";
   }
   line += padded(target, 9) + " " + negatable(row.protocol, 5) + row.option + " ";
   if (o.verbose) line += " " + padded(row.in, 6) + " " + padded(row.out, 6) + " ";
@@ -107,7 +106,8 @@ std::string policy_text(const Table& table, const Chain& chain, std::optional<Fa
          std::string(policy_name(verdict(Family::kIPv6)));
 }
 
-std::string chain_text(const Table& table, const Chain& chain, const ListOptions& o) {
+std::string chain_text(const Table& table, const Chain& chain, const ChainState& state,
+                       const ListOptions& o) {
   const int index = static_cast<int>(&chain - table.chains.data());
   std::string out = "Chain " + chain.name;
   if (chain.builtin) {
@@ -117,8 +117,8 @@ std::string chain_text(const Table& table, const Chain& chain, const ListOptions
       std::uint64_t bytes = 0;
       for (Family f : kAllFamilies) {
         if (o.family && f != *o.family) continue;
-        packets += chain.policy(f).counters->packets.load();
-        bytes += chain.policy(f).counters->bytes.load();
+        packets += state.policy(f).packets.load();
+        bytes += state.policy(f).bytes.load();
       }
       const auto number = [&o](std::uint64_t n) {
         return o.exact ? std::to_string(n) : short_number(n);
@@ -131,22 +131,25 @@ std::string chain_text(const Table& table, const Chain& chain, const ListOptions
   }
   out += header(o) + "\n";
   std::size_t number = 0;
-  for (const Rule& rule : chain.rules) {
+  for (std::size_t r = 0; r < chain.rules.size(); ++r) {
+    const Rule& rule = chain.rules[r];
     if (o.family && !applies_to(table, rule, *o.family)) continue;
-    out += rule_row(table, rule, ++number, o) + "\n";
+    out += rule_row(table, rule, state.rules[r]->counters, ++number, o) + "\n";
   }
   return out;
 }
 
 }  // namespace
 
-std::string list_table(const Ruleset& ruleset, const ListOptions& options) {
+std::string list_table(const Ruleset& ruleset, const RulesetState& state,
+                       const ListOptions& options) {
   const Table& table = ruleset.table(options.table);
   std::string out;
   for (const Chain* chain : chains_in_display_order(table)) {
     if (options.chain && chain->name != *options.chain) continue;
     if (!out.empty()) out += "\n";
-    out += chain_text(table, *chain, options);
+    const auto index = static_cast<std::size_t>(chain - table.chains.data());
+    out += chain_text(table, *chain, state.chain(options.table, index), options);
   }
   if (out.empty()) {
     throw std::invalid_argument("no chain named \"" + options.chain.value_or("") + "\" in table " +
@@ -161,15 +164,6 @@ std::size_t rule_count(const Ruleset& ruleset) {
     for (const Chain& chain : table.chains) count += chain.rules.size();
   }
   return count;
-}
-
-void zero_counters(const Ruleset& ruleset) {
-  for (const Table& table : ruleset.tables) {
-    for (const Chain& chain : table.chains) {
-      for (const ChainPolicy& policy : chain.policies) policy.counters->zero();
-      for (const Rule& rule : chain.rules) rule.counters->zero();
-    }
-  }
 }
 
 }  // namespace verdictd

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "ruleset/model.hpp"
+#include "ruleset/rule_state.hpp"
 
 namespace verdictd {
 
@@ -18,13 +19,12 @@ struct ListOptions {
   std::optional<Family> family;  // -4/-6: only rules that apply to that family
 };
 
+// The counters -v shows are `state`'s, the ruleset's own state.
 // Throws std::invalid_argument("no chain named X in table Y") for an unknown chain.
-std::string list_table(const Ruleset& ruleset, const ListOptions& options);
+std::string list_table(const Ruleset& ruleset, const RulesetState& state,
+                       const ListOptions& options);
 
 // Rules in all tables and chains, for status lines.
 std::size_t rule_count(const Ruleset& ruleset);
-
-// Sets every rule and policy counter of the ruleset to zero.
-void zero_counters(const Ruleset& ruleset);
 
 }  // namespace verdictd

@@ -1,7 +1,6 @@
 #include "ruleset/loader.hpp"
 
 #include <algorithm>
-#include <deque>
 #include <map>
 #include <unordered_map>
 
@@ -479,27 +478,6 @@ JsonDocument read_ruleset_document(const std::string& path, std::size_t max_byte
 
 std::shared_ptr<Ruleset> load_ruleset_file(const std::string& path, std::size_t max_bytes) {
   return load_ruleset_document(read_ruleset_document(path, max_bytes));
-}
-
-void carry_counters(const Ruleset& previous, Ruleset& next) {
-  for (TableId id : kAllTables) {
-    std::unordered_map<std::string_view, const Chain*> old_chains;
-    for (const Chain& c : previous.table(id).chains) old_chains.emplace(c.name, &c);
-    for (Chain& chain : next.table(id).chains) {
-      const auto found = old_chains.find(chain.name);
-      if (found == old_chains.end()) continue;
-      const Chain* old_chain = found->second;
-      for (Family f : kAllFamilies) chain.policy(f).counters = old_chain->policy(f).counters;
-      std::map<std::string_view, std::deque<std::shared_ptr<Counters>>> unclaimed;
-      for (const Rule& rule : old_chain->rules) unclaimed[rule.identity].push_back(rule.counters);
-      for (Rule& rule : chain.rules) {
-        auto it = unclaimed.find(rule.identity);
-        if (it == unclaimed.end() || it->second.empty()) continue;
-        rule.counters = it->second.front();
-        it->second.pop_front();
-      }
-    }
-  }
 }
 
 }  // namespace verdictd

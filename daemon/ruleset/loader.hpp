@@ -29,8 +29,4 @@ std::shared_ptr<Ruleset> load_ruleset_file(const std::string& path, std::size_t 
 JsonDocument read_ruleset_document(const std::string& path, std::size_t max_bytes);
 std::shared_ptr<Ruleset> load_ruleset_document(const JsonDocument& document);
 
-// Gives `next` the counters of the rules and policies it shares with `previous`
-// (same table, chain and rule identity; repeated identical rules pair in order).
-void carry_counters(const Ruleset& previous, Ruleset& next);
-
 }  // namespace verdictd

@@ -1,10 +1,9 @@
-// The loaded ruleset: an immutable value evaluated by the engine. Counters
-// live beside it (shared, atomic) so a reload can carry those of unchanged
-// rules into the new ruleset.
+// The loaded ruleset: an immutable value evaluated by the engine. What
+// changes as packets pass (counters, extension state) lives beside it, in
+// ruleset/rule_state.hpp.
 #pragma once
 
 #include <array>
-#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -17,19 +16,6 @@
 
 namespace verdictd {
 
-struct Counters {
-  std::atomic<std::uint64_t> packets{0};
-  std::atomic<std::uint64_t> bytes{0};
-  void add(std::uint64_t packet_bytes) {
-    packets.fetch_add(1, std::memory_order_relaxed);
-    bytes.fetch_add(packet_bytes, std::memory_order_relaxed);
-  }
-  void zero() {
-    packets.store(0, std::memory_order_relaxed);
-    bytes.store(0, std::memory_order_relaxed);
-  }
-};
-
 enum class Policy : std::uint8_t { kAccept, kDrop };
 
 struct Rule {
@@ -39,8 +25,7 @@ struct Rule {
   int jump_chain = -1;             // index into the table's chains, or -1
   bool is_goto = false;
   std::optional<Family> family;  // set when a match names one family
-  std::string identity;          // canonical JSON of the rule: same identity, same counters
-  std::shared_ptr<Counters> counters = std::make_shared<Counters>();
+  std::string identity;          // canonical JSON of the rule: same identity, same state
 
   // A match or the target reads or changes the packet's connection.
   [[nodiscard]] bool reads_connection() const {
@@ -54,7 +39,6 @@ struct Rule {
 // What a built-in chain does with a packet of one family that falls through.
 struct ChainPolicy {
   Policy verdict = Policy::kAccept;
-  std::shared_ptr<Counters> counters = std::make_shared<Counters>();
 };
 
 struct Chain {

@@ -48,7 +48,7 @@ std::string rule_line(const Table& table, const Rule& rule, Family family) {
 
 }  // namespace
 
-std::string save_ruleset(const Ruleset& ruleset, Family family, bool with_counters) {
+std::string save_ruleset(const Ruleset& ruleset, Family family, const RulesetState* counters) {
   std::string out = "# verdictd ruleset " + ruleset.source + " for " +
                     (family == Family::kIPv4 ? "iptables" : "ip6tables") + "-restore\n";
   for (TableId id : kAllTables) {
@@ -56,21 +56,24 @@ std::string save_ruleset(const Ruleset& ruleset, Family family, bool with_counte
     if (is_default(table, family)) continue;
     out += "*" + std::string(table_name(id)) + "\n";
     const std::vector<const Chain*> chains = chains_in_display_order(table);
+    const auto state = [&](const Chain* chain) -> const ChainState& {
+      return counters->chain(id, static_cast<std::size_t>(chain - table.chains.data()));
+    };
     for (const Chain* chain : chains) {
       out += ":" + chain->name;
       if (chain->builtin) {
-        const ChainPolicy& policy = chain->policy(family);
-        out += policy.verdict == Policy::kAccept ? " ACCEPT " : " DROP ";
-        out += with_counters ? counters_text(*policy.counters) : "[0:0]";
+        out += chain->policy(family).verdict == Policy::kAccept ? " ACCEPT " : " DROP ";
+        out += counters != nullptr ? counters_text(state(chain).policy(family)) : "[0:0]";
       } else {
         out += " - [0:0]";
       }
       out += "\n";
     }
     for (const Chain* chain : chains) {
-      for (const Rule& rule : chain->rules) {
+      for (std::size_t r = 0; r < chain->rules.size(); ++r) {
+        const Rule& rule = chain->rules[r];
         if (!applies_to(rule, family)) continue;
-        if (with_counters) out += counters_text(*rule.counters) + " ";
+        if (counters != nullptr) out += counters_text(state(chain).rules[r]->counters) + " ";
         out += "-A " + chain->name + rule_line(table, rule, family) + "\n";
       }
     }

@@ -5,11 +5,15 @@
 #include <string>
 
 #include "ruleset/model.hpp"
+#include "ruleset/rule_state.hpp"
 
 namespace verdictd {
 
 // The rules that apply to `family` (those naming no family apply to both), as
 // iptables-save / ip6tables-save print them. Tables without chains are left out.
-std::string save_ruleset(const Ruleset& ruleset, Family family, bool with_counters = false);
+// With `counters` (the ruleset's state), each line has its counters, as
+// iptables-save -c prints them.
+std::string save_ruleset(const Ruleset& ruleset, Family family,
+                         const RulesetState* counters = nullptr);
 
 }  // namespace verdictd

@@ -500,7 +500,7 @@ Json Daemon::handle(const Json& request, RequestProgress& progress) {
   if (command == "list") return list(request);
   if (command == "conntrack") return conntrack(request);
   if (command == "zero") {
-    zero_counters(*rulesets_->snapshot());
+    rulesets_->in_force()->state->zero_counters();
     return {{"ok", true}, {"text", ""}};
   }
   if (command == "reload") {
@@ -533,7 +533,8 @@ Json Daemon::list(const Json& request) const {
     options.family = Family::kIPv6;
   }
   try {
-    return {{"ok", true}, {"text", list_table(*rulesets_->snapshot(), options)}};
+    const auto in_force = rulesets_->in_force();
+    return {{"ok", true}, {"text", list_table(*in_force->ruleset, *in_force->state, options)}};
   } catch (const std::invalid_argument& e) {
     return {{"ok", false}, {"error", e.what()}};
   }

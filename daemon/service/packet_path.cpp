@@ -20,8 +20,9 @@ PacketHandler PacketPath::handler(const std::shared_ptr<PacketPath>& path) {
 
 void PacketPath::refresh() {
   if (const std::uint64_t current = rulesets_->generation(); current != generation_) {
-    ruleset_ = rulesets_->snapshot();
-    rules_ = PipelineRules(*ruleset_);
+    in_force_ = rulesets_->in_force();
+    ruleset_ = in_force_->ruleset.get();
+    rules_ = PipelineRules(*ruleset_, *in_force_->state);
     generation_ = current;
   }
 }

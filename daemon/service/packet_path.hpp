@@ -67,8 +67,9 @@ class PacketPath {
   ConntrackMirror* mirror_;
   std::uint32_t untracked_mark_;
   const std::atomic<FamilyHooks>* steered_hooks_;
-  std::shared_ptr<const Ruleset> ruleset_;
-  std::uint64_t generation_ = 0;  // of ruleset_; the holder's start at 1
+  std::shared_ptr<const RulesetInForce> in_force_;
+  const Ruleset* ruleset_ = nullptr;  // in_force_'s
+  std::uint64_t generation_ = 0;      // of in_force_; the holder's start at 1
   PipelineRules rules_;
   std::vector<std::uint8_t> rewritten_;  // the translated packet handed back (NAT)
 };

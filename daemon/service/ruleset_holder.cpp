@@ -6,8 +6,11 @@
 
 namespace verdictd {
 
-RulesetHolder::RulesetHolder(std::shared_ptr<const Ruleset> initial)
-    : current_(std::move(initial)) {}
+RulesetHolder::RulesetHolder(std::shared_ptr<const Ruleset> initial) {
+  auto state = std::make_shared<RulesetState>(*initial);
+  current_.store(std::make_shared<const RulesetInForce>(
+      RulesetInForce{.ruleset = std::move(initial), .state = std::move(state)}));
+}
 
 std::string RulesetHolder::reload(const std::string& path, std::size_t max_bytes,
                                   const std::function<void(const Ruleset&)>& before_swap,
@@ -19,12 +22,14 @@ std::string RulesetHolder::reload(const std::string& path, std::size_t max_bytes
   try {
     stage("loading " + path + " (reading, parsing, checking)");
     document.emplace(read_ruleset_document(path, max_bytes));
-    const std::shared_ptr<Ruleset> next = load_ruleset_document(*document);
-    stage("carrying the counters over");
-    carry_counters(*snapshot(), *next);
+    const std::shared_ptr<const Ruleset> next = load_ruleset_document(*document);
+    stage("carrying the rules' counters and state over");
+    auto state = std::make_shared<RulesetState>(*next, in_force().get());
     before_swap(*next);
     stage("swapping the ruleset in");
-    current_.store(next, std::memory_order_release);
+    current_.store(std::make_shared<const RulesetInForce>(
+                       RulesetInForce{.ruleset = next, .state = std::move(state)}),
+                   std::memory_order_release);
     generation_.fetch_add(1, std::memory_order_acq_rel);
   } catch (const std::exception& e) {
     error = e.what();

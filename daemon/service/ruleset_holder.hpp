@@ -1,5 +1,6 @@
-// The ruleset in force. Packets are evaluated entirely against one snapshot;
-// a reload builds and checks the new ruleset whole, then swaps it in
+// The ruleset in force, with its state. Packets are evaluated entirely
+// against one snapshot; a reload builds and checks the new ruleset whole,
+// carries over the state of the rules it keeps, then swaps both in
 // atomically, or leaves the old one in force and remembers why.
 #pragma once
 
@@ -11,6 +12,7 @@
 #include <string>
 
 #include "ruleset/model.hpp"
+#include "ruleset/rule_state.hpp"
 
 namespace verdictd {
 
@@ -23,17 +25,19 @@ class RulesetHolder {
  public:
   explicit RulesetHolder(std::shared_ptr<const Ruleset> initial);
 
-  [[nodiscard]] std::shared_ptr<const Ruleset> snapshot() const {
+  [[nodiscard]] std::shared_ptr<const RulesetInForce> in_force() const {
     return current_.load(std::memory_order_acquire);
   }
+  // The ruleset alone, for what needs no counters.
+  [[nodiscard]] std::shared_ptr<const Ruleset> snapshot() const { return in_force()->ruleset; }
   // Changes with every swap, after the new snapshot is in place: a packet
   // path keeps its own snapshot and takes a new one only when this changes.
   [[nodiscard]] std::uint64_t generation() const {
     return generation_.load(std::memory_order_acquire);
   }
 
-  // Loads and validates `path` (at most `max_bytes`) whole, gives it the counters of the rules it
-  // shares with the ruleset in force, runs `before_swap` on it (which refuses
+  // Loads and validates `path` (at most `max_bytes`) whole, gives it the state of the rules
+  // it shares with the ruleset in force, runs `before_swap` on it (which refuses
   // it by throwing), then swaps it in and gives `after_swap` the bytes that
   // loaded. Returns "" or the error; on error the ruleset in force stays.
   // `stage` hears what it does as it goes.
@@ -44,7 +48,7 @@ class RulesetHolder {
   [[nodiscard]] ReloadOutcome last_reload() const;
 
  private:
-  std::atomic<std::shared_ptr<const Ruleset>> current_;
+  std::atomic<std::shared_ptr<const RulesetInForce>> current_;
   std::atomic<std::uint64_t> generation_{1};
   std::mutex reload_mutex_;           // one reload at a time (signal and control socket)
   mutable std::mutex outcome_mutex_;  // status reads it while a reload runs

@@ -97,9 +97,15 @@ const Ruleset& ruleset() {
   return *loaded;
 }
 
+// Its counters and the state of its stateful matches.
+RulesetState& ruleset_state() {
+  static RulesetState state(ruleset());
+  return state;
+}
+
 // The ruleset and what the pipeline derives from it.
 const PipelineRules& rules() {
-  static const PipelineRules prepared(ruleset());
+  static const PipelineRules prepared(ruleset(), ruleset_state());
   return prepared;
 }
 

@@ -17,11 +17,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* bytes, std::size_t siz
   } catch (const verdictd::RulesetError&) {
     return 0;
   }
+  const verdictd::RulesetState state(*ruleset);
   for (const verdictd::Family family : {verdictd::Family::kIPv4, verdictd::Family::kIPv6}) {
-    verdictd::save_ruleset(*ruleset, family, true);
+    verdictd::save_ruleset(*ruleset, family, &state);
   }
   for (const verdictd::TableId table : verdictd::kAllTables) {
-    verdictd::list_table(*ruleset, {.table = table, .verbose = true, .line_numbers = true});
+    verdictd::list_table(*ruleset, state, {.table = table, .verbose = true, .line_numbers = true});
   }
   return 0;
 }

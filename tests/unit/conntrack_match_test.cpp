@@ -13,6 +13,7 @@
 #include "ruleset/loader.hpp"
 #include "ruleset/save.hpp"
 #include "packets.hpp"
+#include "ruleset_with_state.hpp"
 
 namespace verdictd {
 namespace {
@@ -390,6 +391,7 @@ TEST(ConntrackConnlimit, CountsLiveConnectionsPerNetwork) {
   FlowTable flows;
   const ConntrackTime now(seconds(1000));
   auto m = build(connlimit(R"({"above": 2, "mask": 24})"), "connlimit");
+  const test::ExtensionSlot slot(*m);
   // A packet of the connection `sport` from `source` to 10.0.2.2:22.
   auto packet = [&](const char* source, std::uint16_t sport, bool insert = true) {
     const test::Bytes bytes = test::ipv4_packet(ipproto::kTcp, source, "10.0.2.2", sport, 22);
@@ -407,7 +409,7 @@ TEST(ConntrackConnlimit, CountsLiveConnectionsPerNetwork) {
     EvalState state;
     state.conntrack = &ct;
     state.flows = &flows;
-    return m->matches(PacketView::parse(bytes), state);
+    return m->matches(PacketView::parse(bytes), slot.in(state));
   };
   EXPECT_FALSE(packet("10.0.1.2", 1000));        // 1
   EXPECT_FALSE(packet("10.0.1.3", 1001));        // 2 in 10.0.1.0/24
@@ -429,6 +431,7 @@ TEST(ConntrackConnlimit, UptoDestinationAndNegation) {
   auto negated = build(connlimit(R"({"above": 1, "by": "destination"})", true), "!connlimit");
   const ConntrackTime now(seconds(1000));
   for (const auto* m : {upto.get(), negated.get()}) {
+    const test::ExtensionSlot slot(*m);
     std::vector<bool> results;
     for (std::uint16_t sport : {1000, 1001}) {
       PacketConntrack ct;
@@ -444,7 +447,7 @@ TEST(ConntrackConnlimit, UptoDestinationAndNegation) {
       state.flows = &flows;
       results.push_back(m->matches(
           PacketView::parse(test::ipv4_packet(ipproto::kTcp, "10.0.1.2", "10.0.2.2", sport, 22)),
-          state));
+          slot.in(state)));
     }
     EXPECT_EQ(results, (std::vector<bool>{true, false}));
   }
@@ -453,11 +456,13 @@ TEST(ConntrackConnlimit, UptoDestinationAndNegation) {
 TEST(ConntrackConnlimit, WithoutAConnectionThePacketCountsOnce) {
   FlowTable flows;
   auto m = build(connlimit(R"({"upto": 1})"), "connlimit");
+  const test::ExtensionSlot slot(*m);
   const test::Bytes bytes = test::ipv4_packet(ipproto::kUdp, "10.0.1.2", "10.0.2.2", 5, 53);
   PacketConntrack untracked = without_flow(CtState::kUntracked);
   EvalState state;
   state.conntrack = &untracked;
   state.flows = &flows;
+  slot.in(state);
   EXPECT_TRUE(m->matches(PacketView::parse(bytes), state));  // itself: 1
   EXPECT_TRUE(m->matches(PacketView::parse(bytes), state));  // still 1: the same tuple
   const test::Bytes other = test::ipv4_packet(ipproto::kUdp, "10.0.1.2", "10.0.2.2", 6, 53);
@@ -534,7 +539,7 @@ TEST(ConntrackLoader, ListAndSaveLikeIptables) {
   ListOptions options;
   options.verbose = true;
   options.chain = "INPUT";
-  EXPECT_EQ(list_table(*rs, options),
+  EXPECT_EQ(list_table(*rs, RulesetState(*rs), options),
             "Chain INPUT (policy ACCEPT 0 packets, 0 bytes)\n"
             " pkts bytes target     prot opt in     out     source               destination\n"
             "    0     0 ACCEPT     0    --  *      *       0.0.0.0/0            0.0.0.0/0    "

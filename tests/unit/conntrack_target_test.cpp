@@ -215,7 +215,7 @@ TEST(ConntrackTargets, ThroughTheLoader) {
   ListOptions options;
   options.table = TableId::kRaw;
   options.chain = "PREROUTING";
-  EXPECT_EQ(list_table(*rs, options),
+  EXPECT_EQ(list_table(*rs, RulesetState(*rs), options),
             "Chain PREROUTING (policy ACCEPT)\n"
             "target     prot opt source               destination\n"
             "CT         0    --  0.0.0.0/0            0.0.0.0/0            NOTRACK\n"

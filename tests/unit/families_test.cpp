@@ -17,35 +17,37 @@ const auto kUdp4 = test::ipv4_packet(17, "10.0.0.5", "10.0.0.1", 5353, 53);
 const auto kUdp6 = test::ipv6_udp_packet("fd00::5", "fd00::1", 5353, 53);
 constexpr HookMask kInput = hook_bit(Hook::kInput);
 
-Verdict at_input(const Ruleset& rs, const std::vector<std::uint8_t>& bytes) {
+Verdict at_input(const Ruleset& rs, RulesetState& counted, const std::vector<std::uint8_t>& bytes) {
   HookPacket packet;
   packet.hook = Hook::kInput;
   packet.packet = PacketView::parse(bytes);
   std::vector<std::uint8_t> rewritten;
-  return run_hook(PipelineRules(rs), packet, nullptr, rewritten).verdict;
+  return run_hook(PipelineRules(rs, counted), packet, nullptr, rewritten).verdict;
 }
 
 using test::load_error;
 
-const Chain& input_chain(const Ruleset& rs) {
+const ChainState& input_chain(const Ruleset& rs, const RulesetState& counted) {
   const Table& filter = rs.table(TableId::kFilter);
-  return filter.chains[static_cast<std::size_t>(filter.builtin[1])];
+  return counted.chain(TableId::kFilter, static_cast<std::size_t>(filter.builtin[1]));
 }
 
 TEST(Families, PolicyPerFamily) {
   auto rs = load_ruleset_text(
       R"({"tables": {"filter": {"INPUT": {"policy": {"ipv4": "DROP", "ipv6": "ACCEPT"}}}}})", "t");
-  EXPECT_EQ(at_input(*rs, kUdp4), Verdict::kDrop);
-  EXPECT_EQ(at_input(*rs, kUdp6), Verdict::kAccept);
-  EXPECT_EQ(input_chain(*rs).policy(Family::kIPv4).counters->packets, 1U);
-  EXPECT_EQ(input_chain(*rs).policy(Family::kIPv6).counters->packets, 1U);
+  RulesetState counted(*rs);
+  EXPECT_EQ(at_input(*rs, counted, kUdp4), Verdict::kDrop);
+  EXPECT_EQ(at_input(*rs, counted, kUdp6), Verdict::kAccept);
+  EXPECT_EQ(input_chain(*rs, counted).policy(Family::kIPv4).packets, 1U);
+  EXPECT_EQ(input_chain(*rs, counted).policy(Family::kIPv6).packets, 1U);
   // Only IPv4 needs INPUT steered: nothing of IPv6 is ever dropped there.
   EXPECT_EQ(rs->used_hooks[Family::kIPv4], kInput);
   EXPECT_EQ(rs->used_hooks[Family::kIPv6], 0);
   // A family left out keeps ACCEPT.
   auto only_v4 =
       load_ruleset_text(R"({"tables": {"filter": {"INPUT": {"policy": {"ipv4": "DROP"}}}}})", "t");
-  EXPECT_EQ(at_input(*only_v4, kUdp6), Verdict::kAccept);
+  RulesetState only_v4_counted(*only_v4);
+  EXPECT_EQ(at_input(*only_v4, only_v4_counted, kUdp6), Verdict::kAccept);
 }
 
 TEST(Families, PolicyPerFamilyInListAndSave) {
@@ -53,10 +55,11 @@ TEST(Families, PolicyPerFamilyInListAndSave) {
       R"({"tables": {"filter": {"INPUT": {"policy": {"ipv4": "DROP", "ipv6": "ACCEPT"}}}}})", "t");
   ListOptions options;
   options.chain = "INPUT";
-  EXPECT_EQ(list_table(*rs, options).substr(0, 44),
+  EXPECT_EQ(list_table(*rs, RulesetState(*rs), options).substr(0, 44),
             "Chain INPUT (policy ipv4 DROP, ipv6 ACCEPT)\n");
   options.family = Family::kIPv6;
-  EXPECT_EQ(list_table(*rs, options).substr(0, 28), "Chain INPUT (policy ACCEPT)\n");
+  EXPECT_EQ(list_table(*rs, RulesetState(*rs), options).substr(0, 28),
+            "Chain INPUT (policy ACCEPT)\n");
   EXPECT_NE(save_ruleset(*rs, Family::kIPv4).find(":INPUT DROP [0:0]"), std::string::npos);
   // ip6tables would hold nothing: the table is all default for IPv6.
   EXPECT_EQ(save_ruleset(*rs, Family::kIPv6).find("*filter"), std::string::npos);
@@ -70,8 +73,9 @@ TEST(Families, RulesetCoveringOneFamilyLeavesTheOtherAlone) {
   EXPECT_EQ(rs->used_hooks[Family::kIPv4], kInput);
   EXPECT_EQ(rs->used_hooks[Family::kIPv6], 0);
   EXPECT_EQ(rs->tracked_families, family_bit(Family::kIPv4));
-  EXPECT_EQ(at_input(*rs, kUdp6), Verdict::kAccept);
-  EXPECT_EQ(input_chain(*rs).rules[0].counters->packets, 0U);
+  RulesetState counted(*rs);
+  EXPECT_EQ(at_input(*rs, counted, kUdp6), Verdict::kAccept);
+  EXPECT_EQ(input_chain(*rs, counted).rules[0]->counters.packets, 0U);
   EXPECT_EQ(save_ruleset(*rs, Family::kIPv6).find("*filter"), std::string::npos);
 }
 
@@ -80,14 +84,16 @@ TEST(Families, TableCoveringOneFamily) {
       "filter": {"families": "ipv6", "INPUT": {"policy": "DROP"}},
       "mangle": {"INPUT": {"rules": [{"match": {"protocol": "udp"}}]}}}})",
                               "t");
-  EXPECT_EQ(at_input(*rs, kUdp4), Verdict::kAccept);
-  EXPECT_EQ(at_input(*rs, kUdp6), Verdict::kDrop);
+  RulesetState counted(*rs);
+  EXPECT_EQ(at_input(*rs, counted, kUdp4), Verdict::kAccept);
+  EXPECT_EQ(at_input(*rs, counted, kUdp6), Verdict::kDrop);
   EXPECT_EQ(rs->used_hooks[Family::kIPv4], kInput);  // mangle's rule
   EXPECT_EQ(rs->used_hooks[Family::kIPv6], kInput);
   ListOptions options;
   options.chain = "INPUT";
   options.family = Family::kIPv4;
-  EXPECT_EQ(list_table(*rs, options).substr(0, 28), "Chain INPUT (policy ACCEPT)\n");
+  EXPECT_EQ(list_table(*rs, RulesetState(*rs), options).substr(0, 28),
+            "Chain INPUT (policy ACCEPT)\n");
 }
 
 TEST(Families, TrackingIsPerFamily) {

@@ -13,7 +13,8 @@
 #include "nat/nat_binder.hpp"
 #include "pipeline/hook_stages.hpp"
 #include "ruleset/loader.hpp"
-#include "test_packets.hpp"
+#include "packets.hpp"
+#include "ruleset_with_state.hpp"
 
 namespace verdictd {
 namespace {
@@ -105,8 +106,8 @@ TEST(HookStages, ConntrackWhereAPacketEntersConfirmWhereItLeaves) {
 class HookPipeline : public ::testing::Test {
  protected:
   void load(const std::string& tables) {
-    ruleset_ = load_ruleset_text(R"({"tables": )" + tables + "}", "t");
-    rules_ = PipelineRules(*ruleset_);
+    rules_with_state_ = test::with_state(R"({"tables": )" + tables + "}");
+    rules_ = PipelineRules(*rules_with_state_.ruleset, *rules_with_state_.state);
   }
 
   // The packet `bytes` at `hook`, in from `in` and out to `out` (0: none).
@@ -128,22 +129,16 @@ class HookPipeline : public ::testing::Test {
     return run(at(hook, bytes, in, out));
   }
 
-  const Rule& rule(TableId table, std::string_view chain, std::size_t index = 0) const {
-    for (const Chain& c : ruleset_->table(table).chains) {
-      if (c.name == chain) return c.rules.at(index);
-    }
-    throw std::runtime_error("no chain");
-  }
   std::uint64_t packets(TableId table, std::string_view chain, std::size_t index = 0) const {
-    return rule(table, chain, index).counters->packets;
+    return rules_with_state_.chain(table, chain).rules.at(index)->counters.packets;
   }
 
   FlowTable flows_;
   Expectations expectations_;
-  Tracker tracker_{flows_, expectations_, nullptr};
+  Tracker tracker_{flows_, expectations_};
   NatBinder nat_{flows_, {}};
   ConnectionTracking tracking_{.flows = &flows_, .tracker = &tracker_, .nat = &nat_};
-  std::shared_ptr<Ruleset> ruleset_;
+  test::RulesetWithState rules_with_state_;
   PipelineRules rules_;
   std::vector<std::uint8_t> rewritten_;
 };
@@ -197,7 +192,7 @@ TEST_F(HookPipeline, APacketIsTrackedAtTheFirstSteeredHookOnItsWay) {
 TEST_F(HookPipeline, AFullTableDropsANewConnectionAtTheConntrackStage) {
   FlowTable one_flow(1);
   tracking_.flows = &one_flow;
-  Tracker tracker{one_flow, expectations_, nullptr};
+  Tracker tracker{one_flow, expectations_};
   tracking_.tracker = &tracker;
   load(R"({"raw": {"PREROUTING": {"rules": [{"match": {"protocol": "udp"}}]}},
            "mangle": {"PREROUTING": {"rules": [{"match": {"protocol": "udp"}}]}},

@@ -26,7 +26,7 @@ TEST(ListSave, ListingHasIptablesLayout) {
   ListOptions options;
   options.verbose = true;
   options.line_numbers = true;
-  EXPECT_EQ(list_table(*rs, options),
+  EXPECT_EQ(list_table(*rs, RulesetState(*rs), options),
             "Chain INPUT (policy DROP 0 packets, 0 bytes)\n"
             "num   pkts bytes target     prot opt in     out     source               destination\n"
             "1        0     0 ACCEPT     6    --  *      *       10.0.0.5             0.0.0.0/0  "
@@ -56,41 +56,43 @@ TEST(ListSave, ShortListingAndOneChain) {
   auto rs = load_ruleset_text(kRuleset, "t");
   ListOptions options;
   options.chain = "web";
-  EXPECT_EQ(list_table(*rs, options),
+  EXPECT_EQ(list_table(*rs, RulesetState(*rs), options),
             "Chain web (2 references)\n"
             "target     prot opt source               destination\n"
             "MARK       0    --  0.0.0.0/0            0.0.0.0/0            MARK xset 0x2/0xff\n"
             "RETURN     1    --  0.0.0.0/0            0.0.0.0/0            icmptype 8\n");
   options.chain = "nope";
-  EXPECT_THROW(list_table(*rs, options), std::invalid_argument);
+  EXPECT_THROW(list_table(*rs, RulesetState(*rs), options), std::invalid_argument);
 }
 
 TEST(ListSave, CountersShrinkLikeIptables) {
   auto rs = load_ruleset_text(kRuleset, "t");
-  Rule& rule = rs->table(TableId::kFilter).chains[0].rules[1];
-  rule.counters->packets = 123456;
-  rule.counters->bytes = 98765432;
+  const RulesetState counted(*rs);
+  Counters& rule = counted.chain(TableId::kFilter, 0).rules[1]->counters;
+  rule.packets = 123456;
+  rule.bytes = 98765432;
   ListOptions options;
   options.verbose = true;
   options.chain = "INPUT";
-  const std::string text = list_table(*rs, options);
+  const std::string text = list_table(*rs, counted, options);
   EXPECT_NE(text.find(" 123K   99M ACCEPT     0    --  lo"), std::string::npos) << text;
-  zero_counters(*rs);
-  EXPECT_EQ(rule.counters->packets, 0U);
+  counted.zero_counters();
+  EXPECT_EQ(rule.packets, 0U);
 }
 
 TEST(ListSave, ExactCountersLikeIptablesX) {
   auto rs = load_ruleset_text(kRuleset, "t");
-  Chain& input = rs->table(TableId::kFilter).chains[0];
-  input.rules[1].counters->packets = 123456;
-  input.rules[1].counters->bytes = 98765432;
-  input.policy(Family::kIPv4).counters->bytes = 4567890;
+  const RulesetState counted(*rs);
+  const ChainState& input = counted.chain(TableId::kFilter, 0);
+  input.rules[1]->counters.packets = 123456;
+  input.rules[1]->counters.bytes = 98765432;
+  input.policy(Family::kIPv4).bytes = 4567890;
   ListOptions options;
   options.verbose = true;
   options.exact = true;
   options.line_numbers = true;
   options.chain = "INPUT";
-  const std::string text = list_table(*rs, options);
+  const std::string text = list_table(*rs, counted, options);
   // As iptables-legacy -L -v -x -n --line-numbers prints them.
   EXPECT_NE(text.find("(policy DROP 0 packets, 4567890 bytes)\n"
                       "num      pkts      bytes target     prot opt in     out     source"),

@@ -177,27 +177,5 @@ TEST(Loader, ExtensionErrorsInsideListsPointAtTheElement) {
             "\"lo:hi\", got 99999");
 }
 
-TEST(Loader, CountersCarryAcrossReloadForUnchangedRules) {
-  const std::string before = R"({"tables": {"filter": {"INPUT": {"rules": [
-      {"match": {"protocol": "tcp"}}, {"match": {"protocol": "udp"}}, {"match": {"protocol": "udp"}}]}}}})";
-  const std::string after = R"({"tables": {"filter": {"INPUT": {"rules": [
-      {"match": {"protocol": "udp"}}, {"match": {"protocol": "icmp"}}, {"match": {"protocol": "udp"}}]}}}})";
-  auto old_rs = load_ruleset_text(before, "a");
-  auto& old_rules = old_rs->table(TableId::kFilter).chains[0].rules;
-  old_rules[0].counters->add(100);
-  old_rules[1].counters->add(10);
-  old_rules[2].counters->add(20);
-  old_rules[2].counters->add(20);
-  old_rs->table(TableId::kFilter).chains[0].policy(Family::kIPv4).counters->add(7);
-  auto new_rs = load_ruleset_text(after, "b");
-  carry_counters(*old_rs, *new_rs);
-  const auto& rules = new_rs->table(TableId::kFilter).chains[0].rules;
-  EXPECT_EQ(rules[0].counters->packets, 1U);  // the first udp rule's
-  EXPECT_EQ(rules[0].counters->bytes, 10U);
-  EXPECT_EQ(rules[1].counters->packets, 0U);  // new
-  EXPECT_EQ(rules[2].counters->packets, 2U);  // the second udp rule's
-  EXPECT_EQ(new_rs->table(TableId::kFilter).chains[0].policy(Family::kIPv4).counters->bytes, 7U);
-}
-
 }  // namespace
 }  // namespace verdictd

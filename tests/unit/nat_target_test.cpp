@@ -572,7 +572,7 @@ TEST(NatTargetLoader, ListAndSaveAsIptables) {
   ListOptions options;
   options.table = TableId::kNat;
   options.verbose = true;
-  EXPECT_EQ(list_table(*rs, options),
+  EXPECT_EQ(list_table(*rs, RulesetState(*rs), options),
             "Chain PREROUTING (policy ACCEPT 0 packets, 0 bytes)\n"
             " pkts bytes target     prot opt in     out     source               destination\n"
             "    0     0 DNAT       6    --  *      *       0.0.0.0/0            0.0.0.0/0       "

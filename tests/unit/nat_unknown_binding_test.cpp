@@ -90,6 +90,7 @@ TEST(NatUnknownBinding, AMatchingNatRuleDropsTheAdoptedConnectionsPacketAndOther
   const auto ruleset = load_ruleset_text(R"({"tables": {"nat": {"POSTROUTING": {"rules": [
       {"match": {"out_interface": "wan0"}, "target": {"SNAT": {"to_source": "10.2.0.1"}}}]}}}})",
                                          "t");
+  RulesetState counted(*ruleset);
   FlowTable flows;
   NatBinder binder(flows, {});
   const auto bytes = test::ipv4_packet(ipproto::kUdp, "10.1.0.2", "10.2.0.2", 4000, 53);
@@ -105,6 +106,7 @@ TEST(NatUnknownBinding, AMatchingNatRuleDropsTheAdoptedConnectionsPacketAndOther
     state.out_interface = out;
     state.conntrack = &ct;
     state.nat = &binder;
+    state.ruleset_state = &counted;
     const Verdict verdict = evaluate_table(ruleset->table(TableId::kNat), packet, state);
     EXPECT_EQ(verdict, std::string_view(out) == "wan0" ? Verdict::kDrop : Verdict::kAccept) << out;
   }

@@ -8,6 +8,7 @@
 
 #include "extension/match.hpp"
 #include "extension_builders.hpp"
+#include "ruleset_with_state.hpp"
 
 namespace verdictd {
 namespace {
@@ -26,18 +27,24 @@ std::unique_ptr<Match> built(const std::string& options, bool negated = false) {
   return build(statistic(options, negated), negated ? "!statistic" : "statistic");
 }
 
-bool hits(const Match& match) {
+// One packet through the match, with the state `slot` keeps for it.
+bool hits(const Match& match, const test::ExtensionSlot& slot) {
   EvalState state;
-  return match.matches(PacketView::parse({}), state);
+  return match.matches(PacketView::parse({}), slot.in(state));
 }
 
-// The numbers (from 1) of the packets among the first `count` that match.
-std::vector<int> matched(const Match& match, int count) {
+// The numbers (from 1) of the packets among the next `count` that match.
+std::vector<int> matched(const Match& match, const test::ExtensionSlot& slot, int count) {
   std::vector<int> numbers;
   for (int i = 1; i <= count; ++i) {
-    if (hits(match)) numbers.push_back(i);
+    if (hits(match, slot)) numbers.push_back(i);
   }
   return numbers;
+}
+
+// The same from the state the match starts with.
+std::vector<int> matched(const Match& match, int count) {
+  return matched(match, test::ExtensionSlot(match), count);
 }
 
 TEST(StatisticNth, PacketIsTheFirstToMatchCountingFromZero) {
@@ -61,16 +68,19 @@ TEST(StatisticNth, NegatedMatchesTheOthers) {
             (std::vector{1, 3, 4, 5}));
 }
 
-TEST(StatisticNth, EachRuleCountsForItselfAndStartsAgainWhenBuiltAgain) {
-  auto first = built(R"({"mode": "nth", "every": 2})");
-  auto second = built(R"({"mode": "nth", "every": 2})");
-  EXPECT_EQ(matched(*first, 3), (std::vector{1, 3}));
-  EXPECT_EQ(matched(*second, 2), (std::vector{1}));
-  EXPECT_EQ(matched(*first, 2), (std::vector{2}));  // packets 4 and 5 of the first
+TEST(StatisticNth, TheCounterIsTheStateNotTheMatch) {
+  // Two rules alike: each has its own state, kept by the ruleset beside them.
+  auto rule = built(R"({"mode": "nth", "every": 2})");
+  const test::ExtensionSlot first(*rule);
+  const test::ExtensionSlot second(*rule);
+  EXPECT_EQ(matched(*rule, first, 3), (std::vector{1, 3}));
+  EXPECT_EQ(matched(*rule, second, 2), (std::vector{1}));
+  EXPECT_EQ(matched(*rule, first, 2), (std::vector{2}));  // packets 4 and 5 of the first
 }
 
 TEST(StatisticNth, ThreadsShareOneCounter) {
   auto third = built(R"({"mode": "nth", "every": 3})");
+  const test::ExtensionSlot slot(*third);
   constexpr int kThreads = 4;
   constexpr int kEach = 90000;  // a multiple of 3: exactly a third match
   std::vector<int> hits_by_thread(kThreads);
@@ -79,7 +89,7 @@ TEST(StatisticNth, ThreadsShareOneCounter) {
     threads.reserve(kThreads);
     for (int t = 0; t < kThreads; ++t) {
       threads.emplace_back([&, t] {
-        for (int i = 0; i < kEach; ++i) hits_by_thread[t] += hits(*third) ? 1 : 0;
+        for (int i = 0; i < kEach; ++i) hits_by_thread[t] += hits(*third, slot) ? 1 : 0;
       });
     }
   }
@@ -90,8 +100,9 @@ TEST(StatisticNth, ThreadsShareOneCounter) {
 
 // The share of `count` packets a match takes.
 double share(const Match& match, int count) {
+  const test::ExtensionSlot slot(match);
   int n = 0;
-  for (int i = 0; i < count; ++i) n += hits(match) ? 1 : 0;
+  for (int i = 0; i < count; ++i) n += hits(match, slot) ? 1 : 0;
   return static_cast<double>(n) / count;
 }
 

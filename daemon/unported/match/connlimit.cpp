@@ -45,10 +45,59 @@ bool still_open(const Tuple& tuple, const FlowTable* flows, ConntrackTime now) {
          (tcp != TcpState::kTimeWait && tcp != TcpState::kClose);
 }
 
+struct ConnlimitKey {
+  IpAddress address;
+  std::uint16_t zone = 0;
+  // clang-tidy 14 mistakes the defaulted comparison for a literal 0.
+  // NOLINTNEXTLINE(modernize-use-nullptr)
+  friend auto operator<=>(const ConnlimitKey&, const ConnlimitKey&) = default;
+};
+
+// The connections one rule has seen, per masked address (nf_conncount's
+// tree), by their original tuples.
+class ConnlimitState final : public ExtensionState {
+ public:
+  // How many connections `key` has open, `tuple`'s included.
+  std::size_t count(const ConnlimitKey& key, const Tuple& tuple, const FlowTable* flows,
+                    ConntrackTime now) {
+    const std::lock_guard lock(mutex_);
+    std::vector<Tuple>& members = connections_[key];
+    bool present = false;
+    std::erase_if(members, [&](const Tuple& member) {
+      if (member == tuple) {
+        present = true;
+        return false;
+      }
+      return !still_open(member, flows, now);
+    });
+    if (!present) members.push_back(tuple);
+    const std::size_t counted = members.size();
+    if (++evaluations_ % kSweepInterval == 0) sweep(flows, now);
+    return counted;
+  }
+
+ private:
+  void sweep(const FlowTable* flows, ConntrackTime now) {
+    for (auto entry = connections_.begin(); entry != connections_.end();) {
+      std::erase_if(entry->second,
+                    [&](const Tuple& member) { return !still_open(member, flows, now); });
+      entry = entry->second.empty() ? connections_.erase(entry) : std::next(entry);
+    }
+  }
+
+  std::mutex mutex_;
+  std::map<ConnlimitKey, std::vector<Tuple>> connections_;
+  std::uint32_t evaluations_ = 0;
+};
+
 class ConnlimitMatch final : public Match {
  public:
   ConnlimitMatch(std::uint32_t limit, bool above, std::optional<int> mask, bool by_destination)
       : limit_(limit), above_(above), mask_(mask), by_destination_(by_destination) {}
+
+  [[nodiscard]] std::unique_ptr<ExtensionState> make_state() const override {
+    return std::make_unique<ConnlimitState>();
+  }
 
   // The packet's connection counts itself; a packet without one counts its
   // own tuple until the next look finds no flow for it. A packet whose tuple
@@ -66,9 +115,12 @@ class ConnlimitMatch final : public Match {
       return false;
     }
     const IpAddress& address = by_destination_ ? packet.destination : packet.source;
-    const Key key{masked(address, mask_.value_or(address_bits(packet.family))), tuple->zone};
+    const ConnlimitKey key{masked(address, mask_.value_or(address_bits(packet.family))),
+                           tuple->zone};
     const ConntrackTime now = ct != nullptr ? ct->now : ConntrackClock::now();
-    return (count(key, *tuple, state.flows, now) > limit_) == above_;
+    const std::size_t open =
+        extension_state<ConnlimitState>(state).count(key, *tuple, state.flows, now);
+    return (open > limit_) == above_;
   }
 
   // A mask longer than an IPv4 address makes the rule IPv6 only.
@@ -94,50 +146,12 @@ class ConnlimitMatch final : public Match {
   }
 
  private:
-  struct Key {
-    IpAddress address;
-    std::uint16_t zone = 0;
-    // clang-tidy 14 mistakes the defaulted comparison for a literal 0.
-    // NOLINTNEXTLINE(modernize-use-nullptr)
-    friend auto operator<=>(const Key&, const Key&) = default;
-  };
-
   // The default mask is the whole address; rules are listed as IPv4 unless
   // the mask says otherwise.
-
-  std::size_t count(const Key& key, const Tuple& tuple, const FlowTable* flows,
-                    ConntrackTime now) const {
-    const std::lock_guard lock(mutex_);
-    std::vector<Tuple>& members = connections_[key];
-    bool present = false;
-    std::erase_if(members, [&](const Tuple& member) {
-      if (member == tuple) {
-        present = true;
-        return false;
-      }
-      return !still_open(member, flows, now);
-    });
-    if (!present) members.push_back(tuple);
-    const std::size_t counted = members.size();
-    if (++evaluations_ % kSweepInterval == 0) sweep(flows, now);
-    return counted;
-  }
-
-  void sweep(const FlowTable* flows, ConntrackTime now) const {
-    for (auto entry = connections_.begin(); entry != connections_.end();) {
-      std::erase_if(entry->second,
-                    [&](const Tuple& member) { return !still_open(member, flows, now); });
-      entry = entry->second.empty() ? connections_.erase(entry) : std::next(entry);
-    }
-  }
-
   std::uint32_t limit_;
   bool above_;  // else up to
   std::optional<int> mask_;
   bool by_destination_;
-  mutable std::mutex mutex_;
-  mutable std::map<Key, std::vector<Tuple>> connections_;  // original tuples
-  mutable std::uint32_t evaluations_ = 0;
 };
 
 std::unique_ptr<Match> make_connlimit(const MatchArgs& args) {

@@ -24,22 +24,33 @@ std::string mode_text(std::string_view prefix, std::string_view mode, bool negat
          (negated ? " !" : "");
 }
 
+// The rule's place in its cycle, from 0 to every - 1.
+struct NthState final : ExtensionState {
+  explicit NthState(std::uint32_t start) : count(start) {}
+  std::atomic<std::uint32_t> count;
+};
+
 class NthMatch final : public Match {
  public:
+  NthMatch(std::uint32_t every, std::uint32_t packet, bool negated)
+      : last_(every - 1), packet_(packet), negated_(negated) {}
+
   // As the kernel keeps it: the counter runs from 0 to every - 1 and starts
   // at every - 1 - packet, so the packet-th packet (from 0) is the first to
   // wrap it to 0, which matches.
-  NthMatch(std::uint32_t every, std::uint32_t packet, bool negated)
-      : last_(every - 1), packet_(packet), negated_(negated), count_(last_ - packet) {}
+  [[nodiscard]] std::unique_ptr<ExtensionState> make_state() const override {
+    return std::make_unique<NthState>(last_ - packet_);
+  }
 
   // One counter per rule for every thread, stepped by compare-exchange as the
   // kernel does across CPUs: no packet is counted twice or skipped.
-  bool matches(const PacketView& /*packet*/, EvalState& /*state*/) const override {
-    std::uint32_t seen = count_.load(std::memory_order_relaxed);
+  bool matches(const PacketView& /*packet*/, EvalState& state) const override {
+    std::atomic<std::uint32_t>& count = extension_state<NthState>(state).count;
+    std::uint32_t seen = count.load(std::memory_order_relaxed);
     std::uint32_t next = 0;
     do {
       next = seen == last_ ? 0 : seen + 1;
-    } while (!count_.compare_exchange_weak(seen, next, std::memory_order_relaxed));
+    } while (!count.compare_exchange_weak(seen, next, std::memory_order_relaxed));
     return (next == 0) != negated_;
   }
 
@@ -61,7 +72,6 @@ class NthMatch final : public Match {
   std::uint32_t last_;  // every - 1
   std::uint32_t packet_;
   bool negated_;
-  mutable std::atomic<std::uint32_t> count_;
 };
 
 class RandomMatch final : public Match {
