@@ -92,6 +92,7 @@ class AddressCache {
   void apply(std::span<const std::uint8_t> datagram);
   void apply_link(const ::nlmsghdr* message);
 
+  // Lock order: daemon/LOCKING.md.
   mutable std::shared_mutex mutex_;
   InterfaceMap interfaces_;
   AddressRemoved address_removed_;

@@ -44,6 +44,7 @@ class LinkCache {
   void receive(bool wait);
   void apply(std::span<const std::uint8_t> datagram);
 
+  // Lock order: daemon/LOCKING.md.
   mutable std::shared_mutex mutex_;
   NameMap names_;
   std::unique_ptr<Socket> socket_;

@@ -96,6 +96,7 @@ struct ConntrackMirror::Sockets {
   // Gets and mark updates, from any thread. The kernel stamps the events our
   // updates cause with this socket's port id, which is how they are known.
   Handle queries = open_handle(CONNTRACK, 0, "queries");
+  // Lock order: daemon/LOCKING.md.
   std::mutex query_mutex;
   std::uint32_t query_port = nfnl_portid(nfct_nfnlh(queries.get()));
   int events_fd = nonblocking(nfct_fd(events.get()));
@@ -423,12 +424,15 @@ void ConntrackMirror::write_marks(std::vector<Tuple> more) {
   tuples.insert(more.begin(), more.end());
   const auto now = ConntrackClock::now();
   for (const Tuple& tuple : tuples) {
-    const auto found = flows_->find(tuple, now);
-    if (!found || !found->flow.mark_unsynced) continue;  // gone, or written already
-    if (found->flow.kernel_id == 0) {
+    std::optional<Flow> unsynced;  // nullopt: gone, or written already
+    flows_->find(tuple, now, [&unsynced](const Flow& flow, Direction /*direction*/) {
+      if (flow.mark_unsynced) unsynced = flow;
+    });
+    if (!unsynced) continue;
+    if (unsynced->kernel_id == 0) {
       s.unconfirmed_marks.insert(tuple);
     } else {
-      write_mark(found->flow);
+      write_mark(*unsynced);
     }
   }
 }
@@ -497,7 +501,7 @@ std::optional<Flow> ConntrackMirror::fetch(const Tuple& tuple) {
   if (!flow) return std::nullopt;
   ++counters_.fetch_hits;
   flows_->merge_kernel(*flow, now);
-  if (const auto merged = flows_->find(tuple, now)) return merged->flow;
+  if (const auto merged = flows_->copy(tuple, now)) return merged->flow;
   return flow;  // the table is full, and this connection could not join it
 }
 

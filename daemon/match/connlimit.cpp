@@ -38,11 +38,13 @@ IpAddress masked(IpAddress address, int bits) {
 // closed when it is TCP in TIME_WAIT or CLOSE.
 bool still_open(const Tuple& tuple, const FlowTable* flows, ConntrackTime now) {
   if (flows == nullptr) return true;
-  const auto found = flows->find(tuple, now);
-  if (!found) return false;
-  const TcpState tcp = found->flow.tcp_state;
-  return found->flow.original.protocol != ipproto::kTcp ||
-         (tcp != TcpState::kTimeWait && tcp != TcpState::kClose);
+  bool open = false;
+  flows->find(tuple, now, [&open](const Flow& flow, Direction /*direction*/) {
+    const TcpState tcp = flow.tcp_state;
+    open = flow.original.protocol != ipproto::kTcp ||
+           (tcp != TcpState::kTimeWait && tcp != TcpState::kClose);
+  });
+  return open;
 }
 
 class ConnlimitMatch final : public Match {
@@ -135,6 +137,7 @@ class ConnlimitMatch final : public Match {
   bool above_;  // else up to
   std::optional<int> mask_;
   bool by_destination_;
+  // Lock order: daemon/LOCKING.md.
   mutable std::mutex mutex_;
   mutable std::map<Key, std::vector<Tuple>> connections_;  // original tuples
   mutable std::uint32_t evaluations_ = 0;
