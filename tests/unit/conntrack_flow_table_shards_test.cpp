@@ -79,7 +79,7 @@ TEST(ConntrackFlowTableShards, EvictionTakesTheOldestUnassuredFlowOfAllShards) {
 }
 
 TEST(ConntrackFlowTableShards, ThreadsInsertFindChangeAndRemoveAtOnce) {
-  constexpr std::uint32_t kThreads = 4;
+  constexpr std::size_t kThreads = 4;
   constexpr std::uint32_t kFlowsEach = 2000;
   constexpr std::uint32_t kRounds = 20;
   FlowTable table(kThreads * kFlowsEach);
@@ -122,7 +122,7 @@ TEST(ConntrackFlowTableShards, ThreadsInsertFindChangeAndRemoveAtOnce) {
   walker.join();
   EXPECT_EQ(wrong.load(), 0U);
   EXPECT_EQ(table.stats().flows, kThreads * kFlowsEach / 2);
-  std::uint32_t counted = 0;
+  std::size_t counted = 0;
   for (std::uint32_t client = 0; client < kThreads; ++client) {
     for (std::uint32_t n = 0; n < kFlowsEach; n += 2) {
       table.find(udp_flow(client, n).reply, kStart, [&](const Flow& flow, Direction) {

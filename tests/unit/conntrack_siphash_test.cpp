@@ -110,8 +110,9 @@ std::vector<Tuple> crafted_tuples(std::size_t count) {
     t.protocol = ipproto::kTcp;
     t.source = *IpAddress::parse("2001:db8:a::");
     t.destination = *IpAddress::parse("2001:db8:b::");
-    for (std::size_t b = 0; b < 4; ++b)
+    for (std::size_t b = 0; b < 4; ++b) {
       t.source.bytes[15 - b] = static_cast<std::uint8_t>(i >> (8 * b));
+    }
     t.source_port = 40000;
     t.destination_port = 80;
     const std::uint64_t last =
