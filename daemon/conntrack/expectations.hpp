@@ -31,6 +31,7 @@ class Expectations {
   [[nodiscard]] std::size_t size() const;
 
  private:
+  // Lock order: daemon/LOCKING.md.
   mutable std::mutex mutex_;
   std::vector<Expectation> expectations_;  // few: one per helper command in flight
 };

@@ -6,54 +6,78 @@ namespace verdictd {
 
 FlowTable::FlowTable(std::size_t max_flows) : max_flows_(max_flows) {}
 
-std::optional<std::pair<std::uint32_t, Direction>> FlowTable::locate_live(const Tuple& tuple,
-                                                                          ConntrackTime now) const {
-  const auto it = index_.find(tuple);
-  if (it == index_.end() || slots_[it->second.first].flow.expires <= now) return std::nullopt;
-  return it->second;
+FlowTable::~FlowTable() {
+  for (FlowNode* node = oldest_; node != nullptr;) {
+    FlowNode* const next = node->newer;
+    delete node;
+    node = next;
+  }
 }
 
-std::optional<std::pair<std::uint32_t, Direction>> FlowTable::locate(const Tuple& tuple,
-                                                                     ConntrackTime now) {
-  const auto it = index_.find(tuple);
-  if (it == index_.end()) return std::nullopt;
-  const auto found = it->second;
-  if (slots_[found.first].flow.expires <= now) {
-    remove_slot(found.first);
-    return std::nullopt;
-  }
+std::optional<FlowTable::Found> FlowTable::copy(const Tuple& tuple, ConntrackTime now) const {
+  std::optional<Found> found;
+  find(tuple, now, [&found](const Flow& flow, Direction direction) {
+    found = Found{flow, direction};
+  });
   return found;
 }
 
-std::optional<FlowTable::Found> FlowTable::find(const Tuple& tuple, ConntrackTime now) const {
-  const std::lock_guard lock(mutex_);
-  const auto located = locate_live(tuple, now);
-  if (!located) return std::nullopt;
-  return Found{slots_[located->first].flow, located->second};
+FlowIndex::Hit FlowTable::lookup(const Tuple& tuple) const {
+  const std::uint64_t hash = hash_of(tuple);
+  const Shard& shard = shard_of(hash);
+  const std::lock_guard shard_lock(shard.mutex);
+  return shard.index.find(hash, tuple);
 }
 
-std::uint32_t FlowTable::add_slot(const Flow& flow) {
-  std::uint32_t slot = 0;
-  if (free_slots_.empty()) {
-    slot = static_cast<std::uint32_t>(slots_.size());
-    slots_.emplace_back();
-  } else {
-    slot = free_slots_.back();
-    free_slots_.pop_back();
+FlowIndex::Hit FlowTable::locate(const Tuple& tuple, ConntrackTime now) {
+  const FlowIndex::Hit hit = lookup(tuple);
+  if (hit.node == nullptr) return hit;
+  bool expired = false;
+  {
+    const std::lock_guard flow_lock(hit.node->mutex);
+    expired = hit.node->flow.expires <= now;
   }
-  Slot& s = slots_[slot];
-  s.flow = flow;
-  s.used = true;
-  s.older = newest_;
-  s.newer = kNone;
-  if (newest_ != kNone) slots_[newest_].newer = slot;
-  newest_ = slot;
-  if (oldest_ == kNone) oldest_ = slot;
-  index_[flow.original] = {slot, Direction::kOriginal};
+  if (!expired) return hit;
+  remove_node(hit.node);
+  return {};
+}
+
+void FlowTable::index(FlowNode* node, TupleRole role) {
+  const std::uint64_t hash = hash_of(node->tuple(role));
+  Shard& shard = shard_of(hash);
+  const std::lock_guard shard_lock(shard.mutex);
+  shard.index.insert(hash, node, role);
+}
+
+void FlowTable::unindex(FlowNode* node, TupleRole role) {
+  const Tuple& tuple = node->tuple(role);
+  const std::uint64_t hash = hash_of(tuple);
+  Shard& shard = shard_of(hash);
+  const std::lock_guard shard_lock(shard.mutex);
+  shard.index.erase(hash, tuple, node, role);
+}
+
+void FlowTable::index_own(FlowNode* node) {
+  index(node, TupleRole::kOriginal);
   // A flow whose tuples are equal (a packet to itself) is found as original.
-  if (!(flow.reply == flow.original)) index_[flow.reply] = {slot, Direction::kReply};
+  if (!(node->flow.reply == node->flow.original)) index(node, TupleRole::kReply);
+}
+
+void FlowTable::unindex_own(FlowNode* node) {
+  unindex(node, TupleRole::kOriginal);
+  unindex(node, TupleRole::kReply);
+}
+
+FlowNode* FlowTable::add_node(const Flow& flow) {
+  auto* node = new FlowNode;
+  node->flow = flow;
+  node->older = newest_;
+  if (newest_ != nullptr) newest_->newer = node;
+  newest_ = node;
+  if (oldest_ == nullptr) oldest_ = node;
   ++live_;
-  return slot;
+  index_own(node);
+  return node;
 }
 
 namespace {
@@ -79,42 +103,60 @@ Tuple midway_tuple(const Flow& flow, Direction direction) {
 
 }  // namespace
 
-void FlowTable::index_midway(std::uint32_t slot) {
-  unindex_midway(slot);
-  Slot& s = slots_[slot];
+void FlowTable::index_midway(FlowNode* node) {
+  unindex_midway(node);
+  // The tuples change while no entry stands for them: under the flow's lock,
+  // for whoever reads them through its other entries.
+  std::array<Tuple, 2> midway{};
+  std::array<Direction, 2> directions{};
+  std::uint8_t count = 0;
   for (const Direction direction : {Direction::kOriginal, Direction::kReply}) {
-    const Tuple midway = midway_tuple(s.flow, direction);
-    if (midway == s.flow.original || midway == s.flow.reply) continue;
+    const Tuple tuple = midway_tuple(node->flow, direction);
+    if (tuple == node->flow.original || tuple == node->flow.reply) continue;
     // Another flow's own tuple wins; the midway one is only a second way in.
-    if (index_.try_emplace(midway, slot, direction).second) s.midway.push_back(midway);
+    if (lookup(tuple).node != nullptr) continue;
+    midway[count] = tuple;
+    directions[count] = direction;
+    ++count;
+  }
+  {
+    const std::lock_guard flow_lock(node->mutex);
+    node->midway = midway;
+    node->midway_direction = directions;
+    node->midway_count = count;
+  }
+  for (std::uint8_t i = 0; i < count; ++i) {
+    index(node, i == 0 ? TupleRole::kMidway0 : TupleRole::kMidway1);
   }
 }
 
-void FlowTable::unindex_midway(std::uint32_t slot) {
-  for (const Tuple& midway : slots_[slot].midway) index_.erase(midway);
-  slots_[slot].midway.clear();
+void FlowTable::unindex_midway(FlowNode* node) {
+  for (std::uint8_t i = 0; i < node->midway_count; ++i) {
+    unindex(node, i == 0 ? TupleRole::kMidway0 : TupleRole::kMidway1);
+  }
+  const std::lock_guard flow_lock(node->mutex);
+  node->midway_count = 0;
 }
 
-void FlowTable::remove_slot(std::uint32_t slot) {
-  Slot& s = slots_[slot];
-  if (journal_ != nullptr && s.flow.binding_slot != kNoBindingSlot) {
-    journal_->release(s.flow.binding_slot);
+void FlowTable::remove_node(FlowNode* node) {
+  unindex_midway(node);
+  unindex_own(node);
+  // No lookup can reach it any more; whoever found it before has let go of
+  // the shard, and with it of the flow.
+  if (journal_ != nullptr && node->flow.binding_slot != kNoBindingSlot) {
+    journal_->release(node->flow.binding_slot);
   }
-  unindex_midway(slot);
-  index_.erase(s.flow.original);
-  index_.erase(s.flow.reply);
-  if (s.older != kNone) {
-    slots_[s.older].newer = s.newer;
+  if (node->older != nullptr) {
+    node->older->newer = node->newer;
   } else {
-    oldest_ = s.newer;
+    oldest_ = node->newer;
   }
-  if (s.newer != kNone) {
-    slots_[s.newer].older = s.older;
+  if (node->newer != nullptr) {
+    node->newer->older = node->older;
   } else {
-    newest_ = s.older;
+    newest_ = node->older;
   }
-  s = Slot{};
-  free_slots_.push_back(slot);
+  delete node;
   --live_;
 }
 
@@ -140,50 +182,61 @@ bool evictable(const Flow& flow) {
 }  // namespace
 
 bool FlowTable::evict_one() {
-  std::uint32_t slot = oldest_;
-  for (std::size_t scanned = 0; slot != kNone && scanned < kEvictionScan; ++scanned) {
-    if (evictable(slots_[slot].flow)) {
-      remove_slot(slot);
+  FlowNode* node = oldest_;
+  for (std::size_t scanned = 0; node != nullptr && scanned < kEvictionScan; ++scanned) {
+    bool drop = false;
+    {
+      const std::lock_guard flow_lock(node->mutex);
+      drop = evictable(node->flow);
+    }
+    if (drop) {
+      remove_node(node);
       ++evicted_;
       return true;
     }
-    slot = slots_[slot].newer;
+    node = node->newer;
   }
   return false;
 }
 
 FlowTable::Insert FlowTable::insert(const Flow& flow, ConntrackTime now) {
-  const std::lock_guard lock(mutex_);
-  if (locate(flow.original, now) || locate(flow.reply, now)) return Insert::kExists;
+  const std::lock_guard lock(structure_mutex_);
+  if (locate(flow.original, now).node != nullptr || locate(flow.reply, now).node != nullptr) {
+    return Insert::kExists;
+  }
   if (live_ >= max_flows_ && !evict_one()) {
     ++refused_;
     return Insert::kFull;
   }
-  add_slot(flow);
+  add_node(flow);
   return Insert::kInserted;
 }
 
 bool FlowTable::erase(const Tuple& tuple) {
-  const std::lock_guard lock(mutex_);
-  const auto it = index_.find(tuple);
-  if (it == index_.end()) return false;
-  remove_slot(it->second.first);
+  const std::lock_guard lock(structure_mutex_);
+  const FlowIndex::Hit hit = lookup(tuple);
+  if (hit.node == nullptr) return false;
+  remove_node(hit.node);
   return true;
 }
 
 bool FlowTable::erase_unconfirmed(const Tuple& tuple) {
-  const std::lock_guard lock(mutex_);
-  const auto it = index_.find(tuple);
-  if (it == index_.end() || slots_[it->second.first].flow.kernel_id != 0) return false;
-  remove_slot(it->second.first);
+  const std::lock_guard lock(structure_mutex_);
+  const FlowIndex::Hit hit = lookup(tuple);
+  if (hit.node == nullptr) return false;
+  {
+    const std::lock_guard flow_lock(hit.node->mutex);
+    if (hit.node->flow.kernel_id != 0) return false;
+  }
+  remove_node(hit.node);
   return true;
 }
 
 bool FlowTable::merge_kernel(const Flow& kernel, ConntrackTime now, bool may_evict) {
-  const std::lock_guard lock(mutex_);
-  auto located = locate(kernel.original, now);
-  if (!located) located = locate(kernel.reply, now);
-  if (!located) {
+  const std::lock_guard lock(structure_mutex_);
+  FlowIndex::Hit located = locate(kernel.original, now);
+  if (located.node == nullptr) located = locate(kernel.reply, now);
+  if (located.node == nullptr) {
     if (live_ >= max_flows_ && !(may_evict && evict_one())) {
       ++refused_;
       return false;
@@ -193,10 +246,11 @@ bool FlowTable::merge_kernel(const Flow& kernel, ConntrackTime now, bool may_evi
     added.status |= ctstatus::kConfirmed;
     added.nat_unknown = natmanip::kBoth;
     note_kernel_view(added, kernel, now);  // agreeing: it is the kernel's
-    add_slot(added);
+    add_node(added);
     return true;
   }
-  Flow& ours = slots_[located->first].flow;
+  const std::lock_guard flow_lock(located.node->mutex);
+  Flow& ours = located.node->flow;
   ours.kernel_id = kernel.kernel_id;
   if (ours.observed) {
     ours.status |= (kernel.status & ~ctstatus::kDecidedHere) | ctstatus::kConfirmed;
@@ -214,57 +268,59 @@ bool FlowTable::merge_kernel(const Flow& kernel, ConntrackTime now, bool may_evi
 }
 
 std::vector<Flow> FlowTable::count_lasting_divergences(ConntrackTime now) {
-  const std::lock_guard lock(mutex_);
+  const std::lock_guard lock(structure_mutex_);
   std::vector<Flow> lasting;
   for (auto it = disagreeing_.begin(); it != disagreeing_.end();) {
-    const auto located = locate_live(*it, now);
-    if (!located) {
-      it = disagreeing_.erase(it);
+    const FlowIndex::Hit hit = lookup(*it);
+    std::optional<Divergence> divergence;
+    if (hit.node != nullptr) {
+      const std::lock_guard flow_lock(hit.node->mutex);
+      Flow& flow = hit.node->flow;
+      if (flow.expires > now) {
+        divergence = check_divergence(flow, now);
+        if (divergence == Divergence::kLasting) lasting.push_back(flow);
+      }
+    }
+    if (divergence == Divergence::kInGrace) {
+      ++it;
       continue;
     }
-    Flow& flow = slots_[located->first].flow;
-    switch (check_divergence(flow, now)) {
-      case Divergence::kInGrace:
-        ++it;
-        continue;
-      case Divergence::kLasting:
-        ++divergences_;
-        lasting.push_back(flow);
-        break;
-      case Divergence::kNone:
-        break;
-    }
+    if (divergence == Divergence::kLasting) ++divergences_;
     it = disagreeing_.erase(it);
   }
   return lasting;
 }
 
 bool FlowTable::rebind(const Tuple& original, const Tuple& new_reply, ConntrackTime now) {
-  const std::lock_guard lock(mutex_);
-  const auto located = locate(original, now);
-  if (!located || located->second != Direction::kOriginal) return false;
-  Flow& flow = slots_[located->first].flow;
-  if (new_reply == flow.reply) return true;
+  const std::lock_guard lock(structure_mutex_);
+  const FlowIndex::Hit located = locate(original, now);
+  if (located.node == nullptr || located.direction != Direction::kOriginal) return false;
+  FlowNode* const node = located.node;
+  if (new_reply == node->flow.reply) return true;
   // The flow's own midway tuples may be the new reply: they go first.
-  unindex_midway(located->first);
-  if (locate(new_reply, now)) {
-    index_midway(located->first);
+  unindex_midway(node);
+  if (locate(new_reply, now).node != nullptr) {
+    index_midway(node);
     return false;
   }
-  index_.erase(flow.reply);
-  flow.reply = new_reply;
-  index_[new_reply] = {located->first, Direction::kReply};
-  index_midway(located->first);
+  unindex(node, TupleRole::kReply);
+  {
+    const std::lock_guard flow_lock(node->mutex);
+    node->flow.reply = new_reply;
+  }
+  index(node, TupleRole::kReply);
+  index_midway(node);
   return true;
 }
 
 std::optional<Flow> FlowTable::note_binding(const Tuple& original, std::uint8_t manip,
                                             std::uint32_t nat_status,
                                             std::uint32_t masquerade_ifindex, ConntrackTime now) {
-  const std::lock_guard lock(mutex_);
-  const auto located = locate(original, now);
-  if (!located) return std::nullopt;
-  Flow& flow = slots_[located->first].flow;
+  const std::lock_guard lock(structure_mutex_);
+  const FlowIndex::Hit located = locate(original, now);
+  if (located.node == nullptr) return std::nullopt;
+  const std::lock_guard flow_lock(located.node->mutex);
+  Flow& flow = located.node->flow;
   flow.status |= nat_status;
   flow.nat_done |= manip;
   if (masquerade_ifindex != 0) flow.masquerade_ifindex = masquerade_ifindex;
@@ -273,10 +329,11 @@ std::optional<Flow> FlowTable::note_binding(const Tuple& original, std::uint8_t 
 }
 
 void FlowTable::note_null_binding(const Tuple& original, std::uint8_t manip, ConntrackTime now) {
-  const std::lock_guard lock(mutex_);
-  const auto located = locate(original, now);
-  if (!located) return;
-  Flow& flow = slots_[located->first].flow;
+  const std::lock_guard lock(structure_mutex_);
+  const FlowIndex::Hit located = locate(original, now);
+  if (located.node == nullptr) return;
+  const std::lock_guard flow_lock(located.node->mutex);
+  Flow& flow = located.node->flow;
   flow.nat_done |= manip;
   if (journal_ != nullptr && flow.binding_slot != kNoBindingSlot) {
     flow.binding_slot = journal_->record(flow);
@@ -284,50 +341,58 @@ void FlowTable::note_null_binding(const Tuple& original, std::uint8_t manip, Con
 }
 
 bool FlowTable::restore_binding(const Flow& stored, ConntrackTime now) {
-  const std::lock_guard lock(mutex_);
-  std::optional<std::pair<std::uint32_t, Direction>> located;
+  const std::lock_guard lock(structure_mutex_);
+  FlowIndex::Hit located;
   for (const Tuple& tuple :
        {stored.original, stored.reply, midway_tuple(stored, Direction::kOriginal),
         midway_tuple(stored, Direction::kReply)}) {
     located = locate(tuple, now);
-    if (located) break;
+    if (located.node != nullptr) break;
   }
-  if (!located) return false;
-  const std::uint32_t slot = located->first;
+  FlowNode* const node = located.node;
+  if (node == nullptr) return false;
   // The stored tuples must be free, or the kernel's flow's own.
   for (const Tuple& tuple : {stored.original, stored.reply}) {
-    const auto holder = locate(tuple, now);
-    if (holder && holder->first != slot) return false;
+    const FlowIndex::Hit holder = locate(tuple, now);
+    if (holder.node != nullptr && holder.node != node) return false;
   }
-  Flow& flow = slots_[slot].flow;
-  unindex_midway(slot);
-  index_.erase(flow.original);
-  index_.erase(flow.reply);
-  flow.original = stored.original;
-  flow.reply = stored.reply;
-  flow.status = (flow.status & ~ctstatus::kNat) | (stored.status & ctstatus::kNat);
-  flow.nat_done = stored.nat_done;
-  flow.masquerade_ifindex = stored.masquerade_ifindex;
-  // Manipulations not yet done when the binding was recorded stay unknown.
-  flow.nat_unknown = natmanip::kBoth & ~stored.nat_done;
-  index_[flow.original] = {slot, Direction::kOriginal};
-  if (!(flow.reply == flow.original)) index_[flow.reply] = {slot, Direction::kReply};
-  index_midway(slot);
-  if (journal_ != nullptr) flow.binding_slot = journal_->record(flow);
+  unindex_midway(node);
+  unindex_own(node);
+  {
+    const std::lock_guard flow_lock(node->mutex);
+    Flow& flow = node->flow;
+    flow.original = stored.original;
+    flow.reply = stored.reply;
+    flow.status = (flow.status & ~ctstatus::kNat) | (stored.status & ctstatus::kNat);
+    flow.nat_done = stored.nat_done;
+    flow.masquerade_ifindex = stored.masquerade_ifindex;
+    // Manipulations not yet done when the binding was recorded stay unknown.
+    flow.nat_unknown = natmanip::kBoth & ~stored.nat_done;
+  }
+  index_own(node);
+  index_midway(node);
+  if (journal_ != nullptr) {
+    const std::lock_guard flow_lock(node->mutex);
+    node->flow.binding_slot = journal_->record(node->flow);
+  }
   return true;
 }
 
 bool FlowTable::erase_kernel(const Tuple& original, std::uint32_t kernel_id) {
-  const std::lock_guard lock(mutex_);
-  const auto it = index_.find(original);
-  if (it == index_.end() || slots_[it->second.first].flow.kernel_id != kernel_id) return false;
-  remove_slot(it->second.first);
+  const std::lock_guard lock(structure_mutex_);
+  const FlowIndex::Hit hit = lookup(original);
+  if (hit.node == nullptr) return false;
+  {
+    const std::lock_guard flow_lock(hit.node->mutex);
+    if (hit.node->flow.kernel_id != kernel_id) return false;
+  }
+  remove_node(hit.node);
   return true;
 }
 
 std::size_t FlowTable::retain_kernel(const std::unordered_set<Tuple, TupleHash>& dumped_tuples,
                                      ConntrackTime dump_started, ConntrackTime::duration grace) {
-  const std::lock_guard lock(mutex_);
+  const std::lock_guard lock(structure_mutex_);
   return remove_if([&](const Flow& flow) {
     // A flow we translate (NAT) shares only one tuple with the kernel's, or
     // (translated both ways) only its midway tuples.
@@ -339,11 +404,12 @@ std::size_t FlowTable::retain_kernel(const std::unordered_set<Tuple, TupleHash>&
 }
 
 std::vector<Tuple> FlowTable::unconfirmed_before(ConntrackTime created_before) const {
-  const std::lock_guard lock(mutex_);
+  const std::lock_guard lock(structure_mutex_);
   std::vector<Tuple> tuples;
   // Creation order: stop at the first flow that is too young.
-  for (std::uint32_t slot = oldest_; slot != kNone; slot = slots_[slot].newer) {
-    const Flow& flow = slots_[slot].flow;
+  for (const FlowNode* node = oldest_; node != nullptr; node = node->newer) {
+    const std::lock_guard flow_lock(node->mutex);
+    const Flow& flow = node->flow;
     if (flow.created >= created_before) break;
     if (flow.kernel_id == 0) tuples.push_back(flow.original);
   }
@@ -351,22 +417,23 @@ std::vector<Tuple> FlowTable::unconfirmed_before(ConntrackTime created_before) c
 }
 
 std::vector<Flow> FlowTable::marks_to_write() const {
-  const std::lock_guard lock(mutex_);
+  const std::lock_guard lock(structure_mutex_);
   std::vector<Flow> flows;
-  for (std::uint32_t slot = oldest_; slot != kNone; slot = slots_[slot].newer) {
-    if (slots_[slot].flow.mark_unsynced) flows.push_back(slots_[slot].flow);
+  for (const FlowNode* node = oldest_; node != nullptr; node = node->newer) {
+    const std::lock_guard flow_lock(node->mutex);
+    if (node->flow.mark_unsynced) flows.push_back(node->flow);
   }
   return flows;
 }
 
 std::size_t FlowTable::expire(ConntrackTime now) {
-  const std::lock_guard lock(mutex_);
+  const std::lock_guard lock(structure_mutex_);
   return remove_if([now](const Flow& flow) { return flow.expires <= now; });
 }
 
 std::size_t FlowTable::forget_masqueraded(std::uint32_t ifindex,
                                           const std::optional<IpAddress>& address) {
-  const std::lock_guard lock(mutex_);
+  const std::lock_guard lock(structure_mutex_);
   return remove_if([&](const Flow& flow) {
     // The mapped address is where the answers go: the reply's destination.
     return flow.masquerade_ifindex == ifindex && (!address || flow.reply.destination == *address);
@@ -374,32 +441,24 @@ std::size_t FlowTable::forget_masqueraded(std::uint32_t ifindex,
 }
 
 std::vector<Flow> FlowTable::flows(ConntrackTime now) const {
-  const std::lock_guard lock(mutex_);
+  const std::lock_guard lock(structure_mutex_);
   std::vector<Flow> flows;
   flows.reserve(live_);
-  for (std::uint32_t slot = oldest_; slot != kNone; slot = slots_[slot].newer) {
-    if (slots_[slot].flow.expires > now) flows.push_back(slots_[slot].flow);
+  for (const FlowNode* node = oldest_; node != nullptr; node = node->newer) {
+    const std::lock_guard flow_lock(node->mutex);
+    if (node->flow.expires > now) flows.push_back(node->flow);
   }
   return flows;
 }
 
 void FlowTable::clear() {
-  const std::lock_guard lock(mutex_);
-  for (std::uint32_t slot = oldest_; slot != kNone; slot = slots_[slot].newer) {
-    if (journal_ != nullptr && slots_[slot].flow.binding_slot != kNoBindingSlot) {
-      journal_->release(slots_[slot].flow.binding_slot);
-    }
-  }
-  index_.clear();
-  slots_.clear();
-  free_slots_.clear();
-  oldest_ = newest_ = kNone;
-  live_ = 0;
+  const std::lock_guard lock(structure_mutex_);
+  while (oldest_ != nullptr) remove_node(oldest_);
   disagreeing_.clear();
 }
 
 FlowTableStats FlowTable::stats() const {
-  const std::lock_guard lock(mutex_);
+  const std::lock_guard lock(structure_mutex_);
   return {.flows = live_,
           .max_flows = max_flows_,
           .evicted = evicted_,

@@ -3,18 +3,30 @@
 // full, the oldest flow not yet ASSURED, or closing down (TCP FIN_WAIT to
 // CLOSE), makes room, as the kernel's early drop does; when there is none
 // the new flow is refused.
+//
+// Sharded, as the kernel's nf_conntrack hash is by its per-bucket locks: a
+// tuple's keyed hash (TupleHash, SipHash) picks one of kShards shards, each
+// its own lock and index; a flow is a node the index entries of its tuples
+// lead to, with its own lock. A lookup or a per-packet change takes one
+// shard's lock, then the flow's, and copies nothing it is not asked for.
+// What changes the index (inserting, removing, rebinding, expiring,
+// evicting, listing) also holds the table's structure lock, one at a time,
+// and takes shard locks one after another, never two at once.
+// Lock order (structure, shard, flow): daemon/LOCKING.md.
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <mutex>
 #include <optional>
-#include <unordered_map>
 #include <unordered_set>
+#include <utility>
 #include <vector>
 
 #include "conntrack/binding_journal.hpp"
 #include "conntrack/flow.hpp"
+#include "conntrack/flow_index.hpp"
 
 namespace verdictd {
 
@@ -34,27 +46,33 @@ struct FlowTableStats {
 class FlowTable {
  public:
   explicit FlowTable(std::size_t max_flows = kDefaultMaxFlows);
+  ~FlowTable();
+  FlowTable(const FlowTable&) = delete;
+  FlowTable& operator=(const FlowTable&) = delete;
+
+  // Runs `visit(const Flow&, Direction)` on the live flow one of whose tuples
+  // is `tuple` (expired flows are not found), with the direction of the tuple
+  // that matched, under the flow's lock; returns whether there was one.
+  // `visit` copies what it needs and must not call the table.
+  template <class Visit>
+  bool find(const Tuple& tuple, ConntrackTime now, Visit&& visit) const {
+    return with_live_flow(
+        tuple, now, [&visit](const Flow& flow, Direction direction) { visit(flow, direction); });
+  }
+  // Runs `change(Flow&, Direction)` on that flow, under its lock; the tuples
+  // must not be changed. False when there is no such flow.
+  template <class Change>
+  bool modify(const Tuple& tuple, ConntrackTime now, Change&& change) {
+    return with_live_flow(tuple, now, std::forward<Change>(change));
+  }
 
   struct Found {
     Flow flow;
     Direction direction;  // which of the flow's tuples matched
   };
-
-  // The live flow one of whose tuples is `tuple`; expired flows are not found.
-  [[nodiscard]] std::optional<Found> find(const Tuple& tuple, ConntrackTime now) const;
-
-  // Runs `change(Flow&, Direction)` on the live flow holding `tuple`, under
-  // the table's lock, and returns the flow as changed. The tuples must not be
-  // changed. nullopt when there is no such flow.
-  template <class Change>
-  std::optional<Found> modify(const Tuple& tuple, ConntrackTime now, Change&& change) {
-    const std::lock_guard lock(mutex_);
-    const auto located = locate(tuple, now);
-    if (!located) return std::nullopt;
-    Flow& flow = slots_[located->first].flow;
-    change(flow, located->second);
-    return Found{flow, located->second};
-  }
+  // A copy of the flow find() would visit (tests, and the kernel mirror's
+  // answer to a fetch); the packet path uses find() and modify().
+  [[nodiscard]] std::optional<Found> copy(const Tuple& tuple, ConntrackTime now) const;
 
   enum class Insert : std::uint8_t { kInserted, kExists, kFull };
   // Adds a flow under both its tuples (an expired flow holding one of them is
@@ -141,56 +159,79 @@ class FlowTable {
   [[nodiscard]] FlowTableStats stats() const;
 
  private:
-  static constexpr std::uint32_t kNone = 0xffffffff;
+  // A power of two; as many as the kernel has conntrack locks
+  // (CONNTRACK_LOCKS is 1024) would only spread a few threads thinner.
+  static constexpr std::size_t kShardBits = 8;
+  static constexpr std::size_t kShards = std::size_t{1} << kShardBits;
   // How far eviction looks for a flow it may drop, from the oldest.
   static constexpr std::size_t kEvictionScan = 256;
 
-  struct Slot {
-    Flow flow;
-    std::uint32_t older = kNone;  // creation order, for eviction
-    std::uint32_t newer = kNone;
-    bool used = false;
-    // A translated flow's packets between its destination and its source
-    // manipulation (at FORWARD, INPUT, POSTROUTING) carry neither of its two
-    // tuples; these find it there. Empty when the flow is not translated.
-    std::vector<Tuple> midway;
+  // alignas: two shards' locks never share a cache line.
+  struct alignas(64) Shard {
+    mutable std::mutex mutex;
+    FlowIndex index;
   };
 
-  // Indexes the midway tuples of the flow in `slot` (after its reply changed).
-  void index_midway(std::uint32_t slot);
-  void unindex_midway(std::uint32_t slot);
+  static std::uint64_t hash_of(const Tuple& tuple) { return TupleHash{}(tuple); }
+  Shard& shard_of(std::uint64_t hash) const { return shards_[hash >> (64 - kShardBits)]; }
 
-  // The slot and direction of the live flow holding `tuple`; an expired one
-  // found on the way is removed. Lock held.
-  std::optional<std::pair<std::uint32_t, Direction>> locate(const Tuple& tuple, ConntrackTime now);
-  [[nodiscard]] std::optional<std::pair<std::uint32_t, Direction>> locate_live(
-      const Tuple& tuple, ConntrackTime now) const;
+  template <class Use>
+  bool with_live_flow(const Tuple& tuple, ConntrackTime now, Use&& use) const {
+    const std::uint64_t hash = hash_of(tuple);
+    const Shard& shard = shard_of(hash);
+    const std::lock_guard shard_lock(shard.mutex);
+    const FlowIndex::Hit hit = shard.index.find(hash, tuple);
+    if (hit.node == nullptr) return false;
+    const std::lock_guard flow_lock(hit.node->mutex);
+    if (hit.node->flow.expires <= now) return false;
+    use(hit.node->flow, hit.direction);
+    return true;
+  }
+
+  // The rest: structure lock held.
+  //
+  // The node and direction of the flow holding `tuple`, expired or not.
+  [[nodiscard]] FlowIndex::Hit lookup(const Tuple& tuple) const;
+  // The live flow holding `tuple`; an expired one found on the way is removed.
+  FlowIndex::Hit locate(const Tuple& tuple, ConntrackTime now);
+  void index(FlowNode* node, TupleRole role);
+  void unindex(FlowNode* node, TupleRole role);
+  // The own tuples (original, and reply when it differs).
+  void index_own(FlowNode* node);
+  void unindex_own(FlowNode* node);
+  // Indexes the midway tuples of `node` (after its reply changed).
+  void index_midway(FlowNode* node);
+  void unindex_midway(FlowNode* node);
+  FlowNode* add_node(const Flow& flow);
+  void remove_node(FlowNode* node);
   bool evict_one();
-  // Removes every flow `gone` says is gone; returns how many. Lock held.
+  // Removes every flow `gone` says is gone (under the flow's lock); returns how many.
   template <class Gone>
   std::size_t remove_if(Gone gone) {
     std::size_t removed = 0;
-    for (std::uint32_t slot = oldest_; slot != kNone;) {
-      const std::uint32_t next = slots_[slot].newer;
-      if (gone(slots_[slot].flow)) {
-        remove_slot(slot);
+    for (FlowNode* node = oldest_; node != nullptr;) {
+      FlowNode* const next = node->newer;
+      bool remove = false;
+      {
+        const std::lock_guard flow_lock(node->mutex);
+        remove = gone(std::as_const(node->flow));
+      }
+      if (remove) {
+        remove_node(node);
         ++removed;
       }
-      slot = next;
+      node = next;
     }
     return removed;
   }
-  void remove_slot(std::uint32_t slot);
-  std::uint32_t add_slot(const Flow& flow);
 
   std::size_t max_flows_;
   BindingJournal* journal_ = nullptr;
-  mutable std::mutex mutex_;
-  std::unordered_map<Tuple, std::pair<std::uint32_t, Direction>, TupleHash> index_;
-  std::vector<Slot> slots_;
-  std::vector<std::uint32_t> free_slots_;
-  std::uint32_t oldest_ = kNone;
-  std::uint32_t newest_ = kNone;
+  mutable std::array<Shard, kShards> shards_;
+  // Guards what follows, and is held by whatever changes an index.
+  mutable std::mutex structure_mutex_;
+  FlowNode* oldest_ = nullptr;
+  FlowNode* newest_ = nullptr;
   std::size_t live_ = 0;
   std::uint64_t evicted_ = 0;
   std::uint64_t refused_ = 0;

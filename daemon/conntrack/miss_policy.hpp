@@ -64,6 +64,7 @@ class MissPolicy {
   MissBudget budget_;
   std::atomic<bool> complete_{false};
   std::atomic<std::uint64_t> losses_at_dump_{0};
+  // Lock order: daemon/LOCKING.md.
   std::mutex budget_mutex_;
   double tokens_;
   ConntrackTime refilled_{};

@@ -112,11 +112,11 @@ CtState state_of(const Flow& flow, Direction direction) {
   return (flow.status & ctstatus::kExpected) != 0 ? CtState::kRelated : CtState::kNew;
 }
 
-void fill(PacketConntrack& ct, CtState state, const FlowTable::Found& found) {
+void fill(PacketConntrack& ct, CtState state, const Flow& flow, Direction direction) {
   ct.state = state;
-  ct.direction = found.direction;
+  ct.direction = direction;
   ct.has_flow = true;
-  ct.flow = found.flow;
+  ct.flow = flow;
 }
 
 // nf_conntrack_udp_packet: 30 s until answered; answered and older than two
@@ -228,7 +228,7 @@ Creation create_flow(const PacketView& packet, const Tuple& tuple, bool transpor
   }
   switch (flows.insert(flow, ct.now)) {
     case FlowTable::Insert::kInserted:
-      fill(ct, state, {flow, Direction::kOriginal});
+      fill(ct, state, flow, Direction::kOriginal);
       return Creation::kInserted;
     case FlowTable::Insert::kExists:
       return Creation::kRaced;
@@ -332,7 +332,7 @@ void Tracker::track(const PacketView& packet, PacketConntrack& ct) {
   for (int attempt = 0; attempt < kAttempts; ++attempt) {
     CtState state = CtState::kInvalid;
     Update update = Update::kInvalid;
-    const auto found = flows_->modify(*tuple, ct.now, [&](Flow& flow, Direction direction) {
+    const bool found = flows_->modify(*tuple, ct.now, [&](Flow& flow, Direction direction) {
       state = state_of(flow, direction);
       // A packet after the first: the first one has left its last hook, where
       // the kernel confirms (its NEW event may still be on the way).
@@ -340,9 +340,9 @@ void Tracker::track(const PacketView& packet, PacketConntrack& ct) {
       update = update_flow(flow, direction, packet, transport_ok, ct.now);
       // A kernel event may have told of this packet before the queue handed it over.
       end_divergence_caught_up(flow);
+      if (update == Update::kTracked) fill(ct, state, flow, direction);
     });
     if (found) {
-      if (update == Update::kTracked) fill(ct, state, *found);
       if (update != Update::kReplaced) return;
       // The kernel kills the old connection and looks the packet up again.
       flows_->erase(*tuple);
@@ -360,9 +360,10 @@ void Tracker::track(const PacketView& packet, PacketConntrack& ct) {
 void Tracker::recall(const PacketView& packet, PacketConntrack& ct) const {
   const auto tuple = decide_without_own_flow(packet, ct, *flows_);
   if (!tuple) return;
-  const auto found = flows_->find(*tuple, ct.now);
-  if (!found || was_invalid(found->flow, packet_signature(packet))) return;
-  fill(ct, state_of(found->flow, found->direction), *found);
+  const std::uint32_t signature = packet_signature(packet);
+  flows_->find(*tuple, ct.now, [&](const Flow& flow, Direction direction) {
+    if (!was_invalid(flow, signature)) fill(ct, state_of(flow, direction), flow, direction);
+  });
 }
 
 void Tracker::dropped(const PacketConntrack& ct) {

@@ -1,9 +1,10 @@
 #include "conntrack/tuple.hpp"
 
+#include <array>
 #include <cstring>
-#include <random>
 
 #include "conntrack/icmp_tracking.hpp"
+#include "conntrack/siphash.hpp"
 #include "text/hex.hpp"
 
 namespace verdictd {
@@ -42,53 +43,22 @@ bool is_icmp_of_family(const Tuple& tuple) {
          (tuple.family == Family::kIPv6 && tuple.protocol == ipproto::kIcmpv6);
 }
 
-// Mixes 64-bit words (a multiply-xorshift step and splitmix64's finalizer).
-// Seeded at random once per process, like the kernel's conntrack hash, so that
-// no one can craft tuples that all fall into one bucket.
-class TupleMixer {
- public:
-  void add(std::uint64_t word) {
-    hash_ = (hash_ ^ word) * kMultiplier;
-    hash_ ^= hash_ >> 32;
-  }
-  void add(const IpAddress& address) {
-    std::uint64_t high = 0;
-    std::uint64_t low = 0;
-    std::memcpy(&high, address.bytes.data(), sizeof high);
-    std::memcpy(&low, address.bytes.data() + sizeof high, sizeof low);
-    add(high);
-    add(low);
-  }
-  [[nodiscard]] std::uint64_t value() const {
-    std::uint64_t h = hash_;
-    h = (h ^ (h >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    h = (h ^ (h >> 27)) * 0x94d049bb133111ebULL;
-    return h ^ (h >> 31);
-  }
-
- private:
-  static constexpr std::uint64_t kMultiplier = 0x9e3779b97f4a7c15ULL;
-  std::uint64_t hash_ = seed();
-
-  static std::uint64_t seed() {
-    static const std::uint64_t random = [] {
-      std::random_device device;
-      return (static_cast<std::uint64_t>(device()) << 32) | device();
-    }();
-    return random;
-  }
-};
-
 }  // namespace
 
 std::size_t TupleHash::operator()(const Tuple& t) const noexcept {
-  TupleMixer hash;
-  hash.add(static_cast<std::uint64_t>(t.family) | (std::uint64_t{t.protocol} << 8) |
-           (std::uint64_t{t.zone} << 16) | (std::uint64_t{t.source_port} << 32) |
-           (std::uint64_t{t.destination_port} << 48));
-  hash.add(t.source);
-  hash.add(t.destination);
-  return static_cast<std::size_t>(hash.value());
+  // The fields one after another, without the struct's padding; keyed per
+  // process, like the kernel's hash_conntrack_raw, so that no one can craft
+  // tuples that fall into one bucket.
+  std::array<std::uint8_t, 8 + 2 * sizeof t.source.bytes> message{};
+  message[0] = static_cast<std::uint8_t>(t.family);
+  message[1] = t.protocol;
+  std::memcpy(&message[2], &t.zone, sizeof t.zone);
+  std::memcpy(&message[4], &t.source_port, sizeof t.source_port);
+  std::memcpy(&message[6], &t.destination_port, sizeof t.destination_port);
+  std::memcpy(&message[8], t.source.bytes.data(), t.source.bytes.size());
+  std::memcpy(&message[8 + t.source.bytes.size()], t.destination.bytes.data(),
+              t.destination.bytes.size());
+  return static_cast<std::size_t>(siphash24(process_sip_key(), message));
 }
 
 std::optional<Tuple> packet_tuple(const PacketView& packet) {

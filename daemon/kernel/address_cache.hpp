@@ -90,6 +90,7 @@ class AddressCache {
   // Makes the notifications of a datagram, once the lock is released.
   void notify();
 
+  // Lock order: daemon/LOCKING.md.
   mutable std::shared_mutex mutex_;
   InterfaceMap interfaces_;
   AddressRemoved address_removed_;

@@ -35,6 +35,7 @@ class LinkCache {
 
   void apply(const ::nlmsghdr& message, bool from_dump, bool also_dumped);
 
+  // Lock order: daemon/LOCKING.md.
   mutable std::shared_mutex mutex_;
   NameMap names_;
   NameMap dumped_;  // what the running dump has seen so far; the reader's thread only

@@ -422,12 +422,15 @@ void ConntrackMirror::write_marks(std::vector<Tuple> more) {
   tuples.insert(more.begin(), more.end());
   const auto now = ConntrackClock::now();
   for (const Tuple& tuple : tuples) {
-    const auto found = flows_->find(tuple, now);
-    if (!found || !found->flow.mark_unsynced) continue;  // gone, or written already
-    if (found->flow.kernel_id == 0) {
+    std::optional<Flow> unsynced;  // nullopt: gone, or written already
+    flows_->find(tuple, now, [&unsynced](const Flow& flow, Direction /*direction*/) {
+      if (flow.mark_unsynced) unsynced = flow;
+    });
+    if (!unsynced) continue;
+    if (unsynced->kernel_id == 0) {
       s.unconfirmed_marks.insert(tuple);
     } else {
-      write_mark(found->flow);
+      write_mark(*unsynced);
     }
   }
 }

@@ -170,6 +170,7 @@ class QueueWorker {
   // steady_clock ticks since the oldest unanswered packet arrived; 0 when none is held.
   std::atomic<std::int64_t> busy_since_{0};
   // Since when the kernel has held packets while packets_ stood at waiting_answered_.
+  // Lock order: daemon/LOCKING.md.
   mutable std::mutex waiting_mutex_;
   mutable std::optional<std::chrono::steady_clock::time_point> waiting_since_;
   mutable std::uint64_t waiting_answered_ = 0;

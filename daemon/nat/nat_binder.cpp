@@ -46,8 +46,11 @@ bool NatBinder::bind_unique(PacketConntrack& ct, std::uint8_t manip, const NatRa
   const auto taken = [&](const Tuple& t) {
     const auto answer = reply_tuple(t);
     if (!answer) return true;
-    const auto found = flows_->find(*answer, ct.now);
-    return found && !(found->flow.original == flow.original);
+    bool other = false;
+    flows_->find(*answer, ct.now, [&](const Flow& holder, Direction /*direction*/) {
+      other = !(holder.original == flow.original);
+    });
+    return other;
   };
 
   if (range.netmap_prefix_length) {

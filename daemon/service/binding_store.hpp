@@ -50,6 +50,7 @@ class BindingStore final : public BindingJournal {
   std::vector<Flow> previous_;
   std::byte* map_ = nullptr;
   std::size_t map_size_ = 0;
+  // Lock order: daemon/LOCKING.md.
   mutable std::mutex mutex_;
   std::uint32_t next_unused_ = 0;    // slots from here on were never used
   std::vector<std::uint32_t> free_;  // released slots below next_unused_

@@ -41,6 +41,7 @@ class RequestProgress {
   [[nodiscard]] std::string stage() const;
 
  private:
+  // Lock order: daemon/LOCKING.md.
   mutable std::mutex mutex_;
   std::string stage_;
 };

@@ -105,6 +105,7 @@ class Daemon {
   std::atomic<std::uint64_t> steering_repairs_{0};
   std::vector<std::unique_ptr<QueueWorker>> workers_;
   std::unique_ptr<ControlServer> control_;
+  // Lock order: daemon/LOCKING.md.
   std::mutex reload_mutex_;  // SIGHUP and `verdictctl reload` may race
   std::mutex signalled_reload_mutex_;
   bool signalled_reload_wanted_ = false;   // a SIGHUP not yet acted on

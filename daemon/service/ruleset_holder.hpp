@@ -50,6 +50,7 @@ class RulesetHolder {
  private:
   std::atomic<std::shared_ptr<const RulesetInForce>> current_;
   std::atomic<std::uint64_t> generation_{1};
+  // Lock order: daemon/LOCKING.md.
   std::mutex reload_mutex_;           // one reload at a time (signal and control socket)
   mutable std::mutex outcome_mutex_;  // status reads it while a reload runs
   ReloadOutcome last_reload_;

@@ -254,7 +254,7 @@ TEST_F(ConntrackChecksum, BadSegmentLeavesTheConnectionAlone) {
   EXPECT_EQ(ct.state, CtState::kInvalid);
   EXPECT_FALSE(ct.has_flow);
   EXPECT_EQ(recall(reset).state, CtState::kInvalid);
-  const auto flow = flows_.find(*packet_tuple(PacketView::parse(synack)), now_);
+  const auto flow = flows_.copy(*packet_tuple(PacketView::parse(synack)), now_);
   ASSERT_TRUE(flow);
   EXPECT_EQ(flow->flow.tcp_state, TcpState::kSynRecv);
   EXPECT_EQ(flow->flow.counters[1].packets, 1U);  // the SYN-ACK alone

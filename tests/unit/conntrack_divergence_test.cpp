@@ -65,7 +65,7 @@ class ConntrackDivergence : public ::testing::Test {
   // table has it, reaching the mirror. Like ctnetlink, it carries the TCP
   // state only when that changed since the last event.
   void event(const Bytes& packet, milliseconds offset) {
-    const auto found = kernel_flows_.find(*packet_tuple(PacketView::parse(packet)), at(offset));
+    const auto found = kernel_flows_.copy(*packet_tuple(PacketView::parse(packet)), at(offset));
     ASSERT_TRUE(found);
     Flow kernel = found->flow;
     kernel.observed = false;
@@ -91,7 +91,7 @@ class ConntrackDivergence : public ::testing::Test {
   }
 
   [[nodiscard]] Flow our_flow(const Bytes& packet, milliseconds offset) const {
-    return flows_.find(*packet_tuple(PacketView::parse(packet)), at(offset))->flow;
+    return flows_.copy(*packet_tuple(PacketView::parse(packet)), at(offset))->flow;
   }
 
   ConntrackTime start_ = ConntrackTime{} + std::chrono::hours(1);
@@ -220,7 +220,7 @@ TEST_F(ConntrackDivergence, StatusOnlyEventKeepsTheStateLastReported) {
   flows_.merge_kernel(adopted, at(milliseconds(300)));
   adopted.tcp_state = TcpState::kNone;
   flows_.merge_kernel(adopted, at(milliseconds(400)));
-  EXPECT_EQ(flows_.find(adopted.original, at(milliseconds(400)))->flow.tcp_state,
+  EXPECT_EQ(flows_.copy(adopted.original, at(milliseconds(400)))->flow.tcp_state,
             TcpState::kEstablished);
 }
 

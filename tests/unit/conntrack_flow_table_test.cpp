@@ -41,21 +41,21 @@ TEST(ConntrackFlowTable, EitherTupleFindsTheFlowWithItsDirection) {
   FlowTable table;
   const Flow flow = tcp_flow(40000);
   ASSERT_EQ(table.insert(flow, kStart), FlowTable::Insert::kInserted);
-  const auto by_original = table.find(flow.original, kStart);
-  const auto by_reply = table.find(flow.reply, kStart);
+  const auto by_original = table.copy(flow.original, kStart);
+  const auto by_reply = table.copy(flow.reply, kStart);
   ASSERT_TRUE(by_original && by_reply);
   EXPECT_EQ(by_original->direction, Direction::kOriginal);
   EXPECT_EQ(by_reply->direction, Direction::kReply);
   EXPECT_EQ(table.insert(flow, kStart), FlowTable::Insert::kExists);
-  EXPECT_FALSE(table.find(tcp_flow(40001).original, kStart));
+  EXPECT_FALSE(table.copy(tcp_flow(40001).original, kStart));
 }
 
 TEST(ConntrackFlowTable, ExpiredFlowsAreNotFoundAndMakeRoom) {
   FlowTable table;
   const Flow flow = tcp_flow(40000);
   table.insert(flow, kStart);
-  EXPECT_TRUE(table.find(flow.original, kStart + seconds(119)));
-  EXPECT_FALSE(table.find(flow.original, kStart + seconds(120)));
+  EXPECT_TRUE(table.copy(flow.original, kStart + seconds(119)));
+  EXPECT_FALSE(table.copy(flow.original, kStart + seconds(120)));
   EXPECT_EQ(table.insert(flow, kStart + seconds(120)), FlowTable::Insert::kInserted);
   EXPECT_EQ(table.expire(kStart + seconds(500)), 1U);
   EXPECT_EQ(table.stats().flows, 0U);
@@ -70,7 +70,7 @@ TEST(ConntrackFlowTable, ModifyChangesTheStoredFlow) {
     f.status |= ctstatus::kSeenReply;
   });
   ASSERT_TRUE(changed);
-  EXPECT_EQ(table.find(flow.original, kStart)->flow.status, ctstatus::kSeenReply);
+  EXPECT_EQ(table.copy(flow.original, kStart)->flow.status, ctstatus::kSeenReply);
   EXPECT_FALSE(table.modify(tcp_flow(1).original, kStart, [](Flow&, Direction) {}));
 }
 
@@ -80,9 +80,9 @@ TEST(ConntrackFlowTable, FullTableEvictsTheOldestUnassuredFlow) {
   table.insert(tcp_flow(2), kStart);
   table.insert(tcp_flow(3), kStart);
   EXPECT_EQ(table.insert(tcp_flow(4), kStart), FlowTable::Insert::kInserted);
-  EXPECT_TRUE(table.find(tcp_flow(1).original, kStart)) << "assured flows are kept";
-  EXPECT_FALSE(table.find(tcp_flow(2).original, kStart)) << "the oldest unassured one goes";
-  EXPECT_TRUE(table.find(tcp_flow(3).original, kStart));
+  EXPECT_TRUE(table.copy(tcp_flow(1).original, kStart)) << "assured flows are kept";
+  EXPECT_FALSE(table.copy(tcp_flow(2).original, kStart)) << "the oldest unassured one goes";
+  EXPECT_TRUE(table.copy(tcp_flow(3).original, kStart));
   EXPECT_EQ(table.stats().evicted, 1U);
   EXPECT_EQ(table.stats().flows, 3U);
 }
@@ -94,8 +94,8 @@ TEST(ConntrackFlowTable, ClosingConnectionsMakeRoomLikeUnassuredOnes) {
   table.insert(closing, kStart);
   table.insert(tcp_flow(2, ctstatus::kAssured), kStart);
   EXPECT_EQ(table.insert(tcp_flow(3), kStart), FlowTable::Insert::kInserted);
-  EXPECT_FALSE(table.find(closing.original, kStart));
-  EXPECT_TRUE(table.find(tcp_flow(2).original, kStart));
+  EXPECT_FALSE(table.copy(closing.original, kStart));
+  EXPECT_TRUE(table.copy(tcp_flow(2).original, kStart));
 }
 
 TEST(ConntrackFlowTable, FullOfAssuredFlowsRefusesNewOnes) {
@@ -113,7 +113,7 @@ TEST(ConntrackFlowTable, KernelFlowsAreAddedConfirmedAndUnobserved) {
   kernel.observed = true;  // whatever the caller says: no queue saw it
   kernel.kernel_id = 77;
   table.merge_kernel(kernel, kStart);
-  const auto found = table.find(kernel.reply, kStart);
+  const auto found = table.copy(kernel.reply, kStart);
   ASSERT_TRUE(found);
   EXPECT_FALSE(found->flow.observed);
   EXPECT_EQ(found->flow.kernel_id, 77U);
@@ -132,8 +132,8 @@ TEST(ConntrackFlowTable, KernelFlowsThatDoNotFitAreRefusedWithoutEvictingWhenAsk
   Flow second = tcp_flow(3);
   second.kernel_id = 3;
   EXPECT_FALSE(table.merge_kernel(second, kStart, /*may_evict=*/false));
-  EXPECT_TRUE(table.find(tcp_flow(1).original, kStart)) << "nothing evicted";
-  EXPECT_FALSE(table.find(second.original, kStart));
+  EXPECT_TRUE(table.copy(tcp_flow(1).original, kStart)) << "nothing evicted";
+  EXPECT_FALSE(table.copy(second.original, kStart));
   EXPECT_EQ(table.stats().refused, 1U);
   EXPECT_TRUE(table.merge_kernel(first, kStart, /*may_evict=*/false)) << "held already";
   EXPECT_TRUE(table.merge_kernel(second, kStart)) << "an event may evict";
@@ -152,7 +152,7 @@ TEST(ConntrackFlowTable, ObservedFlowsKeepTheirStateAndTheirUnsyncedMark) {
   kernel.kernel_id = 9;
   kernel.expires = kStart + seconds(5);
   table.merge_kernel(kernel, kStart);
-  const Flow merged = table.find(ours.original, kStart)->flow;
+  const Flow merged = table.copy(ours.original, kStart)->flow;
   EXPECT_EQ(merged.tcp_state, TcpState::kSynRecv);
   EXPECT_EQ(merged.expires, ours.expires);
   EXPECT_EQ(merged.mark, 5U);
@@ -167,9 +167,9 @@ TEST(ConntrackFlowTable, DestroyRemovesOnlyTheKernelsOwnConnection) {
   flow.kernel_id = 2;
   table.insert(flow, kStart);
   EXPECT_FALSE(table.erase_kernel(flow.original, 1)) << "a late DESTROY of an older connection";
-  EXPECT_TRUE(table.find(flow.original, kStart));
+  EXPECT_TRUE(table.copy(flow.original, kStart));
   EXPECT_TRUE(table.erase_kernel(flow.original, 2));
-  EXPECT_FALSE(table.find(flow.original, kStart));
+  EXPECT_FALSE(table.copy(flow.original, kStart));
 }
 
 TEST(ConntrackFlowTable, OnlyUnconfirmedFlowsGoWithADroppedPacket) {
@@ -196,10 +196,10 @@ TEST(ConntrackFlowTable, ResyncKeepsWhatTheDumpHadAndYoungUnconfirmedFlows) {
   EXPECT_EQ(table.unconfirmed_before(kStart + seconds(5)).size(), 1U);
   EXPECT_EQ(table.retain_kernel({dumped.original, dumped.reply}, kStart + seconds(10), seconds(2)),
             2U);
-  EXPECT_TRUE(table.find(dumped.original, kStart));
-  EXPECT_FALSE(table.find(gone.original, kStart));
-  EXPECT_FALSE(table.find(old_unconfirmed.original, kStart));
-  EXPECT_TRUE(table.find(young_unconfirmed.original, kStart));
+  EXPECT_TRUE(table.copy(dumped.original, kStart));
+  EXPECT_FALSE(table.copy(gone.original, kStart));
+  EXPECT_FALSE(table.copy(old_unconfirmed.original, kStart));
+  EXPECT_TRUE(table.copy(young_unconfirmed.original, kStart));
 }
 
 TEST(ConntrackFlowListing, LinesReadLikeConntrackList) {

@@ -50,7 +50,7 @@ class ConntrackTracker : public ::testing::Test {
   }
 
   std::optional<Flow> flow_of(const Bytes& bytes, seconds at = seconds{0}) const {
-    const auto found = flows_.find(*packet_tuple(PacketView::parse(bytes)), start_ + at);
+    const auto found = flows_.copy(*packet_tuple(PacketView::parse(bytes)), start_ + at);
     if (!found) return std::nullopt;
     return found->flow;
   }

@@ -65,12 +65,12 @@ TEST(NatBinding, DnatRebindsTheReplyAndFindsThePacketMidway) {
   EXPECT_EQ(ct.flow.reply, tcp("10.2.0.2", 80, "10.1.0.2", 40000));
   EXPECT_EQ(ct.flow.status & ctstatus::kDstNat, ctstatus::kDstNat);
   EXPECT_EQ(ct.flow.nat_done, natmanip::kDestination);
-  EXPECT_FALSE(flows.find(*reply_tuple(flow.original), kNow)) << "the old reply is gone";
-  const auto reply = flows.find(ct.flow.reply, kNow);
+  EXPECT_FALSE(flows.copy(*reply_tuple(flow.original), kNow)) << "the old reply is gone";
+  const auto reply = flows.copy(ct.flow.reply, kNow);
   ASSERT_TRUE(reply);
   EXPECT_EQ(reply->direction, Direction::kReply);
   // At FORWARD the client's packet already goes to the server.
-  const auto midway = flows.find(tcp("10.1.0.2", 40000, "10.2.0.2", 80), kNow);
+  const auto midway = flows.copy(tcp("10.1.0.2", 40000, "10.2.0.2", 80), kNow);
   ASSERT_TRUE(midway);
   EXPECT_EQ(midway->direction, Direction::kOriginal);
   EXPECT_EQ(binder.stats().bindings, 1U);

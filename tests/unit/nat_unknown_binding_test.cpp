@@ -43,7 +43,7 @@ Flow kernel_flow(const Tuple& original, const Tuple& reply) {
 Flow adopted_client_flow(FlowTable& flows) {
   const Tuple original = udp("10.1.0.2", 4000, "10.2.0.2", 53);
   flows.merge_kernel(kernel_flow(original, *reply_tuple(original)), kNow);
-  return flows.find(original, kNow)->flow;
+  return flows.copy(original, kNow)->flow;
 }
 
 NatRange to(std::string_view address) {
@@ -66,7 +66,7 @@ TEST(NatUnknownBinding, AConnectionAdoptedFromTheKernelHasUnknownBindings) {
   ours.observed = true;
   ours.expires = kNow + seconds(30);
   flows.insert(ours, kNow);
-  EXPECT_EQ(flows.find(ours.original, kNow)->flow.nat_unknown, 0)
+  EXPECT_EQ(flows.copy(ours.original, kNow)->flow.nat_unknown, 0)
       << "a connection whose first packet we saw was bound, or not, by our rules";
 }
 
@@ -82,7 +82,7 @@ TEST(NatUnknownBinding, TheBinderRefusesAnUnknownBindingAndCountsIt) {
   EXPECT_EQ(binder.stats().unbound_drops, 1U);
   EXPECT_EQ(binder.stats().exhausted, 0U);
   EXPECT_EQ(binder.stats().bindings, 0U);
-  EXPECT_EQ(flows.find(ct.flow.original, kNow)->flow.reply, *reply_tuple(ct.flow.original))
+  EXPECT_EQ(flows.copy(ct.flow.original, kNow)->flow.reply, *reply_tuple(ct.flow.original))
       << "the connection keeps the kernel's tuples";
 }
 
@@ -160,7 +160,7 @@ TEST(NatUnknownBinding, AStoredMasqueradeJoinsTheKernelsConnection) {
   stored.nat_done = natmanip::kBoth;
   stored.masquerade_ifindex = 3;
   ASSERT_TRUE(flows.restore_binding(stored, kNow));
-  const auto reply = flows.find(stored.reply, kNow);
+  const auto reply = flows.copy(stored.reply, kNow);
   ASSERT_TRUE(reply);
   EXPECT_EQ(reply->direction, Direction::kReply);
   EXPECT_EQ(reply->flow.nat_unknown, 0);
@@ -169,7 +169,7 @@ TEST(NatUnknownBinding, AStoredMasqueradeJoinsTheKernelsConnection) {
   EXPECT_NE(reply->flow.status & ctstatus::kAssured, 0U) << "the kernel's state stays";
   // The kernel's next UPDATE leaves the binding alone.
   flows.merge_kernel(kernel_flow(adopted.original, adopted.reply), kNow);
-  EXPECT_EQ(flows.find(stored.reply, kNow)->flow.status & ctstatus::kSrcNat, ctstatus::kSrcNat);
+  EXPECT_EQ(flows.copy(stored.reply, kNow)->flow.status & ctstatus::kSrcNat, ctstatus::kSrcNat);
 }
 
 TEST(NatUnknownBinding, AStoredPortForwardJoinsTheKernelsConnectionByItsMidwayTuple) {
@@ -184,16 +184,16 @@ TEST(NatUnknownBinding, AStoredPortForwardJoinsTheKernelsConnectionByItsMidwayTu
   stored.status = ctstatus::kDstNat | ctstatus::kSrcNat;
   stored.nat_done = natmanip::kDestination;
   ASSERT_TRUE(flows.restore_binding(stored, kNow));
-  const auto found = flows.find(stored.original, kNow);
+  const auto found = flows.copy(stored.original, kNow);
   ASSERT_TRUE(found);
   EXPECT_EQ(found->flow.nat_unknown, natmanip::kSource)
       << "a manipulation not done when the binding was stored stays unknown";
-  ASSERT_TRUE(flows.find(kernel_original, kNow)) << "found midway";
+  ASSERT_TRUE(flows.copy(kernel_original, kNow)) << "found midway";
   const std::unordered_set<Tuple, TupleHash> dumped{kernel_original, *reply_tuple(kernel_original)};
   EXPECT_EQ(flows.retain_kernel(dumped, kNow, seconds(5)), 0U)
       << "a resync finds it in the kernel's dump by its midway tuples";
   EXPECT_TRUE(flows.erase_kernel(kernel_original, 77)) << "the kernel's DESTROY still finds it";
-  EXPECT_FALSE(flows.find(stored.original, kNow));
+  EXPECT_FALSE(flows.copy(stored.original, kNow));
 }
 
 TEST(NatUnknownBinding, AStoredBindingWhoseConnectionIsGoneIsDropped) {
@@ -204,7 +204,7 @@ TEST(NatUnknownBinding, AStoredBindingWhoseConnectionIsGoneIsDropped) {
   stored.status = ctstatus::kSrcNat;
   stored.nat_done = natmanip::kBoth;
   EXPECT_FALSE(flows.restore_binding(stored, kNow));
-  EXPECT_FALSE(flows.find(stored.original, kNow));
+  EXPECT_FALSE(flows.copy(stored.original, kNow));
 }
 
 }  // namespace

@@ -38,11 +38,13 @@ IpAddress masked(IpAddress address, int bits) {
 // closed when it is TCP in TIME_WAIT or CLOSE.
 bool still_open(const Tuple& tuple, const FlowTable* flows, ConntrackTime now) {
   if (flows == nullptr) return true;
-  const auto found = flows->find(tuple, now);
-  if (!found) return false;
-  const TcpState tcp = found->flow.tcp_state;
-  return found->flow.original.protocol != ipproto::kTcp ||
-         (tcp != TcpState::kTimeWait && tcp != TcpState::kClose);
+  bool open = false;
+  flows->find(tuple, now, [&open](const Flow& flow, Direction /*direction*/) {
+    const TcpState tcp = flow.tcp_state;
+    open = flow.original.protocol != ipproto::kTcp ||
+           (tcp != TcpState::kTimeWait && tcp != TcpState::kClose);
+  });
+  return open;
 }
 
 struct ConnlimitKey {
@@ -85,7 +87,7 @@ class ConnlimitState final : public ExtensionState {
     }
   }
 
-  std::mutex mutex_;
+  std::mutex mutex_;  // Lock order: daemon/LOCKING.md.
   std::map<ConnlimitKey, std::vector<Tuple>> connections_;
   std::uint32_t evaluations_ = 0;
 };
