@@ -138,7 +138,7 @@ Frame udp_frame(const Mac& source_mac, const Mac& destination_mac, const sockadd
   Frame frame(ETH_HLEN + kIpHeader + kUdpHeader + kPayload, 0);
   std::memcpy(&frame[0], destination_mac.data(), ETH_ALEN);
   std::memcpy(&frame[ETH_ALEN], source_mac.data(), ETH_ALEN);
-  write16(frame, 2 * ETH_ALEN, ETH_P_IP);
+  write16(frame, std::size_t{2} * ETH_ALEN, ETH_P_IP);  // after the two addresses
   const std::span<std::uint8_t> ip = std::span(frame).subspan(ETH_HLEN);
   ip[0] = 0x45;
   write16(ip, 2, static_cast<std::uint16_t>(ip.size()));
