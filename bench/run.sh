@@ -22,6 +22,9 @@
 #                   to the router, which forwards to the server (DNAT) as
 #                   itself (MASQUERADE); each is checked to really translate,
 #                   and the run fails if it does not
+# with the rate the sender (bench/udp_flood.cpp: Ethernet frames on a packet
+# socket past the qdisc, sendmmsg) reached, each configuration that comes
+# within 90% of the sender's ceiling ("none") marked sender-bound,
 # then verdictd's ratios to kernel and to minimal-reader, stateful to
 # stateful, host to host, NAT to NAT and to minimal-reader. Prints figures; it is not a
 # test. Builds nothing: give the build directory as $1 or VERDICTD_BUILD_DIR.
@@ -106,15 +109,15 @@ arrived() {
   fi
 }
 
-# Packets per second that arrived at $2 (server or router) while the client
-# flooded $1.
+# Thousands of packets per second that arrived at $2 (server or router)
+# while the client flooded $1, and that the client sent: "ARRIVED SENT".
 udp_kpps() {
-  local before after
+  local before after sent
   before=$(arrived "$2")
-  netns "$client" taskset -c "$sender_cpu" "$flood" "$1" 9 "$seconds" >/dev/null
+  sent=$(netns "$client" taskset -c "$sender_cpu" "$flood" "$1" 9 "$seconds")
   sleep 0.5  # let queued packets drain
   after=$(arrived "$2")
-  echo $(((after - before) / seconds / 1000))
+  echo "$(((after - before) / seconds / 1000)) $((sent / seconds / 1000))"
 }
 
 # iperf3 from the client to $1.
@@ -123,13 +126,16 @@ tcp_gbps() {
     /usr/bin/python3 -c 'import json,sys; print("%.2f" % (json.load(sys.stdin)["end"]["sum_received"]["bits_per_second"] / 1e9))'
 }
 
-declare -A udp tcp
+declare -A udp tcp sent
 # Keeps the best figure of each configuration over the rounds: $1 the
 # configuration's name, $2 where the client sends (default the server), $3
 # where its packets end (server, the default, or router).
 record() {
-  local to=${2:-$server_address} end=${3:-server}
-  udp[$1]=$(/usr/bin/python3 -c "print(max(${udp[$1]:-0}, $(udp_kpps "$to" "$end")))")
+  local to=${2:-$server_address} end=${3:-server} arrived_sent
+  read -ra arrived_sent <<<"$(udp_kpps "$to" "$end")"
+  if ((arrived_sent[0] >= ${udp[$1]:-0})); then
+    udp[$1]=${arrived_sent[0]} sent[$1]=${arrived_sent[1]}
+  fi
   tcp[$1]=$(/usr/bin/python3 -c "print(max(${tcp[$1]:-0}, $(tcp_gbps "$to")))")
 }
 
@@ -281,10 +287,18 @@ for _ in $(seq "$runs"); do
   kernel_rules kernel-nat "$nat"
   verdictd_rules verdictd-nat "$nat"
 done
+# The sender's ceiling is what arrives with no filtering at all ("none"):
+# a configuration within 90% of it may be held back by the sender, not by
+# its filter, and its UDP ratios then say little.
 for name in none kernel minimal-reader verdictd kernel-stateful verdictd-stateful kernel-host \
   verdictd-host kernel-nat verdictd-nat; do
-  echo "$name udp64_kpps=${udp[$name]} tcp_gbps=${tcp[$name]}"
+  bound=""
+  if [ "$name" != none ] && ((udp[$name] * 10 >= udp[none] * 9)); then
+    bound=" (sender-bound: >= 90% of the sender's ceiling)"
+  fi
+  echo "$name udp64_kpps=${udp[$name]} tcp_gbps=${tcp[$name]} sent_kpps=${sent[$name]}$bound"
 done
+echo "sender ceiling: udp64_kpps=${udp[none]} (none: no filtering; udp_flood sent ${sent[none]}k/s)"
 for name in kernel-nat verdictd-nat; do
   echo "nat check: $name: server saw ${nat_seen[$name]} (sent to $forwarded_address:9);" \
     "${nat_reply[$name]}"

@@ -8,5 +8,5 @@ build=${VERDICTD_BUILD_DIR:-$top/build}
 export CCACHE_DIR=${CCACHE_DIR:-/tmp/verdictd-ccache} CCACHE_BASEDIR=$top CCACHE_NOHASHDIR=1
 launcher=()
 command -v ccache >/dev/null && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
-cmake -S "$top" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo "${launcher[@]}" >/dev/null
+cmake -S "$top" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DVERDICTD_WERROR=ON "${launcher[@]}" >/dev/null
 cmake --build "$build" -j "$(nproc)"

@@ -41,7 +41,7 @@ launcher=()
 command -v ccache >/dev/null && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
 started=$SECONDS
 cmake -S "$top" -B "$build" -DVERDICTD_FUZZ=ON -DCMAKE_CXX_COMPILER=clang++ \
-  -DCMAKE_BUILD_TYPE=RelWithDebInfo "${launcher[@]}" >/dev/null
+  -DCMAKE_BUILD_TYPE=RelWithDebInfo -DVERDICTD_WERROR=ON "${launcher[@]}" >/dev/null
 cmake --build "$build" -j "${VERDICTD_FUZZ_BUILD_JOBS:-$(nproc)}" \
   --target "${targets[@]/#/fuzz_}" >/dev/null
 echo "fuzz: build took $((SECONDS - started)) s"

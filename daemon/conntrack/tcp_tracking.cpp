@@ -4,6 +4,8 @@
 #include <array>
 #include <span>
 
+#include "packet/byte_order.hpp"
+
 namespace verdictd {
 
 namespace {
@@ -75,12 +77,6 @@ struct TcpSegment {
 
   [[nodiscard]] bool has(std::uint8_t flag) const { return (flags & flag) != 0; }
 };
-
-std::uint32_t read32(std::span<const std::uint8_t> bytes, std::size_t at) {
-  return (static_cast<std::uint32_t>(bytes[at]) << 24) |
-         (static_cast<std::uint32_t>(bytes[at + 1]) << 16) |
-         (static_cast<std::uint32_t>(bytes[at + 2]) << 8) | bytes[at + 3];
-}
 
 constexpr std::size_t kTcpHeader = 20;
 

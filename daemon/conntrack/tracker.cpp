@@ -6,6 +6,7 @@
 #include "conntrack/icmp_tracking.hpp"
 #include "conntrack/tcp_tracking.hpp"
 #include "conntrack/transport_checksum.hpp"
+#include "packet/byte_order.hpp"
 
 namespace verdictd {
 
@@ -47,10 +48,6 @@ IcmpRole icmp_role(const PacketView& packet) {
   return IcmpRole::kOrdinary;
 }
 
-std::uint16_t read16(const PacketView& packet, std::size_t at) {
-  return static_cast<std::uint16_t>((packet.bytes[at] << 8) | packet.bytes[at + 1]);
-}
-
 // The protocols' own checks (tcp_error, udp_error, udplite_error): false when
 // the kernel calls the packet INVALID whatever its connection.
 bool transport_valid(const PacketView& packet) {
@@ -60,16 +57,16 @@ bool transport_valid(const PacketView& packet) {
       return valid_tcp_flags(packet).has_value();
     case ipproto::kUdp: {
       if (packet.transport_bytes < kUdpHeader) return false;
-      const std::uint16_t length = read16(packet, packet.transport_offset + 4);
+      const std::uint16_t length = read16(packet.bytes, packet.transport_offset + 4);
       return length >= kUdpHeader && length <= packet.transport_bytes;
     }
     case ipproto::kUdplite: {
       if (packet.transport_bytes < kUdpHeader) return false;
       // The length field is the checksum coverage (0: all); the checksum is mandatory.
-      const std::uint16_t coverage = read16(packet, packet.transport_offset + 4);
+      const std::uint16_t coverage = read16(packet.bytes, packet.transport_offset + 4);
       const bool coverage_valid =
           coverage == 0 || (coverage >= kUdpHeader && coverage <= packet.transport_bytes);
-      return coverage_valid && read16(packet, packet.transport_offset + 6) != 0;
+      return coverage_valid && read16(packet.bytes, packet.transport_offset + 6) != 0;
     }
     default:
       return true;

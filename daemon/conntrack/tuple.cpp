@@ -5,6 +5,8 @@
 
 #include "conntrack/icmp_tracking.hpp"
 #include "conntrack/siphash.hpp"
+#include "packet/byte_order.hpp"
+#include "packet/ipv6_extension.hpp"
 #include "text/hex.hpp"
 
 namespace verdictd {
@@ -15,27 +17,11 @@ constexpr std::uint8_t kDccp = 33;
 constexpr std::uint8_t kGre = 47;
 constexpr std::size_t kIcmpHeader = 8;
 
-std::uint16_t read16(std::span<const std::uint8_t> bytes, std::size_t at) {
-  return static_cast<std::uint16_t>((bytes[at] << 8) | bytes[at + 1]);
-}
-
 // Protocols whose tuple carries the two 16-bit ports at the start of their
 // header (nf_ct_get_tuple_ports).
 bool has_port_tuple(std::uint8_t protocol) {
   return protocol == ipproto::kTcp || protocol == ipproto::kUdp || protocol == ipproto::kUdplite ||
          protocol == ipproto::kSctp || protocol == kDccp;
-}
-
-// IPv6 extension headers: PacketView leaves one as the protocol when the
-// chain is cut short, where the kernel's ipv6_skip_exthdr finds no protocol.
-bool is_ipv6_extension_header(std::uint8_t next) {
-  constexpr std::uint8_t kHopByHop = 0;
-  constexpr std::uint8_t kRouting = 43;
-  constexpr std::uint8_t kFragment = 44;
-  constexpr std::uint8_t kAuthentication = 51;
-  constexpr std::uint8_t kDestinationOptions = 60;
-  return next == kHopByHop || next == kRouting || next == kFragment || next == kAuthentication ||
-         next == kDestinationOptions;
 }
 
 bool is_icmp_of_family(const Tuple& tuple) {
@@ -64,6 +50,8 @@ std::size_t TupleHash::operator()(const Tuple& t) const noexcept {
 std::optional<Tuple> packet_tuple(const PacketView& packet) {
   // A later fragment has no transport header (the kernel reassembles first).
   if (!packet.has_network || packet.fragment_offset != 0) return std::nullopt;
+  // PacketView leaves an extension header as the protocol when the chain is
+  // cut short, where the kernel's ipv6_skip_exthdr finds no protocol.
   if (packet.family == Family::kIPv6 && is_ipv6_extension_header(packet.protocol)) {
     return std::nullopt;
   }

@@ -95,9 +95,21 @@ Json conntrack_request(const ConntrackFlags& flags) {
   return {{"command", "conntrack"}, {"filter", filter}};
 }
 
+// What is wrong with a command line CLI11 accepted: no subcommand, an
+// unknown one, or words after the subcommand that it does not take.
+std::optional<std::string> usage_error(const CLI::App& app) {
+  const std::vector<std::string> extra = app.remaining();
+  if (app.get_subcommands().empty()) {
+    if (extra.empty()) return "a subcommand is required";
+    return "unknown subcommand '" + extra.front() + "'";
+  }
+  if (!extra.empty()) return "unexpected argument '" + extra.front() + "'";
+  return std::nullopt;
+}
+
 int run(int argc, char** argv) {
   CLI::App app{"verdictctl: check rulesets and control verdictd"};
-  app.require_subcommand(1);
+  app.set_version_flag("--version", std::string("verdictctl ") + VERDICTD_VERSION);
   // --socket may also follow the subcommand: `verdictctl status --socket PATH`.
   app.fallthrough();
   std::string socket = "/run/verdictd/control.sock";
@@ -138,10 +150,17 @@ int run(int argc, char** argv) {
   ConntrackFlags conntrack_flags;
   auto* conntrack = add_conntrack(app, conntrack_flags);
 
+  // Words left over are kept (not refused by CLI11) so that a mistyped
+  // subcommand is named as one; set last, as subcommands inherit it.
+  app.allow_extras();
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e) == 0 ? 0 : kUsageError;
+  }
+  if (const auto usage = usage_error(app)) {
+    std::cerr << "verdictctl: " << *usage << "; see verdictctl --help\n";
+    return kUsageError;
   }
 
   if (check->parsed()) return verdictd::check_rulesets(check_files, max_bytes);

@@ -17,6 +17,8 @@ struct FieldError : std::runtime_error {
   std::string pointer_suffix;
 };
 
+// what() is "FILE:LINE:COLUMN: POINTER: MESSAGE", or "FILE: MESSAGE" for an
+// error about the whole file (line 0).
 struct RulesetError : std::runtime_error {
   RulesetError(std::string file, int line, int column, std::string pointer, std::string message);
   std::string file;

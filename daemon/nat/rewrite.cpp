@@ -4,6 +4,7 @@
 #include <array>
 #include <optional>
 
+#include "packet/byte_order.hpp"
 #include "packet/checksum.hpp"
 #include "packet/packet.hpp"
 
@@ -12,15 +13,6 @@ namespace verdictd {
 namespace {
 
 constexpr std::uint8_t kDccp = 33;
-
-std::uint16_t read16(std::span<const std::uint8_t> b, std::size_t at) {
-  return static_cast<std::uint16_t>((b[at] << 8) | b[at + 1]);
-}
-
-void write16(std::span<std::uint8_t> b, std::size_t at, std::uint16_t value) {
-  b[at] = static_cast<std::uint8_t>(value >> 8);
-  b[at + 1] = static_cast<std::uint8_t>(value);
-}
 
 // How a transport checksum is made right after the rewrite.
 enum class ChecksumMode : std::uint8_t {

@@ -2,6 +2,8 @@
 
 #include <array>
 
+#include "packet/byte_order.hpp"
+
 namespace verdictd::checksum {
 
 namespace {
@@ -31,9 +33,7 @@ constexpr std::array<std::uint32_t, 256> kCrc32cTable = crc32c_table();
 std::uint16_t ones_sum(std::span<const std::uint8_t> bytes, std::uint16_t initial) {
   std::uint64_t sum = initial;
   std::size_t at = 0;
-  for (; at + 1 < bytes.size(); at += 2) {
-    sum += static_cast<std::uint32_t>(bytes[at] << 8) | bytes[at + 1];
-  }
+  for (; at + 1 < bytes.size(); at += 2) sum += read16(bytes, at);
   if (at < bytes.size()) sum += static_cast<std::uint32_t>(bytes[at] << 8);
   return fold(sum);
 }
@@ -52,9 +52,8 @@ std::uint16_t update(std::uint16_t checksum, std::span<const std::uint8_t> befor
   // HC' = ~(~HC + ~m + m'), word by word; ~m is m's ones-complement negation.
   std::uint64_t sum = static_cast<std::uint16_t>(~checksum);
   for (std::size_t at = 0; at + 1 < before.size(); at += 2) {
-    const auto old_word = static_cast<std::uint16_t>((before[at] << 8) | before[at + 1]);
-    sum += static_cast<std::uint16_t>(~old_word);
-    sum += static_cast<std::uint32_t>(after[at] << 8) | after[at + 1];
+    sum += static_cast<std::uint16_t>(~read16(before, at));
+    sum += read16(after, at);
   }
   return static_cast<std::uint16_t>(~fold(sum));
 }

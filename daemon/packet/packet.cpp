@@ -2,27 +2,15 @@
 
 #include <algorithm>
 
+#include "packet/byte_order.hpp"
+#include "packet/ipv6_extension.hpp"
+
 namespace verdictd {
 
 namespace {
 
-std::uint16_t read16(std::span<const std::uint8_t> b, std::size_t at) {
-  return static_cast<std::uint16_t>((b[at] << 8) | b[at + 1]);
-}
-
-// IPv6 extension headers walked to reach the transport header. ESP (50) and
-// no-next-header (59) end the walk like any protocol, as in the kernel's
-// ipv6_find_hdr.
-constexpr std::uint8_t kHopByHop = 0;
-constexpr std::uint8_t kRouting = 43;
 constexpr std::uint8_t kFragment = 44;
 constexpr std::uint8_t kAuthentication = 51;
-constexpr std::uint8_t kDestinationOptions = 60;
-
-bool is_extension_header(std::uint8_t next) {
-  return next == kHopByHop || next == kRouting || next == kFragment || next == kAuthentication ||
-         next == kDestinationOptions;
-}
 
 void parse_transport(PacketView& p, std::span<const std::uint8_t> b) {
   if (p.fragment_offset != 0) return;  // only the first fragment has the header
@@ -120,7 +108,7 @@ void parse_ipv6(PacketView& p, std::span<const std::uint8_t> b, std::uint32_t qu
   std::size_t at = 40;
   // Every extension header is at least 8 bytes. A chain cut short leaves the
   // cut header's number as the protocol, with no transport fields.
-  while (is_extension_header(next) && at + 8 <= packet.size()) {
+  while (is_ipv6_extension_header(next) && at + 8 <= packet.size()) {
     const std::uint8_t following = packet[at];
     if (next == kFragment) {
       const std::uint16_t frag = read16(packet, at + 2);
@@ -142,6 +130,14 @@ void parse_ipv6(PacketView& p, std::span<const std::uint8_t> b, std::uint32_t qu
 }
 
 }  // namespace
+
+bool is_ipv6_extension_header(std::uint8_t next) {
+  constexpr std::uint8_t kHopByHop = 0;
+  constexpr std::uint8_t kRouting = 43;
+  constexpr std::uint8_t kDestinationOptions = 60;
+  return next == kHopByHop || next == kRouting || next == kFragment || next == kAuthentication ||
+         next == kDestinationOptions;
+}
 
 PacketView PacketView::parse(std::span<const std::uint8_t> bytes, std::uint32_t queued_length) {
   PacketView p;

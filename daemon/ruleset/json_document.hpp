@@ -23,7 +23,7 @@ class JsonDocument {
   // range or nesting deeper than kMaxJsonDepth. Time and memory are linear
   // in the size of the text, and nothing recurses on its depth.
   JsonDocument(std::string text, std::string file);
-  // Throws RulesetError("FILE:0:0: cannot open: REASON") when the file cannot
+  // Throws RulesetError("FILE: cannot open: REASON") when the file cannot
   // be read, and one naming the limit when it is larger.
   static JsonDocument read(const std::string& path, const SizeLimit& limit);
 

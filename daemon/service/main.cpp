@@ -11,6 +11,7 @@ constexpr int kUsageError = 2;
 
 int run(int argc, char** argv) {
   CLI::App app{"verdictd: iptables rulesets evaluated in userspace over NFQUEUE"};
+  app.set_version_flag("--version", std::string("verdictd ") + VERDICTD_VERSION);
   std::string config_path(verdictd::kDefaultConfigPath);
   verdictd::ConfigFlags flags;
   std::optional<std::string> queue_full;

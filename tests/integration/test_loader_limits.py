@@ -54,7 +54,7 @@ class CheckTest(unittest.TestCase):
                      check=False)
         self.assertEqual(result.returncode, 1)
         self.assertEqual(result.stderr,
-                         f"{path}:0:0: the file is 114 bytes, more than the limit of 113 bytes; "
+                         f"{path}: the file is 114 bytes, more than the limit of 113 bytes; "
                          f"{RAISE}\n")
         result = run([verdictctl_binary(), "check", "--ruleset-max-bytes", "114", path])
         self.assertEqual(result.stdout, f"{path}: ok (0 rules)\n")
@@ -100,7 +100,7 @@ class ReloadTest(LabTestCase):
             f.write(" ")
         result = daemon.ctl("reload", check=False)
         self.assertNotEqual(result.returncode, 0)
-        self.assertIn(f"{path}:0:0: the file is {size + 1} bytes, more than the limit of "
+        self.assertIn(f"{path}: the file is {size + 1} bytes, more than the limit of "
                       f"{size} bytes; {RAISE}", result.stderr)
         self.assert_first_ruleset_in_force("after the refused reload")
 

@@ -132,13 +132,18 @@ TEST(LoaderLimits, FileLargerThanTheLimitIsRefused) {
   std::ofstream(path) << R"({"tables": {}})" << std::string(100, ' ');  // 114 bytes
   EXPECT_EQ(load_file_error(path, 114), "loaded");
   EXPECT_EQ(load_file_error(path, 113),
-            path + ":0:0: the file is 114 bytes, more than the limit of 113 bytes" + kRaise);
+            path + ": the file is 114 bytes, more than the limit of 113 bytes" + kRaise);
   std::remove(path.c_str());
+}
+
+TEST(LoaderLimits, MissingFileIsNamedWithoutAPosition) {
+  const std::string path = testing::TempDir() + "loader_limits_test_missing.json";
+  EXPECT_EQ(load_file_error(path, 1 << 20), path + ": cannot open: No such file or directory");
 }
 
 TEST(LoaderLimits, EndlessInputIsReadUpToTheLimit) {
   EXPECT_EQ(load_file_error("/dev/zero", 1 << 20),
-            "/dev/zero:0:0: the file has more than the limit of 1048576 bytes" + kRaise);
+            "/dev/zero: the file has more than the limit of 1048576 bytes" + kRaise);
 }
 
 }  // namespace
