@@ -17,8 +17,8 @@
 #include <string>
 #include <vector>
 
-#include "conntrack_packets.hpp"  // tests/unit: hand-built packets
-#include "pipeline/engine.hpp"
+#include "packets.hpp"  // tests/unit: hand-built packets
+#include "pipeline/hook_pipeline.hpp"
 #include "ruleset/loader.hpp"
 
 namespace verdictd {
@@ -34,12 +34,14 @@ constexpr int kNoRule = -1;                       // the policy decides
 // The pipeline as the queue worker runs it for a packet arriving on eth0 at
 // INPUT, without connection tracking (ClassBench rules are stateless). The
 // one call into the pipeline, kept in one place.
-Verdict judge(const Ruleset& ruleset, const PacketView& packet) {
-  EvalState state;
-  state.hook = Hook::kInput;
-  state.in_interface = "eth0";
-  state.in_ifindex = 2;
-  return evaluate_hook(ruleset, packet, state);
+Verdict judge(const PipelineRules& rules, const PacketView& packet) {
+  HookPacket in;
+  in.hook = Hook::kInput;
+  in.packet = packet;
+  in.in_interface = "eth0";
+  in.in_ifindex = 2;
+  thread_local std::vector<std::uint8_t> rewritten;
+  return run_hook(rules, in, nullptr, rewritten).verdict;
 }
 
 struct TracePacket {
@@ -91,6 +93,8 @@ class ClassBenchCase {
  public:
   ClassBenchCase(const std::filesystem::path& ruleset, const std::filesystem::path& trace)
       : ruleset_(load_ruleset_file(ruleset.string(), kDefaultRulesetMaxBytes)),
+        state_(std::make_unique<RulesetState>(*ruleset_)),
+        rules_(*ruleset_, *state_),
         trace_(read_trace(trace)) {
     views_.reserve(trace_.size());
     for (const TracePacket& packet : trace_) views_.push_back(PacketView::parse(packet.bytes));
@@ -104,7 +108,7 @@ class ClassBenchCase {
     for (std::size_t i = 0; i < trace_.size(); ++i) {
       const int rule = trace_[i].rule;
       const std::uint64_t before = packets_counted(rule);
-      if (judge(*ruleset_, views_[i]) != expected_verdict(rule) ||
+      if (judge(rules_, views_[i]) != expected_verdict(rule) ||
           packets_counted(rule) != before + 1) {
         return "packet " + std::to_string(i) + " of the trace was not decided by rule " +
                std::to_string(rule);
@@ -116,7 +120,7 @@ class ClassBenchCase {
   void run(benchmark::State& state) const {
     std::size_t next = 0;
     for (auto _ : state) {
-      benchmark::DoNotOptimize(judge(*ruleset_, views_[next]));
+      benchmark::DoNotOptimize(judge(rules_, views_[next]));
       next = next + 1 == views_.size() ? 0 : next + 1;
     }
     state.counters["packets/s"] =
@@ -125,23 +129,29 @@ class ClassBenchCase {
   }
 
  private:
-  [[nodiscard]] const Chain& input() const {
-    for (const Chain& chain : ruleset_->table(TableId::kFilter).chains) {
-      if (chain.name == "INPUT") return chain;
+  [[nodiscard]] std::size_t input_index() const {
+    const std::vector<Chain>& chains = ruleset_->table(TableId::kFilter).chains;
+    for (std::size_t c = 0; c < chains.size(); ++c) {
+      if (chains[c].name == "INPUT") return c;
     }
     throw std::runtime_error("the ruleset has no INPUT chain");
+  }
+  [[nodiscard]] const Chain& input() const {
+    return ruleset_->table(TableId::kFilter).chains[input_index()];
   }
 
   // The packet counter of INPUT's rule `rule`, or of its policy.
   [[nodiscard]] std::uint64_t packets_counted(int rule) const {
-    const Chain& chain = input();
+    const ChainState& chain = state_->chain(TableId::kFilter, input_index());
     const Counters& counters = rule == kNoRule
-                                   ? *chain.policy(Family::kIPv4).counters
-                                   : *chain.rules[static_cast<std::size_t>(rule)].counters;
+                                   ? chain.policy(Family::kIPv4)
+                                   : chain.rules[static_cast<std::size_t>(rule)]->counters;
     return counters.packets;
   }
 
-  std::shared_ptr<Ruleset> ruleset_;
+  std::shared_ptr<const Ruleset> ruleset_;
+  std::unique_ptr<RulesetState> state_;
+  PipelineRules rules_;
   std::vector<TracePacket> trace_;  // views_ point into these
   std::vector<PacketView> views_;
 };
