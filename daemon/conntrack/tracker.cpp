@@ -298,9 +298,9 @@ std::optional<Tuple> decide_without_own_flow(const PacketView& packet, PacketCon
       ct.state = CtState::kUntracked;
       return std::nullopt;
     case Subject::kQuoted:
-      if (const auto found = flows.find(subject.tuple, ct.now)) {
-        fill(ct, CtState::kRelated, *found);
-      }
+      flows.find(subject.tuple, ct.now, [&ct](const Flow& flow, Direction direction) {
+        fill(ct, CtState::kRelated, flow, direction);
+      });
       return std::nullopt;
     case Subject::kOwn:
       break;
@@ -318,8 +318,10 @@ std::optional<ConnectionQuestion> Tracker::question(const PacketView& packet,
   // decided without the kernel: only the rest pays for the lookup.
   const bool may_be_the_kernels =
       subject.kind == Subject::kQuoted || (transport_valid(packet) && may_continue(packet));
-  return ConnectionQuestion{.connection = subject.tuple,
-                            .unknown = may_be_the_kernels && !flows_->find(subject.tuple, ct.now)};
+  return ConnectionQuestion{
+      .connection = subject.tuple,
+      .unknown = may_be_the_kernels && !flows_->find(subject.tuple, ct.now,
+                                                     [](const Flow& /*flow*/, Direction /*d*/) {})};
 }
 
 void Tracker::track(const PacketView& packet, PacketConntrack& ct) {

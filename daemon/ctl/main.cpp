@@ -6,8 +6,8 @@
 
 #include "ctl/control_client.hpp"
 #include "ctl/offline.hpp"
-#include "ruleset/schema.hpp"
 #include "ruleset/loader.hpp"
+#include "ruleset/schema.hpp"
 
 namespace {
 

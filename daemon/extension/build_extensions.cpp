@@ -46,8 +46,8 @@ std::string protocol_name(std::uint8_t number) {
 
 bool allows_protocol(const MatchSpec& spec, std::optional<std::uint8_t> protocol) {
   if (spec.protocols.empty()) return true;
-  return protocol && std::find(spec.protocols.begin(), spec.protocols.end(), *protocol) !=
-                         spec.protocols.end();
+  return protocol &&
+         std::find(spec.protocols.begin(), spec.protocols.end(), *protocol) != spec.protocols.end();
 }
 
 const OptionSpec& option_of(std::span<const OptionSpec> options, std::string_view key) {
@@ -87,8 +87,8 @@ const MatchSpec& owner_of(std::string_view key, const Json& value,
                    " in the same rule");
 }
 
-void check_constraints(std::span<const Constraint> constraints, const std::vector<OptionValue>& given,
-                       const std::string& where) {
+void check_constraints(std::span<const Constraint> constraints,
+                       const std::vector<OptionValue>& given, const std::string& where) {
   for (const Constraint& c : constraints) {
     std::vector<std::string> keys;
     std::size_t present = 0;

@@ -83,9 +83,9 @@ bool OptionValues::negated(std::string_view key) const {
 
 void register_match(const MatchSpec& spec) {
   auto& matches = match_registry();
-  const auto at = std::upper_bound(
-      matches.begin(), matches.end(), &spec,
-      [](const MatchSpec* a, const MatchSpec* b) { return a->name < b->name; });
+  const auto at =
+      std::upper_bound(matches.begin(), matches.end(), &spec,
+                       [](const MatchSpec* a, const MatchSpec* b) { return a->name < b->name; });
   matches.insert(at, &spec);
 }
 
@@ -139,6 +139,8 @@ void Match::save(SaveLine& line) const {
   line.matches += " -m " + std::string(spec_->name) + save_options(options_);
 }
 
-std::string Target::save() const { return "-j " + std::string(spec_->name) + save_options(options_); }
+std::string Target::save() const {
+  return "-j " + std::string(spec_->name) + save_options(options_);
+}
 
 }  // namespace verdictd

@@ -121,7 +121,8 @@ struct MatchSpec {
   bool implied = false;
   HookMask hooks = kEveryHook;
   std::uint8_t needs = kNeedsNothing;
-  std::unique_ptr<Match> (*build)(const OptionValues& options, const BuildContext& context) = nullptr;
+  std::unique_ptr<Match> (*build)(const OptionValues& options,
+                                  const BuildContext& context) = nullptr;
 };
 
 struct TargetSpec {
@@ -135,7 +136,8 @@ struct TargetSpec {
   std::span<const TableId> tables = {};
   HookMask hooks = kEveryHook;
   std::uint8_t needs = kNeedsNothing;
-  std::unique_ptr<Target> (*build)(const OptionValues& options, const BuildContext& context) = nullptr;
+  std::unique_ptr<Target> (*build)(const OptionValues& options,
+                                   const BuildContext& context) = nullptr;
 };
 
 // Registration, through a static registrar in each extension's file.

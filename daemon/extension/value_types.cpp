@@ -86,10 +86,9 @@ class PortListType final : public ValueType {
   }
   [[nodiscard]] Json example() const override { return Json::array({22, "1024:2048"}); }
   [[nodiscard]] Json schema() const override {
-    return any_of({range_schema(), Json{{"type", "array"},
-                                        {"minItems", 1},
-                                        {"maxItems", 15},
-                                        {"items", range_schema()}}});
+    return any_of(
+        {range_schema(),
+         Json{{"type", "array"}, {"minItems", 1}, {"maxItems", 15}, {"items", range_schema()}}});
   }
   [[nodiscard]] bool takes_list() const override { return true; }
 };
@@ -97,9 +96,7 @@ class PortListType final : public ValueType {
 class U16RangeType final : public ValueType {
  public:
   [[nodiscard]] std::string_view name() const override { return "16-bit range"; }
-  [[nodiscard]] std::string syntax() const override {
-    return R"(a number 0-65535 or "lo:hi")";
-  }
+  [[nodiscard]] std::string syntax() const override { return R"(a number 0-65535 or "lo:hi")"; }
   [[nodiscard]] Value parse(const Json& v) const override {
     return parse_u16_range(v, R"(a number 0-65535 or "lo:hi")");
   }
@@ -395,8 +392,8 @@ std::string NamesType::text(std::uint32_t bits, std::string_view none) const {
 
 std::string NamesType::save_text(const Value& v) const {
   // A set may name the empty set ("NONE" of --ctstatus).
-  const auto none = std::find_if(names_.begin(), names_.end(),
-                                 [](const NamedBit& n) { return n.bits == 0; });
+  const auto none =
+      std::find_if(names_.begin(), names_.end(), [](const NamedBit& n) { return n.bits == 0; });
   return text(std::get<ValueMask>(v).value, none == names_.end() ? "" : none->name);
 }
 
@@ -410,9 +407,8 @@ Json NamesType::schema() const {
     }
     return alternatives;
   }() + ")";
-  return any_of(
-      {Json{{"type", "string"}, {"pattern", "^" + one + "(," + one + ")*$"}},
-       Json{{"type", "array"}, {"minItems", 1}, {"items", Json{{"enum", names}}}}});
+  return any_of({Json{{"type", "string"}, {"pattern", "^" + one + "(," + one + ")*$"}},
+                 Json{{"type", "array"}, {"minItems", 1}, {"items", Json{{"enum", names}}}}});
 }
 
 }  // namespace verdictd

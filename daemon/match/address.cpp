@@ -69,9 +69,12 @@ const std::array<OptionSpec, 1> kDestinationOption = {
       .negatable = true,
       .doc = "the packet's destination address is in the network"}}};
 
-const MatchRegistrar kSource({.summary = "source address (-s)", .options = kSourceOption, .build = build});
-const MatchRegistrar kDestination(
-    {.summary = "destination address (-d)", .options = kDestinationOption, .build = build});
+const MatchRegistrar kSource({.summary = "source address (-s)",
+                              .options = kSourceOption,
+                              .build = build});
+const MatchRegistrar kDestination({.summary = "destination address (-d)",
+                                   .options = kDestinationOption,
+                                   .build = build});
 
 }  // namespace
 

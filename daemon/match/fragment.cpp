@@ -28,16 +28,16 @@ std::unique_ptr<Match> build(const OptionValues& options, const BuildContext& /*
   return std::make_unique<FragmentMatch>(options.negated("fragment"));
 }
 
-const std::array<OptionSpec, 1> kOption = {
-    {{.key = "fragment",
-      .flag = "--fragment",
-      .aliases = "-f",
-      .type = &value_types::flag(),
-      .negatable = true,
-      .doc = "IPv4 fragments other than the first"}}};
+const std::array<OptionSpec, 1> kOption = {{{.key = "fragment",
+                                             .flag = "--fragment",
+                                             .aliases = "-f",
+                                             .type = &value_types::flag(),
+                                             .negatable = true,
+                                             .doc = "IPv4 fragments other than the first"}}};
 
-const MatchRegistrar kRegistrar(
-    {.summary = "second and further fragments (-f)", .options = kOption, .build = build});
+const MatchRegistrar kRegistrar({.summary = "second and further fragments (-f)",
+                                 .options = kOption,
+                                 .build = build});
 
 }  // namespace
 

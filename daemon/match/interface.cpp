@@ -68,9 +68,12 @@ const std::array<OptionSpec, 1> kOutOption = {
       .negatable = true,
       .doc = "the interface the packet goes out of (FORWARD, OUTPUT, POSTROUTING)"}}};
 
-const MatchRegistrar kIn({.summary = "incoming interface (-i)", .options = kInOption, .build = build});
-const MatchRegistrar kOut(
-    {.summary = "outgoing interface (-o)", .options = kOutOption, .build = build});
+const MatchRegistrar kIn({.summary = "incoming interface (-i)",
+                          .options = kInOption,
+                          .build = build});
+const MatchRegistrar kOut({.summary = "outgoing interface (-o)",
+                           .options = kOutOption,
+                           .build = build});
 
 }  // namespace
 

@@ -34,11 +34,12 @@ std::unique_ptr<Match> build(const OptionValues& options, const BuildContext& /*
   return std::make_unique<MarkMatch>(mark.value, mark.mask, options.negated("mark"));
 }
 
-const std::array<OptionSpec, 1> kOptions = {{{.key = "mark",
-                                               .flag = "--mark",
-                                               .type = &value_types::value_mask(),
-                                               .negatable = true,
-                                               .doc = "the packet's mark, under the mask, equals the value"}}};
+const std::array<OptionSpec, 1> kOptions = {
+    {{.key = "mark",
+      .flag = "--mark",
+      .type = &value_types::value_mask(),
+      .negatable = true,
+      .doc = "the packet's mark, under the mask, equals the value"}}};
 
 const MatchRegistrar kRegistrar(
     {.name = "mark", .summary = "the packet's mark (nfmark)", .options = kOptions, .build = build});

@@ -82,19 +82,18 @@ std::unique_ptr<Match> build(const OptionValues& options, const BuildContext& /*
   return std::make_unique<MultiportMatch>(port_list(options, "sport"), port_list(options, "dport"));
 }
 
-const std::array<OptionSpec, 2> kOptions = {
-    {{.key = "sport",
-      .flag = "--sports",
-      .aliases = "--source-ports",
-      .type = &value_types::port_list(),
-      .negatable = true,
-      .doc = "the source port is one of the list"},
-     {.key = "dport",
-      .flag = "--dports",
-      .aliases = "--destination-ports",
-      .type = &value_types::port_list(),
-      .negatable = true,
-      .doc = "the destination port is one of the list"}}};
+const std::array<OptionSpec, 2> kOptions = {{{.key = "sport",
+                                              .flag = "--sports",
+                                              .aliases = "--source-ports",
+                                              .type = &value_types::port_list(),
+                                              .negatable = true,
+                                              .doc = "the source port is one of the list"},
+                                             {.key = "dport",
+                                              .flag = "--dports",
+                                              .aliases = "--destination-ports",
+                                              .type = &value_types::port_list(),
+                                              .negatable = true,
+                                              .doc = "the destination port is one of the list"}}};
 
 const MatchRegistrar kRegistrar(
     {.name = "multiport",

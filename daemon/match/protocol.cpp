@@ -96,9 +96,9 @@ class ProtocolType final : public ValueType {
   [[nodiscard]] Json schema() const override {
     Json names = Json::array();
     for (const ProtocolName& p : kProtocolNames) names.push_back(p.name);
-    return Json{{"anyOf", Json::array({Json{{"enum", names}}, Json{{"type", "integer"},
-                                                                   {"minimum", 0},
-                                                                   {"maximum", 255}}})}};
+    return Json{
+        {"anyOf", Json::array({Json{{"enum", names}},
+                               Json{{"type", "integer"}, {"minimum", 0}, {"maximum", 255}}})}};
   }
 };
 
@@ -108,8 +108,9 @@ std::unique_ptr<Match> build(const OptionValues& options, const BuildContext& /*
   const auto number = static_cast<std::uint8_t>(options.get<std::uint64_t>("protocol"));
   const bool negated = options.negated("protocol");
   if (number == 0 && negated) {
-    throw FieldError("\"!protocol\": \"all\""
-                     " would never match");
+    throw FieldError(
+        "\"!protocol\": \"all\""
+        " would never match");
   }
   return std::make_unique<ProtocolMatch>(number, negated);
 }

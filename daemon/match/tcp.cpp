@@ -70,9 +70,7 @@ class TcpMatch final : public Match {
   std::optional<FlagTest> flags_;
 };
 
-std::string flags_text(std::uint8_t bits) {
-  return kPrintedFlags.text(bits, "NONE");
-}
+std::string flags_text(std::uint8_t bits) { return kPrintedFlags.text(bits, "NONE"); }
 
 std::string save_flags(const FlagTest& test) {
   if (test.tests_nothing()) return {};
@@ -123,13 +121,14 @@ const std::array<OptionSpec, 4> kOptions = {
 constexpr std::array<Constraint, 1> kConstraints = {
     {{Constraint::Kind::kAtMostOne, "tcp_flags syn"}}};
 
-const MatchRegistrar kRegistrar({.name = "tcp",
-                                 .summary = "TCP ports and flags (implied by \"protocol\": \"tcp\")",
-                                 .options = kOptions,
-                                 .constraints = kConstraints,
-                                 .protocols = kProtocols,
-                                 .implied = true,
-                                 .build = build});
+const MatchRegistrar kRegistrar(
+    {.name = "tcp",
+     .summary = "TCP ports and flags (implied by \"protocol\": \"tcp\")",
+     .options = kOptions,
+     .constraints = kConstraints,
+     .protocols = kProtocols,
+     .implied = true,
+     .build = build});
 
 }  // namespace
 

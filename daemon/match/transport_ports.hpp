@@ -37,8 +37,7 @@ struct TransportPorts {
 // True when the kernel's match may look at the header: a whole packet or its
 // first fragment, with `header_bytes` of transport header; sets hotdrop when
 // the header is cut short.
-bool transport_header_present(const PacketView& packet, std::size_t header_bytes,
-                              EvalState& state);
+bool transport_header_present(const PacketView& packet, std::size_t header_bytes, EvalState& state);
 
 // The descriptions of --sport and --dport for a protocol's own match.
 OptionSpec source_port_option();

@@ -4,8 +4,8 @@
 #include <map>
 #include <unordered_map>
 
-#include "extension/values.hpp"
 #include "extension/build_extensions.hpp"
+#include "extension/values.hpp"
 #include "ruleset/json_document.hpp"
 #include "text/json_position.hpp"
 

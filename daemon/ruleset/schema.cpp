@@ -69,23 +69,21 @@ Json target_schema() {
   Json bare = Json::array();
   Json with_options = Json::object();
   for (const TargetSpec* spec : all_targets()) {
-    const bool needs_options = std::any_of(spec->options.begin(), spec->options.end(),
-                                           [](const OptionSpec& o) { return o.mandatory; }) ||
-                               std::any_of(spec->constraints.begin(), spec->constraints.end(),
-                                           [](const Constraint& c) {
-                                             return c.kind == Constraint::Kind::kExactlyOne;
-                                           });
+    const bool needs_options =
+        std::any_of(spec->options.begin(), spec->options.end(),
+                    [](const OptionSpec& o) { return o.mandatory; }) ||
+        std::any_of(spec->constraints.begin(), spec->constraints.end(),
+                    [](const Constraint& c) { return c.kind == Constraint::Kind::kExactlyOne; });
     if (!needs_options) bare.push_back(spec->name);
     if (spec->options.empty()) continue;
     OptionSpec whole{.key = spec->name, .members = spec->options, .doc = spec->summary};
     with_options[std::string(spec->name)] = option_schema(whole, spec->constraints);
   }
-  return Json{{"oneOf", Json::array({Json{{"enum", bare}},
-                                     Json{{"type", "object"},
-                                          {"minProperties", 1},
-                                          {"maxProperties", 1},
-                                          {"additionalProperties", false},
-                                          {"properties", with_options}}})}};
+  return Json{{"oneOf", Json::array({Json{{"enum", bare}}, Json{{"type", "object"},
+                                                                {"minProperties", 1},
+                                                                {"maxProperties", 1},
+                                                                {"additionalProperties", false},
+                                                                {"properties", with_options}}})}};
 }
 
 Json families_schema() {
@@ -145,7 +143,7 @@ void describe_constraints(std::span<const Constraint> constraints, std::string& 
   for (const Constraint& c : constraints) {
     out += ".PP\n" +
            std::string(c.kind == Constraint::Kind::kExactlyOne ? "Exactly one of: "
-                                                                : "At most one of: ") +
+                                                               : "At most one of: ") +
            roff(c.keys) + ".\n";
   }
 }
@@ -173,26 +171,26 @@ Json ruleset_schema() {
          {{"description",
            "built-in chains only: one verdict for every family the table covers, or one per "
            "family (a family left out keeps ACCEPT)"},
-          {"oneOf", Json::array({verdict, Json{{"type", "object"},
-                                               {"additionalProperties", false},
-                                               {"minProperties", 1},
-                                               {"properties", {{"ipv4", verdict},
-                                                               {"ipv6", verdict}}}}})}}},
+          {"oneOf",
+           Json::array({verdict, Json{{"type", "object"},
+                                      {"additionalProperties", false},
+                                      {"minProperties", 1},
+                                      {"properties", {{"ipv4", verdict}, {"ipv6", verdict}}}}})}}},
         {"comment", {{"type", "string"}}},
         {"rules", {{"type", "array"}, {"items", {{"$ref", "#/$defs/rule"}}}}}}}};
   const Json chain_name{{"type", "string"}, {"minLength", 1}, {"maxLength", 28}};
-  defs["rule"] = Json{
-      {"type", "object"},
-      {"additionalProperties", false},
-      {"properties",
-       {{"comment", {{"type", "string"}, {"maxLength", 255}}},
-        {"match", {{"$ref", "#/$defs/match"}}},
-        {"target", {{"$ref", "#/$defs/target"}}},
-        {"jump", chain_name},
-        {"goto", chain_name}}},
-      {"not", {{"anyOf", Json::array({Json{{"required", {"target", "jump"}}},
-                                      Json{{"required", {"target", "goto"}}},
-                                      Json{{"required", {"jump", "goto"}}}})}}}};
+  defs["rule"] = Json{{"type", "object"},
+                      {"additionalProperties", false},
+                      {"properties",
+                       {{"comment", {{"type", "string"}, {"maxLength", 255}}},
+                        {"match", {{"$ref", "#/$defs/match"}}},
+                        {"target", {{"$ref", "#/$defs/target"}}},
+                        {"jump", chain_name},
+                        {"goto", chain_name}}},
+                      {"not",
+                       {{"anyOf", Json::array({Json{{"required", {"target", "jump"}}},
+                                               Json{{"required", {"target", "goto"}}},
+                                               Json{{"required", {"jump", "goto"}}}})}}}};
   defs["match"] = match_schema();
   defs["target"] = target_schema();
   Json tables = Json::object();
@@ -263,8 +261,9 @@ std::string ruleset_reference() {
     for (const OptionSpec& option : spec->options) describe_option(option, out);
     describe_constraints(spec->constraints, out);
   }
-  out += ".SH SEE ALSO\n\\fBverdictd\\fR(8), \\fBverdictctl\\fR(8), \\fBverdictd.json\\fR(5), "
-         "\\fBiptables\\-extensions\\fR(8)\n";
+  out +=
+      ".SH SEE ALSO\n\\fBverdictd\\fR(8), \\fBverdictctl\\fR(8), \\fBverdictd.json\\fR(5), "
+      "\\fBiptables\\-extensions\\fR(8)\n";
   return out;
 }
 

@@ -9,10 +9,10 @@
 #include "extension/error.hpp"
 #include "extension/match.hpp"
 #include "extension_builders.hpp"
+#include "packets.hpp"
 #include "ruleset/list.hpp"
 #include "ruleset/loader.hpp"
 #include "ruleset/save.hpp"
-#include "packets.hpp"
 #include "ruleset_with_state.hpp"
 
 namespace verdictd {
@@ -220,8 +220,7 @@ TEST(ConntrackMatch, Errors) {
             ": expected seconds 0-4294967295 or a range \"lo:hi\", got -1");
   EXPECT_EQ(build_error(R"({"ctdir": "original"})", "ctdir"),
             ": expected \"ORIGINAL\" or \"REPLY\", got \"original\"");
-  EXPECT_EQ(build_error(R"({"!ctdir": "ORIGINAL"})", "!ctdir"),
-            ": \"ctdir\" cannot be negated");
+  EXPECT_EQ(build_error(R"({"!ctdir": "ORIGINAL"})", "!ctdir"), ": \"ctdir\" cannot be negated");
   EXPECT_EQ(build_error(R"({"ctstate": "NEW", "!ctstate": "INVALID"})", "!ctstate"),
             ": \"ctstate\" is already in this rule: a rule has one conntrack match, with each "
             "option once");

@@ -22,7 +22,8 @@ Evaluated run(const test::RulesetWithState& rs, Hook hook, const std::vector<std
   packet.in_interface = in;
   packet.out_interface = out;
   std::vector<std::uint8_t> rewritten;
-  const HookOutcome outcome = run_hook(PipelineRules(*rs.ruleset, *rs.state), packet, nullptr, rewritten);
+  const HookOutcome outcome =
+      run_hook(PipelineRules(*rs.ruleset, *rs.state), packet, nullptr, rewritten);
   return {outcome.verdict, outcome.mark};
 }
 
@@ -172,8 +173,9 @@ TEST(Engine, EvaluatingWithoutTheRulesetsStateIsRefused) {
   auto rs = test::with_state(R"({"tables": {"filter": {"INPUT": {"rules": []}}}})");
   EvalState state;
   state.hook = Hook::kInput;
-  EXPECT_THROW(evaluate_table(rs.ruleset->table(TableId::kFilter), PacketView::parse(kUdp53), state),
-               std::logic_error);
+  EXPECT_THROW(
+      evaluate_table(rs.ruleset->table(TableId::kFilter), PacketView::parse(kUdp53), state),
+      std::logic_error);
 }
 
 }  // namespace

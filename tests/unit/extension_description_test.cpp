@@ -39,7 +39,8 @@ Json rule_with(const MatchSpec& spec, const OptionSpec& option, const std::strin
   if (!spec.protocols.empty()) match["protocol"] = spec.protocols.front();
   match[written_key] = example_of(option);
   for (const OptionSpec& other : spec.options) {
-    if (other.mandatory && other.key != option.key) match[std::string(other.key)] = example_of(other);
+    if (other.mandatory && other.key != option.key)
+      match[std::string(other.key)] = example_of(other);
   }
   return match;
 }
@@ -93,7 +94,8 @@ TEST(ExtensionDescriptions, EveryErrorNamesItsOption) {
         build_matches(rule, TableId::kFilter);
         ADD_FAILURE() << "built " << rule.dump();
       } catch (const FieldError& e) {
-        EXPECT_TRUE(e.pointer_suffix.starts_with("/" + key)) << e.pointer_suffix << ": " << e.what();
+        EXPECT_TRUE(e.pointer_suffix.starts_with("/" + key))
+            << e.pointer_suffix << ": " << e.what();
       }
       if (!option.negatable) {
         Json negated = rule_with(*spec, option, "!" + key);

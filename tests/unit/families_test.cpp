@@ -4,11 +4,11 @@
 #include <gtest/gtest.h>
 
 #include "loader_errors.hpp"
+#include "packets.hpp"
 #include "pipeline/hook_pipeline.hpp"
 #include "ruleset/list.hpp"
 #include "ruleset/loader.hpp"
 #include "ruleset/save.hpp"
-#include "packets.hpp"
 
 namespace verdictd {
 namespace {

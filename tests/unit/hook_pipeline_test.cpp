@@ -11,9 +11,9 @@
 #include "conntrack/tracking_points.hpp"
 #include "conntrack/tuple.hpp"
 #include "nat/nat_binder.hpp"
+#include "packets.hpp"
 #include "pipeline/hook_stages.hpp"
 #include "ruleset/loader.hpp"
-#include "packets.hpp"
 #include "ruleset_with_state.hpp"
 
 namespace verdictd {
@@ -149,7 +149,7 @@ TEST_F(HookPipeline, NatChainsSeeAConnectionsFirstPacketAndThenItsNullBinding) {
   ASSERT_TRUE(first.connection.has_flow);
   EXPECT_EQ(first.connection.state, CtState::kNew);
   EXPECT_EQ(packets(TableId::kNat, "PREROUTING"), 1U);
-  EXPECT_EQ(flows_.find(first.connection.flow.original, kNow)->flow.nat_done,
+  EXPECT_EQ(flows_.copy(first.connection.flow.original, kNow)->flow.nat_done,
             natmanip::kDestination)
       << "no rule bound it: a null binding";
   const HookOutcome second = run(Hook::kPrerouting, kUdp, kLan, 0);
@@ -186,7 +186,7 @@ TEST_F(HookPipeline, APacketIsTrackedAtTheFirstSteeredHookOnItsWay) {
   const HookOutcome steered = run(Hook::kInput, kOtherUdp, kLan, 0);
   EXPECT_EQ(steered.connection.state, CtState::kInvalid)
       << "PREROUTING steered: recalled, and it never crossed it";
-  EXPECT_FALSE(flows_.find(packet_tuple(PacketView::parse(kOtherUdp)).value(), kNow));
+  EXPECT_FALSE(flows_.copy(packet_tuple(PacketView::parse(kOtherUdp)).value(), kNow));
 }
 
 TEST_F(HookPipeline, AFullTableDropsANewConnectionAtTheConntrackStage) {
@@ -226,9 +226,9 @@ TEST_F(HookPipeline, APacketThatCannotBeTranslatedIsDroppedAtTheNatStage) {
 TEST_F(HookPipeline, ADroppedFirstPacketTakesItsConnectionAlong) {
   load(R"({"filter": {"FORWARD": {"rules": [{"match": {"ctstate": "NEW"}, "target": "DROP"}]}}})");
   const HookOutcome entered = run(Hook::kPrerouting, kUdp, kLan, 0);
-  ASSERT_TRUE(flows_.find(entered.connection.flow.original, kNow));
+  ASSERT_TRUE(flows_.copy(entered.connection.flow.original, kNow));
   EXPECT_EQ(run(Hook::kForward, kUdp, kLan, 0).verdict, Verdict::kDrop);
-  EXPECT_FALSE(flows_.find(entered.connection.flow.original, kNow));
+  EXPECT_FALSE(flows_.copy(entered.connection.flow.original, kNow));
 }
 
 TEST_F(HookPipeline, AConnmarkIsWrittenBackForTheLaterHooks) {
@@ -236,7 +236,7 @@ TEST_F(HookPipeline, AConnmarkIsWrittenBackForTheLaterHooks) {
                       "INPUT": {"rules": [{"match": {"connmark": "0x5"}}]}}})");
   const HookOutcome marked = run(Hook::kPrerouting, kUdp, kLan, 0);
   EXPECT_TRUE(marked.connection.connmark_changed);
-  const auto found = flows_.find(marked.connection.flow.original, kNow);
+  const auto found = flows_.copy(marked.connection.flow.original, kNow);
   ASSERT_TRUE(found);
   EXPECT_EQ(found->flow.mark, 5U);
   EXPECT_TRUE(found->flow.mark_unsynced) << "the kernel's entry is still to be told";

@@ -6,8 +6,8 @@
 #include <vector>
 
 #include "conntrack/flow.hpp"
-#include "extension/error.hpp"
 #include "extension/build_extensions.hpp"
+#include "extension/error.hpp"
 #include "extension/target.hpp"
 #include "loader_errors.hpp"
 #include "nat/nat_context.hpp"

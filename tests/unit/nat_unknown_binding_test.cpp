@@ -6,10 +6,10 @@
 
 #include "conntrack/flow_table.hpp"
 #include "nat/nat_binder.hpp"
+#include "packets.hpp"
 #include "pipeline/engine.hpp"
 #include "pipeline/unknown_binding.hpp"
 #include "ruleset/loader.hpp"
-#include "packets.hpp"
 
 namespace verdictd {
 namespace {

@@ -9,9 +9,9 @@
 #include <atomic>
 #include <string>
 
+#include "packets.hpp"
 #include "pipeline/engine.hpp"
 #include "ruleset_with_state.hpp"
-#include "packets.hpp"
 
 namespace verdictd {
 namespace {
@@ -30,7 +30,8 @@ void send(const test::RulesetWithState& rs, int packets) {
   for (int i = 0; i < packets; ++i) {
     EvalState state;
     state.hook = Hook::kInput;
-    evaluate_table(rs.ruleset->table(TableId::kFilter), PacketView::parse(kUdp), rs.with_state(state));
+    evaluate_table(rs.ruleset->table(TableId::kFilter), PacketView::parse(kUdp),
+                   rs.with_state(state));
   }
 }
 
