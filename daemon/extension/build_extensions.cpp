@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "extension/error.hpp"
+#include "extension/values.hpp"
 #include "text/json_position.hpp"
 
 namespace verdictd {
@@ -257,7 +258,9 @@ std::unique_ptr<Target> build_target(const Json& value, const Json& match_object
         std::find(spec->tables.begin(), spec->tables.end(), table) == spec->tables.end()) {
       throw FieldError("the " + std::string(table_name(table)) + " table does not allow " + name);
     }
-    if (spec->options.empty() && !options->empty()) throw FieldError(name + " takes no options");
+    if (spec->options.empty() && !value.is_string()) {
+      throw_expected("no options (write \"" + name + "\" as a string)", *options);
+    }
     const std::string where = name + " ";
     OptionValues parsed(parse_members(spec->options, spec->constraints, *options, where));
     const BuildContext context{table, rule_protocol(match_object)};

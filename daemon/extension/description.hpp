@@ -127,6 +127,9 @@ struct MatchSpec {
 
 struct TargetSpec {
   std::string_view name{};  // "MARK", as -j takes it
+  // The kernel's target when `name` is an alias of it, as libxtables'
+  // real_name (NOTRACK is CT): `iptables -L` lists the rule under it.
+  std::string_view real_name{};
   std::string_view summary{};
   // Members of the target's options object ({"MARK": {"set_mark": 1}});
   // empty when the target takes none (then it is written as a bare name).

@@ -42,7 +42,9 @@ class Target : public StatefulExtension {
   [[nodiscard]] virtual HookMask allowed_hooks() const { return spec().hooks; }
 
   // The name shown in the target column of `iptables -L` ("ACCEPT", "MARK").
-  [[nodiscard]] std::string_view name() const { return spec_->name; }
+  [[nodiscard]] std::string_view name() const {
+    return spec_->real_name.empty() ? spec_->name : spec_->real_name;
+  }
   [[nodiscard]] const TargetSpec& spec() const { return *spec_; }
   [[nodiscard]] const OptionValues& options() const { return options_; }
   // True for targets that read or change the packet's connection.

@@ -182,19 +182,6 @@ std::string mark_match_text(std::uint32_t value, std::uint32_t mask) {
   return hex(value) + (mask == static_cast<std::uint32_t>(kMaxU32) ? "" : "/" + hex(mask));
 }
 
-MarkOperation parse_mark_operation(std::string_view operation, const Json& v) {
-  if (operation == "and_mark") return {0, ~parse_mark_bits(v)};
-  if (operation == "or_mark") {
-    const std::uint32_t bits = parse_mark_bits(v);
-    return {bits, bits};
-  }
-  if (operation == "xor_mark") return {parse_mark_bits(v), 0};
-  const auto [value, mask] = parse_value_mask(v, "a mark \"value\" or \"value/mask\" of 32 bits");
-  // --set-mark clears the mask bits and ORs the value: clearing the value's
-  // bits too turns the OR into the kernel's XOR.
-  return {value, operation == "set_mark" ? mask | value : mask};
-}
-
 std::string mark_operation_text(std::uint32_t value, std::uint32_t mask) {
   if (value == 0) return "and " + hex(~mask);
   if (value == mask) return "or " + hex(value);

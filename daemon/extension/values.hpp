@@ -50,14 +50,6 @@ void expect_object_keys(const Json& v, std::initializer_list<std::string_view> a
 std::string mark_match_text(std::uint32_t value, std::uint32_t mask);
 // 32 bits without a mask ("0xff"), as --and-mark, --or-mark and --nfmask take them.
 std::uint32_t parse_mark_bits(const Json& v);
-// One of MARK's and CONNMARK's operations ("set_mark", "set_xmark", "and_mark",
-// "or_mark", "xor_mark") and its value, as the kernel keeps every form: the
-// bits to clear (mask) and the bits to XOR in (value).
-struct MarkOperation {
-  std::uint32_t value = 0;
-  std::uint32_t mask = 0;
-};
-MarkOperation parse_mark_operation(std::string_view operation, const Json& v);
 // What clearing `mask` and then XORing `value` amounts to, as iptables -L names
 // it for MARK and CONNMARK: "set 0x1", "and 0xff", "or 0x1", "xor 0x1", "xset 0x1/0xff".
 std::string mark_operation_text(std::uint32_t value, std::uint32_t mask);

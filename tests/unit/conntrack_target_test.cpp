@@ -93,13 +93,14 @@ TEST(ConntrackConnmarkTarget, WithoutAConnectionNothingChanges) {
 }
 
 TEST(ConntrackConnmarkTarget, Errors) {
-  EXPECT_EQ(build_error(R"("CONNMARK")").substr(0, 46),
-            ": CONNMARK needs its operation: {\"CONNMARK\": {");
-  EXPECT_EQ(build_error(R"({"CONNMARK": {"set_mark": 1, "save_mark": true}})").substr(0, 11),
-            ": expected ");
+  const std::string operations =
+      R"("set_mark", "set_xmark", "and_mark", "or_mark", "xor_mark", "save_mark" or )"
+      R"("restore_mark")";
+  EXPECT_EQ(build_error(R"("CONNMARK")"), ": CONNMARK needs one of " + operations);
+  EXPECT_EQ(build_error(R"({"CONNMARK": {"set_mark": 1, "save_mark": true}})"),
+            ": CONNMARK takes at most one of " + operations);
   EXPECT_EQ(build_error(R"({"CONNMARK": {"set_mark": 1, "nfmask": 1}})"),
-            R"(: expected "nfmask" and "ctmask" only with "save_mark" or "restore_mark", got )"
-            R"({"set_mark":1,"nfmask":1})");
+            R"(/nfmask: "nfmask" and "ctmask" go only with "save_mark" or "restore_mark")");
   EXPECT_EQ(build_error(R"({"CONNMARK": {"save_mark": false}})"),
             "/save_mark: expected true, got false");
   EXPECT_EQ(build_error(R"({"CONNMARK": {"restore_mark": true, "ctmask": "0x1/0x1"}})"),
@@ -172,19 +173,20 @@ TEST(ConntrackNotrackTarget, MarksThePacketUntrackedInRawOnly) {
     EXPECT_EQ(target->name(), "CT");
   }
   // iptables-legacy -t raw -A PREROUTING -j NOTRACK / -j CT --notrack
-  EXPECT_EQ(build(R"("NOTRACK")")->list_extra(), "NOTRACK");
-  EXPECT_EQ(build(R"("NOTRACK")")->save(), "-j NOTRACK");
-  EXPECT_EQ(build(R"({"CT": {"notrack": true}})")->list_extra(), "CT notrack");
-  EXPECT_EQ(build(R"({"CT": {"notrack": true}})")->save(), "-j CT --notrack");
+  EXPECT_EQ(build(R"("NOTRACK")", TableId::kRaw)->list_extra(), "NOTRACK");
+  EXPECT_EQ(build(R"("NOTRACK")", TableId::kRaw)->save(), "-j NOTRACK");
+  EXPECT_EQ(build(R"({"CT": {"notrack": true}})", TableId::kRaw)->list_extra(), "CT notrack");
+  EXPECT_EQ(build(R"({"CT": {"notrack": true}})", TableId::kRaw)->save(), "-j CT --notrack");
 }
 
 TEST(ConntrackNotrackTarget, Errors) {
-  EXPECT_EQ(build_error(R"({"NOTRACK": {}})"),
+  EXPECT_EQ(build_error(R"({"NOTRACK": {}})", TableId::kRaw),
             R"(: expected no options (write "NOTRACK" as a string), got {})");
-  EXPECT_EQ(build_error(R"("CT")"), R"(: CT needs its options: {"CT": {"notrack": true}})");
-  EXPECT_EQ(build_error(R"({"CT": {"notrack": 1}})"), "/notrack: expected true, got 1");
-  EXPECT_EQ(build_error(R"({"CT": {}})"), R"(: expected {"notrack": true}, got {})");
-  EXPECT_EQ(build_error(R"({"CT": {"zone": 1}})"),
+  EXPECT_EQ(build_error(R"("CT")", TableId::kRaw), R"(: CT needs "notrack")");
+  EXPECT_EQ(build_error(R"({"CT": {"notrack": 1}})", TableId::kRaw),
+            "/notrack: expected true, got 1");
+  EXPECT_EQ(build_error(R"({"CT": {}})", TableId::kRaw), R"(: CT needs "notrack")");
+  EXPECT_EQ(build_error(R"({"CT": {"zone": 1}})", TableId::kRaw),
             R"(/zone: unknown key "zone"; expected notrack)");
 }
 

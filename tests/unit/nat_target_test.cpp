@@ -233,35 +233,26 @@ TEST(NatTargetText, NetmapAsIptablesPrintsIt) {
 }
 
 TEST(NatTargetErrors, Options) {
-  EXPECT_EQ(
-      build_error(R"("DNAT")"),
-      R"(: DNAT needs its destination: {"DNAT": {"to_destination": "ADDR[-ADDR][:PORT[-PORT]]"} with optional "random" and "persistent"})");
-  EXPECT_EQ(
-      build_error(R"({"DNAT": {"random": true}})"),
-      R"(: DNAT needs its destination: {"DNAT": {"to_destination": "ADDR[-ADDR][:PORT[-PORT]]"} with optional "random" and "persistent"})");
-  EXPECT_EQ(
-      build_error(R"({"DNAT": "10.2.0.2"})"),
-      R"(: expected {"to_destination": "ADDR[-ADDR][:PORT[-PORT]]"} with optional "random" and "persistent", got "10.2.0.2")");
+  EXPECT_EQ(build_error(R"("DNAT")"), R"(: DNAT needs "to_destination")");
+  EXPECT_EQ(build_error(R"({"DNAT": {"random": true}})"), R"(: DNAT needs "to_destination")");
+  EXPECT_EQ(build_error(R"({"DNAT": "10.2.0.2"})"),
+            R"(: expected an object with to_destination, random, persistent, got "10.2.0.2")");
   EXPECT_EQ(
       build_error(R"({"DNAT": {"to_destination": "10.2.0.2", "random_fully": true}})"),
       R"(/random_fully: unknown key "random_fully"; expected to_destination, random, persistent)");
   EXPECT_EQ(build_error(R"({"DNAT": {"to_destination": "10.2.0.2", "random": 1}})"),
             "/random: expected true or false, got 1");
-  EXPECT_EQ(
-      build_error(R"("SNAT")"),
-      R"(: SNAT needs its source: {"SNAT": {"to_source": "ADDR[-ADDR][:PORT[-PORT]]"} with optional "random", "random_fully" and "persistent"})");
+  EXPECT_EQ(build_error(R"("SNAT")"), R"(: SNAT needs "to_source")");
   EXPECT_EQ(
       build_error(R"({"SNAT": {"to_destination": "10.2.0.2"}})"),
       R"(/to_destination: unknown key "to_destination"; expected to_source, random, random_fully, persistent)");
   EXPECT_EQ(build_error(R"({"MASQUERADE": {"to_source": "10.2.0.2"}})"),
             R"(/to_source: unknown key "to_source"; expected to_ports, random, random_fully)");
-  EXPECT_EQ(
-      build_error(R"({"MASQUERADE": true})"),
-      R"(: expected "MASQUERADE" or {"MASQUERADE": {"to_ports": PORT or "PORT-PORT", "random": true, "random_fully": true}}, got true)");
+  EXPECT_EQ(build_error(R"({"MASQUERADE": true})"),
+            R"(: expected an object with to_ports, random, random_fully, got true)");
   EXPECT_EQ(build_error(R"({"REDIRECT": {"random_fully": true}})"),
             R"(/random_fully: unknown key "random_fully"; expected to_ports, random)");
-  EXPECT_EQ(build_error(R"("NETMAP")"),
-            R"(: NETMAP needs its network: {"NETMAP": {"to": "ADDRESS/LENGTH"}})");
+  EXPECT_EQ(build_error(R"("NETMAP")"), R"(: NETMAP needs "to")");
   EXPECT_EQ(
       build_error(R"({"NETMAP": {"to": "10.9.0.0/33"}})"),
       "/to: expected an IPv4 or IPv6 address or prefix (address/length), got \"10.9.0.0/33\"");

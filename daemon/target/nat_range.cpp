@@ -3,7 +3,6 @@
 #include <algorithm>
 
 #include "extension/error.hpp"
-#include "extension/match.hpp"
 #include "extension/values.hpp"
 
 namespace verdictd {
@@ -18,14 +17,14 @@ constexpr std::string_view kPortsWhat = R"(a port 0-65535 or a range "lo-hi")";
 
 // iptables refuses ports unless the rule's protocol is one of these ("Need
 // TCP, UDP, SCTP or DCCP with port specification"; ICMP's are its ids).
-void require_port_protocol(const Json& rule_match) {
-  const auto protocol = rule_protocol(rule_match);
+void require_port_protocol(std::optional<std::uint8_t> protocol, std::string_view key) {
   const bool has_ports = protocol && (*protocol == ipproto::kTcp || *protocol == ipproto::kUdp ||
                                       *protocol == ipproto::kSctp || *protocol == kDccp ||
                                       *protocol == ipproto::kIcmp);
   if (!has_ports) {
     throw FieldError(
-        R"(ports need the rule to match "protocol" "tcp", "udp", "sctp", 33 (dccp) or "icmp")");
+        R"(ports need the rule to match "protocol" "tcp", "udp", "sctp", 33 (dccp) or "icmp")",
+        "/" + std::string(key));
   }
 }
 
@@ -62,7 +61,7 @@ void parse_addresses_text(std::string_view text, const Json& whole, NatRange& ra
   range.max_address = *max;
 }
 
-NatRange parse_range_value(const Json& v, const Json& rule_match) {
+NatRange parse_range_value(const Json& v) {
   const std::string_view text = expect_string(v, kRangeWhat);
   std::string_view addresses = text;
   std::string_view ports;
@@ -91,51 +90,110 @@ NatRange parse_range_value(const Json& v, const Json& rule_match) {
   if (bracketed && range.min_address.family != Family::kIPv6) {
     throw_expected("brackets around IPv6 addresses only", v);
   }
-  if (!ports.empty()) {
-    parse_ports_text(ports, v, range);
-    require_port_protocol(rule_match);
-  }
+  if (!ports.empty()) parse_ports_text(ports, v, range);
   return range;
 }
 
-template <typename Parse>
-auto at_key(std::string_view key, Parse parse) {
-  try {
-    return parse();
-  } catch (FieldError& e) {
-    e.pointer_suffix = "/" + std::string(key) + e.pointer_suffix;
-    throw;
+// A range is kept as written; the target reads it again once it is built.
+class NatRangeType final : public ValueType {
+ public:
+  [[nodiscard]] std::string_view name() const override { return "NAT range"; }
+  [[nodiscard]] std::string syntax() const override { return std::string(kRangeWhat); }
+  [[nodiscard]] Value parse(const Json& v) const override {
+    static_cast<void>(parse_range_value(v));
+    return v.get<std::string>();
   }
+  [[nodiscard]] std::string save_text(const Value& v) const override {
+    return nat_range_text(parse_range_value(Json(std::get<std::string>(v))));
+  }
+  [[nodiscard]] Json schema() const override { return Json{{"type", "string"}}; }
+};
+
+class NatPortsType final : public ValueType {
+ public:
+  [[nodiscard]] std::string_view name() const override { return "NAT ports"; }
+  [[nodiscard]] std::string syntax() const override { return std::string(kPortsWhat); }
+  [[nodiscard]] Value parse(const Json& v) const override {
+    NatRange range;
+    if (v.is_number()) {
+      range.min_port = static_cast<std::uint16_t>(parse_uint(v, 0xffff, kPortsWhat));
+      range.max_port = range.min_port;
+    } else {
+      parse_ports_text(expect_string(v, kPortsWhat), v, range);
+    }
+    return PortRange{range.min_port, range.max_port};
+  }
+  [[nodiscard]] std::string save_text(const Value& v) const override {
+    return std::get<PortRange>(v).to_string('-');
+  }
+  [[nodiscard]] Json schema() const override {
+    Json forms = Json::array();
+    forms.push_back(Json{{"type", "integer"}, {"minimum", 0}, {"maximum", 65535}});
+    forms.push_back(Json{{"type", "string"}, {"pattern", "^[0-9]+(-[0-9]+)?$"}});
+    return Json{{"anyOf", forms}};
+  }
+};
+
+class BooleanType final : public ValueType {
+ public:
+  [[nodiscard]] std::string_view name() const override { return "boolean"; }
+  [[nodiscard]] std::string syntax() const override { return "true or false"; }
+  [[nodiscard]] Value parse(const Json& v) const override {
+    if (!v.is_boolean()) throw_expected("true or false", v);
+    return v.get<bool>();
+  }
+  [[nodiscard]] std::string save_text(const Value& /*v*/) const override { return {}; }
+  [[nodiscard]] Json schema() const override { return Json{{"type", "boolean"}}; }
+};
+
+const NatRangeType kRangeType;
+const NatPortsType kPortsType;
+const BooleanType kBooleanType;
+
+// " --random" when true, nothing when false.
+std::string save_flag(const OptionValue& option) {
+  return std::get<bool>(option.value) ? " " + std::string(option.spec->flag) : "";
 }
 
 }  // namespace
 
-NatRange parse_nat_range(const Json& options, std::string_view key, const Json& rule_match) {
-  return at_key(key, [&] { return parse_range_value(options.at(std::string(key)), rule_match); });
+OptionSpec nat_range_option(std::string_view key, std::string_view flag, std::string_view doc) {
+  return {.key = key, .flag = flag, .type = &kRangeType, .mandatory = true, .doc = doc};
 }
 
-void parse_nat_ports(const Json& options, std::string_view key, const Json& rule_match,
-                     NatRange& range) {
-  at_key(key, [&] {
-    const Json& v = options.at(std::string(key));
-    if (v.is_number()) {
-      range.min_port = static_cast<std::uint16_t>(parse_uint(v, 0xffff, kPortsWhat));
-      range.max_port = range.min_port;
+OptionSpec nat_ports_option() {
+  return {.key = "to_ports",
+          .flag = "--to-ports",
+          .type = &kPortsType,
+          .doc = "the ports to map to (the rule's protocol must have ports)"};
+}
+
+OptionSpec nat_flag_option(std::string_view key, std::string_view flag, std::string_view doc) {
+  return {.key = key, .flag = flag, .type = &kBooleanType, .doc = doc, .save = save_flag};
+}
+
+NatRange nat_range_from(const OptionValues& options, const BuildContext& context) {
+  NatRange range;
+  for (const OptionValue& option : options.all()) {
+    const std::string_view key = option.spec->key;
+    if (option.spec->type == &kRangeType) {
+      range = parse_range_value(Json(std::get<std::string>(option.value)));
+    } else if (option.spec->type == &kPortsType) {
+      const auto& ports = std::get<PortRange>(option.value);
       range.has_ports = true;
-    } else {
-      parse_ports_text(expect_string(v, kPortsWhat), v, range);
+      range.min_port = ports.low;
+      range.max_port = ports.high;
+    } else if (key == "random") {
+      range.random = std::get<bool>(option.value);
+    } else if (key == "random_fully") {
+      range.random_fully = std::get<bool>(option.value);
+    } else if (key == "persistent") {
+      range.persistent = std::get<bool>(option.value);
     }
-    require_port_protocol(rule_match);
-  });
-}
-
-bool parse_nat_flag(const Json& options, std::string_view key) {
-  const auto it = options.find(std::string(key));
-  if (it == options.end()) return false;
-  if (!it->is_boolean()) {
-    throw FieldError("expected true or false, got " + it->dump(), "/" + std::string(key));
+    const bool maps_ports = option.spec->type == &kRangeType || option.spec->type == &kPortsType;
+    if (maps_ports && range.has_ports) require_port_protocol(context.protocol, key);
   }
-  return it->get<bool>();
+  return range;
 }
 
 std::string nat_range_text(const NatRange& range) {
@@ -159,21 +217,10 @@ std::string nat_flags_list_text(const NatRange& range) {
          (range.persistent ? " persistent" : "");
 }
 
-std::string nat_flags_save_text(const NatRange& range) {
-  return std::string(range.random ? " --random" : "") +
-         (range.random_fully ? " --random-fully" : "") + (range.persistent ? " --persistent" : "");
-}
-
 std::string nat_ports_list_text(std::string_view label, const NatRange& ports) {
   std::string text = nat_flags_list_text(ports);
   if (ports.has_ports) return std::string(label) + " " + nat_ports_text(ports) + text;
   return text.empty() ? text : text.substr(1);
-}
-
-std::string nat_ports_save_text(std::string_view name, const NatRange& ports) {
-  return "-j " + std::string(name) +
-         (ports.has_ports ? " --to-ports " + nat_ports_text(ports) : "") +
-         nat_flags_save_text(ports);
 }
 
 bool nat_range_applies_to(const NatRange& range, Family family) {
@@ -193,7 +240,7 @@ TargetAction NatRangeTarget::apply(const PacketView& packet, EvalState& state) c
   if (!nat_range_applies_to(range_, packet.family)) return TargetAction::kContinue;
   NatContext* nat = nat_context(state);
   if (nat == nullptr) return TargetAction::kAccept;
-  return bind_connection(*nat, state, kind_.manip, range_);
+  return bind_connection(*nat, state, manip_, range_);
 }
 
 std::optional<Family> NatRangeTarget::family() const {
@@ -203,11 +250,6 @@ std::optional<Family> NatRangeTarget::family() const {
 
 std::string NatRangeTarget::list_extra() const {
   return "to:" + nat_range_text(range_) + nat_flags_list_text(range_);
-}
-
-std::string NatRangeTarget::save() const {
-  return "-j " + std::string(kind_.name) + " " + std::string(kind_.save_option) + " " +
-         nat_range_text(range_) + nat_flags_save_text(range_);
 }
 
 }  // namespace verdictd

@@ -2,8 +2,9 @@
 // packet's destination, found when the connection starts (xt_MASQUERADE,
 // nf_nat_masquerade). POSTROUTING only; without an address the packet is
 // dropped.
+#include <array>
+
 #include "conntrack/flow.hpp"
-#include "extension/values.hpp"
 #include "target/nat_range.hpp"
 
 namespace verdictd {
@@ -27,36 +28,31 @@ class MasqueradeTarget final : public Target {
     return bind_connection(*nat, state, natmanip::kSource, range);
   }
 
-  [[nodiscard]] std::string_view name() const override { return "MASQUERADE"; }
   // "masq ports: 1024-2000 random random-fully"
   [[nodiscard]] std::string list_extra() const override {
     return nat_ports_list_text("masq ports:", ports_);
   }
-  [[nodiscard]] std::string save() const override { return nat_ports_save_text(name(), ports_); }
-  [[nodiscard]] HookMask allowed_hooks() const override { return hook_bit(Hook::kPostrouting); }
-  [[nodiscard]] bool needs_conntrack() const override { return true; }
-  [[nodiscard]] bool allowed_in(TableId table) const override { return table == TableId::kNat; }
 
  private:
   NatRange ports_;  // the ports and flags; the address is found per connection
 };
 
-constexpr std::string_view kWhat =
-    R"("MASQUERADE" or {"MASQUERADE": {"to_ports": PORT or "PORT-PORT", "random": true, "random_fully": true}})";
-
-std::unique_ptr<Target> make_masquerade(const TargetArgs& args) {
-  NatRange ports;
-  if (args.options.is_null()) return std::make_unique<MasqueradeTarget>(ports);
-  expect_object_keys(args.options, {"to_ports", "random", "random_fully"}, kWhat);
-  if (args.options.contains("to_ports")) {
-    parse_nat_ports(args.options, "to_ports", args.rule_match, ports);
-  }
-  ports.random = parse_nat_flag(args.options, "random");
-  ports.random_fully = parse_nat_flag(args.options, "random_fully");
-  return std::make_unique<MasqueradeTarget>(ports);
+std::unique_ptr<Target> build(const OptionValues& options, const BuildContext& context) {
+  return std::make_unique<MasqueradeTarget>(nat_range_from(options, context));
 }
 
-const TargetRegistrar kRegistrar("MASQUERADE", make_masquerade);
+const std::array<OptionSpec, 3> kOptions = {
+    nat_ports_option(), nat_flag_option("random", "--random", "pick the port at random"),
+    nat_flag_option("random_fully", "--random-fully", "pick every port at random")};
+
+const TargetRegistrar kRegistrar(
+    {.name = "MASQUERADE",
+     .summary = "maps the source of a new connection to the out interface's address",
+     .options = kOptions,
+     .tables = kNatTable,
+     .hooks = hook_bit(Hook::kPostrouting),
+     .needs = kNeedsTracking,
+     .build = build});
 
 }  // namespace
 

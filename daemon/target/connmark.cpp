@@ -1,9 +1,13 @@
 // -j CONNMARK: changes the connection's mark, or copies between it and the
 // packet mark (xt_CONNMARK). A packet without a connection is left alone.
+#include <algorithm>
+#include <array>
+
 #include "conntrack/flow.hpp"
 #include "extension/error.hpp"
 #include "extension/target.hpp"
 #include "extension/values.hpp"
+#include "target/mark_operation.hpp"
 
 namespace verdictd {
 
@@ -42,9 +46,6 @@ class ConnmarkTarget final : public Target {
     return TargetAction::kContinue;
   }
 
-  [[nodiscard]] std::string_view name() const override { return "CONNMARK"; }
-  [[nodiscard]] bool needs_conntrack() const override { return true; }
-
   // iptables -L names the operation: "CONNMARK set 0x1", "CONNMARK save",
   // "CONNMARK restore ctmask 0xf0 nfmask ~0xff".
   [[nodiscard]] std::string list_extra() const override {
@@ -59,6 +60,7 @@ class ConnmarkTarget final : public Target {
     return {};
   }
 
+  // As iptables-save: every change as --set-xmark, a copy with both masks.
   [[nodiscard]] std::string save() const override {
     if (operation_ == Operation::kSet) {
       return "-j CONNMARK --set-xmark " + hex(value_) + "/" + hex(ctmask_);
@@ -84,63 +86,57 @@ class ConnmarkTarget final : public Target {
   std::uint32_t ctmask_;
 };
 
-constexpr std::string_view kWhat =
-    R"({"set_mark"|"set_xmark"|"and_mark"|"or_mark"|"xor_mark": VALUE} or {"save_mark"|"restore_mark": true} with optional "nfmask" and "ctmask")";
-
-std::unique_ptr<Target> make_copy(const Json& options, Operation operation,
-                                  const std::string& key) {
-  if (options[key] != true) {
-    throw FieldError("expected true, got " + options[key].dump(), "/" + key);
-  }
-  std::uint32_t nfmask = kAllBits;
-  std::uint32_t ctmask = kAllBits;
-  for (const auto& [mask_key, mask] :
-       {std::pair{"nfmask", &nfmask}, std::pair{"ctmask", &ctmask}}) {
-    if (!options.contains(mask_key)) continue;
-    try {
-      *mask = parse_mark_bits(options[mask_key]);
-    } catch (FieldError& e) {
-      e.pointer_suffix = "/" + std::string(mask_key) + e.pointer_suffix;
-      throw;
+std::unique_ptr<Target> build(const OptionValues& options, const BuildContext& /*context*/) {
+  if (const auto op = mark_operation(options)) {
+    for (const char* mask : {"nfmask", "ctmask"}) {
+      if (options.has(mask)) {
+        throw FieldError(R"("nfmask" and "ctmask" go only with "save_mark" or "restore_mark")",
+                         "/" + std::string(mask));
+      }
     }
+    return std::make_unique<ConnmarkTarget>(Operation::kSet, op->value, 0, op->mask);
   }
-  return std::make_unique<ConnmarkTarget>(operation, 0, nfmask, ctmask);
+  const auto mask = [&](const char* key) {
+    return options.get_or<ValueMask>(key, ValueMask{kAllBits, kAllBits}).value;
+  };
+  return std::make_unique<ConnmarkTarget>(
+      options.has("save_mark") ? Operation::kSave : Operation::kRestore, 0, mask("nfmask"),
+      mask("ctmask"));
 }
 
-std::unique_ptr<Target> make_set(const std::string& key, const Json& v) {
-  try {
-    const MarkOperation op = parse_mark_operation(key, v);
-    return std::make_unique<ConnmarkTarget>(Operation::kSet, op.value, 0, op.mask);
-  } catch (FieldError& e) {
-    e.pointer_suffix = "/" + key + e.pointer_suffix;
-    throw;
-  }
-}
+const std::array<OptionSpec, 9> kOptions = [] {
+  std::array<OptionSpec, 9> options{};
+  const auto operations = mark_operation_options();
+  std::copy(operations.begin(), operations.end(), options.begin());
+  options[5] = {.key = "save_mark",
+                .flag = "--save-mark",
+                .type = &value_types::flag(),
+                .doc = "copy the packet's mark to the connection's"};
+  options[6] = {.key = "restore_mark",
+                .flag = "--restore-mark",
+                .type = &value_types::flag(),
+                .doc = "copy the connection's mark to the packet's"};
+  options[7] = {.key = "nfmask",
+                .flag = "--nfmask",
+                .type = &value_types::bits32(),
+                .doc = "with a copy: the bits of the packet's mark it takes or changes"};
+  options[8] = {.key = "ctmask",
+                .flag = "--ctmask",
+                .type = &value_types::bits32(),
+                .doc = "with a copy: the bits of the connection's mark it takes or changes"};
+  return options;
+}();
+constexpr std::array<Constraint, 1> kConstraints = {
+    {{Constraint::Kind::kExactlyOne,
+      "set_mark set_xmark and_mark or_mark xor_mark save_mark restore_mark"}}};
 
-std::unique_ptr<Target> make_connmark(const TargetArgs& args) {
-  if (args.options.is_null()) {
-    throw FieldError("CONNMARK needs its operation: {\"CONNMARK\": " + std::string(kWhat) + "}");
-  }
-  expect_object_keys(args.options,
-                     {"set_mark", "set_xmark", "and_mark", "or_mark", "xor_mark", "save_mark",
-                      "restore_mark", "nfmask", "ctmask"},
-                     kWhat);
-  std::vector<std::string> operations;
-  for (const auto& [key, value] : args.options.items()) {
-    if (key != "nfmask" && key != "ctmask") operations.push_back(key);
-  }
-  if (operations.size() != 1) throw_expected(std::string(kWhat) + ", one operation", args.options);
-  const std::string& operation = operations.front();
-  if (operation == "save_mark") return make_copy(args.options, Operation::kSave, operation);
-  if (operation == "restore_mark") return make_copy(args.options, Operation::kRestore, operation);
-  if (args.options.size() != 1) {
-    throw_expected("\"nfmask\" and \"ctmask\" only with \"save_mark\" or \"restore_mark\"",
-                   args.options);
-  }
-  return make_set(operation, args.options[operation]);
-}
-
-const TargetRegistrar kRegistrar("CONNMARK", make_connmark);
+const TargetRegistrar kRegistrar({.name = "CONNMARK",
+                                  .summary = "changes the connection's mark (ctmark), or copies "
+                                             "it from or to the packet's",
+                                  .options = kOptions,
+                                  .constraints = kConstraints,
+                                  .needs = kNeedsTracking,
+                                  .build = build});
 
 }  // namespace
 

@@ -2,10 +2,9 @@
 // of "to" replace those of the address, the host bits stay (xt_NETMAP). The
 // destination in PREROUTING and OUTPUT, the source in POSTROUTING and INPUT.
 #include <algorithm>
+#include <array>
 
 #include "conntrack/flow.hpp"
-#include "extension/error.hpp"
-#include "extension/values.hpp"
 #include "target/nat_range.hpp"
 
 namespace verdictd {
@@ -30,19 +29,11 @@ class NetmapTarget final : public Target {
                            range);
   }
 
-  [[nodiscard]] std::string_view name() const override { return "NETMAP"; }
-  // The prefix restricts the rule to its family (for the loader, once Target
-  // has this hook).
+  // The prefix restricts the rule to its family.
   [[nodiscard]] std::optional<Family> family() const override { return to_.address.family; }
   // iptables prints the length even of a single address: "to:10.9.0.5/32".
   [[nodiscard]] std::string list_extra() const override { return "to:" + to_text(); }
   [[nodiscard]] std::string save() const override { return "-j NETMAP --to " + to_text(); }
-  [[nodiscard]] HookMask allowed_hooks() const override {
-    return hook_bit(Hook::kPrerouting) | hook_bit(Hook::kOutput) | hook_bit(Hook::kPostrouting) |
-           hook_bit(Hook::kInput);
-  }
-  [[nodiscard]] bool needs_conntrack() const override { return true; }
-  [[nodiscard]] bool allowed_in(TableId table) const override { return table == TableId::kNat; }
 
  private:
   [[nodiscard]] std::string to_text() const {
@@ -64,24 +55,24 @@ class NetmapTarget final : public Target {
   IpPrefix to_;
 };
 
-constexpr std::string_view kWhat = R"({"to": "ADDRESS/LENGTH"})";
-
-std::unique_ptr<Target> make_netmap(const TargetArgs& args) {
-  const auto needs = [] {
-    return FieldError("NETMAP needs its network: {\"NETMAP\": " + std::string(kWhat) + "}");
-  };
-  if (args.options.is_null()) throw needs();
-  expect_object_keys(args.options, {"to"}, kWhat);
-  if (!args.options.contains("to")) throw needs();
-  try {
-    return std::make_unique<NetmapTarget>(parse_prefix(args.options["to"]));
-  } catch (FieldError& e) {
-    e.pointer_suffix = "/to" + e.pointer_suffix;
-    throw;
-  }
+std::unique_ptr<Target> build(const OptionValues& options, const BuildContext& /*context*/) {
+  return std::make_unique<NetmapTarget>(options.get<IpPrefix>("to"));
 }
 
-const TargetRegistrar kRegistrar("NETMAP", make_netmap);
+const std::array<OptionSpec, 1> kOptions = {{{.key = "to",
+                                              .flag = "--to",
+                                              .type = &value_types::prefix(),
+                                              .mandatory = true,
+                                              .doc = "the network to map onto"}}};
+
+const TargetRegistrar kRegistrar({.name = "NETMAP",
+                                  .summary = "maps a network onto another, one to one",
+                                  .options = kOptions,
+                                  .tables = kNatTable,
+                                  .hooks = hook_bit(Hook::kPrerouting) | hook_bit(Hook::kOutput) |
+                                           hook_bit(Hook::kPostrouting) | hook_bit(Hook::kInput),
+                                  .needs = kNeedsTracking,
+                                  .build = build});
 
 }  // namespace
 

@@ -2,8 +2,9 @@
 // --to-ports (xt_REDIRECT, nf_nat_redirect). Locally generated packets go to
 // the loopback address, others to the primary address of the interface they
 // came in on; without one the packet is dropped.
+#include <array>
+
 #include "conntrack/flow.hpp"
-#include "extension/values.hpp"
 #include "target/nat_range.hpp"
 
 namespace verdictd {
@@ -40,37 +41,30 @@ class RedirectTarget final : public Target {
     return bind_connection(*nat, state, natmanip::kDestination, range);
   }
 
-  [[nodiscard]] std::string_view name() const override { return "REDIRECT"; }
   // "redir ports 8080-8090 random"
   [[nodiscard]] std::string list_extra() const override {
     return nat_ports_list_text("redir ports", ports_);
   }
-  [[nodiscard]] std::string save() const override { return nat_ports_save_text(name(), ports_); }
-  [[nodiscard]] HookMask allowed_hooks() const override {
-    return hook_bit(Hook::kPrerouting) | hook_bit(Hook::kOutput);
-  }
-  [[nodiscard]] bool needs_conntrack() const override { return true; }
-  [[nodiscard]] bool allowed_in(TableId table) const override { return table == TableId::kNat; }
 
  private:
   NatRange ports_;  // the ports and flag; the address is found per connection
 };
 
-constexpr std::string_view kWhat =
-    R"("REDIRECT" or {"REDIRECT": {"to_ports": PORT or "PORT-PORT", "random": true}})";
-
-std::unique_ptr<Target> make_redirect(const TargetArgs& args) {
-  NatRange ports;
-  if (args.options.is_null()) return std::make_unique<RedirectTarget>(ports);
-  expect_object_keys(args.options, {"to_ports", "random"}, kWhat);
-  if (args.options.contains("to_ports")) {
-    parse_nat_ports(args.options, "to_ports", args.rule_match, ports);
-  }
-  ports.random = parse_nat_flag(args.options, "random");
-  return std::make_unique<RedirectTarget>(ports);
+std::unique_ptr<Target> build(const OptionValues& options, const BuildContext& context) {
+  return std::make_unique<RedirectTarget>(nat_range_from(options, context));
 }
 
-const TargetRegistrar kRegistrar("REDIRECT", make_redirect);
+const std::array<OptionSpec, 2> kOptions = {
+    nat_ports_option(), nat_flag_option("random", "--random", "pick the port at random")};
+
+const TargetRegistrar kRegistrar(
+    {.name = "REDIRECT",
+     .summary = "maps the destination of a new connection to this host",
+     .options = kOptions,
+     .tables = kNatTable,
+     .hooks = hook_bit(Hook::kPrerouting) | hook_bit(Hook::kOutput),
+     .needs = kNeedsTracking,
+     .build = build});
 
 }  // namespace
 
