@@ -140,7 +140,9 @@ std::vector<OptionValue> parse_members(std::span<const OptionSpec> members,
     throw FieldError("expected an object with " + names + ", got " + object.dump());
   }
   std::vector<OptionValue> values;
-  for (const auto& [key, member_value] : object.items()) {
+  for (const auto& item : object.items()) {
+    const std::string& key = item.key();
+    const Json& member_value = item.value();
     const auto spec = std::find_if(members.begin(), members.end(),
                                    [&key](const OptionSpec& m) { return m.key == key; });
     if (spec == members.end()) {
