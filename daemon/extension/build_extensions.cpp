@@ -46,8 +46,8 @@ std::string protocol_name(std::uint8_t number) {
 
 bool allows_protocol(const MatchSpec& spec, std::optional<std::uint8_t> protocol) {
   if (spec.protocols.empty()) return true;
-  return protocol && std::find(spec.protocols.begin(), spec.protocols.end(), *protocol) !=
-                         spec.protocols.end();
+  return protocol &&
+         std::find(spec.protocols.begin(), spec.protocols.end(), *protocol) != spec.protocols.end();
 }
 
 const OptionSpec& option_of(std::span<const OptionSpec> options, std::string_view key) {
@@ -87,8 +87,8 @@ const MatchSpec& owner_of(std::string_view key, const Json& value,
                    " in the same rule");
 }
 
-void check_constraints(std::span<const Constraint> constraints, const std::vector<OptionValue>& given,
-                       const std::string& where) {
+void check_constraints(std::span<const Constraint> constraints,
+                       const std::vector<OptionValue>& given, const std::string& where) {
   for (const Constraint& c : constraints) {
     std::vector<std::string> keys;
     std::size_t present = 0;
@@ -205,6 +205,12 @@ std::vector<BuiltMatch> build_matches(const Json& match_object, TableId table) {
       if (module == modules.end()) {
         modules.push_back({&spec, written_key, {}});
         module = std::prev(modules.end());
+      }
+      // "ctstate" and "!ctstate": iptables takes each option of a module once.
+      if (std::any_of(module->values.begin(), module->values.end(),
+                      [&option](const OptionValue& v) { return v.spec == &option; })) {
+        throw FieldError(json_text(key) + " is already in this rule: a rule has one " +
+                         std::string(spec.name) + " match, with each option once");
       }
       module->values.push_back(parse_option(option, value, negated));
     } catch (FieldError& e) {

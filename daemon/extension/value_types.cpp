@@ -82,10 +82,9 @@ class PortListType final : public ValueType {
     return text;
   }
   [[nodiscard]] Json schema() const override {
-    return any_of({range_schema(), Json{{"type", "array"},
-                                        {"minItems", 1},
-                                        {"maxItems", 15},
-                                        {"items", range_schema()}}});
+    return any_of(
+        {range_schema(),
+         Json{{"type", "array"}, {"minItems", 1}, {"maxItems", 15}, {"items", range_schema()}}});
   }
   [[nodiscard]] bool takes_list() const override { return true; }
 };
@@ -93,9 +92,7 @@ class PortListType final : public ValueType {
 class U16RangeType final : public ValueType {
  public:
   [[nodiscard]] std::string_view name() const override { return "16-bit range"; }
-  [[nodiscard]] std::string syntax() const override {
-    return R"(a number 0-65535 or "lo:hi")";
-  }
+  [[nodiscard]] std::string syntax() const override { return R"(a number 0-65535 or "lo:hi")"; }
   [[nodiscard]] Value parse(const Json& v) const override {
     return parse_u16_range(v, R"(a number 0-65535 or "lo:hi")");
   }
@@ -383,8 +380,8 @@ std::string NamesType::text(std::uint32_t bits, std::string_view none) const {
 
 std::string NamesType::save_text(const Value& v) const {
   // A set may name the empty set ("NONE" of --ctstatus).
-  const auto none = std::find_if(names_.begin(), names_.end(),
-                                 [](const NamedBit& n) { return n.bits == 0; });
+  const auto none =
+      std::find_if(names_.begin(), names_.end(), [](const NamedBit& n) { return n.bits == 0; });
   return text(std::get<ValueMask>(v).value, none == names_.end() ? "" : none->name);
 }
 
@@ -398,9 +395,20 @@ Json NamesType::schema() const {
     }
     return alternatives;
   }() + ")";
-  return any_of(
-      {Json{{"type", "string"}, {"pattern", "^" + one + "(," + one + ")*$"}},
-       Json{{"type", "array"}, {"minItems", 1}, {"items", Json{{"enum", names}}}}});
+  return any_of({Json{{"type", "string"}, {"pattern", "^" + one + "(," + one + ")*$"}},
+                 Json{{"type", "array"}, {"minItems", 1}, {"items", Json{{"enum", names}}}}});
+}
+
+std::string IcmpTypeType::save_text(const Value& v) const {
+  const auto& type = std::get<IcmpType>(v);
+  return any_type_ && type.type == *any_type_ ? "any" : type.to_string();
+}
+
+Json IcmpTypeType::schema() const {
+  Json names = Json::array();
+  for (const IcmpTypeName& n : names_) names.push_back(n.name);
+  return any_of({Json{{"type", "integer"}, {"minimum", 0}, {"maximum", 255}},
+                 Json{{"type", "string"}, {"pattern", "^[0-9]+/[0-9]+$"}}, Json{{"enum", names}}});
 }
 
 }  // namespace verdictd
