@@ -12,6 +12,7 @@ namespace verdictd {
 struct PacketConntrack;
 class FlowTable;
 class NatContext;
+class SubnetBroadcasts;
 
 struct EvalState {
   Hook hook = Hook::kInput;
@@ -31,6 +32,9 @@ struct EvalState {
   const FlowTable* flows = nullptr;
   // For the NAT targets; null when nothing can be translated (unit tests).
   NatContext* nat = nullptr;
+  // The subnet broadcasts of the interfaces, for pkttype; null: only
+  // 255.255.255.255 is an IPv4 broadcast.
+  const SubnetBroadcasts* broadcasts = nullptr;
 };
 
 }  // namespace verdictd

@@ -227,7 +227,7 @@ void Daemon::start() {
       options.max_length = config_.queue_maxlen;
       options.accept_when_full = config_.accept_when_queue_full;
       workers_.push_back(std::make_unique<QueueWorker>(
-          options, hook, PacketPath(*rulesets_, links_, hook, conntrack)));
+          options, hook, PacketPath(*rulesets_, links_, addresses_, hook, conntrack)));
       start_when_free(*workers_.back(), std::chrono::seconds(config_.queue_wait), queue_deadline);
     }
   }

@@ -44,6 +44,7 @@ PacketDecision PacketPath::operator()(const QueuedPacket& packet) {
   state.out_interface = out.data();
   state.in_ifindex = packet.in_ifindex;
   state.out_ifindex = packet.out_ifindex;
+  state.broadcasts = broadcasts_;
   // Rules never see the bit that marks an untracked packet; it stays on the packet.
   const std::uint32_t untracked_bit = packet.mark & conntrack_.untracked_mark;
   state.mark = packet.mark & ~untracked_bit;

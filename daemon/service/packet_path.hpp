@@ -15,6 +15,7 @@
 #include "kernel/mirror.hpp"
 #include "kernel/queue_worker.hpp"
 #include "nat/nat_context.hpp"
+#include "packet/packet_type.hpp"
 #include "service/ruleset_holder.hpp"
 
 namespace verdictd {
@@ -35,15 +36,20 @@ struct ConntrackParts {
 // touch the shared reference count of the ruleset in force.
 class PacketPath {
  public:
-  PacketPath(const RulesetHolder& rulesets, const LinkCache& links, Hook hook,
-             ConntrackParts conntrack)
-      : rulesets_(&rulesets), links_(&links), hook_(hook), conntrack_(conntrack) {}
+  PacketPath(const RulesetHolder& rulesets, const LinkCache& links,
+             const SubnetBroadcasts& broadcasts, Hook hook, ConntrackParts conntrack)
+      : rulesets_(&rulesets),
+        links_(&links),
+        broadcasts_(&broadcasts),
+        hook_(hook),
+        conntrack_(conntrack) {}
 
   PacketDecision operator()(const QueuedPacket& packet);
 
  private:
   const RulesetHolder* rulesets_;
   const LinkCache* links_;
+  const SubnetBroadcasts* broadcasts_;  // for pkttype
   Hook hook_;
   ConntrackParts conntrack_;
   std::shared_ptr<const Ruleset> ruleset_;
