@@ -209,6 +209,12 @@ std::vector<BuiltMatch> build_matches(const Json& match_object, TableId table) {
         modules.push_back({&spec, written_key, {}});
         module = std::prev(modules.end());
       }
+      // "ctstate" and "!ctstate": iptables takes each option of a module once.
+      if (std::any_of(module->values.begin(), module->values.end(),
+                      [&option](const OptionValue& v) { return v.spec == &option; })) {
+        throw FieldError(json_text(key) + " is already in this rule: a rule has one " +
+                         std::string(spec.name) + " match, with each option once");
+      }
       module->values.push_back(parse_option(option, value, negated));
     } catch (FieldError& e) {
       e.pointer_suffix = suffix + e.pointer_suffix;

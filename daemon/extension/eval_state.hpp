@@ -14,6 +14,7 @@ class FlowTable;
 class NatContext;
 class RulesetState;
 class ExtensionState;
+class SubnetBroadcasts;
 
 struct EvalState {
   Hook hook = Hook::kInput;
@@ -39,6 +40,9 @@ struct EvalState {
   // Set by the chain walk before each match and target: the state it
   // declared (extension/extension_state.hpp), null when it keeps none.
   ExtensionState* extension_state = nullptr;
+  // The subnet broadcasts of the interfaces, for pkttype; null: only
+  // 255.255.255.255 is an IPv4 broadcast.
+  const SubnetBroadcasts* broadcasts = nullptr;
 };
 
 }  // namespace verdictd

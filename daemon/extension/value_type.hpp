@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -32,10 +33,17 @@ struct AddressRange {
   IpAddress last;
 };
 
+// Counts from low to high, as --connbytes and --ctexpire take them.
+struct CountRange {
+  std::uint64_t low = 0;
+  std::uint64_t high = 0;
+};
+
 // What a value type parses to. An extension reads the alternative its
 // option's type produces (OptionValues::get<T>).
-using Value = std::variant<std::monostate, bool, std::uint64_t, double, std::string, PortRange,
-                           std::vector<PortRange>, IpPrefix, AddressRange, ValueMask, IcmpType>;
+using Value =
+    std::variant<std::monostate, bool, std::uint64_t, double, std::string, PortRange,
+                 std::vector<PortRange>, IpPrefix, AddressRange, ValueMask, IcmpType, CountRange>;
 
 class ValueType {
  public:
@@ -131,6 +139,27 @@ class NamesType final : public ValueType {
  private:
   std::string_view name_;
   std::span<const NamedBit> names_;
+};
+
+// An ICMP or ICMPv6 type: a number, "type/code", or one of `names`.
+class IcmpTypeType final : public ValueType {
+ public:
+  // `what` names it in errors; a type of `any_type` is saved as "any".
+  IcmpTypeType(std::string_view what, std::span<const IcmpTypeName> names,
+               std::optional<std::uint8_t> any_type)
+      : what_(what), names_(names), any_type_(any_type) {}
+  [[nodiscard]] std::string_view name() const override { return "ICMP type"; }
+  [[nodiscard]] std::string syntax() const override { return std::string(what_); }
+  [[nodiscard]] Value parse(const Json& v) const override {
+    return parse_icmp_type(v, names_, what_);
+  }
+  [[nodiscard]] std::string save_text(const Value& v) const override;
+  [[nodiscard]] Json schema() const override;
+
+ private:
+  std::string_view what_;
+  std::span<const IcmpTypeName> names_;
+  std::optional<std::uint8_t> any_type_;
 };
 
 }  // namespace verdictd

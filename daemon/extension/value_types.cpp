@@ -411,4 +411,16 @@ Json NamesType::schema() const {
                  Json{{"type", "array"}, {"minItems", 1}, {"items", Json{{"enum", names}}}}});
 }
 
+std::string IcmpTypeType::save_text(const Value& v) const {
+  const auto& type = std::get<IcmpType>(v);
+  return any_type_ && type.type == *any_type_ ? "any" : type.to_string();
+}
+
+Json IcmpTypeType::schema() const {
+  Json names = Json::array();
+  for (const IcmpTypeName& n : names_) names.push_back(n.name);
+  return any_of({Json{{"type", "integer"}, {"minimum", 0}, {"maximum", 255}},
+                 Json{{"type", "string"}, {"pattern", "^[0-9]+/[0-9]+$"}}, Json{{"enum", names}}});
+}
+
 }  // namespace verdictd

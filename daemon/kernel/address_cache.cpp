@@ -290,6 +290,18 @@ std::optional<IpAddress> AddressCache::redirect_address(std::uint32_t ifindex, F
   return std::nullopt;
 }
 
+bool AddressCache::is_subnet_broadcast(std::uint32_t ifindex, const IpAddress& address) const {
+  const std::shared_lock lock(mutex_);
+  const auto found = interfaces_.find(ifindex);
+  if (found == interfaces_.end()) return false;
+  return std::any_of(found->second.ipv4.begin(), found->second.ipv4.end(),
+                     [&](const InterfaceAddress& a) {
+                       // fib_add_ifaddr: the subnet of IFA_ADDRESS (the peer's on a
+                       // point-to-point link).
+                       return subnet_broadcast(a.address, a.prefix_length) == address;
+                     });
+}
+
 std::vector<InterfaceAddress> AddressCache::addresses(std::uint32_t ifindex, Family family) const {
   const std::shared_lock lock(mutex_);
   const auto found = interfaces_.find(ifindex);

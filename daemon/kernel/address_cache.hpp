@@ -14,6 +14,7 @@
 
 #include "kernel/netlink_reader.hpp"
 #include "packet/address.hpp"
+#include "packet/packet_type.hpp"
 
 struct nlmsghdr;
 
@@ -28,13 +29,13 @@ struct InterfaceAddress {
   friend bool operator==(const InterfaceAddress&, const InterfaceAddress&) = default;
 };
 
-class AddressCache {
+class AddressCache final : public SubnetBroadcasts {
  public:
   using AddressRemoved = std::function<void(std::uint32_t ifindex, const IpAddress& local)>;
   using InterfaceDown = std::function<void(std::uint32_t ifindex)>;
 
   AddressCache();
-  ~AddressCache();
+  ~AddressCache() override;
   AddressCache(const AddressCache&) = delete;
   AddressCache& operator=(const AddressCache&) = delete;
   AddressCache(AddressCache&&) = delete;
@@ -72,6 +73,10 @@ class AddressCache {
   // (nf_nat_redirect_ipv6). nullopt: the kernel drops the packet.
   std::optional<IpAddress> redirect_address(std::uint32_t ifindex, Family family,
                                             const IpAddress& destination) const;
+  // True when `address` is the broadcast address of the subnet of one of
+  // the interface's IPv4 addresses (pkttype).
+  [[nodiscard]] bool is_subnet_broadcast(std::uint32_t ifindex,
+                                         const IpAddress& address) const override;
   // The interface's addresses of `family` in the kernel's list order.
   [[nodiscard]] std::vector<InterfaceAddress> addresses(std::uint32_t ifindex, Family family) const;
 

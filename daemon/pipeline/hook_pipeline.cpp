@@ -141,6 +141,7 @@ HookOutcome run_hook(const PipelineRules& rules, const HookPacket& in,
   state.in_ifindex = in.in_ifindex;
   state.out_ifindex = in.out_ifindex;
   state.mark = in.mark;
+  state.broadcasts = in.broadcasts;
 
   std::optional<ConnectionStages> connection;
   if (tracking != nullptr && ruleset.tracks(in.packet.family)) {

@@ -16,6 +16,7 @@
 #include "conntrack/tracker.hpp"
 #include "nat/nat_context.hpp"
 #include "packet/packet.hpp"
+#include "packet/packet_type.hpp"
 #include "pipeline/engine.hpp"
 #include "ruleset/model.hpp"
 #include "ruleset/rule_state.hpp"
@@ -49,6 +50,9 @@ struct HookPacket {
   std::uint32_t in_ifindex = 0;    // 0 when the hook has none
   std::uint32_t out_ifindex = 0;   // 0 when the hook has none
   std::uint32_t mark = 0;
+  // The subnet broadcasts of the interfaces, for pkttype; null: only
+  // 255.255.255.255 is an IPv4 broadcast.
+  const SubnetBroadcasts* broadcasts = nullptr;
   bool untracked = false;  // made UNTRACKED by the raw table at an earlier hook
   bool cut_short = false;  // the queue copied less than the whole packet
   // The hooks steered for the packet's family: a packet is tracked at the

@@ -13,6 +13,7 @@
 #include "kernel/mirror.hpp"
 #include "kernel/queue_worker.hpp"
 #include "nat/nat_context.hpp"
+#include "packet/packet_type.hpp"
 #include "pipeline/hook_pipeline.hpp"
 #include "service/ruleset_holder.hpp"
 
@@ -36,10 +37,11 @@ struct ConntrackParts {
 // count of the ruleset in force.
 class PacketPath {
  public:
-  PacketPath(const RulesetHolder& rulesets, const LinkCache& links, Hook hook,
-             ConntrackParts conntrack)
+  PacketPath(const RulesetHolder& rulesets, const LinkCache& links,
+             const SubnetBroadcasts& broadcasts, Hook hook, ConntrackParts conntrack)
       : rulesets_(&rulesets),
         links_(&links),
+        broadcasts_(&broadcasts),
         hook_(hook),
         tracking_{.flows = conntrack.flows, .tracker = conntrack.tracker, .nat = conntrack.nat},
         mirror_(conntrack.mirror),
@@ -62,6 +64,7 @@ class PacketPath {
 
   const RulesetHolder* rulesets_;
   const LinkCache* links_;
+  const SubnetBroadcasts* broadcasts_;  // for pkttype
   Hook hook_;
   ConnectionTracking tracking_;
   ConntrackMirror* mirror_;

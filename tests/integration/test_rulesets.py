@@ -26,9 +26,7 @@ BAD_RULESETS = {
                         'comma-separated string of INVALID, NEW, RELATED, ESTABLISHED, UNTRACKED, '
                         'SNAT, DNAT, at least one, got "ESTABLISHED,REPLIED"',
     "connlimit_without_limit.json": '5:65: /tables/filter/FORWARD/rules/0/match/connlimit: '
-                                    'expected an object {"above": N} or {"upto": N}, with '
-                                    'optional "mask": BITS and "by": "source"|"destination", '
-                                    'got {"mask":24}',
+                                    'connlimit needs one of "above" or "upto"',
     "connmark_two_operations.json": '5:33: /tables/mangle/PREROUTING/rules/0/target/CONNMARK: '
                                     'expected {"set_mark"|"set_xmark"|"and_mark"|"or_mark"|'
                                     '"xor_mark": VALUE} or {"save_mark"|"restore_mark": true} '

@@ -1,7 +1,6 @@
 // --icmpv6-type: the ICMPv6 type, and optionally code, of an IPv6 packet.
 #include <array>
 
-#include "extension/error.hpp"
 #include "extension/match.hpp"
 #include "extension/values.hpp"
 
@@ -73,29 +72,34 @@ class Icmpv6Match final : public Match {
     row.add_extra(text);
   }
 
-  void save(SaveLine& line) const override {
-    line.matches +=
-        std::string(" -m icmp6") + (negated_ ? " !" : "") + " --icmpv6-type " + type_.to_string();
-  }
-
  private:
   IcmpType type_;
   bool negated_;
 };
 
-std::unique_ptr<Match> make_icmpv6(const MatchArgs& args) {
-  const auto protocol = rule_protocol(args.rule_match);
-  if (!protocol || *protocol != ipproto::kIcmpv6) {
-    throw FieldError("icmpv6_type needs \"protocol\": \"ipv6-icmp\" in the same rule");
-  }
-  const IcmpType type =
-      parse_icmp_type(args.value, kNames,
-                      "an ICMPv6 type: a number 0-255, \"type/code\" or a name such as "
-                      "\"echo-request\"");
-  return std::make_unique<Icmpv6Match>(type, args.negated);
+const IcmpTypeType kType(
+    "an ICMPv6 type: a number 0-255, \"type/code\" or a name such as \"echo-request\"", kNames,
+    std::nullopt);
+constexpr std::array<std::uint8_t, 1> kProtocols = {ipproto::kIcmpv6};
+
+std::unique_ptr<Match> build(const OptionValues& options, const BuildContext& /*context*/) {
+  return std::make_unique<Icmpv6Match>(options.get<IcmpType>("icmpv6_type"),
+                                       options.negated("icmpv6_type"));
 }
 
-const MatchRegistrar kRegistrar("icmpv6_type", {make_icmpv6, true});
+const std::array<OptionSpec, 1> kOptions = {{{.key = "icmpv6_type",
+                                              .flag = "--icmpv6-type",
+                                              .type = &kType,
+                                              .negatable = true,
+                                              .doc = "the ICMPv6 type, and code if given"}}};
+
+const MatchRegistrar kRegistrar(
+    {.name = "icmp6",
+     .summary = "ICMPv6 type and code (implied by \"protocol\": \"ipv6-icmp\")",
+     .options = kOptions,
+     .protocols = kProtocols,
+     .implied = true,
+     .build = build});
 
 }  // namespace
 

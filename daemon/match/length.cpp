@@ -1,5 +1,7 @@
 // -m length: the packet's length as the kernel's xt_length sees it (IPv4
 // total length; IPv6 payload length plus the 40-byte header), in 16 bits.
+#include <array>
+
 #include "extension/match.hpp"
 #include "extension/values.hpp"
 
@@ -19,22 +21,25 @@ class LengthMatch final : public Match {
     row.add_extra(std::string("length ") + (negated_ ? "!" : "") + range_.to_string());
   }
 
-  void save(SaveLine& line) const override {
-    line.matches +=
-        std::string(" -m length") + (negated_ ? " !" : "") + " --length " + range_.to_string();
-  }
-
  private:
   PortRange range_;
   bool negated_;
 };
 
-std::unique_ptr<Match> make_length(const MatchArgs& args) {
-  return std::make_unique<LengthMatch>(parse_u16_range(args.value, "a length 0-65535 or \"lo:hi\""),
-                                       args.negated);
+std::unique_ptr<Match> build(const OptionValues& options, const BuildContext& /*context*/) {
+  return std::make_unique<LengthMatch>(options.get<PortRange>("length"), options.negated("length"));
 }
 
-const MatchRegistrar kRegistrar("length", {make_length, true});
+const std::array<OptionSpec, 1> kOptions = {
+    {{.key = "length",
+      .flag = "--length",
+      .type = &value_types::u16_range(),
+      .negatable = true,
+      .doc = "the packet's length (IPv4 total length; IPv6 payload length plus 40) is in the "
+             "range"}}};
+
+const MatchRegistrar kRegistrar(
+    {.name = "length", .summary = "the packet's length", .options = kOptions, .build = build});
 
 }  // namespace
 

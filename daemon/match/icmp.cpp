@@ -1,7 +1,6 @@
 // --icmp-type: the ICMP type, and optionally code, of an IPv4 packet.
 #include <array>
 
-#include "extension/error.hpp"
 #include "extension/match.hpp"
 #include "extension/values.hpp"
 
@@ -87,29 +86,34 @@ class IcmpMatch final : public Match {
     row.add_extra(text);
   }
 
-  void save(SaveLine& line) const override {
-    line.matches += std::string(" -m icmp") + (negated_ ? " !" : "") + " --icmp-type " +
-                    (type_.type == kAnyType ? "any" : type_.to_string());
-  }
-
  private:
   IcmpType type_;
   bool negated_;
 };
 
-std::unique_ptr<Match> make_icmp(const MatchArgs& args) {
-  const auto protocol = rule_protocol(args.rule_match);
-  if (!protocol || *protocol != ipproto::kIcmp) {
-    throw FieldError("icmp_type needs \"protocol\": \"icmp\" in the same rule");
-  }
-  const IcmpType type =
-      parse_icmp_type(args.value, kNames,
-                      "an ICMP type: a number 0-255, \"type/code\" or a name such as "
-                      "\"echo-request\"");
-  return std::make_unique<IcmpMatch>(type, args.negated);
+const IcmpTypeType kType(
+    "an ICMP type: a number 0-255, \"type/code\" or a name such as \"echo-request\"", kNames,
+    kAnyType);
+constexpr std::array<std::uint8_t, 1> kProtocols = {ipproto::kIcmp};
+
+std::unique_ptr<Match> build(const OptionValues& options, const BuildContext& /*context*/) {
+  return std::make_unique<IcmpMatch>(options.get<IcmpType>("icmp_type"),
+                                     options.negated("icmp_type"));
 }
 
-const MatchRegistrar kRegistrar("icmp_type", {make_icmp, true});
+const std::array<OptionSpec, 1> kOptions = {{{.key = "icmp_type",
+                                              .flag = "--icmp-type",
+                                              .type = &kType,
+                                              .negatable = true,
+                                              .doc = "the ICMP type, and code if given"}}};
+
+const MatchRegistrar kRegistrar(
+    {.name = "icmp",
+     .summary = "ICMP type and code (implied by \"protocol\": \"icmp\")",
+     .options = kOptions,
+     .protocols = kProtocols,
+     .implied = true,
+     .build = build});
 
 }  // namespace
 

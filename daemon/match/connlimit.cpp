@@ -3,6 +3,7 @@
 // nf_conncount, each rule remembers the connections it has seen per masked
 // address, and forgets those that are gone or closed when it looks again.
 #include <algorithm>
+#include <array>
 #include <map>
 #include <mutex>
 #include <vector>
@@ -131,8 +132,6 @@ class ConnlimitMatch final : public Match {
     return std::nullopt;
   }
 
-  [[nodiscard]] bool needs_conntrack() const override { return true; }
-
   // "#conn src/32 > 2", "#conn dst/24 <= 2"
   void list(ListRow& row) const override {
     row.add_extra(std::string("#conn ") + (by_destination_ ? "dst/" : "src/") +
@@ -156,42 +155,73 @@ class ConnlimitMatch final : public Match {
   bool by_destination_;
 };
 
-std::unique_ptr<Match> make_connlimit(const MatchArgs& args) {
-  constexpr std::string_view kWhat =
-      R"(an object {"above": N} or {"upto": N}, with optional "mask": BITS and "by": "source"|"destination")";
-  expect_object_keys(args.value, {"above", "upto", "mask", "by"}, kWhat);
-  const bool above = args.value.contains("above");
-  if (above == args.value.contains("upto")) throw_expected(kWhat, args.value);
-  auto member = [&](const char* key, auto parse) {
-    try {
-      return parse(args.value[key]);
-    } catch (FieldError& e) {
-      e.pointer_suffix = std::string("/") + key + e.pointer_suffix;
-      throw;
-    }
-  };
-  const std::uint32_t limit = member(above ? "above" : "upto", [](const Json& v) {
-    return parse_uint(v, 0xffffffff, "a number of connections 0-4294967295");
-  });
+const std::array<std::string_view, 2> kSides = {"source", "destination"};
+const ChoiceType kSideType("address side", kSides);
+
+std::unique_ptr<Match> build(const OptionValues& options, const BuildContext& /*context*/) {
+  const OptionValues members = options.members("connlimit");
+  const bool above = members.has("above");
+  if (above == members.has("upto")) {
+    throw FieldError(std::string("connlimit ") + (above ? "takes at most" : "needs") +
+                     R"( one of "above" or "upto")");
+  }
+  const auto limit =
+      static_cast<std::uint32_t>(members.get<std::uint64_t>(above ? "above" : "upto"));
   std::optional<int> mask;
-  if (args.value.contains("mask")) {
-    mask = static_cast<int>(member("mask", [](const Json& v) {
-      return parse_uint(v, kIpv6Bits, "a prefix length 0-32 (IPv4) or 0-128 (IPv6)");
-    }));
+  if (members.has("mask")) {
+    mask = static_cast<int>(members.get<std::uint64_t>("mask"));
+    if (*mask > kIpv6Bits) {
+      throw FieldError(
+          "expected a prefix length 0-32 (IPv4) or 0-128 (IPv6), got " + std::to_string(*mask),
+          "/mask");
+    }
   }
-  bool by_destination = false;
-  if (args.value.contains("by")) {
-    by_destination = member("by", [](const Json& v) {
-      if (v != "source" && v != "destination") throw_expected(R"("source" or "destination")", v);
-      return v == "destination";
-    });
-  }
+  const bool by_destination = members.get_or<std::uint64_t>("by", 0) == 1;
   // Negated, one bound is the other: iptables saves "! --connlimit-upto 2"
   // as "--connlimit-above 2".
-  return std::make_unique<ConnlimitMatch>(limit, above != args.negated, mask, by_destination);
+  return std::make_unique<ConnlimitMatch>(limit, above != options.negated("connlimit"), mask,
+                                          by_destination);
 }
 
-const MatchRegistrar kRegistrar("connlimit", {make_connlimit, true});
+// "by": "source" is --connlimit-saddr, "destination" --connlimit-daddr.
+std::string save_side(const OptionValue& value) {
+  return std::get<std::uint64_t>(value.value) == 1 ? " --connlimit-daddr" : " --connlimit-saddr";
+}
+
+const std::array<OptionSpec, 4> kMembers = {
+    {{.key = "above",
+      .flag = "--connlimit-above",
+      .type = &value_types::number(0xffffffff),
+      .doc = "more than this many connections"},
+     {.key = "upto",
+      .flag = "--connlimit-upto",
+      .type = &value_types::number(0xffffffff),
+      .doc = "at most this many connections"},
+     {.key = "mask",
+      .flag = "--connlimit-mask",
+      .type = &value_types::number(0xff),
+      .doc = "the prefix length that groups addresses (0-32 for IPv4, 0-128 for IPv6; the whole "
+             "address by default)"},
+     {.key = "by",
+      .flag = "--connlimit-saddr",
+      .aliases = "--connlimit-daddr",
+      .type = &kSideType,
+      .doc = "whose connections are counted: the packet's \"source\" (default) or "
+             "\"destination\" network",
+      .save = save_side}}};
+
+const std::array<OptionSpec, 1> kOptions = {
+    {{.key = "connlimit",
+      .negatable = true,
+      .members = kMembers,
+      .doc = "how many connections the packet's network has open: {\"above\": N} or "
+             "{\"upto\": N}"}}};
+
+const MatchRegistrar kRegistrar({.name = "connlimit",
+                                 .summary = "the number of connections a network has open",
+                                 .options = kOptions,
+                                 .needs = kNeedsTracking,
+                                 .build = build});
 
 }  // namespace
 

@@ -110,73 +110,98 @@ class RandomMatch final : public Match {
   bool negated_;
 };
 
-// A member of the statistic object, with its name in the error's pointer.
-template <class Parse>
-auto member(const Json& object, const char* key, Parse parse) {
-  try {
-    return parse(object[key]);
-  } catch (FieldError& e) {
-    e.pointer_suffix = std::string("/") + key + e.pointer_suffix;
-    throw;
+// A probability from 0 to 1, as a JSON number.
+class ProbabilityType final : public ValueType {
+ public:
+  [[nodiscard]] std::string_view name() const override { return "probability"; }
+  [[nodiscard]] std::string syntax() const override { return "a probability from 0 to 1"; }
+  [[nodiscard]] Value parse(const Json& v) const override {
+    if (!v.is_number() || v.get<double>() < 0 || v.get<double>() > 1) throw_expected(syntax(), v);
+    return v.get<double>();
   }
-}
+  [[nodiscard]] std::string save_text(const Value& v) const override {
+    return std::to_string(std::get<double>(v));
+  }
+  [[nodiscard]] Json schema() const override {
+    return Json{{"type", "number"}, {"minimum", 0}, {"maximum", 1}};
+  }
+};
 
-void refuse_member(const Json& object, const char* key, std::string_view mode) {
-  if (object.contains(key)) {
+const ProbabilityType kProbability;
+constexpr std::array<std::string_view, 2> kModes = {"nth", "random"};
+const ChoiceType kModeType("statistic mode", kModes);
+
+void refuse_member(const OptionValues& members, const char* key, std::string_view mode) {
+  if (members.has(key)) {
     throw FieldError(
         std::string("\"") + key + "\" does not apply to mode \"" + std::string(mode) + "\"",
         std::string("/") + key);
   }
 }
 
-std::unique_ptr<Match> make_nth(const MatchArgs& args) {
-  const Json& value = args.value;
-  refuse_member(value, "probability", "nth");
-  if (!value.contains("every")) {
-    throw_expected(R"(an object {"mode": "nth", "every": N} with an optional "packet": P)", value);
+std::unique_ptr<Match> build_nth(const OptionValues& members, bool negated) {
+  refuse_member(members, "probability", "nth");
+  if (!members.has("every")) throw FieldError(R"(statistic mode "nth" needs "every")");
+  const auto every = static_cast<std::uint32_t>(members.get<std::uint64_t>("every"));
+  if (every == 0) throw FieldError("expected a count 1-4294967295, got 0", "/every");
+  const auto packet = static_cast<std::uint32_t>(members.get_or<std::uint64_t>("packet", 0));
+  if (packet >= every) {
+    throw FieldError("expected a packet 0-" + std::to_string(every - 1) +
+                         ", below \"every\", got " + std::to_string(packet),
+                     "/packet");
   }
-  const std::uint32_t every = member(value, "every", [](const Json& v) {
-    const std::uint32_t n = parse_uint(v, 0xffffffff, "a count 1-4294967295");
-    if (n == 0) throw_expected("a count 1-4294967295", v);
-    return n;
-  });
-  const std::uint32_t packet =
-      !value.contains("packet") ? 0 : member(value, "packet", [every](const Json& v) {
-        return parse_uint(v, every - 1,
-                          "a packet 0-" + std::to_string(every - 1) + ", below \"every\"");
-      });
-  return std::make_unique<NthMatch>(every, packet, args.negated);
+  return std::make_unique<NthMatch>(every, packet, negated);
 }
 
-std::unique_ptr<Match> make_random(const MatchArgs& args) {
-  const Json& value = args.value;
-  refuse_member(value, "every", "random");
-  refuse_member(value, "packet", "random");
-  if (!value.contains("probability")) {
-    throw_expected(R"(an object {"mode": "random", "probability": P})", value);
+std::unique_ptr<Match> build_random(const OptionValues& members, bool negated) {
+  refuse_member(members, "every", "random");
+  refuse_member(members, "packet", "random");
+  if (!members.has("probability")) {
+    throw FieldError(R"(statistic mode "random" needs "probability")");
   }
-  const std::uint32_t threshold = member(value, "probability", [](const Json& v) {
-    if (!v.is_number() || v.get<double>() < 0 || v.get<double>() > 1) {
-      throw_expected("a probability from 0 to 1", v);
-    }
-    return static_cast<std::uint32_t>(std::lround(v.get<double>() * kRandomRange));
-  });
-  return std::make_unique<RandomMatch>(threshold, args.negated);
+  const auto threshold =
+      static_cast<std::uint32_t>(std::lround(members.get<double>("probability") * kRandomRange));
+  return std::make_unique<RandomMatch>(threshold, negated);
 }
 
-std::unique_ptr<Match> make_statistic(const MatchArgs& args) {
-  constexpr std::string_view kWhat =
-      R"(an object {"mode": "nth", "every": N, "packet": P} or {"mode": "random", "probability": P})";
-  expect_object_keys(args.value, {"mode", "every", "packet", "probability"}, kWhat);
-  if (!args.value.contains("mode")) throw_expected(kWhat, args.value);
-  const bool nth = member(args.value, "mode", [](const Json& mode) {
-    if (mode != "nth" && mode != "random") throw_expected(R"("nth" or "random")", mode);
-    return mode == "nth";
-  });
-  return nth ? make_nth(args) : make_random(args);
+std::unique_ptr<Match> build(const OptionValues& options, const BuildContext& /*context*/) {
+  const OptionValues members = options.members("statistic");
+  const bool negated = options.negated("statistic");
+  return members.get<std::uint64_t>("mode") == 0 ? build_nth(members, negated)
+                                                 : build_random(members, negated);
 }
 
-const MatchRegistrar kRegistrar("statistic", {make_statistic, true});
+const std::array<OptionSpec, 4> kMembers = {
+    {{.key = "mode",
+      .flag = "--mode",
+      .type = &kModeType,
+      .mandatory = true,
+      .doc = "\"nth\": every nth packet; \"random\": each packet with a probability"},
+     {.key = "every",
+      .flag = "--every",
+      .type = &value_types::number(0xffffffff),
+      .doc = "nth: one packet of this many (1 or more)"},
+     {.key = "packet",
+      .flag = "--packet",
+      .type = &value_types::number(0xffffffff),
+      .doc = "nth: which of them, from 0 (below \"every\"; 0 by default)"},
+     {.key = "probability",
+      .flag = "--probability",
+      .type = &kProbability,
+      .doc = "random: the probability that a packet matches"}}};
+
+// iptables takes the `!` on --every or --probability and prints it after
+// the mode: each match saves itself.
+const std::array<OptionSpec, 1> kOptions = {
+    {{.key = "statistic",
+      .negatable = true,
+      .members = kMembers,
+      .doc = "every nth packet, or each packet with a probability"}}};
+
+const MatchRegistrar kRegistrar({.name = "statistic",
+                                 .summary = "every nth packet, or packets at random",
+                                 .options = kOptions,
+                                 .build = build});
 
 }  // namespace
 

@@ -1,5 +1,7 @@
 // -m connmark: the connection's mark under a mask equals a value; a packet
 // without a connection never matches, negated or not (xt_connmark).
+#include <array>
+
 #include "conntrack/flow.hpp"
 #include "extension/match.hpp"
 #include "extension/values.hpp"
@@ -19,15 +21,9 @@ class ConnmarkMatch final : public Match {
     return ((ct->flow.mark & mask_) == value_) != negated_;
   }
 
-  [[nodiscard]] bool needs_conntrack() const override { return true; }
-
   // iptables -L prints a space where "!" would be: "connmark match  0x1".
   void list(ListRow& row) const override {
     row.add_extra(std::string("connmark match ") + (negated_ ? "! " : " ") + text());
-  }
-
-  void save(SaveLine& line) const override {
-    line.matches += std::string(" -m connmark") + (negated_ ? " !" : "") + " --mark " + text();
   }
 
  private:
@@ -38,13 +34,23 @@ class ConnmarkMatch final : public Match {
   bool negated_;
 };
 
-std::unique_ptr<Match> make_connmark(const MatchArgs& args) {
-  const auto [value, mask] =
-      parse_value_mask(args.value, "a connection mark \"value\" or \"value/mask\" of 32 bits");
-  return std::make_unique<ConnmarkMatch>(value, mask, args.negated);
+std::unique_ptr<Match> build(const OptionValues& options, const BuildContext& /*context*/) {
+  const auto& mark = options.get<ValueMask>("connmark");
+  return std::make_unique<ConnmarkMatch>(mark.value, mark.mask, options.negated("connmark"));
 }
 
-const MatchRegistrar kRegistrar("connmark", {make_connmark, true});
+const std::array<OptionSpec, 1> kOptions = {
+    {{.key = "connmark",
+      .flag = "--mark",
+      .type = &value_types::value_mask(),
+      .negatable = true,
+      .doc = "the connection's mark, under the mask, equals the value"}}};
+
+const MatchRegistrar kRegistrar({.name = "connmark",
+                                 .summary = "the connection's mark (ctmark)",
+                                 .options = kOptions,
+                                 .needs = kNeedsTracking,
+                                 .build = build});
 
 }  // namespace
 
