@@ -74,16 +74,21 @@ const MatchSpec& owner_of(std::string_view key, const Json& value,
       }
     }
   }
-  std::vector<std::uint8_t> needed;
+  std::vector<std::uint8_t> needed;  // in the order the owners list them
   for (const MatchSpec* spec : owners) {
     if (!takes_shape(spec)) continue;
-    needed.insert(needed.end(), spec->protocols.begin(), spec->protocols.end());
+    for (std::uint8_t p : spec->protocols) {
+      if (std::find(needed.begin(), needed.end(), p) == needed.end()) needed.push_back(p);
+    }
   }
-  std::sort(needed.begin(), needed.end());
-  needed.erase(std::unique(needed.begin(), needed.end()), needed.end());
   std::vector<std::string> names;
   for (std::uint8_t p : needed) names.push_back(json_text(protocol_name(p)));
-  if (names.empty()) throw FieldError(std::string(key) + " does not take a list here");
+  // No owner takes a list: the value type says what it expected.
+  if (names.empty()) {
+    const OptionSpec& option = option_of(owners.front()->options, key);
+    if (option.type != nullptr) static_cast<void>(option.type->parse(value));
+    throw FieldError(std::string(key) + " does not take a list");
+  }
   throw FieldError(std::string(key) + " needs \"protocol\": " + alternatives(names) +
                    " in the same rule");
 }

@@ -42,6 +42,9 @@ struct OptionSpec {
   bool mandatory = false;
   std::span<const OptionSpec> members{};
   std::string_view doc{};
+  // For an object-valued option whose members depend on each other: a
+  // value of it, in JSON (the reference shows it; the tests build it).
+  std::string_view example{};
   // The iptables-save text when it is not ` [!] FLAG VALUE` (a member whose
   // value picks the flag: "by": "source" is --connlimit-saddr).
   std::string (*save)(const OptionValue& value) = nullptr;

@@ -125,7 +125,9 @@ struct NamedBit {
 };
 class NamesType final : public ValueType {
  public:
-  NamesType(std::string_view name, std::span<const NamedBit> names) : name_(name), names_(names) {}
+  // `empty_list_is_none`: [] is the empty set (TCP flags), else refused.
+  NamesType(std::string_view name, std::span<const NamedBit> names, bool empty_list_is_none = false)
+      : name_(name), names_(names), empty_list_is_none_(empty_list_is_none) {}
   [[nodiscard]] std::string_view name() const override { return name_; }
   [[nodiscard]] std::string syntax() const override;
   [[nodiscard]] Value parse(const Json& v) const override;
@@ -139,6 +141,7 @@ class NamesType final : public ValueType {
  private:
   std::string_view name_;
   std::span<const NamedBit> names_;
+  bool empty_list_is_none_;
 };
 
 // An ICMP or ICMPv6 type: a number, "type/code", or one of `names`.
@@ -149,6 +152,7 @@ class IcmpTypeType final : public ValueType {
                std::optional<std::uint8_t> any_type)
       : what_(what), names_(names), any_type_(any_type) {}
   [[nodiscard]] std::string_view name() const override { return "ICMP type"; }
+  [[nodiscard]] Json example() const override { return "echo-request"; }
   [[nodiscard]] std::string syntax() const override { return std::string(what_); }
   [[nodiscard]] Value parse(const Json& v) const override {
     return parse_icmp_type(v, names_, what_);

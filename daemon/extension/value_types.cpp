@@ -347,7 +347,8 @@ Json ChoiceType::schema() const {
 std::string NamesType::syntax() const {
   std::string names;
   for (const NamedBit& n : names_) names += (names.empty() ? "" : ", ") + std::string(n.name);
-  return "a list or comma-separated string of " + names + ", at least one";
+  return "a list or comma-separated string of " + names +
+         (empty_list_is_none_ ? "" : ", at least one");
 }
 
 Value NamesType::parse(const Json& v) const {
@@ -359,7 +360,7 @@ Value NamesType::parse(const Json& v) const {
   };
   std::uint32_t bits = 0;
   if (v.is_array()) {
-    if (v.empty()) throw_expected(syntax(), v);
+    if (v.empty() && !empty_list_is_none_) throw_expected(syntax(), v);
     for (std::size_t i = 0; i < v.size(); ++i) {
       auto named = v[i].is_string() ? bits_of(v[i].get_ref<const std::string&>()) : std::nullopt;
       if (!named) {
@@ -408,7 +409,9 @@ Json NamesType::schema() const {
     return alternatives;
   }() + ")";
   return any_of({Json{{"type", "string"}, {"pattern", "^" + one + "(," + one + ")*$"}},
-                 Json{{"type", "array"}, {"minItems", 1}, {"items", Json{{"enum", names}}}}});
+                 Json{{"type", "array"},
+                      {"minItems", empty_list_is_none_ ? 0 : 1},
+                      {"items", Json{{"enum", names}}}}});
 }
 
 std::string IcmpTypeType::save_text(const Value& v) const {

@@ -81,6 +81,7 @@ class ConnbytesMatch final : public Match {
 class CountRangeType final : public ValueType {
  public:
   [[nodiscard]] std::string_view name() const override { return "count range"; }
+  [[nodiscard]] Json example() const override { return "10:100"; }
   [[nodiscard]] std::string syntax() const override { return std::string(kWhat); }
   [[nodiscard]] Value parse(const Json& v) const override {
     if (v.is_number_unsigned()) return CountRange{v.get<std::uint64_t>(), kUnlimited};

@@ -215,7 +215,8 @@ const std::array<OptionSpec, 1> kOptions = {
       .negatable = true,
       .members = kMembers,
       .doc = "how many connections the packet's network has open: {\"above\": N} or "
-             "{\"upto\": N}"}}};
+             "{\"upto\": N}",
+      .example = R"({"above": 2, "mask": 24})"}}};
 
 const MatchRegistrar kRegistrar({.name = "connlimit",
                                  .summary = "the number of connections a network has open",

@@ -220,6 +220,7 @@ class ConntrackMatch final : public Match {
 class CtProtocolType final : public ValueType {
  public:
   [[nodiscard]] std::string_view name() const override { return "protocol"; }
+  [[nodiscard]] Json example() const override { return "tcp"; }
   [[nodiscard]] std::string syntax() const override { return std::string(kWhat); }
   [[nodiscard]] Value parse(const Json& v) const override {
     const auto number = protocol_number(v);
@@ -243,6 +244,7 @@ class CtProtocolType final : public ValueType {
 class SecondsRangeType final : public ValueType {
  public:
   [[nodiscard]] std::string_view name() const override { return "seconds range"; }
+  [[nodiscard]] Json example() const override { return "10:60"; }
   [[nodiscard]] std::string syntax() const override { return std::string(kWhat); }
   [[nodiscard]] Value parse(const Json& v) const override {
     if (!v.is_string()) {

@@ -12,8 +12,8 @@ namespace verdictd {
 namespace {
 
 constexpr std::size_t kPortBytes = 4;
-constexpr std::array<std::uint8_t, 4> kProtocols = {ipproto::kTcp, ipproto::kUdp, ipproto::kSctp,
-                                                    ipproto::kUdplite};
+constexpr std::array<std::uint8_t, 4> kProtocols = {ipproto::kTcp, ipproto::kUdp, ipproto::kUdplite,
+                                                    ipproto::kSctp};
 
 struct PortList {
   std::vector<PortRange> ports;

@@ -114,6 +114,7 @@ class RandomMatch final : public Match {
 class ProbabilityType final : public ValueType {
  public:
   [[nodiscard]] std::string_view name() const override { return "probability"; }
+  [[nodiscard]] Json example() const override { return 0.25; }
   [[nodiscard]] std::string syntax() const override { return "a probability from 0 to 1"; }
   [[nodiscard]] Value parse(const Json& v) const override {
     if (!v.is_number() || v.get<double>() < 0 || v.get<double>() > 1) throw_expected(syntax(), v);
@@ -196,7 +197,8 @@ const std::array<OptionSpec, 1> kOptions = {
     {{.key = "statistic",
       .negatable = true,
       .members = kMembers,
-      .doc = "every nth packet, or each packet with a probability"}}};
+      .doc = "every nth packet, or each packet with a probability",
+      .example = R"({"mode": "nth", "every": 3, "packet": 0})"}}};
 
 const MatchRegistrar kRegistrar({.name = "statistic",
                                  .summary = "every nth packet, or packets at random",

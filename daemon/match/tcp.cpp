@@ -27,7 +27,7 @@ constexpr std::array<NamedBit, 8> kFlagNames = {{{"FIN", tcpflag::kFin},
                                                  {"ALL", kAll},
                                                  {"NONE", 0}}};
 // Printing uses the six flags alone ("FIN,SYN,RST,PSH,ACK,URG" for ALL).
-const NamesType kFlags("TCP flags", kFlagNames);
+const NamesType kFlags("TCP flags", kFlagNames, /*empty_list_is_none=*/true);
 const NamesType kPrintedFlags("TCP flags", std::span(kFlagNames).first(6));
 
 struct FlagTest {

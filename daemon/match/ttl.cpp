@@ -96,13 +96,15 @@ const std::array<OptionSpec, 1> kTtlOptions = {
       .negatable = true,
       .members = kTtlComparisons,
       .doc = "the IPv4 TTL compared with a value: one of \"eq\", \"lt\", \"gt\" (only \"eq\" "
-             "negated)"}}};
+             "negated)",
+      .example = R"({"eq": 64})"}}};
 const std::array<OptionSpec, 1> kHopLimitOptions = {
     {{.key = "hop_limit",
       .negatable = true,
       .members = kHopLimitComparisons,
       .doc = "the IPv6 hop limit compared with a value: one of \"eq\", \"lt\", \"gt\" (only "
-             "\"eq\" negated)"}}};
+             "\"eq\" negated)",
+      .example = R"({"eq": 64})"}}};
 
 const MatchRegistrar kTtl(
     {.name = "ttl", .summary = "the IPv4 TTL", .options = kTtlOptions, .build = build_ttl});

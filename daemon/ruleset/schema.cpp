@@ -126,9 +126,12 @@ void describe_option(const OptionSpec& option, std::string& out) {
   if (option.type != nullptr) {
     out += roff(option.type->syntax()) + ".";
   } else {
-    out += "An object of:";
+    out += "An object of the members below";
+    if (!option.example.empty()) out += ", such as " + roff(option.example);
+    out += ".";
   }
   if (!option.doc.empty()) out += " " + roff(option.doc) + ".";
+  if (option.type != nullptr) out += " Example: " + roff(option.type->example().dump()) + ".";
   if (option.negatable) out += " Negatable: \\fB!" + roff(option.key) + "\\fR.";
   if (option.mandatory) out += " Required.";
   out += "\n";
@@ -231,8 +234,9 @@ std::string ruleset_reference() {
       "policies.\n"
       ".SH MATCHES\n";
   for (const MatchSpec* spec : all_matches()) {
-    out += ".SS " + (spec->name.empty() ? std::string("rule fields") : "\\-m " + roff(spec->name)) +
-           "\n" + roff(spec->summary) + ".\n";
+    // The rule's own fields are titled by what they are, modules by -m NAME.
+    out += spec->name.empty() ? ".SS " + roff(spec->summary) + "\n"
+                              : ".SS \\-m " + roff(spec->name) + "\n" + roff(spec->summary) + ".\n";
     if (!spec->protocols.empty()) out += "Needs the rule's \\fBprotocol\\fR to match.\n";
     if (const std::string hooks = hooks_text(spec->hooks); !hooks.empty()) {
       out += "Only in " + hooks + ".\n";

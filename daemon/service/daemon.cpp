@@ -227,10 +227,11 @@ void Daemon::start() {
       options.queue_number = static_cast<std::uint16_t>(queues.first + i);
       options.max_length = config_.queue_maxlen;
       options.accept_when_full = config_.accept_when_queue_full;
-      workers_.push_back(std::make_unique<QueueWorker>(
-          options, hook,
-          PacketPath::handler(std::make_shared<PacketPath>(*rulesets_, links_, addresses_, hook, conntrack)),
-          std::make_unique<ConntrackQuestions>(*mirror_)));
+      workers_.push_back(
+          std::make_unique<QueueWorker>(options, hook,
+                                        PacketPath::handler(std::make_shared<PacketPath>(
+                                            *rulesets_, links_, addresses_, hook, conntrack)),
+                                        std::make_unique<ConntrackQuestions>(*mirror_)));
       start_when_free(*workers_.back(), std::chrono::seconds(config_.queue_wait), queue_deadline);
     }
   }

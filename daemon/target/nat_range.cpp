@@ -98,6 +98,7 @@ NatRange parse_range_value(const Json& v) {
 class NatRangeType final : public ValueType {
  public:
   [[nodiscard]] std::string_view name() const override { return "NAT range"; }
+  [[nodiscard]] Json example() const override { return "10.0.0.1"; }
   [[nodiscard]] std::string syntax() const override { return std::string(kRangeWhat); }
   [[nodiscard]] Value parse(const Json& v) const override {
     static_cast<void>(parse_range_value(v));
@@ -112,6 +113,7 @@ class NatRangeType final : public ValueType {
 class NatPortsType final : public ValueType {
  public:
   [[nodiscard]] std::string_view name() const override { return "NAT ports"; }
+  [[nodiscard]] Json example() const override { return "1024-2048"; }
   [[nodiscard]] std::string syntax() const override { return std::string(kPortsWhat); }
   [[nodiscard]] Value parse(const Json& v) const override {
     NatRange range;
@@ -137,6 +139,7 @@ class NatPortsType final : public ValueType {
 class BooleanType final : public ValueType {
  public:
   [[nodiscard]] std::string_view name() const override { return "boolean"; }
+  [[nodiscard]] Json example() const override { return true; }
   [[nodiscard]] std::string syntax() const override { return "true or false"; }
   [[nodiscard]] Value parse(const Json& v) const override {
     if (!v.is_boolean()) throw_expected("true or false", v);

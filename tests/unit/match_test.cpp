@@ -425,17 +425,16 @@ TEST(TcpFlagsMatch, Errors) {
             R"(: tcp_flags needs "protocol": "tcp" in the same rule)");
   EXPECT_EQ(build_error(R"({"protocol": "tcp", "syn": false})", "syn"),
             ": expected true, got false");
-  const std::string object = R"(: expected an object {"mask": FLAGS, "compare": FLAGS}, got )";
   EXPECT_EQ(build_error(R"({"protocol": "tcp", "tcp_flags": "SYN"})", "tcp_flags"),
-            object + "\"SYN\"");
+            R"(: expected an object with mask, compare, got "SYN")");
   EXPECT_EQ(build_error(R"({"protocol": "tcp", "tcp_flags": {"mask": "SYN"}})", "tcp_flags"),
-            object + R"({"mask":"SYN"})");
+            R"(: "tcp_flags" needs "compare")");
   EXPECT_EQ(build_error(R"({"protocol": "tcp", "tcp_flags": {"mask": "SYN", "cmp": "SYN"}})",
                         "tcp_flags"),
             R"(/cmp: unknown key "cmp"; expected mask, compare)");
   const std::string flags =
-      ": expected TCP flags: a list or comma-separated string of FIN, SYN, RST, PSH, ACK, URG, or "
-      "ALL or NONE, got ";
+      ": expected a list or comma-separated string of FIN, SYN, RST, PSH, ACK, URG, ALL, NONE, "
+      "got ";
   EXPECT_EQ(
       build_error(R"({"protocol": "tcp", "tcp_flags": {"mask": "SYN,AKC", "compare": "SYN"}})",
                   "tcp_flags"),

@@ -9,7 +9,7 @@
 #include "extension/match.hpp"
 #include "extension_builders.hpp"
 #include "packet/packet_type.hpp"
-#include "test_packets.hpp"
+#include "packets.hpp"
 
 namespace verdictd {
 namespace {
