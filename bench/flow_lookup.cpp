@@ -37,7 +37,7 @@ constexpr std::uint32_t kServerIsn = 9000;
 class EstablishedFlows {
  public:
   explicit EstablishedFlows(std::size_t count)
-      : flows_(count + 1), tracker_(flows_, expectations_, nullptr) {
+      : flows_(count + 1), tracker_(flows_, expectations_) {
     const ConntrackTime opened = ConntrackClock::now();
     packets_.reserve(count);
     views_.reserve(count);

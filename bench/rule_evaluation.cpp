@@ -56,7 +56,7 @@ Bytes transport_header(unsigned protocol, std::uint16_t sport, std::uint16_t dpo
     case ipproto::kUdp:
       return test::udp_header(sport, dport);
     case ipproto::kIcmp:
-      return test::icmp_header(kIcmpEchoRequest, 0);
+      return test::icmp_message(kIcmpEchoRequest, 0);
     default:
       return Bytes(kOpaqueTransportBytes, 0);
   }

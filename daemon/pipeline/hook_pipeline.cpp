@@ -122,8 +122,8 @@ class ConnectionStages {
 
 }  // namespace
 
-PipelineRules::PipelineRules(const Ruleset& rules, RulesetState& state)
-    : ruleset(&rules), state(&state), bindable(bindable_manips(rules)) {}
+PipelineRules::PipelineRules(const Ruleset& rules, RulesetState& rules_state)
+    : ruleset(&rules), state(&rules_state), bindable(bindable_manips(rules)) {}
 
 HookOutcome run_hook(const PipelineRules& rules, const HookPacket& in,
                      const ConnectionTracking* tracking, std::vector<std::uint8_t>& rewritten) {

@@ -26,7 +26,7 @@ namespace verdictd {
 // A ruleset snapshot with what the pipeline derives from it once, not per packet.
 struct PipelineRules {
   PipelineRules() = default;
-  PipelineRules(const Ruleset& rules, RulesetState& state);
+  PipelineRules(const Ruleset& rules, RulesetState& rules_state);
 
   const Ruleset* ruleset = nullptr;
   RulesetState* state = nullptr;  // where its rules count and keep their state
