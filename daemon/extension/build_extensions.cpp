@@ -82,6 +82,7 @@ const MatchSpec& owner_of(std::string_view key, const Json& value,
     }
   }
   std::vector<std::string> names;
+  names.reserve(needed.size());
   for (std::uint8_t p : needed) names.push_back(json_text(protocol_name(p)));
   // No owner takes a list: the value type says what it expected.
   if (names.empty()) {

@@ -40,8 +40,9 @@ Json rule_with(const MatchSpec& spec, const OptionSpec& option, const std::strin
   if (!spec.protocols.empty()) match["protocol"] = spec.protocols.front();
   match[written_key] = example_of(option);
   for (const OptionSpec& other : spec.options) {
-    if (other.mandatory && other.key != option.key)
+    if (other.mandatory && other.key != option.key) {
       match[std::string(other.key)] = example_of(other);
+    }
   }
   return match;
 }
