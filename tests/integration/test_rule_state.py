@@ -111,14 +111,18 @@ class RuleStateTest(LabTestCase):
         self.assertEqual(after_reload, [[4, 7], [3, 6]])
 
     def connects(self):
-        """True when a new connection from the client to 2227 completes."""
+        """True when a new connection from the client to 2227 completes; it
+        is then held open to the end of the test. A refused one is closed at
+        once, so that its kernel sends no more SYNs: a late one would be
+        counted as a connection by the rule after a reload."""
         client = self.lab.ns[C].socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.addCleanup(client.close)
         client.settimeout(CONNECT_TIMEOUT)
         try:
             client.connect((ADDR[(S, 4)], LIMITED_PORT))
         except (socket.timeout, OSError):
+            client.close()
             return False
+        self.addCleanup(client.close)
         return True
 
     def test_connlimit_keeps_counting_the_connections_of_the_unchanged_rule(self):
