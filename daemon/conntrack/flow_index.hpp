@@ -5,20 +5,22 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
-#include <mutex>
 #include <vector>
 
 #include "conntrack/flow.hpp"
+#include "conntrack/word_lock.hpp"
 
 namespace verdictd {
 
 // Which of a flow's tuples an index entry stands for.
 enum class TupleRole : std::uint8_t { kOriginal, kReply, kMidway0, kMidway1 };
 
-struct FlowNode {
+// Aligned to a cache line, so that the lock and the flow's first fields
+// (what a lookup reads) share the node's first line.
+struct alignas(64) FlowNode {
   // Guards `flow`, whose tuples are also readable under the lock of a shard
   // that indexes them (a tuple changes only while no entry stands for it).
-  mutable std::mutex mutex;
+  mutable WordLock mutex;
   Flow flow;
   // A translated flow's packets between its destination and its source
   // manipulation (at FORWARD, INPUT, POSTROUTING) carry neither of its two
@@ -60,8 +62,11 @@ struct FlowNode {
 
 // Open addressing with linear probing, and deletion by shifting the entries
 // after back (no tombstones, so a long-lived table does not slow down).
-// An entry is 16 bytes: four share a cache line. The tuples stay in the
-// nodes: probing compares hashes, then one tuple.
+// An entry is one 8-byte word: eight share a cache line, and a table of a
+// million flows keeps its index within the processor's caches as far as it
+// can (a lookup's one random access is into the index; the node it leads to
+// comes next). The tuples stay in the nodes: probing compares the hash's
+// low bits, then one tuple.
 class FlowIndex {
  public:
   struct Hit {
@@ -71,12 +76,13 @@ class FlowIndex {
 
   [[nodiscard]] Hit find(std::uint64_t hash, const Tuple& tuple) const {
     if (entries_.empty()) return {};
-    const auto low = static_cast<std::uint32_t>(hash);
-    for (std::size_t at = low & mask(); entries_[at].node != nullptr; at = (at + 1) & mask()) {
-      const Entry& entry = entries_[at];
-      if (entry.hash == low && entry.node->tuple(entry.role) == tuple) {
-        return {entry.node, entry.node->direction(entry.role)};
-      }
+    const std::uint64_t low = hash & kHashMask;
+    for (std::size_t at = low & mask(); entries_[at] != kFree; at = (at + 1) & mask()) {
+      const std::uint64_t entry = entries_[at];
+      if ((entry & kHashMask) != low) continue;
+      FlowNode* const node = node_of(entry);
+      const TupleRole role = role_of(entry);
+      if (node->tuple(role) == tuple) return {node, node->direction(role)};
     }
     return {};
   }
@@ -89,17 +95,32 @@ class FlowIndex {
   [[nodiscard]] std::size_t size() const { return used_; }
 
  private:
-  struct Entry {
-    FlowNode* node = nullptr;  // null: free
-    std::uint32_t hash = 0;    // the tuple hash's low bits: where it belongs
-    TupleRole role = TupleRole::kOriginal;
-  };
-  static_assert(sizeof(Entry) == 16);
+  // An entry's word, from the top: the node's address without its six low
+  // bits (nodes are aligned to 64 bytes; user space addresses have 47 bits,
+  // so 41 are left), the tuple's role (2 bits), and the low kHashBits of the
+  // tuple's hash, which say where the entry belongs. A shard never needs
+  // room for 2^21 entries, 512 million over the table: conntrack_max is at
+  // most 2^26 flows, of at most four tuples each.
+  static constexpr int kHashBits = 21;
+  static constexpr int kRoleBits = 2;
+  static constexpr int kNodeAlignmentBits = 6;
+  static constexpr std::uint64_t kHashMask = (std::uint64_t{1} << kHashBits) - 1;
+  static constexpr std::uint64_t kFree = 0;  // no node is at address 0
+  static_assert(alignof(FlowNode) == std::size_t{1} << kNodeAlignmentBits);
+
+  static std::uint64_t entry_of(std::uint64_t hash, const FlowNode* node, TupleRole role);
+  static FlowNode* node_of(std::uint64_t entry) {
+    // NOLINTNEXTLINE(performance-no-int-to-ptr): the address was packed by entry_of
+    return reinterpret_cast<FlowNode*>((entry >> (kHashBits + kRoleBits)) << kNodeAlignmentBits);
+  }
+  static TupleRole role_of(std::uint64_t entry) {
+    return static_cast<TupleRole>((entry >> kHashBits) & ((1U << kRoleBits) - 1));
+  }
 
   [[nodiscard]] std::size_t mask() const { return entries_.size() - 1; }
   void grow();
 
-  std::vector<Entry> entries_;  // a power of two of them, or none
+  std::vector<std::uint64_t> entries_;  // a power of two of them, or none
   std::size_t used_ = 0;
 };
 

@@ -27,6 +27,7 @@
 #include "conntrack/binding_journal.hpp"
 #include "conntrack/flow.hpp"
 #include "conntrack/flow_index.hpp"
+#include "conntrack/word_lock.hpp"
 
 namespace verdictd {
 
@@ -168,7 +169,7 @@ class FlowTable {
 
   // alignas: two shards' locks never share a cache line.
   struct alignas(64) Shard {
-    mutable std::mutex mutex;
+    mutable WordLock mutex;
     FlowIndex index;
   };
 

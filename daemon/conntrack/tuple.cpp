@@ -2,6 +2,7 @@
 
 #include <array>
 #include <cstring>
+#include <span>
 
 #include "conntrack/icmp_tracking.hpp"
 #include "conntrack/siphash.hpp"
@@ -32,19 +33,22 @@ bool is_icmp_of_family(const Tuple& tuple) {
 }  // namespace
 
 std::size_t TupleHash::operator()(const Tuple& t) const noexcept {
-  // The fields one after another, without the struct's padding; keyed per
-  // process, like the kernel's hash_conntrack_raw, so that no one can craft
-  // tuples that fall into one bucket.
+  // The fields one after another, without the struct's padding, and of an
+  // IPv4 address only its four bytes (a message of 16 bytes, not 40: the
+  // hash is a good part of a lookup); keyed per process, like the kernel's
+  // hash_conntrack_raw, so that no one can craft tuples that fall into one
+  // bucket.
   std::array<std::uint8_t, 8 + 2 * sizeof t.source.bytes> message{};
   message[0] = static_cast<std::uint8_t>(t.family);
   message[1] = t.protocol;
   std::memcpy(&message[2], &t.zone, sizeof t.zone);
   std::memcpy(&message[4], &t.source_port, sizeof t.source_port);
   std::memcpy(&message[6], &t.destination_port, sizeof t.destination_port);
-  std::memcpy(&message[8], t.source.bytes.data(), t.source.bytes.size());
-  std::memcpy(&message[8 + t.source.bytes.size()], t.destination.bytes.data(),
-              t.destination.bytes.size());
-  return static_cast<std::size_t>(siphash24(process_sip_key(), message));
+  const std::size_t address_size = t.source.size();
+  std::memcpy(&message[8], t.source.bytes.data(), address_size);
+  std::memcpy(&message[8 + address_size], t.destination.bytes.data(), address_size);
+  return static_cast<std::size_t>(
+      siphash24(process_sip_key(), std::span(message).first(8 + 2 * address_size)));
 }
 
 std::optional<Tuple> packet_tuple(const PacketView& packet) {

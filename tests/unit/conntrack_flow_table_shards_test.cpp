@@ -1,14 +1,19 @@
 // The sharded flow table: many flows in and out of the shards' indexes
 // (every survivor still found by both tuples), eviction of the oldest
 // unassured flow whichever shards the flows fall in, and threads inserting,
-// finding, changing, listing and removing flows at once.
+// finding, changing, listing and removing flows at once; the node's first
+// cache line holding all a lookup reads, and the word lock under contention.
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <cstddef>
+#include <mutex>
 #include <thread>
 #include <vector>
 
+#include "conntrack/flow_index.hpp"
 #include "conntrack/flow_table.hpp"
+#include "conntrack/word_lock.hpp"
 
 namespace verdictd {
 namespace {
@@ -131,6 +136,45 @@ TEST(ConntrackFlowTableShards, ThreadsInsertFindChangeAndRemoveAtOnce) {
     }
   }
   EXPECT_EQ(counted, kThreads * kFlowsEach / 2) << "every change kept";
+}
+
+// A lookup by the original tuple reads the node's lock, that tuple, the
+// status and the expiry: one cache line (bench/flow_lookup measures why).
+TEST(ConntrackFlowTableShards, WhatALookupReadsIsInTheNodesFirstCacheLine) {
+  const FlowNode node;
+  const auto offset_of_end = [&node](const auto& field) {
+    return reinterpret_cast<const std::byte*>(&field) + sizeof field -
+           reinterpret_cast<const std::byte*>(&node);
+  };
+  constexpr std::ptrdiff_t kCacheLine = 64;
+  EXPECT_EQ(alignof(FlowNode), kCacheLine);
+  EXPECT_LE(offset_of_end(node.mutex), kCacheLine);
+  EXPECT_LE(offset_of_end(node.flow.original), kCacheLine);
+  EXPECT_LE(offset_of_end(node.flow.status), kCacheLine);
+  EXPECT_LE(offset_of_end(node.flow.expires), kCacheLine);
+}
+
+// Threads adding to one counter under a WordLock, often finding it held (and
+// so sleeping on it and being woken), lose no increment.
+TEST(ConntrackFlowTableShards, WordLockExcludesAndWakesItsWaiters) {
+  WordLock lock;
+  std::uint64_t counter = 0;  // guarded by `lock`
+  constexpr int kThreads = 4;
+  constexpr int kIncrements = 100000;
+  {
+    std::vector<std::jthread> threads;
+    threads.reserve(kThreads);
+    for (int t = 0; t < kThreads; ++t) {
+      threads.emplace_back([&] {
+        for (int i = 0; i < kIncrements; ++i) {
+          const std::lock_guard held(lock);
+          ++counter;
+          if (i % 1000 == 0) std::this_thread::yield();  // held across a yield: others wait
+        }
+      });
+    }
+  }
+  EXPECT_EQ(counter, std::uint64_t{kThreads} * kIncrements);
 }
 
 }  // namespace
