@@ -54,8 +54,8 @@ Divergence check_divergence(Flow& flow, ConntrackTime now) {
 
 std::string divergence_text(const Flow& flow) {
   const bool tcp = flow.original.protocol == ipproto::kTcp;
-  return protocol_name(flow.original.protocol) + " " + tuple_text(flow.original) + ": verdictd " +
-         view_text(tcp, flow.tcp_state, flow.status) + ", kernel " +
+  return conntrack_protocol_name(flow.original.protocol) + " " + tuple_text(flow.original) +
+         ": verdictd " + view_text(tcp, flow.tcp_state, flow.status) + ", kernel " +
          view_text(tcp, flow.kernel_view.tcp_state, flow.kernel_view.status);
 }
 

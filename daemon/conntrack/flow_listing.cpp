@@ -70,7 +70,7 @@ std::string counters_text(const DirectionCounters& c) {
 
 }  // namespace
 
-std::string protocol_name(std::uint8_t number) {
+std::string conntrack_protocol_name(std::uint8_t number) {
   for (const auto& p : kProtocolNames) {
     if (p.number == number) return std::string(p.name);
   }
@@ -114,7 +114,7 @@ bool FlowFilter::accepts(const Flow& flow) const {
 
 std::string flow_line(const Flow& flow, ConntrackTime now) {
   const auto seconds = std::chrono::duration_cast<std::chrono::seconds>(flow.expires - now).count();
-  std::string name = protocol_name(flow.original.protocol);
+  std::string name = conntrack_protocol_name(flow.original.protocol);
   if (name.size() < 8) name.append(8 - name.size(), ' ');
   std::string line = name + " " + std::to_string(flow.original.protocol) + " " +
                      std::to_string(seconds < 0 ? 0 : seconds) + " ";

@@ -26,7 +26,7 @@ struct FlowFilter {
 };
 
 // "tcp", "udp", "icmp", … as conntrack -L names a protocol; "unknown".
-std::string protocol_name(std::uint8_t number);
+std::string conntrack_protocol_name(std::uint8_t number);
 
 // "tcp      6 431999 ESTABLISHED src=… dst=… sport=… dport=… packets=… bytes=…
 // src=… … [ASSURED] mark=0 use=1"

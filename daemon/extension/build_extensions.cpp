@@ -4,6 +4,7 @@
 
 #include "extension/error.hpp"
 #include "extension/values.hpp"
+#include "packet/protocol_names.hpp"
 #include "text/json_position.hpp"
 
 namespace verdictd {
@@ -24,25 +25,6 @@ std::string alternatives(const std::vector<std::string>& list) {
     text += list[i];
   }
   return text;
-}
-
-std::string protocol_name(std::uint8_t number) {
-  switch (number) {
-    case ipproto::kIcmp:
-      return "icmp";
-    case ipproto::kTcp:
-      return "tcp";
-    case ipproto::kUdp:
-      return "udp";
-    case ipproto::kIcmpv6:
-      return "ipv6-icmp";
-    case ipproto::kSctp:
-      return "sctp";
-    case ipproto::kUdplite:
-      return "udplite";
-    default:
-      return std::to_string(number);
-  }
 }
 
 bool allows_protocol(const MatchSpec& spec, std::optional<std::uint8_t> protocol) {

@@ -189,7 +189,7 @@ bool usable_ipv6(const InterfaceAddress& a) {
 AddressCache::AddressCache()
     : reader_({.protocol = NETLINK_ROUTE,
                .groups = RTMGRP_LINK | RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR,
-               .dump_type = RTM_GETADDR,
+               .dump_types = {RTM_GETADDR},
                .dump_header = sizeof(ifaddrmsg),
                .changes = "address changes",
                .table = "the addresses",
@@ -198,7 +198,10 @@ AddressCache::AddressCache()
                .message = [this](const nlmsghdr& message, bool from_dump,
                                  bool also_dumped) { apply(message, from_dump, also_dumped); },
                .dump_complete = [this] { reconcile(); },
-               .applied = [this] { notify(); }}) {}
+               .applied = [this] { notify(); },
+               .events_lost = {},
+               .failed = {},
+               .tick = {}}) {}
 
 AddressCache::~AddressCache() { stop(); }
 

@@ -27,7 +27,7 @@ int copy_name(const nlattr* attribute, void* data) {
 LinkCache::LinkCache()
     : reader_({.protocol = NETLINK_ROUTE,
                .groups = RTMGRP_LINK,
-               .dump_type = RTM_GETLINK,
+               .dump_types = {RTM_GETLINK},
                .dump_header = sizeof(ifinfomsg),
                .changes = "link changes",
                .table = "the links",
@@ -40,7 +40,10 @@ LinkCache::LinkCache()
                      const std::unique_lock lock(mutex_);
                      names_.swap(dumped_);
                    },
-               .applied = {}}) {}
+               .applied = {},
+               .events_lost = {},
+               .failed = {},
+               .tick = {}}) {}
 
 LinkCache::~LinkCache() { stop(); }
 

@@ -1,13 +1,11 @@
 #include "kernel/mirror.hpp"
 
-#include <fcntl.h>
 #include <libnetfilter_conntrack/libnetfilter_conntrack.h>
 #include <libnfnetlink/libnfnetlink.h>
-#include <poll.h>
-#include <sys/socket.h>
+#include <linux/netfilter/nfnetlink_conntrack.h>
+#include <linux/netlink.h>
 
 #include <algorithm>
-#include <array>
 #include <atomic>
 #include <cerrno>
 #include <chrono>
@@ -21,7 +19,6 @@
 
 #include "conntrack/divergence.hpp"
 #include "kernel/kernel_flow.hpp"
-#include "kernel/wakeup.hpp"
 
 namespace verdictd {
 
@@ -32,9 +29,7 @@ using std::chrono::seconds;
 
 // Room for a burst of events while the thread is busy (a resync dump, a slow
 // table); forced past rmem_max, which needs CAP_NET_ADMIN.
-constexpr unsigned int kEventBuffer = 8U << 20U;
-// Events applied before the loop looks at its timers again.
-constexpr int kEventBatch = 4096;
+constexpr int kEventBuffer = 8 << 20;
 constexpr auto kTick = milliseconds(200);  // marks the kernel had not confirmed are retried
 constexpr auto kMaintenance = seconds(1);  // expiry, and the flows the kernel never confirmed
 // A flow a queue created that the kernel has not confirmed for this long
@@ -69,48 +64,41 @@ struct HandleCloser {
 };
 using Handle = std::unique_ptr<nfct_handle, HandleCloser>;
 
-int nonblocking(int fd) {
-  if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) < 0) {
-    throw failure("making the event socket non-blocking");
-  }
-  return fd;
-}
+struct ExpectationDeleter {
+  void operator()(nf_expect* expectation) const { nfexp_destroy(expectation); }
+};
 
-Handle open_handle(std::uint8_t subsystems, unsigned int groups, const char* what) {
-  Handle handle(nfct_open(subsystems, groups));
-  if (!handle) throw failure(std::string("opening a ctnetlink socket for ") + what);
-  return handle;
+// ctnetlink's message types, as the reader subscribes and dumps them.
+constexpr std::uint16_t message_type(std::uint8_t subsystem, std::uint8_t type) {
+  return static_cast<std::uint16_t>(subsystem << 8U | type);
 }
+constexpr std::uint16_t kConntrackDump = message_type(NFNL_SUBSYS_CTNETLINK, IPCTNL_MSG_CT_GET);
+constexpr std::uint16_t kExpectationDump =
+    message_type(NFNL_SUBSYS_CTNETLINK_EXP, IPCTNL_MSG_EXP_GET);
 
 }  // namespace
 
 struct ConntrackMirror::Sockets {
-  // Conntrack and expectation events, subscribed before the first dump.
-  Handle events = open_handle(NFNL_SUBSYS_NONE,
-                              NF_NETLINK_CONNTRACK_NEW | NF_NETLINK_CONNTRACK_UPDATE |
-                                  NF_NETLINK_CONNTRACK_DESTROY | NF_NETLINK_CONNTRACK_EXP_NEW |
-                                  NF_NETLINK_CONNTRACK_EXP_DESTROY,
-                              "events");
-  // The mirror thread's dumps of both tables.
-  Handle dumps = open_handle(NFNL_SUBSYS_NONE, 0, "dumps");
-  // The mirror thread's gets and mark updates. The kernel stamps the events
-  // our updates cause with this socket's port id, which is how they are known.
-  Handle queries = open_handle(CONNTRACK, 0, "queries");
+  // Gets and mark updates, asked by the reader's thread. The kernel stamps
+  // the events our updates cause with this socket's port id, which is how
+  // they are known.
+  Handle queries = [] {
+    Handle handle(nfct_open(CONNTRACK, 0));
+    if (!handle) throw failure("opening a ctnetlink socket for queries");
+    return handle;
+  }();
   std::uint32_t query_port = nfnl_portid(nfct_nfnlh(queries.get()));
-  int events_fd = nonblocking(nfct_fd(events.get()));
-  // Odd while the mirror thread reads and applies events or resyncs; each
-  // such round adds two. See events_applied.
-  std::atomic<std::uint64_t> reading{0};
   std::optional<Flow>* answer = nullptr;  // where the get's callback puts the flow
   ConntrackTime answer_time{};
 
-  Wakeup wake;  // a mark to write, or stop
   std::mutex marks_mutex;
   std::vector<Tuple> queued_marks;  // from sync_mark
 
-  // The mirror thread's own state.
-  int events_left = 0;                          // of the current batch
+  // The reader thread's own state.
+  std::uint64_t dumps = 0;                      // complete dumps so far
   std::unordered_set<Tuple, TupleHash> dumped;  // tuples of the running dump's flows
+  ConntrackTime dump_started{};
+  std::uint64_t losses_before_dump = 0;  // table_losses() as the dump began
   // Connections of the first dump that will send no events, not even
   // DESTROY: the kernel attached no event cache to them, since no one
   // listened when they were created. Checked by gets, round by round.
@@ -118,116 +106,60 @@ struct ConntrackMirror::Sockets {
   std::size_t silent_next = 0;
   bool collect_silent = false;                             // during the first dump
   std::unordered_set<Tuple, TupleHash> unconfirmed_marks;  // waiting for the kernel's confirmation
+  ConntrackTime next_tick{};                               // see kTick
+  ConntrackTime next_maintenance{};                        // see kMaintenance
   ConntrackTime next_refill{};                             // see kRefillInterval
-
-  Sockets() { nfnl_rcvbufsiz(nfct_nfnlh(events.get()), kEventBuffer); }
 };
 
 ConntrackMirror::ConntrackMirror(FlowTable& flows, Expectations& expectations, bool debug)
-    : flows_(&flows), expectations_(&expectations), debug_(debug) {}
+    : flows_(&flows),
+      expectations_(&expectations),
+      debug_(debug),
+      reader_(
+          {.protocol = NETLINK_NETFILTER,
+           .groups = NF_NETLINK_CONNTRACK_NEW | NF_NETLINK_CONNTRACK_UPDATE |
+                     NF_NETLINK_CONNTRACK_DESTROY | NF_NETLINK_CONNTRACK_EXP_NEW |
+                     NF_NETLINK_CONNTRACK_EXP_DESTROY,
+           .dump_types = {kConntrackDump, kExpectationDump},
+           .dump_header = sizeof(nfgenmsg),
+           .receive_buffer = kEventBuffer,
+           .changes = "conntrack events",
+           .table = "the kernel's conntrack table",
+           .followed = "the kernel's conntrack table is no longer followed"},
+          {.dump_begins = [this] { dump_begins(); },
+           .message = [this](const nlmsghdr& message, bool from_dump,
+                             bool also_dumped) { this->message(message, from_dump, also_dumped); },
+           .dump_complete = [this] { dump_complete(); },
+           .applied = {},
+           .events_lost =
+               [this] {
+                 ++counters_.overruns;
+                 misses_.lost_events();
+               },
+           .failed = [this] { misses_.lost_events(); },
+           .tick = [this](bool woken) { return tick(woken); }}) {}
 
 ConntrackMirror::~ConntrackMirror() { stop(); }
 
 void ConntrackMirror::start() {
   stop();
   sockets_ = std::make_unique<Sockets>();
-  register_callbacks();
+  register_query_callback();
   sockets_->collect_silent = !kernel_reports_every_connection();
-  const std::uint64_t losses = table_losses();
-  dump_flows();
-  misses_.dumped(losses, table_losses());
-  sockets_->collect_silent = false;
-  dump_expectations();
-  stopping_.store(false);
-  thread_ = std::thread(&ConntrackMirror::run, this);
+  const auto now = ConntrackClock::now();
+  sockets_->next_tick = now + kTick;
+  sockets_->next_maintenance = now + kMaintenance;
+  reader_.start();  // its std::system_error is a std::runtime_error
 }
 
 void ConntrackMirror::stop() {
-  if (thread_.joinable()) {
-    stopping_.store(true);
-    sockets_->wake.signal();
-    thread_.join();
-  }
+  reader_.stop();
   sockets_.reset();
 }
 
-void ConntrackMirror::register_callbacks() {
-  Sockets& s = *sockets_;
+void ConntrackMirror::register_query_callback() {
   nfct_callback_register2(
-      s.events.get(), NFCT_T_ALL,
-      [](const nlmsghdr* message, nf_conntrack_msg_type type, nf_conntrack* conntrack,
-         void* data) -> int {
-        auto& self = *static_cast<ConntrackMirror*>(data);
-        if (message->nlmsg_pid != 0 && message->nlmsg_pid == self.sockets_->query_port) {
-          ++self.counters_.own_events;
-        } else if (const auto now = ConntrackClock::now();
-                   const auto flow = flow_from_kernel(*message, *conntrack, now)) {
-          ++self.counters_.events;
-          if (type == NFCT_T_DESTROY) {
-            // A flow we translate (NAT) shares only its reply tuple with the kernel's.
-            if (!self.flows_->erase_kernel(flow->original, flow->kernel_id)) {
-              self.flows_->erase_kernel(flow->reply, flow->kernel_id);
-            }
-          } else {
-            self.flows_->merge_kernel(*flow, now);
-          }
-        }
-        return --self.sockets_->events_left > 0 ? NFCT_CB_CONTINUE : NFCT_CB_STOP;
-      },
-      this);
-  nfexp_callback_register2(
-      s.events.get(), NFCT_T_ALL,
-      [](const nlmsghdr* message, nf_conntrack_msg_type type, nf_expect* expectation,
-         void* data) -> int {
-        auto& self = *static_cast<ConntrackMirror*>(data);
-        const auto expected =
-            expectation_from_kernel(*message, *expectation, ConntrackClock::now());
-        if (expected) {
-          ++self.counters_.events;
-          if (type == NFCT_T_DESTROY) {
-            self.expectations_->remove(expected->kernel_id);
-          } else {
-            self.expectations_->add(*expected);
-          }
-        }
-        return --self.sockets_->events_left > 0 ? NFCT_CB_CONTINUE : NFCT_CB_STOP;
-      },
-      this);
-  nfct_callback_register2(
-      s.dumps.get(), NFCT_T_ALL,
-      [](const nlmsghdr* message, nf_conntrack_msg_type /*type*/, nf_conntrack* conntrack,
-         void* data) -> int {
-        auto& self = *static_cast<ConntrackMirror*>(data);
-        const auto now = ConntrackClock::now();
-        // A dump adds what fits and evicts nothing for the rest: the table
-        // keeps the flows it has, and the tuples kept for the sweep
-        // (retain_kernel) stay as many as the table holds, however large the
-        // kernel's table is (a SYN flood fills it).
-        if (const auto flow = flow_from_kernel(*message, *conntrack, now)) {
-          if (self.flows_->merge_kernel(*flow, now, /*may_evict=*/false)) {
-            self.sockets_->dumped.insert(flow->original);
-            self.sockets_->dumped.insert(flow->reply);
-          }
-          if (self.sockets_->collect_silent) {
-            self.sockets_->silent.emplace_back(flow->kernel_id, flow->original);
-          }
-        }
-        return NFCT_CB_CONTINUE;
-      },
-      this);
-  nfexp_callback_register2(
-      s.dumps.get(), NFCT_T_ALL,
-      [](const nlmsghdr* message, nf_conntrack_msg_type /*type*/, nf_expect* expectation,
-         void* data) -> int {
-        auto& self = *static_cast<ConntrackMirror*>(data);
-        const auto expected =
-            expectation_from_kernel(*message, *expectation, ConntrackClock::now());
-        if (expected) self.expectations_->add(*expected);
-        return NFCT_CB_CONTINUE;
-      },
-      this);
-  nfct_callback_register2(
-      s.queries.get(), NFCT_T_ALL,
+      sockets_->queries.get(), NFCT_T_ALL,
       [](const nlmsghdr* message, nf_conntrack_msg_type /*type*/, nf_conntrack* conntrack,
          void* data) -> int {
         Sockets& sockets = *static_cast<ConntrackMirror*>(data)->sockets_;
@@ -239,111 +171,110 @@ void ConntrackMirror::register_callbacks() {
       this);
 }
 
-std::unordered_set<Tuple, TupleHash> ConntrackMirror::dump_flows() {
+void ConntrackMirror::dump_begins() {
   Sockets& s = *sockets_;
   s.dumped.clear();
-  const std::uint32_t family = AF_UNSPEC;
-  if (nfct_query(s.dumps.get(), NFCT_Q_DUMP, &family) < 0) {
-    throw failure("dumping the kernel's conntrack table");
-  }
-  return std::exchange(s.dumped, {});
+  s.dump_started = ConntrackClock::now();
+  s.losses_before_dump = table_losses();
+  // Expectation events were lost too; there are few, so they are dumped afresh.
+  if (s.dumps > 0) expectations_->clear();
 }
 
-void ConntrackMirror::dump_expectations() {
-  const std::uint32_t family = AF_UNSPEC;
-  if (nfexp_query(sockets_->dumps.get(), NFCT_Q_DUMP, &family) < 0) {
-    throw failure("dumping the kernel's expectations");
-  }
-}
-
-void ConntrackMirror::run() {
-  Sockets& s = *sockets_;
-  auto next_tick = ConntrackClock::now() + kTick;
-  auto next_maintenance = ConntrackClock::now() + kMaintenance;
-  try {
-    while (!stopping_.load()) {
-      std::array<pollfd, 2> ready{{{s.events_fd, POLLIN, 0}, {s.wake.fd(), POLLIN, 0}}};
-      const auto wait = std::chrono::ceil<milliseconds>(next_tick - ConntrackClock::now());
-      if (poll(ready.data(), ready.size(), static_cast<int>(std::max<long>(wait.count(), 0))) < 0 &&
-          errno != EINTR) {
-        throw failure("poll on ctnetlink");
-      }
-      if ((ready[0].revents & POLLIN) != 0 && !read_events()) resync();
-      const bool woken = (ready[1].revents & POLLIN) != 0;
-      if (woken) s.wake.clear();
-      const auto now = ConntrackClock::now();
-      if (now >= next_maintenance) {
-        maintain(now);
-        next_maintenance = now + kMaintenance;
-      } else if (woken || now >= next_tick) {
-        write_marks({});
-      }
-      if (now >= next_tick) next_tick = now + kTick;
-    }
-  } catch (const std::exception& e) {
-    misses_.lost_events();
-    std::fprintf(stderr, "verdictd: the kernel's conntrack table is no longer followed: %s\n",
-                 e.what());
-  }
-}
-
-// Marks the mirror thread busy with events for as long as it lives.
-class ConntrackMirror::ReadingEvents {
- public:
-  explicit ReadingEvents(std::atomic<std::uint64_t>& generation) : generation_(&generation) {
-    ++*generation_;
-  }
-  ~ReadingEvents() { ++*generation_; }
-  ReadingEvents(const ReadingEvents&) = delete;
-  ReadingEvents& operator=(const ReadingEvents&) = delete;
-  ReadingEvents(ReadingEvents&&) = delete;
-  ReadingEvents& operator=(ReadingEvents&&) = delete;
-
- private:
-  std::atomic<std::uint64_t>* generation_;
-};
-
-bool ConntrackMirror::read_events() {
-  Sockets& s = *sockets_;
-  const ReadingEvents reading(s.reading);
-  s.events_left = kEventBatch;
-  while (nfct_catch(s.events.get()) < 0) {
-    if (errno == EINTR) continue;
-    if (errno == EAGAIN || errno == EWOULDBLOCK) return true;
-    if (errno == ENOBUFS) {
-      ++counters_.overruns;
-      misses_.lost_events();
-      return false;
-    }
-    throw failure("reading conntrack events");
-  }
-  return true;  // the batch is done; poll tells whether more wait
-}
-
-void ConntrackMirror::resync() {
-  const ReadingEvents reading(sockets_->reading);
-  // What the socket still holds predates the overrun, and the dump below
-  // supersedes it: applied after the dump, a stale NEW would bring back a
-  // connection whose DESTROY was lost. At most twice the buffer, so a flood
-  // cannot keep us here.
-  std::array<char, 65536> discard{};
-  for (std::size_t drained = 0; drained < std::size_t{2} * kEventBuffer;) {
-    const ssize_t n = recv(sockets_->events_fd, discard.data(), discard.size(), MSG_DONTWAIT);
-    if (n > 0) {
-      drained += static_cast<std::size_t>(n);
-    } else if (n == 0 || (errno != ENOBUFS && errno != EINTR)) {
+void ConntrackMirror::message(const nlmsghdr& message, bool from_dump, bool also_dumped) {
+  switch (NFNL_SUBSYS_ID(message.nlmsg_type)) {
+    case NFNL_SUBSYS_CTNETLINK:
+      connection(message, from_dump, also_dumped);
       break;
-    }
+    case NFNL_SUBSYS_CTNETLINK_EXP:
+      expectation(message, from_dump);
+      break;
+    default:
+      break;
   }
-  const auto started = ConntrackClock::now();
-  const std::uint64_t losses = table_losses();
-  const auto dumped = dump_flows();
-  counters_.swept += flows_->retain_kernel(dumped, started, kResyncGrace);
-  misses_.dumped(losses, table_losses());
-  // Expectation events were lost too; there are few, so dump them afresh.
-  expectations_->clear();
-  dump_expectations();
-  ++counters_.resyncs;
+}
+
+void ConntrackMirror::connection(const nlmsghdr& message, bool from_dump, bool also_dumped) {
+  Sockets& s = *sockets_;
+  if (!from_dump && message.nlmsg_pid != 0 && message.nlmsg_pid == s.query_port) {
+    ++counters_.own_events;
+    return;
+  }
+  const KernelConntrack conntrack(nfct_new());
+  if (!conntrack || nfct_nlmsg_parse(&message, conntrack.get()) < 0) return;
+  const auto now = ConntrackClock::now();
+  const auto flow = flow_from_kernel(message, *conntrack, now);
+  if (!flow) return;
+  if (from_dump) {
+    // A dump adds what fits and evicts nothing for the rest: the table
+    // keeps the flows it has, and the tuples kept for the sweep
+    // (retain_kernel) stay as many as the table holds, however large the
+    // kernel's table is (a SYN flood fills it).
+    if (flows_->merge_kernel(*flow, now, /*may_evict=*/false)) {
+      s.dumped.insert(flow->original);
+      s.dumped.insert(flow->reply);
+    }
+    if (s.collect_silent) s.silent.emplace_back(flow->kernel_id, flow->original);
+    return;
+  }
+  ++counters_.events;
+  if (NFNL_MSG_TYPE(message.nlmsg_type) == IPCTNL_MSG_CT_DELETE) {
+    // A flow we translate (NAT) shares only its reply tuple with the kernel's.
+    if (!flows_->erase_kernel(flow->original, flow->kernel_id)) {
+      flows_->erase_kernel(flow->reply, flow->kernel_id);
+    }
+    return;
+  }
+  // Newer than what the running dump reports: the sweep after it keeps it.
+  if (flows_->merge_kernel(*flow, now) && also_dumped) {
+    s.dumped.insert(flow->original);
+    s.dumped.insert(flow->reply);
+  }
+}
+
+void ConntrackMirror::expectation(const nlmsghdr& message, bool from_dump) {
+  const std::unique_ptr<nf_expect, ExpectationDeleter> parsed(nfexp_new());
+  if (!parsed || nfexp_nlmsg_parse(&message, parsed.get()) < 0) return;
+  const auto expected = expectation_from_kernel(message, *parsed, ConntrackClock::now());
+  if (!expected) return;
+  if (from_dump) {
+    expectations_->add(*expected);
+    return;
+  }
+  ++counters_.events;
+  if (NFNL_MSG_TYPE(message.nlmsg_type) == IPCTNL_MSG_EXP_DELETE) {
+    expectations_->remove(expected->kernel_id);
+  } else {
+    expectations_->add(*expected);
+  }
+}
+
+void ConntrackMirror::dump_complete() {
+  Sockets& s = *sockets_;
+  // What the socket held before the dump (maybe a stale NEW whose DESTROY
+  // was lost) was applied before it: the sweep takes back what the dump no
+  // longer has.
+  if (s.dumps > 0) {
+    counters_.swept += flows_->retain_kernel(s.dumped, s.dump_started, kResyncGrace);
+    ++counters_.resyncs;
+  }
+  misses_.dumped(s.losses_before_dump, table_losses());
+  s.dumped.clear();
+  s.collect_silent = false;
+  ++s.dumps;
+}
+
+std::chrono::milliseconds ConntrackMirror::tick(bool woken) {
+  Sockets& s = *sockets_;
+  const auto now = ConntrackClock::now();
+  if (now >= s.next_maintenance) {
+    maintain(now);
+    s.next_maintenance = now + kMaintenance;
+  } else if (woken || now >= s.next_tick) {
+    write_marks({});
+  }
+  if (now >= s.next_tick) s.next_tick = now + kTick;
+  return std::max(std::chrono::ceil<milliseconds>(s.next_tick - ConntrackClock::now()),
+                  milliseconds(0));
 }
 
 void ConntrackMirror::maintain(ConntrackTime now) {
@@ -371,7 +302,7 @@ void ConntrackMirror::refill(ConntrackTime now) {
     return;
   }
   sockets_->next_refill = now + kRefillInterval;
-  resync();
+  reader_.dump_again();
 }
 
 void ConntrackMirror::count_divergences(ConntrackTime now) {
@@ -407,7 +338,7 @@ void ConntrackMirror::sync_mark(const Tuple& original) {
     const std::lock_guard lock(sockets_->marks_mutex);
     sockets_->queued_marks.push_back(original);
   }
-  sockets_->wake.signal();
+  reader_.wake();
 }
 
 void ConntrackMirror::write_marks(std::vector<Tuple> more) {
@@ -464,21 +395,10 @@ std::uint64_t ConntrackMirror::table_losses() const {
   return stats.evicted + stats.refused;
 }
 
-bool ConntrackMirror::events_applied() const {
-  Sockets& s = *sockets_;
-  const std::uint64_t before = s.reading.load();
-  if (before % 2 != 0) return false;
-  // Anything ready, an error (ENOBUFS) or a failed poll: not known applied.
-  pollfd events{s.events_fd, POLLIN, 0};
-  if (poll(&events, 1, 0) != 0) return false;
-  // Nothing was taken from the socket meanwhile, still to be applied.
-  return s.reading.load() == before;
-}
-
 bool ConntrackMirror::should_ask(ConntrackTime now) {
   if (!sockets_) return false;
   switch (misses_.decide(
-      table_losses(), [this] { return events_applied(); }, now)) {
+      table_losses(), [this] { return reader_.caught_up(); }, now)) {
     case MissAnswer::kAbsent:
       ++counters_.fetches_skipped;
       return false;

@@ -1,24 +1,26 @@
-// The kernel's conntrack table mirrored into ours over ctnetlink
-// (libnetfilter_conntrack): subscribe to NEW/UPDATE/DESTROY and expectation
-// events first, then dump and upsert; after an overrun (ENOBUFS) dump again
-// and sweep what the dump no longer has. Also decides which of the queues'
-// misses are asked of the kernel (only those the mirror itself cannot
-// answer: miss_policy.hpp; the questions travel on each worker's own socket:
-// conntrack_questions.hpp), merges the answers, and writes connection marks
-// to the kernel's entries.
+// The kernel's conntrack table mirrored into ours over ctnetlink, by the
+// shared netlink reader (netlink_reader.hpp): subscribe to NEW/UPDATE/DESTROY
+// and expectation events first, then dump both tables and upsert; after an
+// overrun (ENOBUFS) dump again and sweep what the dump no longer has. The
+// messages are parsed by libnetfilter_conntrack. Also decides which of the
+// queues' misses are asked of the kernel (only those the mirror itself
+// cannot answer: miss_policy.hpp; the questions travel on each worker's own
+// socket: conntrack_questions.hpp), merges the answers, and writes
+// connection marks to the kernel's entries, on the reader's thread.
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <optional>
-#include <thread>
 #include <unordered_set>
 #include <vector>
 
 #include "conntrack/expectations.hpp"
 #include "conntrack/flow_table.hpp"
 #include "conntrack/miss_policy.hpp"
+#include "kernel/netlink_reader.hpp"
 
 namespace verdictd {
 
@@ -74,7 +76,6 @@ class ConntrackMirror {
 
  private:
   struct Sockets;
-  class ReadingEvents;
   struct Counters {
     std::atomic<std::uint64_t> events{0};
     std::atomic<std::uint64_t> own_events{0};
@@ -90,14 +91,16 @@ class ConntrackMirror {
     std::atomic<std::uint64_t> mark_errors{0};
   };
 
-  void run();
-  void register_callbacks();
-  // Dumps the kernel's connections into the table; the ids it saw.
-  std::unordered_set<Tuple, TupleHash> dump_flows();
-  void dump_expectations();
-  // Applies what the event socket holds (up to a batch); false after an overrun.
-  bool read_events();
-  void resync();
+  // The reader's handlers, on its thread (the first dump: in start()).
+  void dump_begins();
+  void message(const nlmsghdr& message, bool from_dump, bool also_dumped);
+  void connection(const nlmsghdr& message, bool from_dump, bool also_dumped);
+  void expectation(const nlmsghdr& message, bool from_dump);
+  void dump_complete();
+  // Timers and the marks sync_mark queued; how long the reader may wait.
+  std::chrono::milliseconds tick(bool woken);
+
+  void register_query_callback();
   // Writes the marks of the flows queued by sync_mark, and of `more`; keeps
   // those the kernel has not confirmed yet for the next round.
   void write_marks(std::vector<Tuple> more);
@@ -112,10 +115,6 @@ class ConntrackMirror {
   void check_silent(ConntrackTime now);
   // Flows the table dropped (evicted, refused), maybe the kernel's.
   [[nodiscard]] std::uint64_t table_losses() const;
-  // Whether every event the kernel queued until now has been applied: the
-  // mirror thread is not reading any (Sockets::reading) and the event socket
-  // holds nothing, not even an error. One poll, from any thread.
-  [[nodiscard]] bool events_applied() const;
   // A ctnetlink get, merging nothing.
   std::optional<Flow> ask_kernel(const Tuple& tuple, ConntrackTime now);
 
@@ -123,10 +122,9 @@ class ConntrackMirror {
   Expectations* expectations_;
   bool debug_;
   std::unique_ptr<Sockets> sockets_;
-  std::thread thread_;
-  std::atomic<bool> stopping_{false};
   Counters counters_;
   MissPolicy misses_;
+  NetlinkReader reader_;
 };
 
 }  // namespace verdictd

@@ -1,33 +1,15 @@
 // -p: the transport protocol (IPv4 protocol field, or the IPv6 header after
 // the extension headers).
-#include <algorithm>
 #include <array>
 
 #include "extension/error.hpp"
 #include "extension/match.hpp"
 #include "extension/values.hpp"
+#include "packet/protocol_names.hpp"
 
 namespace verdictd {
 
 namespace {
-
-struct ProtocolName {
-  std::string_view name;
-  std::uint8_t number;
-};
-
-// The names iptables-save prints; "icmpv6" is accepted as an alias.
-constexpr std::array<ProtocolName, 11> kProtocolNames = {{{"all", 0},
-                                                          {"icmp", ipproto::kIcmp},
-                                                          {"tcp", ipproto::kTcp},
-                                                          {"udp", ipproto::kUdp},
-                                                          {"gre", 47},
-                                                          {"esp", 50},
-                                                          {"ah", 51},
-                                                          {"ipv6-icmp", ipproto::kIcmpv6},
-                                                          {"icmpv6", ipproto::kIcmpv6},
-                                                          {"sctp", ipproto::kSctp},
-                                                          {"udplite", ipproto::kUdplite}}};
 
 constexpr std::string_view kWhat =
     "a protocol (tcp, udp, icmp, ipv6-icmp, sctp, udplite, esp, ah, gre or all) or a number "
@@ -64,11 +46,7 @@ class ProtocolMatch final : public Match {
     if (number_ == 0) {
       return;
     }
-    auto known = std::find_if(kProtocolNames.begin(), kProtocolNames.end(),
-                              [&](const ProtocolName& p) { return p.number == number_; });
-    line.protocol =
-        std::string(negated_ ? "! " : "") + "-p " +
-        (known != kProtocolNames.end() ? std::string(known->name) : std::to_string(number_));
+    line.protocol = std::string(negated_ ? "! " : "") + "-p " + protocol_name(number_);
   }
 
  private:
@@ -87,15 +65,12 @@ class ProtocolType final : public ValueType {
     return std::uint64_t{*known};
   }
   [[nodiscard]] std::string save_text(const Value& v) const override {
-    const auto number = static_cast<std::uint8_t>(std::get<std::uint64_t>(v));
-    auto known = std::find_if(kProtocolNames.begin(), kProtocolNames.end(),
-                              [&](const ProtocolName& p) { return p.number == number; });
-    return known != kProtocolNames.end() ? std::string(known->name) : std::to_string(number);
+    return protocol_name(static_cast<std::uint8_t>(std::get<std::uint64_t>(v)));
   }
   [[nodiscard]] Json example() const override { return "tcp"; }
   [[nodiscard]] Json schema() const override {
     Json names = Json::array();
-    for (const ProtocolName& p : kProtocolNames) names.push_back(p.name);
+    for (const ProtocolName& p : protocol_names()) names.push_back(p.name);
     return Json{
         {"anyOf", Json::array({Json{{"enum", names}},
                                Json{{"type", "integer"}, {"minimum", 0}, {"maximum", 255}}})}};
@@ -129,15 +104,7 @@ const MatchRegistrar kRegistrar({.summary = "protocol (-p)", .options = kOption,
 }  // namespace
 
 std::optional<std::uint8_t> protocol_number(const Json& value) {
-  if (value.is_string()) {
-    const std::string& name = value.get_ref<const std::string&>();
-    auto known = std::find_if(kProtocolNames.begin(), kProtocolNames.end(),
-                              [&](const ProtocolName& p) { return p.name == name; });
-    if (known == kProtocolNames.end()) {
-      return std::nullopt;
-    }
-    return known->number;
-  }
+  if (value.is_string()) return protocol_by_name(value.get_ref<const std::string&>());
   if (value.is_number_unsigned() && value.get<std::uint64_t>() <= 0xff) {
     return static_cast<std::uint8_t>(value.get<std::uint64_t>());
   }

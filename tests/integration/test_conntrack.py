@@ -21,7 +21,7 @@ import unittest
 
 from ct_probes import TcpTalk, Wire, echo, icmp_error, silence_end_hosts, udp
 from lab import CLIENT, ROUTER, SERVER
-from oracle import LabTestCase, ruleset_path
+from oracle import LabTestCase, conntrack_status, ruleset_path
 
 C, R, S = CLIENT, ROUTER, SERVER
 
@@ -304,6 +304,44 @@ class CtStateTest(LabTestCase):
 
         self.against_the_kernel(ruleset_path(self.ruleset), body,
                                 compare=lambda results: self.report(*results))
+
+    def test_an_expectation_made_before_the_start_comes_from_the_dump(self):
+        """The kernel's ftp helper makes an expectation while no verdictd
+        runs. verdictd, started then, has it from its first dump (the
+        expectations are dumped after the connections, on the socket that
+        follows both tables' events), and calls the data connection RELATED,
+        as the kernel does."""
+        steps = ftp_passive(4, 2990)
+        before_the_start, data_syn = steps[:7], steps[7]
+        self.assertEqual(data_syn.label, "data connection SYN")
+        backend = os.environ.get("VERDICTD_STEERING", "legacy")
+        self.add_ftp_helper(backend)  # the lab's reset after the test takes it away
+        self.lab.flush_conntrack()
+        wire = Wire(self.lab)
+        self.addCleanup(wire.close)
+        silence_end_hosts(self.lab, True)
+        self.addCleanup(silence_end_hosts, self.lab, False)
+        for step in before_the_start:
+            wire.send(step.side, step.packet)
+        daemon = self.start_verdictd(ruleset_path(self.ruleset))
+        status = conntrack_status(daemon)
+
+        def counters():
+            return state_counters(daemon.ctl("list", "-t", "filter", "-v", "-n", "-x").stdout, {})
+
+        before = counters()
+        wire.send(data_syn.side, data_syn.packet)
+        deadline = time.monotonic() + 3
+        raised = ()
+        while not raised and time.monotonic() < deadline:
+            time.sleep(0.01)
+            after = counters()
+            raised = tuple(sorted(key for key, packets in after.items()
+                                  for _ in range(packets - before.get(key, 0))))
+        print(f"expectation from the dump: expectations={status['expectations']}; "
+              f"the data connection's SYN counted {raised}", file=sys.stderr)
+        self.assertEqual(status["expectations"], 1)
+        self.assertEqual(raised, data_syn.expect)
 
     def report(self, kernel, ours):
         def text(states):
