@@ -3,6 +3,7 @@
 
 #include "extension/match.hpp"
 #include "extension/values.hpp"
+#include "match/icmp_type_match.hpp"
 
 namespace verdictd {
 
@@ -55,41 +56,10 @@ constexpr std::array<IcmpTypeName, 40> kNames = {{
     {"address-mask-reply", {18, 0, kAnyCode}},
 }};
 
-class IcmpMatch final : public Match {
- public:
-  IcmpMatch(IcmpType type, bool negated) : type_(type), negated_(negated) {}
-
-  // A non-first fragment or a missing ICMP header never matches, negated or not.
-  bool matches(const PacketView& packet, EvalState& state) const override {
-    if (!packet.is_first_fragment_or_whole()) {
-      return false;
-    }
-    if (!packet.has_icmp) {
-      state.hotdrop = true;  // the header is cut short: the kernel drops the packet
-      return false;
-    }
-    const bool hit = type_.type == kAnyType ||
-                     (packet.icmp_type == type_.type && packet.icmp_code >= type_.code_min &&
-                      packet.icmp_code <= type_.code_max);
-    return hit != negated_;
-  }
-
-  [[nodiscard]] std::optional<Family> family() const override { return Family::kIPv4; }
-
-  // iptables -L -n: "icmptype 3 code 3", negated "icmp !type 3 code 3".
-  void list(ListRow& row) const override {
-    std::string text = negated_ ? "icmp !type " : "icmptype ";
-    text += std::to_string(type_.type);
-    if (type_.has_code()) {
-      text += " code " + std::to_string(type_.code_min);
-    }
-    row.add_extra(text);
-  }
-
- private:
-  IcmpType type_;
-  bool negated_;
-};
+const IcmpMatchKind kKind{.family = Family::kIPv4,
+                          .any_type = kAnyType,
+                          .listed = "icmptype",
+                          .listed_negated = "icmp !type"};
 
 const IcmpTypeType kType(
     "an ICMP type: a number 0-255, \"type/code\" or a name such as \"echo-request\"", kNames,
@@ -97,8 +67,7 @@ const IcmpTypeType kType(
 constexpr std::array<std::uint8_t, 1> kProtocols = {ipproto::kIcmp};
 
 std::unique_ptr<Match> build(const OptionValues& options, const BuildContext& /*context*/) {
-  return std::make_unique<IcmpMatch>(options.get<IcmpType>("icmp_type"),
-                                     options.negated("icmp_type"));
+  return make_icmp_match(kKind, options, "icmp_type");
 }
 
 const std::array<OptionSpec, 1> kOptions = {{{.key = "icmp_type",

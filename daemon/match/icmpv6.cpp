@@ -3,6 +3,7 @@
 
 #include "extension/match.hpp"
 #include "extension/values.hpp"
+#include "match/icmp_type_match.hpp"
 
 namespace verdictd {
 
@@ -42,40 +43,10 @@ constexpr std::array<IcmpTypeName, 28> kNames = {{
     {"redirect", {137, 0, kAnyCode}},
 }};
 
-class Icmpv6Match final : public Match {
- public:
-  Icmpv6Match(IcmpType type, bool negated) : type_(type), negated_(negated) {}
-
-  // A non-first fragment or a missing ICMPv6 header never matches, negated or not.
-  bool matches(const PacketView& packet, EvalState& state) const override {
-    if (!packet.is_first_fragment_or_whole()) {
-      return false;
-    }
-    if (!packet.has_icmp) {
-      state.hotdrop = true;  // the header is cut short: the kernel drops the packet
-      return false;
-    }
-    const bool hit = packet.icmp_type == type_.type && packet.icmp_code >= type_.code_min &&
-                     packet.icmp_code <= type_.code_max;
-    return hit != negated_;
-  }
-
-  [[nodiscard]] std::optional<Family> family() const override { return Family::kIPv6; }
-
-  // ip6tables -L -n: "ipv6-icmptype 1 code 4", negated "ipv6-icmp !type 1 code 4".
-  void list(ListRow& row) const override {
-    std::string text = negated_ ? "ipv6-icmp !type " : "ipv6-icmptype ";
-    text += std::to_string(type_.type);
-    if (type_.has_code()) {
-      text += " code " + std::to_string(type_.code_min);
-    }
-    row.add_extra(text);
-  }
-
- private:
-  IcmpType type_;
-  bool negated_;
-};
+const IcmpMatchKind kKind{.family = Family::kIPv6,
+                          .any_type = std::nullopt,
+                          .listed = "ipv6-icmptype",
+                          .listed_negated = "ipv6-icmp !type"};
 
 const IcmpTypeType kType(
     "an ICMPv6 type: a number 0-255, \"type/code\" or a name such as \"echo-request\"", kNames,
@@ -83,8 +54,7 @@ const IcmpTypeType kType(
 constexpr std::array<std::uint8_t, 1> kProtocols = {ipproto::kIcmpv6};
 
 std::unique_ptr<Match> build(const OptionValues& options, const BuildContext& /*context*/) {
-  return std::make_unique<Icmpv6Match>(options.get<IcmpType>("icmpv6_type"),
-                                       options.negated("icmpv6_type"));
+  return make_icmp_match(kKind, options, "icmpv6_type");
 }
 
 const std::array<OptionSpec, 1> kOptions = {{{.key = "icmpv6_type",

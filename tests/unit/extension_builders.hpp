@@ -40,17 +40,21 @@ inline std::string build_error(const std::string& rule_text, const std::string& 
   return "built";
 }
 
-// A target as written in a rule's "target": a name, or {"NAME": options}.
+// A target as written in a rule's "target": a name, or {"NAME": options};
+// in a rule whose "match" object is `match_text` (its protocol, which ports
+// need).
 inline std::unique_ptr<Target> build(const std::string& target_text,
-                                     TableId table = TableId::kFilter) {
-  return build_target(Json::parse(target_text), Json::object(), table);
+                                     TableId table = TableId::kFilter,
+                                     const std::string& match_text = "{}") {
+  return build_target(Json::parse(target_text), Json::parse(match_text), table);
 }
 
 // "SUFFIX: MESSAGE" of the FieldError building the target throws, or
 // "built"; SUFFIX leads from the target's options.
-inline std::string build_error(const std::string& target_text, TableId table = TableId::kFilter) {
+inline std::string build_error(const std::string& target_text, TableId table = TableId::kFilter,
+                               const std::string& match_text = "{}") {
   try {
-    build(target_text, table);
+    build(target_text, table, match_text);
   } catch (const FieldError& e) {
     std::string suffix = e.pointer_suffix;
     const Json target = Json::parse(target_text);

@@ -7,8 +7,8 @@
 
 #include "conntrack/flow.hpp"
 #include "extension/build_extensions.hpp"
-#include "extension/error.hpp"
 #include "extension/target.hpp"
+#include "extension_builders.hpp"
 #include "loader_errors.hpp"
 #include "nat/nat_context.hpp"
 #include "ruleset/list.hpp"
@@ -18,26 +18,14 @@
 namespace verdictd {
 namespace {
 
-// A target in a nat rule whose "match" object is `match_text`: unlike
-// test::build, with the rule's protocol, which ports need.
+// A target in a nat rule whose "match" object is `match_text`.
 std::unique_ptr<Target> build(const std::string& target_text,
                               const std::string& match_text = "{}") {
-  return build_target(Json::parse(target_text), Json::parse(match_text), TableId::kNat);
+  return test::build(target_text, TableId::kNat, match_text);
 }
 
 std::string build_error(const std::string& target_text, const std::string& match_text = "{}") {
-  try {
-    build(target_text, match_text);
-  } catch (const FieldError& e) {
-    std::string suffix = e.pointer_suffix;
-    const Json target = Json::parse(target_text);
-    if (target.is_object()) {
-      const std::string own = "/" + target.begin().key();
-      if (suffix.starts_with(own)) suffix.erase(0, own.size());
-    }
-    return suffix + ": " + e.what();
-  }
-  return "built";
+  return test::build_error(target_text, TableId::kNat, match_text);
 }
 
 // The listing's end and the iptables-save text of a target.
