@@ -15,6 +15,7 @@ class NatContext;
 class RulesetState;
 class ExtensionState;
 class SubnetBroadcasts;
+struct RejectReply;
 
 struct EvalState {
   Hook hook = Hook::kInput;
@@ -43,6 +44,9 @@ struct EvalState {
   // The subnet broadcasts of the interfaces, for pkttype; null: only
   // 255.255.255.255 is an IPv4 broadcast.
   const SubnetBroadcasts* broadcasts = nullptr;
+  // Where REJECT leaves the packet it answers with, for the daemon to send
+  // (packet/reject_reply.hpp); null: no answer is built.
+  RejectReply* reply = nullptr;
 };
 
 }  // namespace verdictd

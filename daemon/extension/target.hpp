@@ -39,6 +39,10 @@ class Target : public StatefulExtension {
   // The iptables-save form: "-j MARK --set-xmark 0x1/0xffffffff"; by
   // default the name and the options, from the description.
   [[nodiscard]] virtual std::string save() const;
+  // As list_extra() and save(), for a rule shown for `family`: a target whose
+  // text depends on it (REJECT's default type) overrides these.
+  [[nodiscard]] virtual std::string list_extra_for(Family /*family*/) const { return list_extra(); }
+  [[nodiscard]] virtual std::string save_for(Family /*family*/) const { return save(); }
   [[nodiscard]] virtual HookMask allowed_hooks() const { return spec().hooks; }
 
   // The name shown in the target column of `iptables -L` ("ACCEPT", "MARK").

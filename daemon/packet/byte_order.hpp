@@ -21,4 +21,9 @@ inline void write16(std::span<std::uint8_t> bytes, std::size_t at, std::uint16_t
   bytes[at + 1] = static_cast<std::uint8_t>(value);
 }
 
+inline void write32(std::span<std::uint8_t> bytes, std::size_t at, std::uint32_t value) {
+  write16(bytes, at, static_cast<std::uint16_t>(value >> 16));
+  write16(bytes, at + 2, static_cast<std::uint16_t>(value));
+}
+
 }  // namespace verdictd

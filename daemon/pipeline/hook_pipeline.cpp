@@ -142,6 +142,8 @@ HookOutcome run_hook(const PipelineRules& rules, const HookPacket& in,
   state.out_ifindex = in.out_ifindex;
   state.mark = in.mark;
   state.broadcasts = in.broadcasts;
+  state.reply = in.reply;
+  if (in.reply != nullptr) in.reply->bytes.clear();
 
   std::optional<ConnectionStages> connection;
   if (tracking != nullptr && ruleset.tracks(in.packet.family)) {

@@ -17,6 +17,7 @@
 #include "nat/nat_context.hpp"
 #include "packet/packet.hpp"
 #include "packet/packet_type.hpp"
+#include "packet/reject_reply.hpp"
 #include "pipeline/engine.hpp"
 #include "ruleset/model.hpp"
 #include "ruleset/rule_state.hpp"
@@ -59,6 +60,8 @@ struct HookPacket {
   // first of them it crosses (tracks_at).
   HookMask steered = kEveryHook;
   ConntrackTime now{};
+  // Where a REJECT's answer goes (EvalState::reply); null: none is built.
+  RejectReply* reply = nullptr;
 };
 
 // What the hook made of the packet.

@@ -79,7 +79,9 @@ std::string rule_row(const Table& table, const Rule& rule, const Counters& count
   if (rule.is_goto) line += "[goto] ";
   if (!row.extra.empty()) line += " " + row.extra;
   if (!rule.comment.empty()) line += " /* " + rule.comment + " */";
-  if (rule.target && !rule.target->list_extra().empty()) line += " " + rule.target->list_extra();
+  if (rule.target && !rule.target->list_extra_for(family).empty()) {
+    line += " " + rule.target->list_extra_for(family);
+  }
   while (!line.empty() && line.back() == ' ') line.pop_back();
   return line;
 }

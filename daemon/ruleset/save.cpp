@@ -41,7 +41,7 @@ std::string rule_line(const Table& table, const Rule& rule, Family family) {
     line.target = std::string(rule.is_goto ? " -g " : " -j ") +
                   table.chains[static_cast<std::size_t>(rule.jump_chain)].name;
   } else if (rule.target) {
-    line.target = " " + rule.target->save();
+    line.target = " " + rule.target->save_for(family);
   }
   return line.str();
 }

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <system_error>
 #include <thread>
 
 #include "conntrack/flow_listing.hpp"
@@ -219,6 +220,11 @@ void Daemon::start() {
                                  .nat = nat_.get(),
                                  .untracked_mark = config_.untracked_mark,
                                  .steered_hooks = &steered_hooks_};
+  try {
+    replies_ = std::make_unique<ReplySender>();
+  } catch (const std::system_error& e) {
+    log_error(std::string(e.what()) + "; REJECT drops without answering");
+  }
   std::optional<std::chrono::steady_clock::time_point> queue_deadline;
   for (Hook hook : kAllHooks) {
     const HookQueues queues = config_.queues_of(hook);
@@ -227,11 +233,11 @@ void Daemon::start() {
       options.queue_number = static_cast<std::uint16_t>(queues.first + i);
       options.max_length = config_.queue_maxlen;
       options.accept_when_full = config_.accept_when_queue_full;
-      workers_.push_back(
-          std::make_unique<QueueWorker>(options, hook,
-                                        PacketPath::handler(std::make_shared<PacketPath>(
-                                            *rulesets_, links_, addresses_, hook, conntrack)),
-                                        std::make_unique<ConntrackQuestions>(*mirror_)));
+      workers_.push_back(std::make_unique<QueueWorker>(
+          options, hook,
+          PacketPath::handler(std::make_shared<PacketPath>(*rulesets_, links_, addresses_, hook,
+                                                           conntrack, replies_.get())),
+          std::make_unique<ConntrackQuestions>(*mirror_)));
       start_when_free(*workers_.back(), std::chrono::seconds(config_.queue_wait), queue_deadline);
     }
   }

@@ -19,6 +19,7 @@
 #include "kernel/link_cache.hpp"
 #include "kernel/mirror.hpp"
 #include "kernel/queue_worker.hpp"
+#include "kernel/reply_sender.hpp"
 #include "kernel/steering.hpp"
 #include "kernel/steering_watch.hpp"
 #include "nat/nat_binder.hpp"
@@ -96,6 +97,7 @@ class Daemon {
   std::unique_ptr<Tracker> tracker_;
   AddressCache addresses_;
   std::unique_ptr<NatBinder> nat_;
+  std::unique_ptr<ReplySender> replies_;  // REJECT's answers; null when it cannot send
   Steering steering_;
   bool steering_changed_ = false;  // by this run: stop() must close or remove it
   std::atomic<FamilyHooks> steered_hooks_{};

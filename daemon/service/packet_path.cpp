@@ -64,6 +64,7 @@ PacketDecision PacketPath::operator()(const QueuedPacket& packet) {
   in.mark = packet.mark & ~untracked_bit;
   in.untracked = untracked_bit != 0;
   in.steered = steered_hooks_->load(std::memory_order_relaxed)[in.packet.family];
+  in.reply = replies_ != nullptr ? &reply_ : nullptr;
 
   const HookOutcome outcome =
       run_hook(rules_, in, tracking_.tracker != nullptr ? &tracking_ : nullptr, rewritten_);
@@ -75,6 +76,9 @@ PacketDecision PacketPath::operator()(const QueuedPacket& packet) {
   }
   PacketDecision decision;
   if (outcome.verdict == Verdict::kDrop) {
+    // REJECT dropped it and answered: the answer goes out now, as the
+    // kernel's REJECT sends its own before the verdict returns.
+    if (!reply_.bytes.empty()) replies_->send(reply_.bytes);
     decision.accept = false;
     return decision;
   }

@@ -12,6 +12,7 @@
 #include "kernel/link_cache.hpp"
 #include "kernel/mirror.hpp"
 #include "kernel/queue_worker.hpp"
+#include "kernel/reply_sender.hpp"
 #include "nat/nat_context.hpp"
 #include "packet/packet_type.hpp"
 #include "pipeline/hook_pipeline.hpp"
@@ -37,8 +38,10 @@ struct ConntrackParts {
 // count of the ruleset in force.
 class PacketPath {
  public:
+  // `replies` sends REJECT's answers; null: none is built.
   PacketPath(const RulesetHolder& rulesets, const LinkCache& links,
-             const SubnetBroadcasts& broadcasts, Hook hook, ConntrackParts conntrack)
+             const SubnetBroadcasts& broadcasts, Hook hook, ConntrackParts conntrack,
+             const ReplySender* replies = nullptr)
       : rulesets_(&rulesets),
         links_(&links),
         broadcasts_(&broadcasts),
@@ -46,7 +49,10 @@ class PacketPath {
         tracking_{.flows = conntrack.flows, .tracker = conntrack.tracker, .nat = conntrack.nat},
         mirror_(conntrack.mirror),
         untracked_mark_(conntrack.untracked_mark),
-        steered_hooks_(conntrack.steered_hooks) {}
+        steered_hooks_(conntrack.steered_hooks),
+        replies_(replies) {
+    if (replies_ != nullptr) reply_.hop_limits = replies_->hop_limits();
+  }
 
   PacketDecision operator()(const QueuedPacket& packet);
   // Where the packet is tracked (tracks_at), what its connection needs
@@ -75,6 +81,8 @@ class PacketPath {
   std::uint64_t generation_ = 0;      // of in_force_; the holder's start at 1
   PipelineRules rules_;
   std::vector<std::uint8_t> rewritten_;  // the translated packet handed back (NAT)
+  const ReplySender* replies_;
+  RejectReply reply_;  // a REJECT's answer to the packet being decided
 };
 
 }  // namespace verdictd
