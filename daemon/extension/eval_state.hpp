@@ -15,6 +15,21 @@ class NatContext;
 class RulesetState;
 class ExtensionState;
 class SubnetBroadcasts;
+class WorkingPacket;
+
+// The MTU of an interface by its index (the daemon's link cache); 0 when unknown.
+class InterfaceMtus {
+ public:
+  InterfaceMtus() = default;
+  InterfaceMtus(const InterfaceMtus&) = delete;
+  InterfaceMtus& operator=(const InterfaceMtus&) = delete;
+  InterfaceMtus(InterfaceMtus&&) = delete;
+  InterfaceMtus& operator=(InterfaceMtus&&) = delete;
+  [[nodiscard]] virtual std::uint32_t mtu_of(std::uint32_t ifindex) const = 0;
+
+ protected:
+  ~InterfaceMtus() = default;
+};
 
 struct EvalState {
   Hook hook = Hook::kInput;
@@ -43,6 +58,11 @@ struct EvalState {
   // The subnet broadcasts of the interfaces, for pkttype; null: only
   // 255.255.255.255 is an IPv4 broadcast.
   const SubnetBroadcasts* broadcasts = nullptr;
+  // The packet the rules see, for the targets that rewrite it (TOS, TTL,
+  // TCPMSS, ...); null when nothing can be rewritten (unit tests of matches).
+  WorkingPacket* working = nullptr;
+  // Interface MTUs, for TCPMSS --clamp-mss-to-pmtu; null when unknown.
+  const InterfaceMtus* mtus = nullptr;
 };
 
 }  // namespace verdictd
