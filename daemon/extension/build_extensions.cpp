@@ -1,6 +1,7 @@
 #include "extension/build_extensions.hpp"
 
 #include <algorithm>
+#include <array>
 
 #include "extension/error.hpp"
 #include "extension/values.hpp"
@@ -90,6 +91,10 @@ void check_constraints(std::span<const Constraint> constraints,
           given.begin(), given.end(), [key](const OptionValue& v) { return v.spec->key == key; }));
       rest = space == std::string_view::npos ? "" : rest.substr(space + 1);
     }
+    if (c.kind == Constraint::Kind::kAtLeastOne) {
+      if (present == 0) throw FieldError(where + "needs at least one of " + alternatives(keys));
+      continue;
+    }
     if (present > 1) {
       throw FieldError(where + "takes at most one of " + alternatives(keys));
     }
@@ -163,6 +168,36 @@ OptionValue parse_option(const OptionSpec& spec, const Json& value, bool negated
 }
 
 bool is_header(const MatchSpec& spec) { return spec.name.empty(); }
+
+// Targets of the kernel that a verdict over NFQUEUE cannot carry out, and
+// why: the loader names the reason rather than calling them unknown.
+struct RefusedTarget {
+  std::string_view name;
+  std::string_view reason;
+};
+constexpr std::array<RefusedTarget, 4> kRefusedTargets = {{
+    {"CLASSIFY",
+     "sets the packet's priority (skb->priority), which verdictd's NFQUEUE verdict does not "
+     "carry (it carries the verdict, the mark and the packet)"},
+    {"SECMARK",
+     "sets the packet's SELinux security mark (skb->secmark), which an NFQUEUE verdict cannot "
+     "set"},
+    {"CONNSECMARK",
+     "copies the SELinux security mark between the packet and its connection, which neither an "
+     "NFQUEUE verdict nor ctnetlink can set"},
+    {"TEE",
+     "sends a copy of the packet to another gateway, which an NFQUEUE verdict, deciding the fate "
+     "of the one packet, cannot do"},
+}};
+
+std::string unknown_target(const std::string& name) {
+  for (const RefusedTarget& refused : kRefusedTargets) {
+    if (refused.name == name) {
+      return "target " + name + " is not supported: it " + std::string(refused.reason);
+    }
+  }
+  return "unknown target " + json_text(name);
+}
 
 struct PendingModule {
   const MatchSpec* spec;
@@ -249,7 +284,7 @@ std::unique_ptr<Target> build_target(const Json& value, const Json& match_object
   }
   const TargetSpec* spec = find_target(name);
   try {
-    if (spec == nullptr) throw FieldError("unknown target " + json_text(name));
+    if (spec == nullptr) throw FieldError(unknown_target(name));
     if (!spec->tables.empty() &&
         std::find(spec->tables.begin(), spec->tables.end(), table) == spec->tables.end()) {
       throw FieldError("the " + std::string(table_name(table)) + " table does not allow " + name);
@@ -259,7 +294,7 @@ std::unique_ptr<Target> build_target(const Json& value, const Json& match_object
     }
     const std::string where = name + " ";
     OptionValues parsed(parse_members(spec->options, spec->constraints, *options, where));
-    const BuildContext context{table, rule_protocol(match_object)};
+    const BuildContext context{table, rule_protocol(match_object), &match_object};
     std::unique_ptr<Target> target = spec->build(parsed, context);
     target->describe(*spec, std::move(parsed));
     return target;

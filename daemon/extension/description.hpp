@@ -55,6 +55,7 @@ struct Constraint {
   enum class Kind : std::uint8_t {
     kAtMostOne,   // "above upto": not both
     kExactlyOne,  // one of them must be given
+    kAtLeastOne,  // one or more of them must be given ("ecn_tcp_ece ecn_ip_ect")
   };
   Kind kind;
   std::string_view keys;
@@ -109,6 +110,9 @@ class OptionValues {
 struct BuildContext {
   TableId table = TableId::kFilter;
   std::optional<std::uint8_t> protocol;  // the rule's non-negated -p, if any
+  // The rule's "match" object, for a target that needs certain matches in
+  // its rule (TCPMSS: a SYN test); null while matches are built.
+  const Json* match_object = nullptr;
 };
 
 struct MatchSpec {

@@ -16,6 +16,21 @@ class RulesetState;
 class ExtensionState;
 class SubnetBroadcasts;
 struct RejectReply;
+class WorkingPacket;
+
+// The MTU of an interface by its index (the daemon's link cache); 0 when unknown.
+class InterfaceMtus {
+ public:
+  InterfaceMtus() = default;
+  InterfaceMtus(const InterfaceMtus&) = delete;
+  InterfaceMtus& operator=(const InterfaceMtus&) = delete;
+  InterfaceMtus(InterfaceMtus&&) = delete;
+  InterfaceMtus& operator=(InterfaceMtus&&) = delete;
+  [[nodiscard]] virtual std::uint32_t mtu_of(std::uint32_t ifindex) const = 0;
+
+ protected:
+  ~InterfaceMtus() = default;
+};
 
 struct EvalState {
   Hook hook = Hook::kInput;
@@ -47,6 +62,11 @@ struct EvalState {
   // Where REJECT leaves the packet it answers with, for the daemon to send
   // (packet/reject_reply.hpp); null: no answer is built.
   RejectReply* reply = nullptr;
+  // The packet the rules see, for the targets that rewrite it (TOS, TTL,
+  // TCPMSS, ...); null when nothing can be rewritten (unit tests of matches).
+  WorkingPacket* working = nullptr;
+  // Interface MTUs, for TCPMSS --clamp-mss-to-pmtu; null when unknown.
+  const InterfaceMtus* mtus = nullptr;
 };
 
 }  // namespace verdictd

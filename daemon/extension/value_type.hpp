@@ -77,7 +77,8 @@ namespace value_types {
 // `true`: an option without an argument ("--syn").
 const ValueType& flag();
 // A number 0–max, as a JSON number or a decimal string.
-const ValueType& number(std::uint64_t max);  // max one of 255, 65535, 4294967295
+// `max` one of 1, 3, 63 (a bit, two bits, a DSCP), 255, 65535, 4294967295.
+const ValueType& number(std::uint64_t max);
 // A port 0–65535 or a range "lo:hi" (":hi", "lo:" as iptables).
 const ValueType& port_range();
 // A port, a range, or a list of up to 15 (ranges count two): -m multiport.

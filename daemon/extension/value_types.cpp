@@ -267,6 +267,12 @@ const ValueType& number(std::uint64_t max) {
   static const NumberType u8(0xff);
   static const NumberType u16(0xffff);
   static const NumberType u32(0xffffffff);
+  static const NumberType bit(1);
+  static const NumberType u2(3);
+  static const NumberType u6(0x3f);
+  if (max == 1) return bit;
+  if (max == 3) return u2;
+  if (max == 0x3f) return u6;
   if (max == 0xff) return u8;
   if (max == 0xffff) return u16;
   return u32;

@@ -12,14 +12,25 @@ namespace verdictd {
 
 namespace {
 
-// mnl_attr_parse callback: copies IFLA_IFNAME into the InterfaceName at `data`.
-int copy_name(const nlattr* attribute, void* data) {
-  if (mnl_attr_get_type(attribute) != IFLA_IFNAME) return MNL_CB_OK;
-  if (mnl_attr_validate(attribute, MNL_TYPE_NUL_STRING) < 0) return MNL_CB_ERROR;
-  auto& name = *static_cast<InterfaceName*>(data);
-  const char* text = mnl_attr_get_str(attribute);
-  std::memcpy(name.data(), text, strnlen(text, name.size() - 1));
-  return MNL_CB_STOP;
+// mnl_attr_parse callback: copies IFLA_IFNAME and IFLA_MTU into the name and
+// MTU at `data`.
+int copy_link(const nlattr* attribute, void* data) {
+  auto& link = *static_cast<LinkCache::Link*>(data);
+  switch (mnl_attr_get_type(attribute)) {
+    case IFLA_IFNAME: {
+      if (mnl_attr_validate(attribute, MNL_TYPE_NUL_STRING) < 0) return MNL_CB_ERROR;
+      const char* text = mnl_attr_get_str(attribute);
+      std::memcpy(link.name.data(), text, strnlen(text, link.name.size() - 1));
+      break;
+    }
+    case IFLA_MTU:
+      if (mnl_attr_validate(attribute, MNL_TYPE_U32) < 0) return MNL_CB_ERROR;
+      link.mtu = mnl_attr_get_u32(attribute);
+      break;
+    default:
+      break;
+  }
+  return MNL_CB_OK;
 }
 
 }  // namespace
@@ -56,7 +67,7 @@ bool LinkCache::name_of(std::uint32_t ifindex, InterfaceName& out) const {
     const std::shared_lock lock(mutex_);
     const auto found = names_.find(ifindex);
     if (found != names_.end()) {
-      out = found->second;
+      out = found->second.name;
       return true;
     }
   }
@@ -66,6 +77,12 @@ bool LinkCache::name_of(std::uint32_t ifindex, InterfaceName& out) const {
   if (ifindex != 0 && if_indextoname(ifindex, out.data()) != nullptr) return true;
   out.fill('\0');
   return false;
+}
+
+std::uint32_t LinkCache::mtu_of(std::uint32_t ifindex) const {
+  const std::shared_lock lock(mutex_);
+  const auto found = names_.find(ifindex);
+  return found == names_.end() ? 0 : found->second.mtu;
 }
 
 void LinkCache::apply(const nlmsghdr& message, bool from_dump, bool also_dumped) {
@@ -79,13 +96,13 @@ void LinkCache::apply(const nlmsghdr& message, bool from_dump, bool also_dumped)
     dumped_.erase(index);
     return;
   }
-  InterfaceName name{};
-  mnl_attr_parse(&message, sizeof(ifinfomsg), copy_name, &name);
-  if (name[0] == '\0') return;
-  // A rename is a NEWLINK carrying the new name.
+  Link link;
+  mnl_attr_parse(&message, sizeof(ifinfomsg), copy_link, &link);
+  if (link.name[0] == '\0') return;
+  // A rename or an MTU change is a NEWLINK carrying the new values.
   const std::unique_lock lock(mutex_);
-  names_[index] = name;
-  if (from_dump || also_dumped) dumped_[index] = name;
+  names_[index] = link;
+  if (from_dump || also_dumped) dumped_[index] = link;
 }
 
 }  // namespace verdictd

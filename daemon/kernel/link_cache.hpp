@@ -1,5 +1,6 @@
-// Interface names by ifindex, kept current through rtnetlink (links created,
-// renamed and removed while the daemon runs; netlink_reader.hpp).
+// Interface names and MTUs by ifindex, kept current through rtnetlink (links
+// created, renamed, changed and removed while the daemon runs;
+// netlink_reader.hpp).
 #pragma once
 
 #include <array>
@@ -7,14 +8,21 @@
 #include <shared_mutex>
 #include <unordered_map>
 
+#include "extension/eval_state.hpp"
 #include "kernel/netlink_reader.hpp"
 
 namespace verdictd {
 
 using InterfaceName = std::array<char, 16>;  // NUL-terminated, IFNAMSIZ
 
-class LinkCache {
+class LinkCache final : public InterfaceMtus {
  public:
+  // What the cache keeps of a link.
+  struct Link {
+    InterfaceName name{};
+    std::uint32_t mtu = 0;
+  };
+
   LinkCache();
   ~LinkCache();
   LinkCache(const LinkCache&) = delete;
@@ -29,9 +37,11 @@ class LinkCache {
   void stop();
   // Copies the name of `ifindex` into `out`; false (and an empty name) if unknown.
   bool name_of(std::uint32_t ifindex, InterfaceName& out) const;
+  // The MTU of `ifindex`; 0 if unknown.
+  [[nodiscard]] std::uint32_t mtu_of(std::uint32_t ifindex) const override;
 
  private:
-  using NameMap = std::unordered_map<std::uint32_t, InterfaceName>;
+  using NameMap = std::unordered_map<std::uint32_t, Link>;
 
   void apply(const ::nlmsghdr& message, bool from_dump, bool also_dumped);
 

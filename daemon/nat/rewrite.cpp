@@ -158,10 +158,13 @@ bool is_zero_but_checksum(std::span<const std::uint8_t> message, std::size_t che
 }
 
 // Rewrites one IP packet: a whole one, or (kQuote) the packet quoted in an
-// ICMP error, cut short where the error ends.
-bool rewrite_ip(std::span<std::uint8_t> ip, const NatManip& manip, ChecksumMode mode) {
+// ICMP error, cut short where the error ends. A null `manip` changes nothing
+// but the checksums (kWhole: complete_checksums).
+bool rewrite_ip(std::span<std::uint8_t> ip, const NatManip* manip, ChecksumMode mode) {
   const PacketView view = PacketView::parse(ip);
-  if (!view.has_network || view.family != manip.address.family) return false;
+  if (!view.has_network || (manip != nullptr && view.family != manip->address.family)) {
+    return false;
+  }
   const std::size_t declared = declared_length(view, ip);
   // Handing back a truncated copy would cut the packet short.
   if (mode != ChecksumMode::kQuote && ip.size() < declared) return false;
@@ -176,9 +179,11 @@ bool rewrite_ip(std::span<std::uint8_t> ip, const NatManip& manip, ChecksumMode 
   }
   TransportLayout layout;
   if (has_transport) {
-    const auto found = transport_layout(view, transport, manip.side);
+    const auto found =
+        transport_layout(view, transport, manip != nullptr ? manip->side : ManipSide::kSource);
     if (!found) return false;
     layout = *found;
+    if (manip == nullptr) layout.rewritten_field.reset();
   }
   const bool has_header = layout.sum != Sum::kNone || layout.rewritten_field.has_value();
   // The kernel's conntrack relates an error only when the quote holds the
@@ -211,22 +216,25 @@ bool rewrite_ip(std::span<std::uint8_t> ip, const NatManip& manip, ChecksumMode 
       (layout.sum == Sum::kInternet || layout.sum == Sum::kWithPseudoHeader) &&
       !(is_zero_udp && (is_ipv4 || mode == ChecksumMode::kQuote));
 
-  // Nothing can fail from here on.
-  const std::size_t address_at_offset = address_offset(view.family, manip.side);
-  const std::span<std::uint8_t> address = ip.subspan(address_at_offset, manip.address.size());
+  // Nothing can fail from here on. Without a manip the address stays: the
+  // old and new bytes are the same.
+  const ManipSide side = manip != nullptr ? manip->side : ManipSide::kSource;
+  const std::size_t address_size = view.source.size();
+  const std::span<std::uint8_t> address =
+      ip.subspan(address_offset(view.family, side), address_size);
   std::array<std::uint8_t, 16> old_address{};
   std::copy(address.begin(), address.end(), old_address.begin());
   const std::span<const std::uint8_t> old_address_bytes =
-      std::span(old_address).first(manip.address.size());
+      std::span(old_address).first(address_size);
   const std::span<const std::uint8_t> new_address_bytes =
-      std::span(manip.address.bytes).first(manip.address.size());
+      manip != nullptr ? std::span(manip->address.bytes).first(address_size) : old_address_bytes;
   std::copy(new_address_bytes.begin(), new_address_bytes.end(), address.begin());
 
   if (has_header) {
     std::uint16_t old_field = 0;
     if (layout.rewritten_field) {
       old_field = read16(transport, *layout.rewritten_field);
-      write16(transport, *layout.rewritten_field, manip.port);
+      write16(transport, *layout.rewritten_field, manip->port);
     }
     if (layout.sum == Sum::kCrc32c && compute_whole) {
       for (std::size_t at = 8; at < 12; ++at) transport[at] = 0;
@@ -247,7 +255,7 @@ bool rewrite_ip(std::span<std::uint8_t> ip, const NatManip& manip, ChecksumMode 
         if (layout.sum == Sum::kWithPseudoHeader) {
           sum = checksum::update(sum, old_address_bytes, new_address_bytes);
         }
-        if (layout.rewritten_field) sum = checksum::update16(sum, old_field, manip.port);
+        if (layout.rewritten_field) sum = checksum::update16(sum, old_field, manip->port);
       }
       // Zero means "no checksum" to UDP (RFC 768); 0xffff is the same sum.
       if (layout.is_udp && sum == 0) sum = 0xffff;
@@ -275,8 +283,12 @@ bool rewrite_ip(std::span<std::uint8_t> ip, const NatManip& manip, ChecksumMode 
 }  // namespace
 
 bool apply_manip(std::span<std::uint8_t> packet, const NatManip& manip, bool checksum_partial) {
-  return rewrite_ip(packet, manip,
+  return rewrite_ip(packet, &manip,
                     checksum_partial ? ChecksumMode::kWhole : ChecksumMode::kIncremental);
+}
+
+bool complete_checksums(std::span<std::uint8_t> packet) {
+  return rewrite_ip(packet, nullptr, ChecksumMode::kWhole);
 }
 
 bool apply_manip_to_icmp_error(std::span<std::uint8_t> packet, const NatManip& outer,
@@ -289,7 +301,7 @@ bool apply_manip_to_icmp_error(std::span<std::uint8_t> packet, const NatManip& o
   const std::span<std::uint8_t> message =
       packet.subspan(view.transport_offset, declared - view.transport_offset);
   // The quote follows the 8-byte ICMP header.
-  if (!rewrite_ip(message.subspan(8), inner, ChecksumMode::kQuote)) return false;
+  if (!rewrite_ip(message.subspan(8), &inner, ChecksumMode::kQuote)) return false;
 
   const std::span<const std::uint8_t> new_address =
       std::span(outer.address.bytes).first(outer.address.size());

@@ -41,6 +41,13 @@ struct NatManip {
 // SCTP, zero UDP over IPv6) in a fragment.
 bool apply_manip(std::span<std::uint8_t> packet, const NatManip& manip, bool checksum_partial);
 
+// Fills in the transport checksum of a packet whose field holds only the
+// pseudo-header sum (NFQA_SKB_CSUMNOTREADY), as apply_manip does for a
+// partial checksum, changing nothing else: a packet handed back with the
+// verdict must carry final checksums, whoever rewrote it. Returns false, the
+// packet untouched, where apply_manip would for a partial checksum.
+bool complete_checksums(std::span<std::uint8_t> packet);
+
 // Translates an ICMP or ICMPv6 error about a NATed connection: the quoted
 // packet, which travelled the other way, gets `inner` (the inverse of
 // `outer`'s side: outer destination changed, quoted source changed), with its

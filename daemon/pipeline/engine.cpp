@@ -40,8 +40,12 @@ Verdict evaluate_table(const Table& table, const PacketView& packet, EvalState& 
     throw std::logic_error("evaluated without the ruleset's state");
   }
   const std::vector<ChainState>& chain_states = state.ruleset_state->table(table.id);
-  // The kernel counts the packet's length, not the bytes copied to us.
-  const std::uint64_t length = packet.has_network ? packet.length : packet.bytes.size();
+  // The kernel counts the packet's length, not the bytes copied to us, as it
+  // stands at each rule: a target may have rewritten it (`packet` shows the
+  // rewrite, extension/working_packet.hpp), TCPMSS to a longer one.
+  const auto length = [&packet]() -> std::uint64_t {
+    return packet.has_network ? packet.length : packet.bytes.size();
+  };
   // Loops are refused at load, so the depth is bounded by the number of chains;
   // one vector per thread keeps the packet path free of allocations.
   thread_local std::vector<ReturnPoint> returns;
@@ -59,7 +63,7 @@ Verdict evaluate_table(const Table& table, const PacketView& packet, EvalState& 
         if (state.hotdrop) return Verdict::kDrop;
         continue;
       }
-      rule_state.counters.add(length);
+      rule_state.counters.add(length());
       if (rule.jump_chain >= 0) {
         if (!rule.is_goto) returns.push_back({chain_index, rule_index});
         chain_index = rule.jump_chain;
@@ -76,7 +80,7 @@ Verdict evaluate_table(const Table& table, const PacketView& packet, EvalState& 
     // End of chain or RETURN: back to the caller, or the built-in chain's policy.
     if (returns.empty()) {
       return apply_policy(builtin_chain, chain_states[static_cast<std::size_t>(builtin)],
-                          packet.family, length);
+                          packet.family, length());
     }
     chain_index = returns.back().chain;
     rule_index = returns.back().next_rule;

@@ -30,13 +30,11 @@ bool has_conntrack_stage(Hook hook) {
 class ConnectionStages {
  public:
   ConnectionStages(const PipelineRules& rules, const HookPacket& in,
-                   const ConnectionTracking& tracking, PacketConntrack& ct,
-                   std::vector<std::uint8_t>& rewritten)
+                   const ConnectionTracking& tracking, PacketConntrack& ct)
       : in_(&in),
         tracking_(&tracking),
         ct_(&ct),
-        bindable_(in.packet.has_network ? rules.bindable[family_index(in.packet.family)] : 0),
-        rewritten_(&rewritten) {}
+        bindable_(in.packet.has_network ? rules.bindable[family_index(in.packet.family)] : 0) {}
 
   // The packet's connection: found or created where the packet is tracked
   // (tracks_at), recalled from the flow table elsewhere. False when the
@@ -66,11 +64,11 @@ class ConnectionStages {
 
   // After the nat chains: the null binding of a first packet they did not
   // bind (nf_nat_inet_fn), then the packet translated by its connection's
-  // binding (nf_nat_packet). Returns the packet as the later stages see it;
-  // nullptr when the kernel drops it: its binding is unknown, or it cannot
-  // be translated.
-  const PacketView* translate(const PacketView& packet, const EvalState& state) {
-    if (!ct_->has_flow) return &packet;
+  // binding (nf_nat_packet), in `packet`, which the later stages see. False
+  // when the kernel drops it: its binding is unknown, or it cannot be
+  // translated.
+  bool translate(WorkingPacket& packet, const EvalState& state) {
+    if (!ct_->has_flow) return true;
     const std::uint8_t manip = nat_manip_of(in_->hook);
     if (state.first_packet_of_connection && (ct_->flow.nat_done & manip) == 0) {
       // A null binding, so that the connection's later packets skip the chains.
@@ -79,21 +77,20 @@ class ConnectionStages {
     }
     if (needs_unknown_binding(ct_->flow, ct_->direction, in_->hook, bindable_)) {
       if (state.nat != nullptr) state.nat->note_unbound_drop();
-      return nullptr;
+      return false;
     }
     const auto translation = nat_translation(in_->hook, ct_->flow, ct_->direction);
-    if (!translation) return &packet;
-    // A packet copied cut short cannot be handed back whole.
-    if (in_->cut_short) return nullptr;
-    rewritten_->assign(packet.bytes.begin(), packet.bytes.end());
+    if (!translation) return true;
+    const bool is_error = is_icmp_error(packet.view());
+    // Null for a packet copied cut short, which cannot be handed back whole.
+    std::vector<std::uint8_t>* bytes = packet.bytes();
+    if (bytes == nullptr) return false;
+    // The copy's checksums are final (WorkingPacket::bytes), so not partial.
     const bool done =
-        is_icmp_error(packet)
-            ? apply_manip_to_icmp_error(*rewritten_, translation->outer, translation->inner)
-            : apply_manip(*rewritten_, translation->outer,
-                          packet.checksum == ChecksumInfo::kPartial);
-    if (!done) return nullptr;
-    translated_ = PacketView::parse(*rewritten_);
-    return &translated_;
+        is_error ? apply_manip_to_icmp_error(*bytes, translation->outer, translation->inner)
+                 : apply_manip(*bytes, translation->outer, /*checksum_partial=*/false);
+    packet.reparse();
+    return done;
   }
 
   // The packet's changes to its connection, made on the copy, written back
@@ -115,8 +112,6 @@ class ConnectionStages {
   const ConnectionTracking* tracking_;
   PacketConntrack* ct_;
   std::uint8_t bindable_;
-  std::vector<std::uint8_t>* rewritten_;
-  PacketView translated_;
   bool connected_ = false;
 };
 
@@ -144,15 +139,19 @@ HookOutcome run_hook(const PipelineRules& rules, const HookPacket& in,
   state.broadcasts = in.broadcasts;
   state.reply = in.reply;
   if (in.reply != nullptr) in.reply->bytes.clear();
+  state.mtus = in.mtus;
+  WorkingPacket working(in.packet, rewritten, in.cut_short);
+  state.working = &working;
 
   std::optional<ConnectionStages> connection;
   if (tracking != nullptr && ruleset.tracks(in.packet.family)) {
-    connection.emplace(rules, in, *tracking, ct, rewritten);
+    connection.emplace(rules, in, *tracking, ct);
     state.conntrack = &ct;
     state.flows = tracking->flows;
     if (ruleset.uses_nat) state.nat = tracking->nat;
   }
-  const PacketView* packet = &in.packet;
+  // What the stages see: the packet, rewritten in place by NAT and the mangle targets.
+  const PacketView& packet = working.view();
   // The stages; a drop ends the packet.
   const auto run_stages = [&]() -> Verdict {
     // A packet arrives with its connection where the hook has no conntrack
@@ -160,30 +159,27 @@ HookOutcome run_hook(const PipelineRules& rules, const HookPacket& in,
     // and a loopback packet coming back in keeps the one it got on its way
     // out (nf_conntrack_in's "previously seen"), so that even raw sees it.
     if (connection && (arrives_tracked(in.hook, in.in_ifindex) || !has_conntrack_stage(in.hook)) &&
-        !connection->connect(*packet, state)) {
+        !connection->connect(packet, state)) {
       return Verdict::kDrop;
     }
     for (const Stage& stage : hook_stages(in.hook)) {
       switch (stage.kind) {
         case StageKind::kTable:
-          if (evaluate_table(ruleset.table(stage.table), *packet, state) == Verdict::kDrop) {
+          if (evaluate_table(ruleset.table(stage.table), packet, state) == Verdict::kDrop) {
             return Verdict::kDrop;
           }
           break;
         case StageKind::kConntrack:
-          if (connection && !connection->connected() && !connection->connect(*packet, state)) {
+          if (connection && !connection->connected() && !connection->connect(packet, state)) {
             return Verdict::kDrop;
           }
           break;
         case StageKind::kNat:
           if (state.first_packet_of_connection &&
-              evaluate_table(ruleset.table(stage.table), *packet, state) == Verdict::kDrop) {
+              evaluate_table(ruleset.table(stage.table), packet, state) == Verdict::kDrop) {
             return Verdict::kDrop;
           }
-          if (connection) {
-            packet = connection->translate(*packet, state);
-            if (packet == nullptr) return Verdict::kDrop;
-          }
+          if (connection && !connection->translate(working, state)) return Verdict::kDrop;
           break;
         case StageKind::kConfirm:
           // The kernel enters a new connection into its table here. The
@@ -198,7 +194,7 @@ HookOutcome run_hook(const PipelineRules& rules, const HookPacket& in,
   out.verdict = run_stages();
   if (connection) connection->settle(out.verdict);
   out.mark = state.mark;
-  if (out.verdict == Verdict::kAccept && packet != &in.packet) out.translated = packet->bytes;
+  if (out.verdict == Verdict::kAccept && working.rewritten()) out.translated = packet.bytes;
   return out;
 }
 

@@ -14,6 +14,7 @@
 #include "conntrack/flow.hpp"
 #include "conntrack/flow_table.hpp"
 #include "conntrack/tracker.hpp"
+#include "extension/working_packet.hpp"
 #include "nat/nat_context.hpp"
 #include "packet/packet.hpp"
 #include "packet/packet_type.hpp"
@@ -54,6 +55,8 @@ struct HookPacket {
   // The subnet broadcasts of the interfaces, for pkttype; null: only
   // 255.255.255.255 is an IPv4 broadcast.
   const SubnetBroadcasts* broadcasts = nullptr;
+  // Interface MTUs, for TCPMSS --clamp-mss-to-pmtu; null when unknown.
+  const InterfaceMtus* mtus = nullptr;
   bool untracked = false;  // made UNTRACKED by the raw table at an earlier hook
   bool cut_short = false;  // the queue copied less than the whole packet
   // The hooks steered for the packet's family: a packet is tracked at the
@@ -71,13 +74,14 @@ struct HookOutcome {
   // The packet's connection as it leaves the hook (state INVALID and no flow
   // when it was not tracked); `connection.notrack`: it is UNTRACKED.
   PacketConntrack connection;
-  // The packet as NAT translated it, to hand back; empty when unchanged.
+  // The packet as NAT or a mangle target rewrote it, to hand back; empty
+  // when unchanged.
   std::span<const std::uint8_t> translated;
 };
 
 // Runs `packet` through the stages of its hook against `rules`. `tracking`
 // null, or a family the ruleset does not track: no connection stages, and
-// the conntrack matches see INVALID. `rewritten` holds the translated packet
+// the conntrack matches see INVALID. `rewritten` holds the rewritten packet
 // that the outcome's `translated` points into.
 HookOutcome run_hook(const PipelineRules& rules, const HookPacket& packet,
                      const ConnectionTracking* tracking, std::vector<std::uint8_t>& rewritten);

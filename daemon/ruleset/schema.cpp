@@ -1,6 +1,7 @@
 #include "ruleset/schema.hpp"
 
 #include <algorithm>
+#include <array>
 #include <map>
 
 #include "extension/description.hpp"
@@ -26,7 +27,7 @@ Json option_schema(const OptionSpec& option, std::span<const Constraint> constra
     schema = Json{{"type", "object"}, {"additionalProperties", false}, {"properties", properties}};
     if (!required.empty()) schema["required"] = required;
     for (const Constraint& c : constraints) {
-      if (c.kind != Constraint::Kind::kExactlyOne) continue;
+      if (c.kind == Constraint::Kind::kAtMostOne) continue;
       Json one = Json::array();
       std::string_view rest = c.keys;
       while (!rest.empty()) {
@@ -34,7 +35,7 @@ Json option_schema(const OptionSpec& option, std::span<const Constraint> constra
         one.push_back(Json{{"required", Json::array({std::string(rest.substr(0, space))})}});
         rest = space == std::string_view::npos ? "" : rest.substr(space + 1);
       }
-      schema["oneOf"] = one;
+      schema[c.kind == Constraint::Kind::kExactlyOne ? "oneOf" : "anyOf"] = one;
     }
   }
   if (!option.doc.empty()) schema["description"] = option.doc;
@@ -73,7 +74,7 @@ Json target_schema() {
         std::any_of(spec->options.begin(), spec->options.end(),
                     [](const OptionSpec& o) { return o.mandatory; }) ||
         std::any_of(spec->constraints.begin(), spec->constraints.end(),
-                    [](const Constraint& c) { return c.kind == Constraint::Kind::kExactlyOne; });
+                    [](const Constraint& c) { return c.kind != Constraint::Kind::kAtMostOne; });
     if (!needs_options) bare.push_back(spec->name);
     if (spec->options.empty()) continue;
     OptionSpec whole{.key = spec->name, .members = spec->options, .doc = spec->summary};
@@ -144,10 +145,9 @@ void describe_option(const OptionSpec& option, std::string& out) {
 
 void describe_constraints(std::span<const Constraint> constraints, std::string& out) {
   for (const Constraint& c : constraints) {
-    out += ".PP\n" +
-           std::string(c.kind == Constraint::Kind::kExactlyOne ? "Exactly one of: "
-                                                               : "At most one of: ") +
-           roff(c.keys) + ".\n";
+    static constexpr std::array<std::string_view, 3> kWords = {
+        "At most one of: ", "Exactly one of: ", "At least one of: "};
+    out += ".PP\n" + std::string(kWords[static_cast<std::size_t>(c.kind)]) + roff(c.keys) + ".\n";
   }
 }
 

@@ -59,6 +59,7 @@ PacketDecision PacketPath::operator()(const QueuedPacket& packet) {
   in.in_interface = in_name.data();
   in.out_interface = out_name.data();
   in.broadcasts = broadcasts_;
+  in.mtus = links_;
   // Rules never see the bit that marks an untracked packet; it stays on the packet.
   const std::uint32_t untracked_bit = packet.mark & untracked_mark_;
   in.mark = packet.mark & ~untracked_bit;

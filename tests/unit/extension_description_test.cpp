@@ -25,7 +25,7 @@ Json example_of(const OptionSpec& option, std::span<const Constraint> constraint
     if (member.mandatory) object[std::string(member.key)] = example_of(member);
   }
   for (const Constraint& c : constraints) {
-    if (c.kind != Constraint::Kind::kExactlyOne) continue;
+    if (c.kind == Constraint::Kind::kAtMostOne) continue;
     const std::string first(c.keys.substr(0, c.keys.find(' ')));
     for (const OptionSpec& member : option.members) {
       if (member.key == first) object[first] = example_of(member);
@@ -130,7 +130,7 @@ TEST(ExtensionDescriptions, EveryTargetBuildsAndSavesFromItsDescription) {
     const Json options = example_of(whole, spec->constraints);
     const Json written = options.empty() ? Json(spec->name) : Json{{spec->name, options}};
     std::unique_ptr<Target> target;
-    ASSERT_NO_THROW(target = build_target(written, Json{{"protocol", "tcp"}}, table))
+    ASSERT_NO_THROW(target = build_target(written, Json{{"protocol", "tcp"}, {"syn", true}}, table))
         << written.dump();
     EXPECT_EQ(target->name(), spec->real_name.empty() ? spec->name : spec->real_name);
     EXPECT_TRUE(target->save().starts_with("-j " + std::string(spec->name))) << target->save();
@@ -139,7 +139,7 @@ TEST(ExtensionDescriptions, EveryTargetBuildsAndSavesFromItsDescription) {
       Json wrong = written.is_object() ? written : Json{{spec->name, Json::object()}};
       wrong[std::string(spec->name)][std::string(option.key)] = Json::array({Json::object()});
       try {
-        build_target(wrong, Json{{"protocol", "tcp"}}, table);
+        build_target(wrong, Json{{"protocol", "tcp"}, {"syn", true}}, table);
         ADD_FAILURE() << "built " << wrong.dump();
       } catch (const FieldError& e) {
         EXPECT_TRUE(e.pointer_suffix.starts_with("/" + std::string(spec->name)))
