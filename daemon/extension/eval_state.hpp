@@ -3,9 +3,11 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string_view>
 
 #include "packet/hooks.hpp"
+#include "packet/log_line.hpp"
 
 namespace verdictd {
 
@@ -15,6 +17,15 @@ class NatContext;
 class RulesetState;
 class ExtensionState;
 class SubnetBroadcasts;
+class LogSink;
+
+// The rule whose target runs, as the chain walk sets it before each target.
+struct RulePlace {
+  TableId table = TableId::kFilter;
+  std::string_view chain;
+  std::uint32_t number = 0;  // 1-based within its chain
+  std::string_view comment;
+};
 
 struct EvalState {
   Hook hook = Hook::kInput;
@@ -43,6 +54,11 @@ struct EvalState {
   // The subnet broadcasts of the interfaces, for pkttype; null: only
   // 255.255.255.255 is an IPv4 broadcast.
   const SubnetBroadcasts* broadcasts = nullptr;
+  // Where LOG hands its lines; null: LOG writes nothing (unit tests).
+  LogSink* log_sink = nullptr;
+  RulePlace rule;
+  // The owner of the local socket the packet belongs to, when it has one.
+  std::optional<SocketOwner> socket_owner;
 };
 
 }  // namespace verdictd

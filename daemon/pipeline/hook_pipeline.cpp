@@ -142,6 +142,8 @@ HookOutcome run_hook(const PipelineRules& rules, const HookPacket& in,
   state.out_ifindex = in.out_ifindex;
   state.mark = in.mark;
   state.broadcasts = in.broadcasts;
+  state.log_sink = in.log_sink;
+  state.socket_owner = in.socket_owner;
 
   std::optional<ConnectionStages> connection;
   if (tracking != nullptr && ruleset.tracks(in.packet.family)) {

@@ -7,6 +7,7 @@
 
 #include <array>
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string_view>
 #include <vector>
@@ -14,6 +15,7 @@
 #include "conntrack/flow.hpp"
 #include "conntrack/flow_table.hpp"
 #include "conntrack/tracker.hpp"
+#include "extension/log_sink.hpp"
 #include "nat/nat_context.hpp"
 #include "packet/packet.hpp"
 #include "packet/packet_type.hpp"
@@ -59,6 +61,8 @@ struct HookPacket {
   // first of them it crosses (tracks_at).
   HookMask steered = kEveryHook;
   ConntrackTime now{};
+  LogSink* log_sink = nullptr;  // where LOG writes; null: nowhere
+  std::optional<SocketOwner> socket_owner;
 };
 
 // What the hook made of the packet.

@@ -37,8 +37,10 @@ struct ConntrackParts {
 // count of the ruleset in force.
 class PacketPath {
  public:
+  // `log`: where LOG rules write, null for nowhere.
   PacketPath(const RulesetHolder& rulesets, const LinkCache& links,
-             const SubnetBroadcasts& broadcasts, Hook hook, ConntrackParts conntrack)
+             const SubnetBroadcasts& broadcasts, Hook hook, ConntrackParts conntrack,
+             LogSink* log = nullptr)
       : rulesets_(&rulesets),
         links_(&links),
         broadcasts_(&broadcasts),
@@ -46,7 +48,8 @@ class PacketPath {
         tracking_{.flows = conntrack.flows, .tracker = conntrack.tracker, .nat = conntrack.nat},
         mirror_(conntrack.mirror),
         untracked_mark_(conntrack.untracked_mark),
-        steered_hooks_(conntrack.steered_hooks) {}
+        steered_hooks_(conntrack.steered_hooks),
+        log_(log) {}
 
   PacketDecision operator()(const QueuedPacket& packet);
   // Where the packet is tracked (tracks_at), what its connection needs
@@ -70,6 +73,7 @@ class PacketPath {
   ConntrackMirror* mirror_;
   std::uint32_t untracked_mark_;
   const std::atomic<FamilyHooks>* steered_hooks_;
+  LogSink* log_;
   std::shared_ptr<const RulesetInForce> in_force_;
   const Ruleset* ruleset_ = nullptr;  // in_force_'s
   std::uint64_t generation_ = 0;      // of in_force_; the holder's start at 1
