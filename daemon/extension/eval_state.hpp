@@ -3,9 +3,11 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string_view>
 
 #include "packet/hooks.hpp"
+#include "packet/log_line.hpp"
 
 namespace verdictd {
 
@@ -30,6 +32,16 @@ class InterfaceMtus {
 
  protected:
   ~InterfaceMtus() = default;
+};
+
+class LogSink;
+
+// The rule whose target runs, as the chain walk sets it before each target.
+struct RulePlace {
+  TableId table = TableId::kFilter;
+  std::string_view chain;
+  std::uint32_t number = 0;  // 1-based within its chain
+  std::string_view comment;
 };
 
 struct EvalState {
@@ -67,6 +79,11 @@ struct EvalState {
   WorkingPacket* working = nullptr;
   // Interface MTUs, for TCPMSS --clamp-mss-to-pmtu; null when unknown.
   const InterfaceMtus* mtus = nullptr;
+  // Where LOG hands its lines; null: LOG writes nothing (unit tests).
+  LogSink* log_sink = nullptr;
+  RulePlace rule;
+  // The owner of the local socket the packet belongs to, when it has one.
+  std::optional<SocketOwner> socket_owner;
 };
 
 }  // namespace verdictd

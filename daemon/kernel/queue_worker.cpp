@@ -186,10 +186,12 @@ void QueueWorker::start() {
   nfq_nlmsg_cfg_put_cmd(message, AF_UNSPEC, NFQNL_CFG_CMD_BIND);
   nfq_nlmsg_cfg_put_params(message, NFQNL_COPY_PACKET, static_cast<int>(options_.copy_range));
   nfq_nlmsg_cfg_put_qmaxlen(message, options_.max_length);
+  // UID_GID: the owner of a packet's local socket, for LOG's --log-uid.
   const std::uint32_t flags =
-      NFQA_CFG_F_GSO | (options_.accept_when_full ? NFQA_CFG_F_FAIL_OPEN : 0U);
+      NFQA_CFG_F_GSO | NFQA_CFG_F_UID_GID | (options_.accept_when_full ? NFQA_CFG_F_FAIL_OPEN : 0U);
   mnl_attr_put_u32(message, NFQA_CFG_FLAGS, htonl(flags));
-  mnl_attr_put_u32(message, NFQA_CFG_MASK, htonl(NFQA_CFG_F_GSO | NFQA_CFG_F_FAIL_OPEN));
+  mnl_attr_put_u32(message, NFQA_CFG_MASK,
+                   htonl(NFQA_CFG_F_GSO | NFQA_CFG_F_UID_GID | NFQA_CFG_F_FAIL_OPEN));
   if (mnl_socket_sendto(socket_->netlink, message, message->nlmsg_len) < 0) {
     const int error = errno;
     socket_.reset();
@@ -406,6 +408,10 @@ std::optional<int> QueueWorker::dispatch(std::span<std::uint8_t> datagram,
     }
     if (attributes[NFQA_IFINDEX_OUTDEV] != nullptr) {
       packet.out_ifindex = ntohl(mnl_attr_get_u32(attributes[NFQA_IFINDEX_OUTDEV]));
+    }
+    if (attributes[NFQA_UID] != nullptr && attributes[NFQA_GID] != nullptr) {
+      packet.socket_owner = SocketOwner{.uid = ntohl(mnl_attr_get_u32(attributes[NFQA_UID])),
+                                        .gid = ntohl(mnl_attr_get_u32(attributes[NFQA_GID]))};
     }
     if (attributes[NFQA_SKB_INFO] != nullptr) {
       const std::uint32_t info = ntohl(mnl_attr_get_u32(attributes[NFQA_SKB_INFO]));

@@ -21,6 +21,7 @@
 #include "conntrack/parking_lot.hpp"
 #include "conntrack/tracker.hpp"
 #include "packet/hooks.hpp"
+#include "packet/log_line.hpp"
 
 namespace verdictd {
 
@@ -34,6 +35,8 @@ struct QueuedPacket {
   bool checksum_not_ready = false;  // NFQA_SKB_CSUMNOTREADY: L4 checksum is partial
   // NFQA_SKB_CSUM_NOTVERIFIED: nobody has checked the L4 checksum yet.
   bool checksum_unverified = false;
+  // NFQA_UID, NFQA_GID: the packet belongs to a local socket.
+  std::optional<SocketOwner> socket_owner;
 };
 
 struct PacketDecision {

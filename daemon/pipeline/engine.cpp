@@ -72,6 +72,10 @@ Verdict evaluate_table(const Table& table, const PacketView& packet, EvalState& 
       }
       if (!rule.target) continue;
       state.extension_state = rule_state.slot(rule.matches.size());
+      state.rule = {.table = table.id,
+                    .chain = chain.name,
+                    .number = static_cast<std::uint32_t>(rule_index),
+                    .comment = rule.comment};
       const TargetAction action = rule.target->apply(packet, state);
       if (action == TargetAction::kAccept) return Verdict::kAccept;
       if (action == TargetAction::kDrop) return Verdict::kDrop;

@@ -142,6 +142,8 @@ HookOutcome run_hook(const PipelineRules& rules, const HookPacket& in,
   state.mtus = in.mtus;
   WorkingPacket working(in.packet, rewritten, in.cut_short);
   state.working = &working;
+  state.log_sink = in.log_sink;
+  state.socket_owner = in.socket_owner;
 
   std::optional<ConnectionStages> connection;
   if (tracking != nullptr && ruleset.tracks(in.packet.family)) {

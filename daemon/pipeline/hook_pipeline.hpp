@@ -7,6 +7,7 @@
 
 #include <array>
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string_view>
 #include <vector>
@@ -15,6 +16,7 @@
 #include "conntrack/flow_table.hpp"
 #include "conntrack/tracker.hpp"
 #include "extension/working_packet.hpp"
+#include "extension/log_sink.hpp"
 #include "nat/nat_context.hpp"
 #include "packet/packet.hpp"
 #include "packet/packet_type.hpp"
@@ -65,6 +67,8 @@ struct HookPacket {
   ConntrackTime now{};
   // Where a REJECT's answer goes (EvalState::reply); null: none is built.
   RejectReply* reply = nullptr;
+  LogSink* log_sink = nullptr;  // where LOG writes; null: nowhere
+  std::optional<SocketOwner> socket_owner;
 };
 
 // What the hook made of the packet.

@@ -30,6 +30,8 @@ using Json = nlohmann::ordered_json;
 // A worker holding a packet this long is stuck; the kernel would hold its
 // queue forever, so the watchdog stops and systemd restarts us.
 constexpr std::chrono::seconds kStallLimit{5};
+// LOG lines waiting for the journal; more are lost and counted.
+constexpr std::size_t kLogQueueLines = 4096;
 constexpr std::chrono::milliseconds kSupervisePeriod{1000};
 // How often a queue another process holds is tried again: soon at first, as a
 // stopping verdictd releases its queues within milliseconds.
@@ -214,6 +216,7 @@ void Daemon::start() {
                                         return addresses_.redirect_address(
                                             ifindex, destination.family, destination);
                                       }});
+  logger_ = std::make_unique<JournalLogger>(kLogQueueLines);
   const ConntrackParts conntrack{.flows = flows_.get(),
                                  .tracker = tracker_.get(),
                                  .mirror = mirror_.get(),
@@ -236,7 +239,8 @@ void Daemon::start() {
       workers_.push_back(std::make_unique<QueueWorker>(
           options, hook,
           PacketPath::handler(std::make_shared<PacketPath>(*rulesets_, links_, addresses_, hook,
-                                                           conntrack, replies_.get())),
+                                                           conntrack, replies_.get(),
+                                                           logger_.get())),
           std::make_unique<ConntrackQuestions>(*mirror_)));
       start_when_free(*workers_.back(), std::chrono::seconds(config_.queue_wait), queue_deadline);
     }
@@ -493,6 +497,7 @@ StatusReport Daemon::report() const {
   if (mirror_) report.mirror = mirror_->stats();
   if (nat_) report.nat = nat_->stats();
   if (bindings_) report.stored_bindings = bindings_->used();
+  if (logger_) report.log = logger_->stats();
   report.restored_bindings = restored_bindings_;
   for (const auto& worker : workers_) {
     report.queues.push_back({worker->queue_number(), worker->hook(), worker->stats(),

@@ -26,6 +26,7 @@
 #include "service/binding_store.hpp"
 #include "service/config.hpp"
 #include "service/control_server.hpp"
+#include "service/journal_logger.hpp"
 #include "service/ruleset_holder.hpp"
 #include "service/status.hpp"
 
@@ -105,6 +106,8 @@ class Daemon {
   std::unique_ptr<SteeringWatch> steering_watch_;
   std::jthread steering_watcher_;
   std::atomic<std::uint64_t> steering_repairs_{0};
+  // Before workers_, so that it outlives the packet paths that write to it.
+  std::unique_ptr<JournalLogger> logger_;
   std::vector<std::unique_ptr<QueueWorker>> workers_;
   std::unique_ptr<ControlServer> control_;
   // Lock order: daemon/LOCKING.md.

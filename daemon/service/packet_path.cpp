@@ -66,6 +66,8 @@ PacketDecision PacketPath::operator()(const QueuedPacket& packet) {
   in.untracked = untracked_bit != 0;
   in.steered = steered_hooks_->load(std::memory_order_relaxed)[in.packet.family];
   in.reply = replies_ != nullptr ? &reply_ : nullptr;
+  in.log_sink = log_;
+  in.socket_owner = packet.socket_owner;
 
   const HookOutcome outcome =
       run_hook(rules_, in, tracking_.tracker != nullptr ? &tracking_ : nullptr, rewritten_);

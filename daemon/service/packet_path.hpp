@@ -38,10 +38,11 @@ struct ConntrackParts {
 // count of the ruleset in force.
 class PacketPath {
  public:
-  // `replies` sends REJECT's answers; null: none is built.
+  // `replies` sends REJECT's answers; null: none is built. `log`: where LOG
+  // rules write, null for nowhere.
   PacketPath(const RulesetHolder& rulesets, const LinkCache& links,
              const SubnetBroadcasts& broadcasts, Hook hook, ConntrackParts conntrack,
-             const ReplySender* replies = nullptr)
+             const ReplySender* replies = nullptr, LogSink* log = nullptr)
       : rulesets_(&rulesets),
         links_(&links),
         broadcasts_(&broadcasts),
@@ -50,7 +51,8 @@ class PacketPath {
         mirror_(conntrack.mirror),
         untracked_mark_(conntrack.untracked_mark),
         steered_hooks_(conntrack.steered_hooks),
-        replies_(replies) {
+        replies_(replies),
+        log_(log) {
     if (replies_ != nullptr) reply_.hop_limits = replies_->hop_limits();
   }
 
@@ -83,6 +85,7 @@ class PacketPath {
   std::vector<std::uint8_t> rewritten_;  // the translated packet handed back (NAT)
   const ReplySender* replies_;
   RejectReply reply_;  // a REJECT's answer to the packet being decided
+  LogSink* log_;
 };
 
 }  // namespace verdictd

@@ -37,7 +37,9 @@ std::string conntrack_text(const StatusReport& report) {
          field("expectations", m.expectations) + field("divergences", f.divergences) + "\nnat" +
          field("bindings", report.nat.bindings) + field("exhausted", report.nat.exhausted) +
          field("stored", report.stored_bindings) + field("restored", report.restored_bindings) +
-         field("unbound_drops", report.nat.unbound_drops);
+         field("unbound_drops", report.nat.unbound_drops) + "\nlog" +
+         field("written", report.log.written) + field("to_stderr", report.log.to_stderr) +
+         field("lost", report.log.lost);
 }
 
 }  // namespace

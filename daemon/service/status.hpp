@@ -10,6 +10,7 @@
 #include "kernel/queue_worker.hpp"
 #include "kernel/steering.hpp"
 #include "nat/nat_binder.hpp"
+#include "service/journal_logger.hpp"
 #include "service/ruleset_holder.hpp"
 
 namespace verdictd {
@@ -54,6 +55,7 @@ struct StatusReport {
   NatBinder::Stats nat;
   std::size_t stored_bindings = 0;    // in the binding store now
   std::size_t restored_bindings = 0;  // given back to the kernel's connections at start
+  LoggerStats log;                    // the LOG target's lines
 };
 
 // Several lines: ruleset, last reload, steering, health, then a table of the

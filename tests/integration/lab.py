@@ -326,7 +326,9 @@ class Verdictd:
 
     _count = 0
 
-    def __init__(self, lab, ruleset, args, config):
+    def __init__(self, lab, ruleset, args, config, wrapper=()):
+        """`wrapper`: a command the router's `ip netns exec` runs under
+        (nsenter into another mount namespace, say)."""
         Verdictd._count += 1
         self.lab = lab
         base = os.path.join(lab.tmp, f"verdictd{Verdictd._count}")
@@ -355,7 +357,7 @@ class Verdictd:
             args += ["--steering", steering]
         env = dict(os.environ, NOTIFY_SOCKET=self.notify_path)
         with open(self.log_path, "w") as log:
-            self.proc = subprocess.Popen(lab.ns[ROUTER].exec_args(args), stdout=log,
+            self.proc = subprocess.Popen([*wrapper, *lab.ns[ROUTER].exec_args(args)], stdout=log,
                                          stderr=subprocess.STDOUT, env=env)
         lab.processes.append(self.proc)
 

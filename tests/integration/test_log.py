@@ -1,0 +1,306 @@
+"""The LOG target against the kernel's: the same hand-made packets (every
+byte fixed: TCP with options and every flag, UDP, IPv4 options, fragments,
+ICMP and ICMPv6 errors quoting a packet, IPv6 extension headers) go from
+the client through the router to an address nobody answers, and the router
+logs them in FORWARD (all options; --log-macdecode), mangle POSTROUTING
+and, for datagrams the router sends itself as another user, OUTPUT with
+--log-uid. First the kernel's iptables logs them (read from dmesg, with
+net.netfilter.nf_log_all_netns=1 for the lab's namespace), then verdictd,
+into a systemd-journald this test starts in a mount namespace of its own
+(its sockets and files on tmpfs there; read with `journalctl -o json`).
+Every MESSAGE must be the kernel's line, byte for byte.
+
+The one field that may differ: MAC= (and MACSRC=/MACDST=/MACPROTO= with
+--log-macdecode) on the input hooks. NFQUEUE does not hand the link-layer
+header over, so verdictd writes it as the kernel does for a packet without
+one ("MAC= ", nothing with --log-macdecode); lines of FORWARD are compared
+with that field taken out, and counted apart.
+"""
+# ctest labels: log
+
+import json
+import os
+import re
+import socket
+import struct
+import subprocess
+import time
+import unittest
+
+from lab import ADDR, CLIENT, ROUTER, Verdictd, run
+from oracle import LabTestCase
+
+DEAD = {4: "10.2.0.99", 6: "fd02::99"}  # on the server's link; no one answers for it
+SETTLE = 1.0  # seconds for the last lines to be written
+NF_LOG_ALL_NETNS = "/proc/sys/net/netfilter/nf_log_all_netns"
+MAC_FIELDS = re.compile(r"MAC=\S* |MACSRC=\S+ MACDST=\S+ MACPROTO=\S+ ")
+
+
+def checksum(data):
+    if len(data) % 2:
+        data += b"\0"
+    total = sum(struct.unpack(f"!{len(data) // 2}H", data))
+    while total >> 16:
+        total = (total & 0xFFFF) + (total >> 16)
+    return ~total & 0xFFFF
+
+
+def ipv4(proto, payload, src, dst, ident, ttl=64, tos=0, frag=0, options=b""):
+    """An IPv4 header (raw sockets fill in the checksum) and its payload."""
+    words = 5 + len(options) // 4
+    return struct.pack("!BBHHHBBH4s4s", 0x40 | words, tos, words * 4 + len(payload), ident,
+                       frag, ttl, proto, 0, socket.inet_aton(src),
+                       socket.inet_aton(dst)) + options + payload
+
+
+def ipv6(next_header, payload, src, dst, traffic_class=0, flow=0, hops=64):
+    first = 0x60000000 | traffic_class << 20 | flow
+    return struct.pack("!IHBB16s16s", first, len(payload), next_header, hops,
+                       socket.inet_pton(socket.AF_INET6, src),
+                       socket.inet_pton(socket.AF_INET6, dst)) + payload
+
+
+def tcp(sport, dport, seq, ack, flags, options=b"", reserved=0, window=29200, urgent=0,
+        data=b""):
+    words = 5 + len(options) // 4
+    return struct.pack("!HHIIBBHHH", sport, dport, seq, ack, words << 4 | reserved, flags,
+                       window, 0, urgent) + options + data
+
+
+def udp(sport, dport, data=b""):
+    return struct.pack("!HHHH", sport, dport, 8 + len(data), 0) + data
+
+
+def icmp(kind, code, rest, body=b""):
+    message = struct.pack("!BBH", kind, code, 0) + rest + body
+    return message[:2] + struct.pack("!H", checksum(message)) + message[4:]
+
+
+SYN_OPTIONS = bytes([2, 4, 5, 0xb4, 4, 2, 8, 10, 0, 0, 0, 1, 0, 0, 0, 0, 1, 3, 3, 7])
+
+
+def probes():
+    """(family, packet) for each hand-made packet, from the client to DEAD."""
+    c4, d4, c6, d6 = ADDR[(CLIENT, 4)], DEAD[4], ADDR[(CLIENT, 6)], DEAD[6]
+    quoted_udp4 = ipv4(17, udp(53, 5000, b"abcd"), d4, c4, 0x0101)[:28]
+    quoted_tcp4 = ipv4(6, tcp(80, 40000, 7, 0, 0x12), d4, c4, 0x0202, frag=0x4000)[:28]
+    quoted_udp6 = ipv6(17, udp(53, 5000, b"abcd"), d6, c6)[:48]
+    quoted_tcp6 = ipv6(6, tcp(80, 40000, 7, 0, 0x12), d6, c6)[:48]
+    hop_by_hop = bytes([60, 0, 1, 4, 0, 0, 0, 0])  # then destination options
+    destination = bytes([17, 0, 1, 4, 0, 0, 0, 0])  # then UDP
+    return [
+        (4, ipv4(6, tcp(40000, 22, 0x01020304, 0, 0x02, SYN_OPTIONS), c4, d4, 0x1111,
+                 tos=0x10, frag=0x4000)),
+        (4, ipv4(6, tcp(40001, 80, 5, 6, 0xff, reserved=0x0f, urgent=5, data=b"x"), c4, d4,
+                 0x1112, tos=0xb8)),
+        (4, ipv4(17, udp(5000, 53, b"abcd"), c4, d4, 0x2222,
+                 options=bytes([0x94, 4, 0, 0, 1, 1, 1, 0]))),
+        (4, ipv4(17, udp(5000, 54, b"marked"), c4, d4, 0x3333, ttl=3)),
+        (4, ipv4(1, icmp(3, 3, b"\0\0\0\0", quoted_udp4), c4, d4, 0x4444)),
+        (4, ipv4(1, icmp(3, 4, struct.pack("!HH", 0, 1400), quoted_tcp4), c4, d4, 0x4445)),
+        (4, ipv4(1, icmp(8, 0, struct.pack("!HH", 0x4242, 3), b"ping"), c4, d4, 0x4446)),
+        (4, ipv4(17, udp(5000, 55, b"first fragment") + b"..", c4, d4, 0x5555, frag=0x2000)),
+        (4, ipv4(17, b"later fragment", c4, d4, 0x5555, frag=3)),
+        (4, ipv4(6, b"short tcp!", c4, d4, 0x6666)),
+        (6, ipv6(6, tcp(40000, 22, 0x01020304, 0, 0x02, SYN_OPTIONS), c6, d6,
+                 traffic_class=0x20, flow=0x12345)),
+        (6, ipv6(0, hop_by_hop + destination + udp(5000, 53, b"abcd"), c6, d6)),
+        (6, ipv6(44, struct.pack("!BBHI", 17, 0, 1, 0xabcd0123) + udp(5000, 55, b"first"),
+                 c6, d6)),
+        (6, ipv6(44, struct.pack("!BBHI", 17, 0, 16, 0xabcd0123) + b"later", c6, d6)),
+        (6, ipv6(58, icmp(2, 0, struct.pack("!I", 1280), quoted_udp6), c6, d6)),
+        (6, ipv6(58, icmp(1, 4, b"\0\0\0\0", quoted_tcp6), c6, d6)),
+        (6, ipv6(58, icmp(128, 0, struct.pack("!HH", 0x4242, 3), b"ping"), c6, d6)),
+    ]
+
+
+# Sent from the router by another user, through a raw socket so that every
+# byte is fixed (a datagram socket picks its IPv4 ID and IPv6 flow label at
+# random): OUTPUT's --log-uid names the socket's owner.
+OWN_PACKETS = """
+import socket, sys
+for family, address, packet in ((socket.AF_INET, *sys.argv[1:3]), (socket.AF_INET6, *sys.argv[3:5])):
+    socket.socket(family, socket.SOCK_RAW, socket.IPPROTO_RAW).sendto(bytes.fromhex(packet),
+                                                                      (address, 0))
+"""
+
+
+def own_packets():
+    r4, c4, r6, c6 = (ADDR[(ROUTER, 4)], ADDR[(CLIENT, 4)], ADDR[(ROUTER, 6)],
+                      ADDR[(CLIENT, 6)])
+    return [c4, ipv4(17, udp(9998, 9999, b"own"), r4, c4, 0x7777).hex(),
+            c6, ipv6(17, udp(9998, 9999, b"own"), r6, c6, flow=0x54321).hex()]
+
+
+def log_rule(prefix, source, **options):
+    return {"match": {"source": source},
+            "target": {"LOG": {"log_prefix": prefix, **options}}}
+
+
+def ruleset(tag):
+    every = {"log_tcp_sequence": True, "log_tcp_options": True, "log_ip_options": True,
+             "log_uid": True}
+    forward, postrouting, output = [], [], []
+    # Only the client's packets: the router's own (neighbour discovery, its
+    # ICMP errors about DEAD) differ from run to run.
+    for family in (4, 6):
+        net = ADDR[(CLIENT, family)]
+        forward += [log_rule(f"{tag} f{family}a ", net, log_level="info", **every),
+                    log_rule(f"{tag} f{family}b ", net, log_macdecode=True)]
+        postrouting.append(log_rule(f"{tag} p{family} ", net, log_level="debug",
+                                    log_ip_options=True))
+        output.append(log_rule(f"{tag} o{family} ", net, log_level="info", **every))
+    return {"tables": {
+        "mangle": {
+            "PREROUTING": {"rules": [{"match": {"protocol": "udp", "dport": 54},
+                                      "target": {"MARK": {"set_mark": 42}}}]},
+            "POSTROUTING": {"rules": postrouting}},
+        "filter": {
+            "FORWARD": {"rules": forward},
+            "OUTPUT": {"rules": output + [
+                {"match": {"protocol": "udp", "dport": 9999},
+                 "target": {"LOG": {"log_prefix": f"{tag} u ", "log_uid": True,
+                                    "log_level": "notice"}}}]}}}}
+
+
+class Journald:
+    """systemd-journald in the router's network namespace and a mount
+    namespace of its own, where /run/systemd, /run/log and /var/log/journal
+    are fresh tmpfs: nothing of the machine's is read or written. It needs
+    a cgroup file system at /sys/fs/cgroup, which `ip netns exec` leaves out
+    (it mounts a fresh /sys): the unified hierarchy is mounted there, in that
+    namespace only. Programs log to it when run under `wrapper`."""
+
+    SCRIPT = """set -e
+mount -t tmpfs -o mode=0755 tmpfs /run/systemd
+mount -t tmpfs -o mode=0755 tmpfs /run/log
+mount -t tmpfs -o mode=0755 tmpfs /var/log/journal
+mount -t cgroup2 cgroup2 /sys/fs/cgroup
+mkdir -p /run/systemd/journal /run/systemd/journald.conf.d
+printf '[Journal]\\nStorage=volatile\\nReadKMsg=no\\nForwardToSyslog=no\\nForwardToKMsg=no\\n\
+ForwardToConsole=no\\nForwardToWall=no\\nRateLimitIntervalSec=0\\n' \
+  > /run/systemd/journald.conf.d/test.conf
+exec /lib/systemd/systemd-journald
+"""
+
+    def __init__(self, lab):
+        # ip netns exec and unshare exec what they run: the pid is journald's.
+        self.proc = subprocess.Popen(
+            lab.ns[ROUTER].exec_args(["unshare", "-m", "--propagation", "private",
+                                      "sh", "-c", self.SCRIPT]),
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        lab.processes.append(self.proc)
+        self.wrapper = ["nsenter", "-t", str(self.proc.pid), "-m", "--"]
+        deadline = time.monotonic() + 10
+        while run([*self.wrapper, "test", "-S", "/run/systemd/journal/socket"],
+                  check=False).returncode != 0:
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("systemd-journald did not start")
+            time.sleep(0.1)
+
+    def entries(self):
+        out = run([*self.wrapper, "journalctl", "-o", "json", "--no-pager",
+                   "SYSLOG_IDENTIFIER=verdictd"], check=False).stdout
+        return [json.loads(line) for line in out.splitlines() if line.strip()]
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(timeout=10)
+
+
+def kernel_lines(tag):
+    """The kernel's LOG lines of this test, oldest first."""
+    out = run(["dmesg", "-t"]).stdout
+    return [line[line.index(tag):] for line in out.splitlines() if tag in line]
+
+
+class LogTest(LabTestCase):
+
+    def setUp(self):
+        super().setUp()
+        self.tag = self.lab.id  # unique among the machine's ring buffer
+        self.path = os.path.join(self.lab.tmp, "log.json")
+        with open(self.path, "w") as f:
+            json.dump(ruleset(self.tag), f)
+
+    def send_probes(self):
+        # From the client (FORWARD, POSTROUTING), then the same from the
+        # router itself (OUTPUT, POSTROUTING: no input device, no MAC=).
+        for where in (CLIENT, ROUTER):
+            for family, packet in probes():
+                fam = socket.AF_INET if family == 4 else socket.AF_INET6
+                s = self.lab.ns[where].socket(fam, socket.SOCK_RAW, socket.IPPROTO_RAW)
+                try:
+                    s.sendto(packet, (DEAD[family], 0))
+                finally:
+                    s.close()
+        self.lab.ns[ROUTER].run(
+            ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+             "--inh-caps=+net_raw", "--ambient-caps=+net_raw", "/usr/bin/python3", "-c",
+             OWN_PACKETS, *own_packets()])
+        time.sleep(SETTLE)
+
+    def kernel_run(self):
+        with open(NF_LOG_ALL_NETNS) as f:
+            old = f.read().strip()
+        with open(NF_LOG_ALL_NETNS, "w") as f:
+            f.write("1")
+        try:
+            self.lab.kernel_load(self.path)
+            self.send_probes()
+        finally:
+            with open(NF_LOG_ALL_NETNS, "w") as f:
+                f.write(old)
+            self.lab.kernel_reset()
+        return kernel_lines(self.tag)
+
+    def test_messages_are_the_kernels(self):
+        expected = self.kernel_run()
+        self.assertEqual(len([l for l in expected if f"{self.tag} u " in l]), 2, expected)
+        journald = Journald(self.lab)
+        self.addCleanup(journald.stop)
+        daemon = Verdictd(self.lab, self.path, (), None, wrapper=journald.wrapper)
+        self.daemons.append(daemon)
+        daemon.wait_ready()
+        self.send_probes()
+        entries = [e for e in journald.entries() if self.tag in e.get("MESSAGE", "")]
+        got = [e["MESSAGE"] for e in entries]
+        status = daemon.ctl("status").stdout
+        self.assertIn(f"log written={len(got)} to_stderr=0 lost=0", status)
+
+        exact = [l for l in expected if " MAC" not in l and "MACSRC" not in l]
+        mac = [l for l in expected if l not in exact]
+        self.assertEqual(sorted(l for l in got if l in exact), sorted(exact))
+        self.assertEqual(sorted(MAC_FIELDS.sub("", l) for l in got if l not in exact),
+                         sorted(MAC_FIELDS.sub("", l) for l in mac))
+        print(f"\nLOG: {len(exact)} of {len(expected)} kernel lines equal byte for byte; "
+              f"the other {len(mac)} (packets that came in on a device) equal but for the "
+              f"link-layer header NFQUEUE does not give (MAC=, MACSRC=/MACDST=/MACPROTO=)")
+        self.assertGreater(len(exact), len(probes()) * 2)
+
+        # The structured fields of one line.
+        own = [e for e in entries if f"{self.tag} u " in e["MESSAGE"]]
+        self.assertEqual(len(own), 2)
+        self.assertIn("UID=65534 GID=65534 ", own[0]["MESSAGE"])
+        fields = {k: v for k, v in own[0].items() if k.startswith("VERDICTD_")}
+        self.assertEqual(fields, {
+            "VERDICTD_TABLE": "filter", "VERDICTD_CHAIN": "OUTPUT", "VERDICTD_RULE": "3",
+            "VERDICTD_HOOK": "OUTPUT", "VERDICTD_SRC": own[0]["VERDICTD_SRC"],
+            "VERDICTD_DST": ADDR[(CLIENT, 4)], "VERDICTD_PROTO": "udp",
+            "VERDICTD_SPT": "9998", "VERDICTD_DPT": "9999"})
+        self.assertEqual(own[0]["PRIORITY"], "5")
+        self.assertEqual(own[0]["SYSLOG_IDENTIFIER"], "verdictd")
+
+    def test_without_a_journal_lines_go_to_stderr(self):
+        # The machine runs no journald: verdictd's sd_journal_sendv finds no socket.
+        daemon = self.start_verdictd(self.path)
+        self.send_probes()
+        lines = [l for l in daemon.read_log().splitlines() if f"{self.tag} u " in l]
+        self.assertEqual(len(lines), 2, daemon.read_log() + daemon.ctl("status").stdout)
+        self.assertTrue(lines[0].startswith(f"{self.tag} u IN= OUT=lan0 SRC=10.1.0.1 "), lines)
+        self.assertRegex(daemon.ctl("status").stdout, r"log written=0 to_stderr=\d+ lost=0")
+
+
+if __name__ == "__main__":
+    unittest.main()
