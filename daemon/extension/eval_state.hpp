@@ -44,6 +44,24 @@ struct RulePlace {
   std::string_view comment;
 };
 
+struct PacketTrace;
+
+// What dropped a packet, for `verdictctl drops`.
+struct DropCause {
+  enum class Kind : std::uint8_t {
+    kNone,
+    kRule,       // a rule's target (DROP, REJECT, ...)
+    kPolicy,     // a built-in chain's policy
+    kHotdrop,    // a match could not read the header it needs (the kernel's hotdrop)
+    kTableFull,  // a new connection with the flow table full
+    kNat,        // its connection's binding is unknown, or it cannot be translated
+  };
+  Kind kind = Kind::kNone;
+  TableId table = TableId::kFilter;
+  int chain = -1;          // index into the table's chains, for kRule and kPolicy
+  std::uint32_t rule = 0;  // 1-based, for kRule
+};
+
 struct EvalState {
   Hook hook = Hook::kInput;
   std::string_view in_interface;           // empty when the hook has none
@@ -82,6 +100,9 @@ struct EvalState {
   // Where LOG hands its lines; null: LOG writes nothing (unit tests).
   LogSink* log_sink = nullptr;
   RulePlace rule;
+  // Who follows the packet (extension/packet_trace.hpp); null: nobody can.
+  PacketTrace* trace = nullptr;
+  DropCause dropped_by;  // set when a stage drops the packet
   // The owner of the local socket the packet belongs to, when it has one.
   std::optional<SocketOwner> socket_owner;
 };

@@ -67,7 +67,7 @@ class ConnectionStages {
   // binding (nf_nat_packet), in `packet`, which the later stages see. False
   // when the kernel drops it: its binding is unknown, or it cannot be
   // translated.
-  bool translate(WorkingPacket& packet, const EvalState& state) {
+  bool translate(WorkingPacket& packet, EvalState& state) {
     if (!ct_->has_flow) return true;
     const std::uint8_t manip = nat_manip_of(in_->hook);
     if (state.first_packet_of_connection && (ct_->flow.nat_done & manip) == 0) {
@@ -77,6 +77,7 @@ class ConnectionStages {
     }
     if (needs_unknown_binding(ct_->flow, ct_->direction, in_->hook, bindable_)) {
       if (state.nat != nullptr) state.nat->note_unbound_drop();
+      state.dropped_by = {.kind = DropCause::Kind::kNat, .table = TableId::kNat};
       return false;
     }
     const auto translation = nat_translation(in_->hook, ct_->flow, ct_->direction);
@@ -84,13 +85,23 @@ class ConnectionStages {
     const bool is_error = is_icmp_error(packet.view());
     // Null for a packet copied cut short, which cannot be handed back whole.
     std::vector<std::uint8_t>* bytes = packet.bytes();
-    if (bytes == nullptr) return false;
     // The copy's checksums are final (WorkingPacket::bytes), so not partial.
     const bool done =
-        is_error ? apply_manip_to_icmp_error(*bytes, translation->outer, translation->inner)
-                 : apply_manip(*bytes, translation->outer, /*checksum_partial=*/false);
-    packet.reparse();
-    return done;
+        bytes != nullptr &&
+        (is_error ? apply_manip_to_icmp_error(*bytes, translation->outer, translation->inner)
+                  : apply_manip(*bytes, translation->outer, /*checksum_partial=*/false));
+    if (bytes != nullptr) packet.reparse();
+    if (!done) {
+      state.dropped_by = {.kind = DropCause::Kind::kNat, .table = TableId::kNat};
+      return false;
+    }
+    if (state.trace != nullptr && state.trace->recording()) {
+      state.trace->steps.push_back({.kind = TraceStepKind::kTranslated,
+                                    .table = TableId::kNat,
+                                    .outcome = TraceOutcome::kContinue,
+                                    .after = PacketFacts::of(packet.view(), state.mark)});
+    }
+    return true;
   }
 
   // The packet's changes to its connection, made on the copy, written back
@@ -145,6 +156,19 @@ HookOutcome run_hook(const PipelineRules& rules, const HookPacket& in,
   state.log_sink = in.log_sink;
   state.socket_owner = in.socket_owner;
 
+  if (in.trace != nullptr) {
+    PacketTrace& trace = *in.trace;
+    trace.steps.clear();
+    for (const TraceSelection& selection : in.trace_selections) {
+      if (selection.selector->selects(in.packet, state)) trace.readers |= selection.reader;
+    }
+    trace.hook = in.hook;
+    trace.in_interface = in.in_interface;
+    trace.out_interface = in.out_interface;
+    trace.arrived = PacketFacts::of(in.packet, in.mark);
+    state.trace = &trace;
+  }
+
   std::optional<ConnectionStages> connection;
   if (tracking != nullptr && ruleset.tracks(in.packet.family)) {
     connection.emplace(rules, in, *tracking, ct);
@@ -162,6 +186,7 @@ HookOutcome run_hook(const PipelineRules& rules, const HookPacket& in,
     // out (nf_conntrack_in's "previously seen"), so that even raw sees it.
     if (connection && (arrives_tracked(in.hook, in.in_ifindex) || !has_conntrack_stage(in.hook)) &&
         !connection->connect(packet, state)) {
+      state.dropped_by = {.kind = DropCause::Kind::kTableFull};
       return Verdict::kDrop;
     }
     for (const Stage& stage : hook_stages(in.hook)) {
@@ -173,6 +198,7 @@ HookOutcome run_hook(const PipelineRules& rules, const HookPacket& in,
           break;
         case StageKind::kConntrack:
           if (connection && !connection->connected() && !connection->connect(packet, state)) {
+            state.dropped_by = {.kind = DropCause::Kind::kTableFull};
             return Verdict::kDrop;
           }
           break;
@@ -196,6 +222,8 @@ HookOutcome run_hook(const PipelineRules& rules, const HookPacket& in,
   out.verdict = run_stages();
   if (connection) connection->settle(out.verdict);
   out.mark = state.mark;
+  out.dropped_by = state.dropped_by;
+  if (state.trace != nullptr) state.trace->accepted = out.verdict == Verdict::kAccept;
   if (out.verdict == Verdict::kAccept && working.rewritten()) out.translated = packet.bytes;
   return out;
 }

@@ -16,12 +16,14 @@
 #include "conntrack/flow_table.hpp"
 #include "conntrack/tracker.hpp"
 #include "extension/log_sink.hpp"
+#include "extension/packet_trace.hpp"
 #include "extension/working_packet.hpp"
 #include "nat/nat_context.hpp"
 #include "packet/packet.hpp"
 #include "packet/packet_type.hpp"
 #include "packet/reject_reply.hpp"
 #include "pipeline/engine.hpp"
+#include "pipeline/trace_selector.hpp"
 #include "ruleset/model.hpp"
 #include "ruleset/rule_state.hpp"
 
@@ -69,6 +71,11 @@ struct HookPacket {
   RejectReply* reply = nullptr;
   LogSink* log_sink = nullptr;  // where LOG writes; null: nowhere
   std::optional<SocketOwner> socket_owner;
+  // Where the hook records the packet's trace, its `readers` set by the
+  // caller when the packet is followed from an earlier hook; the selections
+  // add theirs, and a TRACE rule its own. Null: the packet cannot be traced.
+  PacketTrace* trace = nullptr;
+  std::span<const TraceSelection> trace_selections;
 };
 
 // What the hook made of the packet.
@@ -81,6 +88,7 @@ struct HookOutcome {
   // The packet as NAT or a mangle target rewrote it, to hand back; empty
   // when unchanged.
   std::span<const std::uint8_t> translated;
+  DropCause dropped_by;  // what dropped it, when the verdict is kDrop
 };
 
 // Runs `packet` through the stages of its hook against `rules`. `tracking`

@@ -453,6 +453,29 @@ class Builder {
   std::vector<std::string> match_keys_;  // of the rule being built, in evaluation order
 };
 
+// Where each chain and rule of a built ruleset is written: one scan of the
+// text, down to /tables/TABLE/CHAIN/rules/N.
+void locate_rules(Ruleset& ruleset, std::string_view text) {
+  constexpr std::size_t kRuleDepth = 5;
+  Chain* chain = nullptr;  // the chain of the path last visited
+  visit_positions(text, kRuleDepth, [&](const std::vector<std::string>& path, TextPosition at) {
+    if (path.size() < 3 || path[0] != "tables") return;
+    if (path.size() == 3) {
+      chain = nullptr;
+      const auto id = table_from_name(path[1]);
+      if (!id) return;
+      for (Chain& c : ruleset.tables[static_cast<std::size_t>(*id)].chains) {
+        if (c.name == path[2]) chain = &c;
+      }
+      if (chain != nullptr) chain->position = at;
+      return;
+    }
+    if (chain == nullptr || path.size() != kRuleDepth || path[3] != "rules") return;
+    const std::size_t index = std::stoul(path[4]);
+    if (index < chain->rules.size()) chain->rules[index].position = at;
+  });
+}
+
 }  // namespace
 
 std::shared_ptr<Ruleset> load_ruleset_document(const JsonDocument& document) {
@@ -463,6 +486,7 @@ std::shared_ptr<Ruleset> load_ruleset_document(const JsonDocument& document) {
   } catch (const Builder::Failure& f) {
     throw document.error_at(f.pointer, f.message);
   }
+  locate_rules(*ruleset, document.text());
   return ruleset;
 }
 

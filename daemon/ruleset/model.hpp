@@ -13,6 +13,7 @@
 #include "extension/match.hpp"
 #include "extension/target.hpp"
 #include "packet/hooks.hpp"
+#include "text/json_position.hpp"
 
 namespace verdictd {
 
@@ -26,6 +27,7 @@ struct Rule {
   bool is_goto = false;
   std::optional<Family> family;  // set when a match names one family
   std::string identity;          // canonical JSON of the rule: same identity, same state
+  TextPosition position;         // where it is written in the ruleset file, for traces
 
   // A match or the target reads or changes the packet's connection.
   [[nodiscard]] bool reads_connection() const {
@@ -48,6 +50,7 @@ struct Chain {
   std::array<ChainPolicy, kFamilyCount> policies{};
   std::vector<Rule> rules;
   HookMask reached_from = 0;  // hooks whose built-in chains reach this chain
+  TextPosition position;      // where it is written (line 1 when it is not), for traces
 
   [[nodiscard]] const ChainPolicy& policy(Family f) const { return policies[family_index(f)]; }
   ChainPolicy& policy(Family f) { return policies[family_index(f)]; }

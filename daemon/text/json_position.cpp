@@ -60,6 +60,37 @@ class Scanner {
     return pos_;
   }
 
+  // Visits the value at pos_ and, while `path` is shorter than max_depth,
+  // the members or elements inside it; the recursion is bounded by max_depth.
+  void visit(std::size_t max_depth, std::vector<std::string>& path,
+             const std::function<void(std::size_t offset)>& at) {
+    skip_space();
+    at(pos_);
+    const char c = peek();
+    if (path.size() >= max_depth || (c != '{' && c != '[')) {
+      skip_value();
+      return;
+    }
+    ++pos_;
+    for (std::size_t index = 0;; ++index) {
+      skip_space();
+      if (peek() == '}' || peek() == ']' || pos_ >= text_.size()) break;
+      if (c == '{') {
+        path.push_back(read_string());
+        skip_space();
+        ++pos_;  // ':'
+      } else {
+        path.push_back(std::to_string(index));
+      }
+      visit(max_depth, path, at);
+      path.pop_back();
+      skip_space();
+      if (peek() != ',') break;
+      ++pos_;
+    }
+    ++pos_;  // the closing bracket
+  }
+
   std::optional<DuplicateKey> find_duplicate() {
     std::vector<Open> open;
     skip_space();
@@ -317,6 +348,26 @@ std::size_t offset_of_depth(std::string_view text, std::size_t depth) {
     }
   }
   return text.size();
+}
+
+void visit_positions(std::string_view text, std::size_t max_depth,
+                     const std::function<void(const std::vector<std::string>& path,
+                                              TextPosition position)>& visit) {
+  std::vector<std::string> path;
+  // Offsets ascend: each position is counted on from the one before.
+  std::size_t counted = 0;
+  TextPosition pos;
+  Scanner(text).visit(max_depth, path, [&](std::size_t offset) {
+    for (; counted < offset; ++counted) {
+      if (text[counted] == '\n') {
+        ++pos.line;
+        pos.column = 1;
+      } else {
+        ++pos.column;
+      }
+    }
+    visit(path, pos);
+  });
 }
 
 TextPosition position_of_pointer(std::string_view text, std::string_view pointer) {

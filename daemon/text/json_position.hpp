@@ -4,9 +4,11 @@
 #pragma once
 
 #include <cstddef>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace verdictd {
 
@@ -21,6 +23,14 @@ TextPosition position_of_offset(std::string_view text, std::size_t offset);
 // for a pointer that reaches no value, the position of its deepest existing
 // parent.
 TextPosition position_of_pointer(std::string_view text, std::string_view pointer);
+
+// Calls `visit` with the path (object keys and array indexes, decoded) and
+// position of every value of well-formed JSON text nested at most
+// `max_depth` deep (the root is depth 0), in one scan of the text: the
+// loader locates every rule at once, for traces.
+void visit_positions(std::string_view text, std::size_t max_depth,
+                     const std::function<void(const std::vector<std::string>& path,
+                                              TextPosition position)>& visit);
 
 // The JSON pointer form of one object key ("~" and "/" escaped).
 std::string json_pointer_token(std::string_view key);
