@@ -69,8 +69,28 @@ PacketDecision PacketPath::operator()(const QueuedPacket& packet) {
   in.log_sink = log_;
   in.socket_owner = packet.socket_owner;
 
+  // Followed packets: selected here, or traced at an earlier hook.
+  std::shared_ptr<const TraceHub::Selections> selections;
+  std::uint64_t fingerprint = 0;
+  const bool following = traces_ != nullptr && traces_->active();
+  if (following) {
+    selections = traces_->selections();
+    fingerprint = trace_fingerprint(in.packet);
+    trace_.clear();
+    trace_.readers = traces_->carried_readers(fingerprint, std::chrono::steady_clock::now());
+    in.trace = &trace_;
+    in.trace_selections = selections->list;
+  }
+
   const HookOutcome outcome =
       run_hook(rules_, in, tracking_.tracker != nullptr ? &tracking_ : nullptr, rewritten_);
+
+  if (following && trace_.recording()) {
+    traces_->publish(trace_, *ruleset_, fingerprint, std::chrono::steady_clock::now());
+  }
+  if (outcome.verdict == Verdict::kDrop && drops_ != nullptr) {
+    drops_->record(in, outcome, *ruleset_);
+  }
 
   const PacketConntrack& ct = outcome.connection;
   // The kernel's entry learns of a connmark the rules changed.
