@@ -144,6 +144,7 @@ HookOutcome run_hook(const PipelineRules& rules, const HookPacket& in,
   state.working = &working;
   state.log_sink = in.log_sink;
   state.socket_owner = in.socket_owner;
+  state.link = in.link;
 
   std::optional<ConnectionStages> connection;
   if (tracking != nullptr && ruleset.tracks(in.packet.family)) {

@@ -69,6 +69,7 @@ struct HookPacket {
   RejectReply* reply = nullptr;
   LogSink* log_sink = nullptr;  // where LOG writes; null: nowhere
   std::optional<SocketOwner> socket_owner;
+  ReceivedLink link;  // the link-layer header it came with, for LOG
 };
 
 // What the hook made of the packet.
