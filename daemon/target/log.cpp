@@ -149,6 +149,8 @@ class LogTarget final : public Target {
                      .rule = state.rule.number,
                      .comment = std::string(state.rule.comment),
                      .hook = state.hook,
+                     .accepted_at = hooks_before(state.hook, state.in_ifindex),
+                     .mark = state.mark,
                      .has_network = packet.has_network,
                      .source = packet.source,
                      .destination = packet.destination,

@@ -272,11 +272,29 @@ class LogTest(LabTestCase):
         fields = {k: v for k, v in own[0].items() if k.startswith("VERDICTD_")}
         self.assertEqual(fields, {
             "VERDICTD_TABLE": "filter", "VERDICTD_CHAIN": "OUTPUT", "VERDICTD_RULE": "3",
-            "VERDICTD_HOOK": "OUTPUT", "VERDICTD_SRC": own[0]["VERDICTD_SRC"],
+            "VERDICTD_HOOK": "OUTPUT", "VERDICTD_VERDICT_SO_FAR": "continue",
+            "VERDICTD_MARK": "0x0", "VERDICTD_SRC": own[0]["VERDICTD_SRC"],
             "VERDICTD_DST": ADDR[(CLIENT, 4)], "VERDICTD_PROTO": "udp",
             "VERDICTD_SPT": "9998", "VERDICTD_DPT": "9999"})
         self.assertEqual(own[0]["PRIORITY"], "5")
         self.assertEqual(own[0]["SYSLOG_IDENTIFIER"], "verdictd")
+
+        # The verdict so far: the hooks that accepted the packet before, and
+        # the mark mangle PREROUTING set on the datagram to port 54.
+        def one(prefix, *words):
+            found = [e for e in entries if e["MESSAGE"].startswith(f"{self.tag} {prefix}")
+                     and all(w in e["MESSAGE"] for w in words)]
+            self.assertEqual(len(found), 1, (prefix, words))
+            return found[0]
+        marked = one("p4 ", "IN=lan0 ", "DPT=54 ")
+        self.assertEqual((marked["VERDICTD_ACCEPTED_AT"], marked["VERDICTD_MARK"],
+                          marked["VERDICTD_VERDICT_SO_FAR"]),
+                         ("PREROUTING FORWARD", "0x2a", "continue"))
+        self.assertEqual(one("p4 ", "IN= ", "DPT=54 ")["VERDICTD_ACCEPTED_AT"], "OUTPUT")
+        self.assertEqual(one("f6a ", "PROTO=ICMPv6 TYPE=128 ")["VERDICTD_ACCEPTED_AT"],
+                         "PREROUTING")
+        self.assertEqual(one("la ", "IN=lo ", "SRC=127.0.0.1 ")["VERDICTD_ACCEPTED_AT"],
+                         "OUTPUT POSTROUTING PREROUTING")
 
     def test_without_a_journal_lines_go_to_stderr(self):
         # The machine runs no journald: verdictd's sd_journal_sendv finds no socket.
