@@ -3,8 +3,8 @@
 // second), then one response line (service/control_server.hpp).
 #pragma once
 
-#include <nlohmann/json.hpp>
 #include <functional>
+#include <nlohmann/json.hpp>
 #include <string>
 
 namespace verdictd {

@@ -119,7 +119,8 @@ CLI::App* add_trace(CLI::App& app, TraceFlags& flags) {
   trace->add_option("-d,--destination", flags.destination, "destination address[/prefix]");
   trace->add_option("--sport", flags.sport, "source port or lo:hi");
   trace->add_option("--dport", flags.dport, "destination port or lo:hi");
-  trace->add_option("-i,--in-interface", flags.in_interface, "input interface (name+ for a prefix)");
+  trace->add_option("-i,--in-interface", flags.in_interface,
+                    "input interface (name+ for a prefix)");
   trace->add_option("-o,--out-interface", flags.out_interface, "output interface");
   trace->add_option("-n,--count", flags.count, "stop after this many traces (0: until interrupted)")
       ->capture_default_str();

@@ -60,11 +60,12 @@ std::uint64_t trace_fingerprint(const PacketView& packet) {
     put(part(packet.bytes, 2, 2));
   }
   const auto transport = part(packet.bytes, packet.transport_offset);
-  if (packet.has_tcp) {  // a whole TCP header
-    put(part(transport, 4, 8));       // sequence and acknowledgement numbers
-    put_byte(transport[13] & 0x3f);   // the flags, less the ECN bits the ECN target clears
-    put(part(transport, 14, 2));      // window
-    put(part(transport, (transport[12] >> 4) * 4U));  // the payload, not the options TCPMSS rewrites
+  if (packet.has_tcp) {              // a whole TCP header
+    put(part(transport, 4, 8));      // sequence and acknowledgement numbers
+    put_byte(transport[13] & 0x3f);  // the flags, less the ECN bits the ECN target clears
+    put(part(transport, 14, 2));     // window
+    put(part(transport,
+             (transport[12] >> 4) * 4U));  // the payload, not the options TCPMSS rewrites
   } else if (packet.has_icmp) {
     // Type and code; an echo's sequence number and data (not its identifier,
     // which NAT rewrites as a port, nor an error's quoted packet, which NAT

@@ -2,9 +2,8 @@
 
 #include <array>
 
-#include "text/hex.hpp"
-
 #include "packet/protocol_names.hpp"
+#include "text/hex.hpp"
 
 namespace verdictd {
 
@@ -141,12 +140,9 @@ Json trace_json(const PacketTrace& trace, const Ruleset& ruleset) {
     steps.push_back(std::move(item));
     before = &step.after;
   }
-  return {{"hook", hook_name(trace.hook)},
-          {"in", trace.in_interface},
-          {"out", trace.out_interface},
-          {"packet", packet_facts_json(trace.arrived)},
-          {"steps", std::move(steps)},
-          {"verdict", trace.accepted ? "ACCEPT" : "DROP"}};
+  return {{"hook", hook_name(trace.hook)}, {"in", trace.in_interface},
+          {"out", trace.out_interface},    {"packet", packet_facts_json(trace.arrived)},
+          {"steps", std::move(steps)},     {"verdict", trace.accepted ? "ACCEPT" : "DROP"}};
 }
 
 }  // namespace verdictd

@@ -16,9 +16,9 @@ TraceSelector::TraceSelector(const Json& match_object) {
     // A selector is tried by every worker at once, outside any ruleset,
     // where no state could be kept for it.
     if (built.match->make_state() != nullptr) {
-      throw FieldError("match " + Json(built.key).dump() +
-                           " keeps state and cannot select packets to trace",
-                       "/" + json_pointer_token(built.key));
+      throw FieldError(
+          "match " + Json(built.key).dump() + " keeps state and cannot select packets to trace",
+          "/" + json_pointer_token(built.key));
     }
     matches_.push_back(std::move(built.match));
   }

@@ -290,7 +290,8 @@ Json ControlServer::respond(const Json& request, int connection) {
   auto response = std::async(std::launch::async, [&] { return handler_(request, progress); });
   while (response.wait_for(kProgressPeriod) != std::future_status::ready) {
     const std::chrono::duration<double> seconds = std::chrono::steady_clock::now() - started;
-    progress.send({{"progress", progress.stage()}, {"seconds", std::round(seconds.count() * 10) / 10}});
+    progress.send(
+        {{"progress", progress.stage()}, {"seconds", std::round(seconds.count() * 10) / 10}});
   }
   return response.get();
 }

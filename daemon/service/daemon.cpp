@@ -239,9 +239,9 @@ void Daemon::start() {
       options.accept_when_full = config_.accept_when_queue_full;
       workers_.push_back(std::make_unique<QueueWorker>(
           options, hook,
-          PacketPath::handler(std::make_shared<PacketPath>(
-              *rulesets_, links_, addresses_, hook, conntrack, replies_.get(), logger_.get(),
-              &traces_, &drops_)),
+          PacketPath::handler(std::make_shared<PacketPath>(*rulesets_, links_, addresses_, hook,
+                                                           conntrack, replies_.get(), logger_.get(),
+                                                           &traces_, &drops_)),
           std::make_unique<ConntrackQuestions>(*mirror_)));
       start_when_free(*workers_.back(), std::chrono::seconds(config_.queue_wait), queue_deadline);
     }

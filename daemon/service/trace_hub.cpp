@@ -79,8 +79,8 @@ std::uint64_t TraceHub::carried_readers(std::uint64_t fingerprint,
   return slot.fingerprint == fingerprint && slot.until > now ? slot.readers : 0;
 }
 
-void TraceHub::publish(const PacketTrace& trace, const Ruleset& ruleset,
-                       std::uint64_t fingerprint, std::chrono::steady_clock::time_point now) {
+void TraceHub::publish(const PacketTrace& trace, const Ruleset& ruleset, std::uint64_t fingerprint,
+                       std::chrono::steady_clock::time_point now) {
   nlohmann::ordered_json record = trace_json(trace, ruleset);
   escape_invalid_utf8(record);
   const std::string line = record.dump();
@@ -89,7 +89,8 @@ void TraceHub::publish(const PacketTrace& trace, const Ruleset& ruleset,
     const bool by_rule = !f.selector && (trace.readers & PacketTrace::kTraceRuleReader) != 0;
     if (by_rule || (trace.readers & f.reader) != 0) f.follower->push(line);
   }
-  if (trace.accepted) carried_[fingerprint % kCarriedSlots] = {fingerprint, trace.readers, now + kCarried};
+  if (trace.accepted)
+    carried_[fingerprint % kCarriedSlots] = {fingerprint, trace.readers, now + kCarried};
 }
 
 }  // namespace verdictd

@@ -350,9 +350,9 @@ std::size_t offset_of_depth(std::string_view text, std::size_t depth) {
   return text.size();
 }
 
-void visit_positions(std::string_view text, std::size_t max_depth,
-                     const std::function<void(const std::vector<std::string>& path,
-                                              TextPosition position)>& visit) {
+void visit_positions(
+    std::string_view text, std::size_t max_depth,
+    const std::function<void(const std::vector<std::string>& path, TextPosition position)>& visit) {
   std::vector<std::string> path;
   // Offsets ascend: each position is counted on from the one before.
   std::size_t counted = 0;

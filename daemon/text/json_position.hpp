@@ -28,9 +28,9 @@ TextPosition position_of_pointer(std::string_view text, std::string_view pointer
 // position of every value of well-formed JSON text nested at most
 // `max_depth` deep (the root is depth 0), in one scan of the text: the
 // loader locates every rule at once, for traces.
-void visit_positions(std::string_view text, std::size_t max_depth,
-                     const std::function<void(const std::vector<std::string>& path,
-                                              TextPosition position)>& visit);
+void visit_positions(
+    std::string_view text, std::size_t max_depth,
+    const std::function<void(const std::vector<std::string>& path, TextPosition position)>& visit);
 
 // The JSON pointer form of one object key ("~" and "/" escaped).
 std::string json_pointer_token(std::string_view key);

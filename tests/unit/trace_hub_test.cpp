@@ -1,12 +1,13 @@
 // The daemon's trace hub and drop ring: who gets which record, a traced
 // packet known again at a later hook, a slow follower's losses, and drops
 // named by their rule.
+#include "service/trace_hub.hpp"
+
 #include <gtest/gtest.h>
 
 #include "packets.hpp"
 #include "ruleset_with_state.hpp"
 #include "service/drop_log.hpp"
-#include "service/trace_hub.hpp"
 
 namespace verdictd {
 namespace {
@@ -30,7 +31,8 @@ TEST(TraceHub, EachFollowerGetsWhatItFollows) {
   TraceHub hub;
   EXPECT_FALSE(hub.active());
   auto by_rules = hub.follow(nullptr);
-  auto by_filter = hub.follow(std::make_shared<TraceSelector>(Json::parse(R"({"protocol": "udp"})")));
+  auto by_filter =
+      hub.follow(std::make_shared<TraceSelector>(Json::parse(R"({"protocol": "udp"})")));
   EXPECT_TRUE(hub.active());
   const auto selections = hub.selections();
   ASSERT_EQ(selections->list.size(), 1U);
@@ -59,7 +61,8 @@ TEST(TraceHub, EachFollowerGetsWhatItFollows) {
 TEST(TraceHub, ReaderBitsAreReusedAndLimited) {
   TraceHub hub;
   std::vector<std::shared_ptr<TraceFollower>> followers;
-  for (std::size_t i = 0; i < TraceHub::kMaxFollowers; ++i) followers.push_back(hub.follow(nullptr));
+  for (std::size_t i = 0; i < TraceHub::kMaxFollowers; ++i)
+    followers.push_back(hub.follow(nullptr));
   EXPECT_THROW(hub.follow(nullptr), std::runtime_error);
   hub.unfollow(followers[5]);
   EXPECT_NO_THROW(followers[5] = hub.follow(nullptr));
@@ -88,7 +91,8 @@ TEST(DropLog, NamesTheRuleOrPolicyThatDropped) {
     in.in_interface = "eth0";
     in.packet = PacketView::parse(*bytes);
     std::vector<std::uint8_t> rewritten;
-    const HookOutcome outcome = run_hook(PipelineRules(*rs.ruleset, *rs.state), in, nullptr, rewritten);
+    const HookOutcome outcome =
+        run_hook(PipelineRules(*rs.ruleset, *rs.state), in, nullptr, rewritten);
     ASSERT_EQ(outcome.verdict, Verdict::kDrop);
     drops.record(in, outcome, *rs.ruleset);
   }

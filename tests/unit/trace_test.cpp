@@ -84,26 +84,24 @@ TEST(Trace, RulesAndChainsKnowWhereTheyAreWritten) {
 
 TEST(Trace, VisitPositionsWalksEveryValueUpToTheDepthInOneScan) {
   std::vector<std::string> seen;
-  visit_positions("{\"a\": [1, {\"b\": 2}],\n \"c\": \"x\"}", 2,
-                  [&](const std::vector<std::string>& path, TextPosition at) {
-                    std::string p;
-                    for (const auto& token : path) p += "/" + token;
-                    seen.push_back(p + "@" + std::to_string(at.line) + ":" +
-                                   std::to_string(at.column));
-                  });
-  EXPECT_EQ(seen, (std::vector<std::string>{"@1:1", "/a@1:7", "/a/0@1:8", "/a/1@1:11",
-                                            "/c@2:7"}));
+  visit_positions(
+      "{\"a\": [1, {\"b\": 2}],\n \"c\": \"x\"}", 2,
+      [&](const std::vector<std::string>& path, TextPosition at) {
+        std::string p;
+        for (const auto& token : path) p += "/" + token;
+        seen.push_back(p + "@" + std::to_string(at.line) + ":" + std::to_string(at.column));
+      });
+  EXPECT_EQ(seen, (std::vector<std::string>{"@1:1", "/a@1:7", "/a/0@1:8", "/a/1@1:11", "/c@2:7"}));
 }
 
 TEST(Trace, StepsFollowJumpGotoReturnAndThePolicyAsTheKernelTracesThem) {
   auto rs = test::with_state(kChains);
   const Traced to80 = run(rs, Hook::kForward, kTcp80, PacketTrace::kTraceRuleReader);
   EXPECT_EQ(steps(to80.trace, *rs.ruleset),
-            (std::vector<std::string>{
-                "filter FORWARD rule 1 jump", "filter checks rule 1 continue",
-                "filter checks rule 2 return", "filter FORWARD rule 2 goto",
-                "filter web rule 1 continue", "filter web return - return",
-                "filter FORWARD policy - drop"}));
+            (std::vector<std::string>{"filter FORWARD rule 1 jump", "filter checks rule 1 continue",
+                                      "filter checks rule 2 return", "filter FORWARD rule 2 goto",
+                                      "filter web rule 1 continue", "filter web return - return",
+                                      "filter FORWARD policy - drop"}));
   EXPECT_FALSE(to80.trace.accepted);
   const Json record = trace_json(to80.trace, *rs.ruleset);
   EXPECT_EQ(record["verdict"], "DROP");
@@ -175,10 +173,11 @@ TEST(Trace, SelectionsAddTheirReaders) {
 TEST(Trace, AFingerprintKnowsAPacketAgainAfterNatAndMangle) {
   const auto segment = [](std::uint32_t seq, const char* destination, std::uint16_t dport,
                           std::uint8_t ttl) {
-    return test::ipv4(6,
-                      test::tcp_header({.sport = 40000, .dport = dport, .flags = 0x18,
-                                        .seq = seq, .ack = 9, .payload = 10}),
-                      {.source = "10.0.0.5", .destination = destination, .ttl = ttl, .id = 77});
+    return test::ipv4(
+        6,
+        test::tcp_header(
+            {.sport = 40000, .dport = dport, .flags = 0x18, .seq = seq, .ack = 9, .payload = 10}),
+        {.source = "10.0.0.5", .destination = destination, .ttl = ttl, .id = 77});
   };
   const auto at_prerouting = segment(1000, "10.0.0.1", 8080, 64);
   const auto at_forward = segment(1000, "10.0.0.2", 80, 63);  // DNATed, TTL decremented
