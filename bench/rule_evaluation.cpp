@@ -5,6 +5,8 @@
 // build/bench/classbench). Each iteration judges the trace's next packet,
 // round robin; Time is ns per packet. Before timing, every packet's verdict
 // and the rule that decided it are checked against the script's linear scan.
+// Each set runs twice: as packets pass when nobody traces them, and
+// "/traced", every packet followed (verdictctl trace), its steps recorded.
 // Usage: rule_evaluation [--benchmark_filter=...] [DIRECTORY]
 #include <benchmark/benchmark.h>
 
@@ -33,9 +35,15 @@ constexpr int kNoRule = -1;                       // the policy decides
 
 // The pipeline as the queue worker runs it for a packet arriving on eth0 at
 // INPUT, without connection tracking (ClassBench rules are stateless). The
-// one call into the pipeline, kept in one place.
-Verdict judge(const PipelineRules& rules, const PacketView& packet) {
+// one call into the pipeline, kept in one place. `trace`: where a followed
+// packet's steps go; null when nobody follows.
+Verdict judge(const PipelineRules& rules, const PacketView& packet, PacketTrace* trace = nullptr) {
   HookPacket in;
+  if (trace != nullptr) {
+    trace->clear();
+    trace->readers = PacketTrace::kTraceRuleReader;
+    in.trace = trace;
+  }
   in.hook = Hook::kInput;
   in.packet = packet;
   in.in_interface = "eth0";
@@ -117,10 +125,11 @@ class ClassBenchCase {
     return {};
   }
 
-  void run(benchmark::State& state) const {
+  void run(benchmark::State& state, bool traced) const {
+    PacketTrace trace;
     std::size_t next = 0;
     for (auto _ : state) {
-      benchmark::DoNotOptimize(judge(rules_, views_[next]));
+      benchmark::DoNotOptimize(judge(rules_, views_[next], traced ? &trace : nullptr));
       next = next + 1 == views_.size() ? 0 : next + 1;
     }
     state.counters["packets/s"] =
@@ -173,8 +182,11 @@ int register_cases(const std::filesystem::path& directory,
       std::cerr << ruleset.string() << ": " << error << "\n";
       return 1;
     }
-    benchmark::RegisterBenchmark(ruleset.stem().c_str(),
-                                 [&case_ = *one](benchmark::State& state) { case_.run(state); });
+    for (const bool traced : {false, true}) {
+      benchmark::RegisterBenchmark(
+          (ruleset.stem().string() + (traced ? "/traced" : "")).c_str(),
+          [&case_ = *one, traced](benchmark::State& state) { case_.run(state, traced); });
+    }
   }
   if (rulesets.empty()) {
     std::cerr << directory.string()

@@ -151,7 +151,7 @@ std::optional<Json> trace_filter(const TraceFlags& flags) {
 int run_trace(const std::string& socket, const TraceFlags& flags) {
   Json request = {{"command", "trace"}, {"count", flags.count}};
   if (const auto filter = trace_filter(flags)) request["filter"] = *filter;
-  const Json response = verdictd::control_request(socket, request, [&flags](const Json& line) {
+  const Json response = verdictd::control_request(socket, request, [](const Json& line) {
     if (line.contains("following")) {
       std::cerr << "verdictctl: following " << line["following"].get<std::string>() << "\n";
     } else if (line.contains("trace")) {

@@ -64,8 +64,8 @@ std::uint64_t trace_fingerprint(const PacketView& packet) {
     put(part(transport, 4, 8));      // sequence and acknowledgement numbers
     put_byte(transport[13] & 0x3f);  // the flags, less the ECN bits the ECN target clears
     put(part(transport, 14, 2));     // window
-    put(part(transport,
-             (transport[12] >> 4) * 4U));  // the payload, not the options TCPMSS rewrites
+    put(part(transport, std::size_t{4} * (transport[12] >>
+                                          4U)));  // the payload, not the options TCPMSS rewrites
   } else if (packet.has_icmp) {
     // Type and code; an echo's sequence number and data (not its identifier,
     // which NAT rewrites as a port, nor an error's quoted packet, which NAT

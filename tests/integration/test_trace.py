@@ -273,23 +273,28 @@ class TraceTest(LabTestCase):
         daemon = self.start_verdictd(ruleset_path("trace"))
         proc = self.follow(daemon, "-p", "udp", "--dport", "5353")
         try:
-            for port in (5353, 5354, 5353):
-                s = self.lab.ns[CLIENT].socket(socket.AF_INET, socket.SOCK_DGRAM)
-                s.sendto(b"x", (ADDR[(SERVER, 4)], port))
+            for family, port in ((4, 5353), (4, 5354), (6, 5353), (6, 5354), (4, 5353)):
+                fam = socket.AF_INET if family == 4 else socket.AF_INET6
+                s = self.lab.ns[CLIENT].socket(fam, socket.SOCK_DGRAM)
+                s.sendto(b"x", (ADDR[(SERVER, family)], port))
                 s.close()
             time.sleep(SETTLE)
         finally:
             records = self.records(proc)
-        # Two packets, each at the hooks verdictd is steered to for them.
-        self.assertEqual(sorted(r["hook"] for r in records),
-                         ["FORWARD", "FORWARD", "POSTROUTING", "POSTROUTING", "PREROUTING",
-                          "PREROUTING"])
+        by_family = collections.defaultdict(list)
         for record in records:
-            self.assertEqual(record["packet"]["dport"], 5353)
+            by_family[record["packet"]["family"]].append(record["hook"])
+            self.assertEqual(record["packet"]["dport"], 5353, "only what the filter selects")
             self.assertEqual(record["verdict"], "ACCEPT")
             if record["hook"] == "FORWARD":
                 self.assertEqual(
                     [s.get("rule") for s in record["steps"] if s["table"] == "filter"], [2])
+        # Two IPv4 packets at each hook verdictd is steered to for IPv4; the
+        # IPv6 one at FORWARD, the only IPv6 hook of the ruleset's rules.
+        self.assertEqual(sorted(by_family[4]), ["FORWARD", "FORWARD", "POSTROUTING",
+                                                "POSTROUTING", "PREROUTING", "PREROUTING"])
+        self.assertIn("FORWARD", by_family[6])
+        self.assertEqual(by_family[6].count("FORWARD"), 1)
 
     def test_a_bad_filter_is_refused_with_its_reason(self):
         daemon = self.start_verdictd(ruleset_path("trace"))
