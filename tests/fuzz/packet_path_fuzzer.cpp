@@ -3,8 +3,9 @@
 // of fuzzed packets, each through every hook of its way across the host (forwarded, inbound,
 // outbound, loopback), parsed, tracked on one flow table, and run through every table of
 // packet_path_ruleset.json (NOTRACK, MARK, CONNMARK, user chains, and every NAT target binding on a
-// real NatBinder). Every packet a NAT step rewrites is checked (packet_checks.hpp): it re-parses to
-// the translation's tuple and keeps the checksums that were right.
+// real NatBinder), every packet traced as `verdictctl trace` follows it (its steps, their JSON
+// record, its fingerprint). Every packet a NAT step rewrites is checked (packet_checks.hpp): it
+// re-parses to the translation's tuple and keeps the checksums that were right.
 //
 // Input: records of [way and flags][mark][length, 2 bytes][packet bytes].
 #include <array>
@@ -24,6 +25,7 @@
 #include "nat/nat_translation.hpp"
 #include "packet_checks.hpp"
 #include "pipeline/hook_pipeline.hpp"
+#include "pipeline/trace_json.hpp"
 #include "ruleset/loader.hpp"
 
 namespace verdictd::fuzz {
@@ -148,8 +150,13 @@ void run(Host& host, std::vector<std::uint8_t> packet, const std::vector<Hop>& h
     in.packet.checksum = flags.checksum_partial      ? ChecksumInfo::kPartial
                          : flags.checksum_unverified ? ChecksumInfo::kUnverified
                                                      : ChecksumInfo::kVerified;
+    PacketTrace trace;
+    trace.readers = PacketTrace::kTraceRuleReader;
+    in.trace = &trace;
     std::vector<std::uint8_t> rewritten;
     const HookOutcome outcome = run_hook(rules(), in, &host.tracking, rewritten);
+    static_cast<void>(trace_json(trace, *rules().ruleset));
+    static_cast<void>(trace_fingerprint(in.packet));
     if (outcome.verdict == Verdict::kDrop) return;
     untracked = outcome.connection.notrack;
     mark = outcome.mark;
