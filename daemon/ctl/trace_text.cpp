@@ -15,7 +15,7 @@ std::string value_text(const Json& value) {
 
 // "10.0.0.1:22", "[2001:db8::1]:22", or the address alone without a port.
 std::string endpoint(const Json& packet, const char* address, const char* port) {
-  const std::string host = packet.value(address, "");
+  std::string host = packet.value(address, "");
   if (!packet.contains(port)) return host;
   const bool ipv6 = host.find(':') != std::string::npos;
   return (ipv6 ? "[" + host + "]" : host) + ":" + value_text(packet[port]);

@@ -191,8 +191,9 @@ class Simulator {
         trip.accepted = false;
         break;
       }
-      if (!outcome.translated.empty())
+      if (!outcome.translated.empty()) {
         bytes.assign(outcome.translated.begin(), outcome.translated.end());
+      }
       mark = outcome.mark;
       untracked = outcome.connection.notrack;
     }

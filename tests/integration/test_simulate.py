@@ -23,6 +23,7 @@ ROUTER_WAN = "router-wan"
 SIDE = {CLIENT: "lan0", ROUTER: "lan0", SERVER: "wan0", ROUTER_WAN: "wan0"}
 ROUTER_ENDS = (ROUTER, ROUTER_WAN)
 TOKEN = 8  # bytes of each probe's token (probes.Probe)
+MTU = 1500  # the lab's veths': a longer datagram leaves in fragments
 SPORT = 40000
 ACCEPT, DROP, USAGE = 0, 1, 2
 
@@ -73,8 +74,8 @@ def network_header(family):
 
 def description(probe):
     """simulate's arguments for the probe's first packet, or None for a
-    packet they cannot describe (IP options, truncated headers, several
-    datagrams)."""
+    packet they cannot describe (IP options, truncated headers, fragments,
+    several datagrams)."""
     if probe.src not in SIDE or probe.dst not in SIDE:
         return None
     hooks, into, out, source = way(probe)
@@ -86,10 +87,11 @@ def description(probe):
     if isinstance(probe, Tcp):
         return args + ["-p", "tcp", "--sport", str(SPORT), "--dport", str(probe.port)]
     if isinstance(probe, Udp):
-        if probe.count > 1 or probe.options:
-            return None
+        length = ip + 8 + max(probe.size or 8, TOKEN)
+        if probe.count > 1 or probe.options or length > MTU:
+            return None  # several packets, options, or fragments
         args += ["-p", "udp", "--sport", str(SPORT), "--dport", str(probe.port),
-                 "--length", str(ip + 8 + max(probe.size or 8, TOKEN))]
+                 "--length", str(length)]
         return args + (["--ttl", str(probe.ttl)] if probe.ttl is not None else [])
     if isinstance(probe, Ping):
         return None if probe.count > 1 else args + ["-p", icmp, "--length", str(ip + 8 + 56)]
