@@ -1,5 +1,7 @@
 """`verdictctl simulate` agrees with the live daemon: every probe of the
-filtering scenarios (test_filtering.py) goes through a verdictd in the lab,
+filtering scenarios (test_filtering.py) and of the stateful firewalls
+(test_conntrack_firewalls.py, test_conntrack_features.py) goes through a
+verdictd in the lab,
 and the same packet, described on simulate's command line, through simulate;
 their outcomes must agree probe for probe, and every commented rule simulate
 says a packet matched must have counted packets in the daemon. Also simulate's
@@ -13,10 +15,16 @@ import subprocess
 import tempfile
 import unittest
 
+import test_conntrack_features
+import test_conntrack_firewalls
 import test_filtering
+from ct_probes import UdpEcho
 from lab import ADDR, CLIENT, ROUTER, SERVER, run, verdictctl_binary
 from oracle import Action, LabTestCase, listing_counters, ruleset_path
 from probes import Ping, RawIcmp, RawProto, RawTcp, Tcp, Udp, _ns_of, address
+
+SCENARIO_TESTS = (test_filtering.FilteringTest, test_conntrack_firewalls.StatefulFirewallTest,
+                  test_conntrack_features.ConntrackFeaturesTest)
 
 ROUTER_WAN = "router-wan"
 # The router's interface on the side of each end.
@@ -34,23 +42,24 @@ def simulate(ruleset, *args):
 
 
 def scenarios():
-    """(name, servers, phases) of each test of test_filtering.FilteringTest
-    that runs one scenario: its calls of serve and check_scenario recorded
+    """(name, servers, phases, ruleset) of each test of SCENARIO_TESTS that
+    runs one scenario: its calls of serve and check_scenario recorded
     instead of run."""
     found = []
+    for test_class in SCENARIO_TESTS:
 
-    class Recorder(test_filtering.FilteringTest):
-        def serve(self, tcp=None, udp=None):
-            self.served = (tcp or {}, udp or {})
+        class Recorder(test_class):
+            def serve(self, tcp=None, udp=None):
+                self.served = (tcp or {}, udp or {})
 
-        def check_scenario(self, name, phases, ruleset=None, daemon_args=()):
-            found.append((name, getattr(self, "served", ({}, {})), phases, ruleset))
+            def check_scenario(self, name, phases, ruleset=None, daemon_args=()):
+                found.append((name, getattr(self, "served", ({}, {})), phases, ruleset))
 
-    for method in sorted(m for m in dir(test_filtering.FilteringTest) if m.startswith("test_")):
-        try:
-            getattr(Recorder(method), method)()
-        except AttributeError:
-            pass  # a test that needs the lab itself (an interface renamed): not a plain scenario
+        for method in sorted(m for m in dir(test_class) if m.startswith("test_")):
+            try:
+                getattr(Recorder(method), method)()
+            except AttributeError:
+                pass  # a test that needs the lab itself (an interface renamed): no plain scenario
     return [s for s in found if not any(isinstance(p, Action) for p in s[2])]
 
 
@@ -93,6 +102,8 @@ def description(probe):
         args += ["-p", "udp", "--sport", str(SPORT), "--dport", str(probe.port),
                  "--length", str(length)]
         return args + (["--ttl", str(probe.ttl)] if probe.ttl is not None else [])
+    if isinstance(probe, UdpEcho):
+        return args + ["-p", "udp", "--sport", str(SPORT), "--dport", str(probe.port)]
     if isinstance(probe, Ping):
         return None if probe.count > 1 else args + ["-p", icmp, "--length", str(ip + 8 + 56)]
     if isinstance(probe, RawTcp):
@@ -160,6 +171,14 @@ class Simulated:
                 self.outcome = "received"
             else:
                 self.outcome = "refused" if self.run(ruleset, reverse(args))[1] else "lost"
+        elif isinstance(probe, UdpEcho):
+            if not first[1]:
+                self.outcome = "refused" if rejected else "lost"
+            elif probe.closed:
+                self.outcome = "refused" if self.run(ruleset, reverse(args))[1] else "lost"
+            else:
+                answered = self.run(ruleset, args + ["--connection"])[1]
+                self.outcome = "answered" if answered else "lost"
         elif isinstance(probe, Ping):
             self.outcome = "reply" if self.run(ruleset, args + ["--connection"])[1] else "none"
         else:
