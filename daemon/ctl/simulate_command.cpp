@@ -227,6 +227,9 @@ int run_simulate(const SimulateFlags& flags, std::size_t max_bytes) {
     std::cerr << "verdictctl simulate: " << e.what() << "\n";
     return kUsageError;
   }
+  for (const std::string& note : result.notes) {
+    std::cerr << "verdictctl simulate: " << note << "\n";
+  }
   const char* verdict = result.accepted ? "ACCEPT" : "DROP";
   for (std::size_t i = 0; i < result.records.size(); ++i) {
     if (flags.json) {

@@ -82,10 +82,17 @@ PacketDescription answer_to(const PacketView& packet) {
   return answer;
 }
 
-std::optional<IpAddress> address_of_family(const std::optional<IpAddress>& address,
-                                           const IpAddress& destination) {
-  if (!address || address->family != destination.family) return std::nullopt;
-  return address;
+// The interface address given for a NAT target, if it is of the
+// destination's family; otherwise none, and a note of what was missing.
+std::optional<IpAddress> address_for(const std::optional<IpAddress>& address,
+                                     const IpAddress& destination, std::string_view asker,
+                                     std::string_view option, std::vector<std::string>& notes) {
+  if (address && address->family == destination.family) return address;
+  const std::string note = std::string(asker) + " needs the interface's " +
+                           (destination.family == Family::kIPv4 ? "IPv4" : "IPv6") +
+                           " address: give " + std::string(option);
+  if (std::find(notes.begin(), notes.end(), note) == notes.end()) notes.push_back(note);
+  return std::nullopt;
 }
 
 // The SimulatedState a tracker's classification stands for.
@@ -134,17 +141,17 @@ class Simulator {
         state_(ruleset),
         rules_(ruleset, state_),
         tracker_(flows_, expectations_),
-        nat_(flows_,
-             InterfaceAddresses{.masquerade =
-                                    [out = simulation.out_address](std::uint32_t /*ifindex*/,
-                                                                   const IpAddress& destination) {
-                                      return address_of_family(out, destination);
-                                    },
-                                .redirect =
-                                    [in = simulation.in_address](std::uint32_t /*ifindex*/,
-                                                                 const IpAddress& destination) {
-                                      return address_of_family(in, destination);
-                                    }}),
+        nat_(flows_, InterfaceAddresses{
+                         .masquerade =
+                             [this](std::uint32_t /*ifindex*/, const IpAddress& destination) {
+                               return address_for(simulation_->out_address, destination,
+                                                  "MASQUERADE", "--out-address", notes_);
+                             },
+                         .redirect =
+                             [this](std::uint32_t /*ifindex*/, const IpAddress& destination) {
+                               return address_for(simulation_->in_address, destination, "REDIRECT",
+                                                  "--in-address", notes_);
+                             }}),
         tracking_{.flows = &flows_, .tracker = &tracker_, .nat = &nat_} {}
 
   // What a packet's trip did: whether it went its whole way, the packet as
@@ -212,6 +219,8 @@ class Simulator {
     now_ += std::chrono::seconds(1);
   }
 
+  [[nodiscard]] const std::vector<std::string>& notes() const { return notes_; }
+
  private:
   [[nodiscard]] std::uint32_t ifindex(const std::string& name) const {
     if (name.empty()) return 0;
@@ -221,6 +230,7 @@ class Simulator {
 
   const Ruleset* ruleset_;
   const Simulation* simulation_;
+  std::vector<std::string> notes_;
   RulesetState state_;
   PipelineRules rules_;
   FlowTable flows_{kMaxFlows};
@@ -345,13 +355,17 @@ std::vector<Hook> reply_hooks(const std::vector<Hook>& hooks) {
 SimulationResult simulate(const Ruleset& ruleset, const Simulation& simulation) {
   if (simulation.hooks.empty()) throw SimulationError("no hook to simulate");
   Simulator host(ruleset, simulation);
-  if (simulation.connection) return play_connection(simulation, host);
   SimulationResult result;
-  const Simulator::Trip trip = host.travel(prepare(simulation, host), simulation.hooks,
-                                           simulation.in_interface, simulation.out_interface,
-                                           simulation.state == SimulatedState::kUntracked, &result);
-  check_state(ruleset, simulation, trip.first_connection);
-  result.accepted = trip.accepted;
+  if (simulation.connection) {
+    result = play_connection(simulation, host);
+  } else {
+    const Simulator::Trip trip = host.travel(
+        prepare(simulation, host), simulation.hooks, simulation.in_interface,
+        simulation.out_interface, simulation.state == SimulatedState::kUntracked, &result);
+    check_state(ruleset, simulation, trip.first_connection);
+    result.accepted = trip.accepted;
+  }
+  result.notes = host.notes();
   return result;
 }
 

@@ -48,6 +48,9 @@ struct Simulation {
 struct SimulationResult {
   std::vector<nlohmann::ordered_json> records;  // trace_json of each hook each packet crossed
   bool accepted = false;                        // every packet went its whole way
+  // What the simulation lacked: an interface address MASQUERADE or REDIRECT
+  // asked for and none was given (the packet was dropped for it).
+  std::vector<std::string> notes;
 };
 
 // What cannot be simulated honestly (a state the tracker does not give the

@@ -155,6 +155,21 @@ TEST(Simulation, DnatRewritesThePacketTheNextHooksSee) {
             (std::vector<std::string>{"FORWARD policy accept"}));
 }
 
+TEST(Simulation, MasqueradeTakesTheOutAddressGivenAndSaysWhenNoneWas) {
+  const auto ruleset = scenario("nat_gateway");
+  Simulation s = forwarded(ipproto::kUdp, 53);
+  SimulationResult result = simulate(*ruleset, s);
+  EXPECT_FALSE(result.accepted) << "no address to masquerade to: the kernel drops";
+  EXPECT_EQ(result.notes, std::vector<std::string>{
+                              "MASQUERADE needs the interface's IPv4 address: give --out-address"});
+  s.out_address = ip("10.2.0.1");
+  result = simulate(*ruleset, s);
+  EXPECT_TRUE(result.accepted);
+  EXPECT_TRUE(result.notes.empty());
+  EXPECT_EQ(result.records.back()["steps"].back()["changes"]["source"],
+            Json::array({"10.1.0.2", "10.2.0.1"}));
+}
+
 TEST(Simulation, TheStateComesFromTheTracker) {
   const auto ruleset = load_ruleset_text(R"({"tables": {"filter": {"INPUT": {"policy": "DROP",
       "rules": [{"match": {"ctstate": "ESTABLISHED,RELATED"}, "target": "ACCEPT"},
