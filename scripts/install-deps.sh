@@ -8,6 +8,7 @@ packages=(
   nlohmann-json3-dev libcli11-dev libgtest-dev libgmock-dev libbenchmark-dev
   iptables iproute2 iputils-ping conntrack iperf3 socat
   python3 python3-jsonschema python3-scapy
+  fail2ban python3-systemd
   systemd
 )
 missing=()

@@ -9,6 +9,8 @@ cmake --install "$build" --prefix "$prefix" >/dev/null
 for f in sbin/verdictd bin/verdictctl lib/systemd/system/verdictd.service \
          share/verdictd/ruleset.schema.json share/verdictd/default.json \
          share/verdictd/verdictd.json share/verdictd/examples/host-firewall.json \
+         share/verdictd/examples/fail2ban/jail.d/verdictd.conf \
+         share/verdictd/examples/fail2ban/filter.d/verdictd.conf \
          share/man/man8/verdictd.8 share/man/man8/verdictctl.8 share/man/man5/verdictd.json.5; do
   [ -e "$prefix/$f" ] || { echo "missing after install: $f"; exit 1; }
 done

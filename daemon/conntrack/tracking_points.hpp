@@ -18,10 +18,6 @@
 
 namespace verdictd {
 
-// The loopback device's index, the same in every network namespace
-// (LOOPBACK_IFINDEX, checked in loopback_net_init).
-inline constexpr std::uint32_t kLoopbackIfindex = 1;
-
 // The hooks to steer for a ruleset whose rules sit at `rule_hooks` and read
 // connections. Inbound and outbound ways are always covered: a connection to
 // or from the host crosses both. Forwarded ones are covered unless every rule

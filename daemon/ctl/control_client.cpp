@@ -131,7 +131,8 @@ class ProgressDisplay {
 
 }  // namespace
 
-Json control_request(const std::string& socket_path, Json request) {
+Json control_request(const std::string& socket_path, Json request,
+                     const std::function<void(const Json&)>& on_line) {
   Connection connection(socket_path);
   request["progress"] = true;
   connection.send(request.dump() + "\n");
@@ -145,8 +146,12 @@ Json control_request(const std::string& socket_path, Json request) {
     } catch (const Json::parse_error&) {
       throw std::runtime_error("verdictd's answer is not JSON: " + line.substr(0, 200));
     }
-    if (!answer.is_object() || !answer.contains("progress")) return answer;
-    progress.show(answer);
+    if (!answer.is_object() || answer.contains("ok")) return answer;
+    if (answer.contains("progress")) {
+      if (!on_line) progress.show(answer);
+    } else if (on_line) {
+      on_line(answer);
+    }
   }
 }
 

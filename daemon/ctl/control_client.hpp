@@ -4,6 +4,7 @@
 #pragma once
 
 #include <nlohmann/json.hpp>
+#include <functional>
 #include <string>
 
 namespace verdictd {
@@ -12,8 +13,11 @@ namespace verdictd {
 // response, waiting as long as progress lines keep coming. Throws
 // std::runtime_error with one clear line when the daemon cannot be reached or
 // does not answer.
-nlohmann::ordered_json control_request(const std::string& socket_path,
-                                       nlohmann::ordered_json request);
+// A request that streams (trace) hands each of its lines before the
+// response to `on_line`; progress lines are then not shown.
+nlohmann::ordered_json control_request(
+    const std::string& socket_path, nlohmann::ordered_json request,
+    const std::function<void(const nlohmann::ordered_json&)>& on_line = {});
 
 // Runs `request` and prints its text (and its note, if any, on stderr); prints the error and
 // returns 1 when the daemon refused it or could not be reached.

@@ -96,6 +96,78 @@ Json conntrack_request(const ConntrackFlags& flags) {
   return {{"command", "conntrack"}, {"filter", filter}};
 }
 
+struct TraceFlags {
+  std::optional<std::string> match;  // a rule's "match" object, as JSON
+  std::optional<std::string> protocol;
+  std::optional<std::string> source;
+  std::optional<std::string> destination;
+  std::optional<std::string> sport;
+  std::optional<std::string> dport;
+  std::optional<std::string> in_interface;
+  std::optional<std::string> out_interface;
+  std::uint64_t count = 0;
+  bool json = false;
+};
+
+CLI::App* add_trace(CLI::App& app, TraceFlags& flags) {
+  auto* trace = app.add_subcommand(
+      "trace",
+      "follow packets through the rules: those TRACE rules mark, or those the filter selects");
+  trace->add_option("--match", flags.match,
+                    "a rule's \"match\" object as JSON, e.g. '{\"protocol\": \"tcp\"}'");
+  trace->add_option("-p,--protocol", flags.protocol, "protocol");
+  trace->add_option("-s,--source", flags.source, "source address[/prefix]");
+  trace->add_option("-d,--destination", flags.destination, "destination address[/prefix]");
+  trace->add_option("--sport", flags.sport, "source port or lo:hi");
+  trace->add_option("--dport", flags.dport, "destination port or lo:hi");
+  trace->add_option("-i,--in-interface", flags.in_interface, "input interface (name+ for a prefix)");
+  trace->add_option("-o,--out-interface", flags.out_interface, "output interface");
+  trace->add_option("-n,--count", flags.count, "stop after this many traces (0: until interrupted)")
+      ->capture_default_str();
+  trace->add_flag("--json", flags.json, "one JSON record per packet and hook");
+  return trace;
+}
+
+// The filter of `verdictctl trace`, a rule's "match" object; none when no
+// option selects packets.
+std::optional<Json> trace_filter(const TraceFlags& flags) {
+  Json filter = flags.match ? Json::parse(*flags.match) : Json::object();
+  const auto port = [](const std::string& text) {
+    const bool numeric = !text.empty() && text.find_first_not_of("0123456789") == std::string::npos;
+    return numeric ? Json(std::stoul(text)) : Json(text);
+  };
+  if (flags.protocol) filter["protocol"] = *flags.protocol;
+  if (flags.source) filter["source"] = *flags.source;
+  if (flags.destination) filter["destination"] = *flags.destination;
+  if (flags.sport) filter["sport"] = port(*flags.sport);
+  if (flags.dport) filter["dport"] = port(*flags.dport);
+  if (flags.in_interface) filter["in_interface"] = *flags.in_interface;
+  if (flags.out_interface) filter["out_interface"] = *flags.out_interface;
+  if (!flags.match && filter.empty()) return std::nullopt;
+  return filter;
+}
+
+// Streams the traces to stdout until the count is reached or verdictd ends it.
+int run_trace(const std::string& socket, const TraceFlags& flags) {
+  Json request = {{"command", "trace"}, {"count", flags.count}};
+  if (const auto filter = trace_filter(flags)) request["filter"] = *filter;
+  const Json response = verdictd::control_request(socket, request, [&flags](const Json& line) {
+    if (line.contains("following")) {
+      std::cerr << "verdictctl: following " << line["following"].get<std::string>() << "\n";
+    } else if (line.contains("trace")) {
+      std::cout << line["trace"].dump() << std::endl;
+    }
+  });
+  if (!response.value("ok", false)) {
+    std::cerr << "verdictctl: " << response.value("error", "the request failed") << "\n";
+    return 1;
+  }
+  if (const auto lost = response.value("lost", std::uint64_t{0}); lost > 0) {
+    std::cerr << "verdictctl: " << lost << " traces lost: this client read too slowly\n";
+  }
+  return 0;
+}
+
 // What is wrong with a command line CLI11 accepted: no subcommand, an
 // unknown one, or words after the subcommand that it does not take.
 std::optional<std::string> usage_error(const CLI::App& app) {
@@ -154,6 +226,13 @@ int run(int argc, char** argv) {
   auto* list = add_list(app, list_flags);
   ConntrackFlags conntrack_flags;
   auto* conntrack = add_conntrack(app, conntrack_flags);
+  TraceFlags trace_flags;
+  auto* trace = add_trace(app, trace_flags);
+  std::size_t drops_count = 50;
+  bool drops_json = false;
+  auto* drops = app.add_subcommand("drops", "the last packets dropped or rejected, and by what");
+  drops->add_option("-n,--count", drops_count, "how many (at most 1024)")->capture_default_str();
+  drops->add_flag("--json", drops_json, "as JSON");
 
   // Words left over are kept (not refused by CLI11) so that a mistyped
   // subcommand is named as one; set last, as subcommands inherit it.
@@ -180,6 +259,17 @@ int run(int argc, char** argv) {
   }
   if (reference->parsed()) {
     std::cout << verdictd::ruleset_reference();
+    return 0;
+  }
+  if (trace->parsed()) return run_trace(socket, trace_flags);
+  if (drops->parsed()) {
+    const Json response =
+        verdictd::control_request(socket, {{"command", "drops"}, {"count", drops_count}});
+    if (!response.value("ok", false)) {
+      std::cerr << "verdictctl: " << response.value("error", "the request failed") << "\n";
+      return 1;
+    }
+    std::cout << response["drops"].dump(drops_json ? 2 : -1) << "\n";
     return 0;
   }
   Json request;

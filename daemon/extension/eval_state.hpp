@@ -7,6 +7,7 @@
 #include <string_view>
 
 #include "packet/hooks.hpp"
+#include "packet/link_header.hpp"
 #include "packet/log_line.hpp"
 
 namespace verdictd {
@@ -105,6 +106,8 @@ struct EvalState {
   DropCause dropped_by;  // set when a stage drops the packet
   // The owner of the local socket the packet belongs to, when it has one.
   std::optional<SocketOwner> socket_owner;
+  // What is known of the link-layer header the packet came in with, for LOG.
+  ReceivedLink link;
 };
 
 }  // namespace verdictd

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 #include <string>
 
 #include "packet/address.hpp"
@@ -20,6 +21,11 @@ struct LogRecord {
   std::uint32_t rule = 0;  // 1-based, as `iptables -L --line-numbers`
   std::string comment{};
   Hook hook = Hook::kInput;
+  // The verdict so far: the hooks that accepted the packet before this one
+  // (hooks_before(), static storage), and its mark at the rule; the LOG rule
+  // itself decides nothing.
+  std::span<const Hook> accepted_at{};
+  std::uint32_t mark = 0;
   bool has_network = false;  // the addresses and protocol below are set
   IpAddress source{};
   IpAddress destination{};

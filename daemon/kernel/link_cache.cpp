@@ -4,6 +4,7 @@
 #include <linux/if_link.h>
 #include <linux/rtnetlink.h>
 #include <net/if.h>
+#include <net/if_arp.h>
 
 #include <cstring>
 #include <mutex>
@@ -12,8 +13,8 @@ namespace verdictd {
 
 namespace {
 
-// mnl_attr_parse callback: copies IFLA_IFNAME and IFLA_MTU into the name and
-// MTU at `data`.
+// mnl_attr_parse callback: copies IFLA_IFNAME, IFLA_MTU and a six-byte
+// IFLA_ADDRESS into the link at `data`.
 int copy_link(const nlattr* attribute, void* data) {
   auto& link = *static_cast<LinkCache::Link*>(data);
   switch (mnl_attr_get_type(attribute)) {
@@ -26,6 +27,12 @@ int copy_link(const nlattr* attribute, void* data) {
     case IFLA_MTU:
       if (mnl_attr_validate(attribute, MNL_TYPE_U32) < 0) return MNL_CB_ERROR;
       link.mtu = mnl_attr_get_u32(attribute);
+      break;
+    case IFLA_ADDRESS:
+      if (mnl_attr_get_payload_len(attribute) == link.device.address.size()) {
+        std::memcpy(link.device.address.data(), mnl_attr_get_payload(attribute),
+                    link.device.address.size());
+      }
       break;
     default:
       break;
@@ -62,20 +69,20 @@ void LinkCache::start() { reader_.start(); }
 
 void LinkCache::stop() { reader_.stop(); }
 
-bool LinkCache::name_of(std::uint32_t ifindex, InterfaceName& out) const {
+bool LinkCache::link_of(std::uint32_t ifindex, Link& out) const {
   {
     const std::shared_lock lock(mutex_);
     const auto found = names_.find(ifindex);
     if (found != names_.end()) {
-      out = found->second.name;
+      out = found->second;
       return true;
     }
   }
   // A link created an instant ago can carry a packet before its event is
   // read; the kernel knows the name already.
-  out.fill('\0');
-  if (ifindex != 0 && if_indextoname(ifindex, out.data()) != nullptr) return true;
-  out.fill('\0');
+  out = Link{};
+  if (ifindex != 0 && if_indextoname(ifindex, out.name.data()) != nullptr) return true;
+  out.name.fill('\0');
   return false;
 }
 
@@ -88,8 +95,8 @@ std::uint32_t LinkCache::mtu_of(std::uint32_t ifindex) const {
 void LinkCache::apply(const nlmsghdr& message, bool from_dump, bool also_dumped) {
   if (message.nlmsg_type != RTM_NEWLINK && message.nlmsg_type != RTM_DELLINK) return;
   if (message.nlmsg_len < mnl_nlmsg_size(sizeof(ifinfomsg))) return;
-  const auto index = static_cast<std::uint32_t>(
-      static_cast<const ifinfomsg*>(mnl_nlmsg_get_payload(&message))->ifi_index);
+  const auto& info = *static_cast<const ifinfomsg*>(mnl_nlmsg_get_payload(&message));
+  const auto index = static_cast<std::uint32_t>(info.ifi_index);
   if (message.nlmsg_type == RTM_DELLINK) {
     const std::unique_lock lock(mutex_);
     names_.erase(index);
@@ -97,6 +104,16 @@ void LinkCache::apply(const nlmsghdr& message, bool from_dump, bool also_dumped)
     return;
   }
   Link link;
+  switch (info.ifi_type) {
+    case ARPHRD_ETHER:
+      link.device.kind = LinkKind::kEthernet;
+      break;
+    case ARPHRD_LOOPBACK:
+      link.device.kind = LinkKind::kLoopback;
+      break;
+    default:
+      break;
+  }
   mnl_attr_parse(&message, sizeof(ifinfomsg), copy_link, &link);
   if (link.name[0] == '\0') return;
   // A rename or an MTU change is a NEWLINK carrying the new values.

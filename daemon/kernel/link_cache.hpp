@@ -1,6 +1,5 @@
-// Interface names and MTUs by ifindex, kept current through rtnetlink (links
-// created, renamed, changed and removed while the daemon runs;
-// netlink_reader.hpp).
+// Interface names, MTUs, kinds and link-layer addresses by ifindex, kept current through rtnetlink
+// (links created, renamed, changed and removed while the daemon runs; netlink_reader.hpp).
 #pragma once
 
 #include <array>
@@ -10,6 +9,7 @@
 
 #include "extension/eval_state.hpp"
 #include "kernel/netlink_reader.hpp"
+#include "packet/link_header.hpp"
 
 namespace verdictd {
 
@@ -21,6 +21,7 @@ class LinkCache final : public InterfaceMtus {
   struct Link {
     InterfaceName name{};
     std::uint32_t mtu = 0;
+    LinkDevice device{};  // ifi_type and IFLA_ADDRESS, for LOG's MAC=
   };
 
   LinkCache();
@@ -35,8 +36,9 @@ class LinkCache final : public InterfaceMtus {
   // std::runtime_error when rtnetlink cannot be read.
   void start();
   void stop();
-  // Copies the name of `ifindex` into `out`; false (and an empty name) if unknown.
-  bool name_of(std::uint32_t ifindex, InterfaceName& out) const;
+  // Copies what is known of `ifindex` into `out`; false (and an empty name)
+  // if unknown.
+  bool link_of(std::uint32_t ifindex, Link& out) const;
   // The MTU of `ifindex`; 0 if unknown.
   [[nodiscard]] std::uint32_t mtu_of(std::uint32_t ifindex) const override;
 

@@ -413,6 +413,15 @@ std::optional<int> QueueWorker::dispatch(std::span<std::uint8_t> datagram,
       packet.socket_owner = SocketOwner{.uid = ntohl(mnl_attr_get_u32(attributes[NFQA_UID])),
                                         .gid = ntohl(mnl_attr_get_u32(attributes[NFQA_GID]))};
     }
+    if (const nlattr* hardware = attributes[NFQA_HWADDR];
+        hardware != nullptr && mnl_attr_get_payload_len(hardware) >= sizeof(nfqnl_msg_packet_hw)) {
+      const auto* address = static_cast<const nfqnl_msg_packet_hw*>(mnl_attr_get_payload(hardware));
+      MacAddress mac{};
+      if (ntohs(address->hw_addrlen) == mac.size()) {
+        std::memcpy(mac.data(), address->hw_addr, mac.size());
+        packet.source_mac = mac;
+      }
+    }
     if (attributes[NFQA_SKB_INFO] != nullptr) {
       const std::uint32_t info = ntohl(mnl_attr_get_u32(attributes[NFQA_SKB_INFO]));
       packet.checksum_not_ready = (info & NFQA_SKB_CSUMNOTREADY) != 0;

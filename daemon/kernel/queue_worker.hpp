@@ -21,6 +21,7 @@
 #include "conntrack/parking_lot.hpp"
 #include "conntrack/tracker.hpp"
 #include "packet/hooks.hpp"
+#include "packet/link_header.hpp"
 #include "packet/log_line.hpp"
 
 namespace verdictd {
@@ -37,6 +38,9 @@ struct QueuedPacket {
   bool checksum_unverified = false;
   // NFQA_UID, NFQA_GID: the packet belongs to a local socket.
   std::optional<SocketOwner> socket_owner;
+  // NFQA_HWADDR when six bytes: the sender's link-layer address, for a packet
+  // that came in on a device and still has the header it came with.
+  std::optional<MacAddress> source_mac;
 };
 
 struct PacketDecision {

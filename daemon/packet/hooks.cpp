@@ -45,4 +45,24 @@ HookMask table_hooks(TableId t) {
   return 0;
 }
 
+std::span<const Hook> hooks_before(Hook hook, std::uint32_t in_ifindex) {
+  static constexpr std::array<Hook, 3> kLoopbackWay = {Hook::kOutput, Hook::kPostrouting,
+                                                       Hook::kPrerouting};
+  static constexpr std::array<Hook, 2> kForwardedWay = {Hook::kPrerouting, Hook::kForward};
+  const bool loopback = in_ifindex == kLoopbackIfindex;
+  switch (hook) {
+    case Hook::kPrerouting:
+      return loopback ? std::span(kLoopbackWay).first(2) : std::span<const Hook>();
+    case Hook::kInput:
+      return loopback ? std::span(kLoopbackWay) : std::span(kForwardedWay).first(1);
+    case Hook::kForward:
+      return std::span(kForwardedWay).first(1);
+    case Hook::kOutput:
+      return {};
+    case Hook::kPostrouting:
+      return in_ifindex != 0 ? std::span(kForwardedWay) : std::span(kLoopbackWay).first(1);
+  }
+  return {};
+}
+
 }  // namespace verdictd

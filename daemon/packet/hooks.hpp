@@ -5,6 +5,7 @@
 #include <array>
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string_view>
 
 #include "packet/address.hpp"
@@ -31,6 +32,18 @@ struct FamilyHooks {
   [[nodiscard]] HookMask either() const { return masks[0] | masks[1]; }
   friend bool operator==(const FamilyHooks&, const FamilyHooks&) = default;
 };
+
+// The loopback device's index, the same in every network namespace
+// (LOOPBACK_IFINDEX, checked in loopback_net_init).
+inline constexpr std::uint32_t kLoopbackIfindex = 1;
+
+// The hooks a packet at `hook` crossed before it, in order, each of which
+// accepted it: its way through the host (forwarded: PREROUTING, FORWARD,
+// POSTROUTING; a loopback packet: OUTPUT, POSTROUTING, then in on `lo`
+// PREROUTING, INPUT). `in_ifindex`: its input interface, 0 for none. A
+// broadcast or multicast copy looped back on another device (dev_loopback_xmit)
+// is taken as coming from outside: only the hooks since it came back in.
+std::span<const Hook> hooks_before(Hook hook, std::uint32_t in_ifindex);
 
 enum class TableId : std::uint8_t { kRaw, kMangle, kNat, kFilter, kSecurity };
 inline constexpr std::size_t kTableCount = 5;

@@ -83,6 +83,14 @@ class Line {
       hex(u16(at + i), 4);
     }
   }
+  // `count` bytes of the link-layer header from `at`, as "%02x:%02x...":
+  // dump_mac_header's MAC=, and %pM for six.
+  void link_bytes(std::size_t at, std::size_t count) {
+    for (std::size_t i = 0; i < count; ++i) {
+      if (i != 0) add(":");
+      hex((*input_->link_header)[at + i], 2);
+    }
+  }
   std::string take() { return std::move(out_); }
 
  private:
@@ -452,6 +460,29 @@ bool extension_headers(Line& line, Upper& upper) {
   return true;
 }
 
+// dump_mac_header, for the devices link_header.hpp knows: Ethernet and
+// loopback have a 14-byte header (hard_header_len), any other is taken to
+// have none, as a tunnel without one (tun, WireGuard).
+void mac_header(Line& line) {
+  const LogLineInput& input = line.input();
+  const auto& header = input.link_header;
+  if (line.flag(logflag::kMacDecode) && input.device == LinkKind::kEthernet) {
+    // Without a header of 14 bytes an Ethernet device's line says nothing.
+    if (!header) return;
+    line.add("MACSRC=");
+    line.link_bytes(6, 6);
+    line.add(" MACDST=");
+    line.link_bytes(0, 6);
+    line.add(" MACPROTO=");
+    line.hex((std::uint32_t{(*header)[12]} << 8) | (*header)[13], 4);
+    line.add(" ");
+    return;
+  }
+  line.add("MAC=");
+  if (header && input.device != LinkKind::kOther) line.link_bytes(0, header->size());
+  line.add(" ");
+}
+
 // dump_ipv6_packet; `outermost` is its `recurse`.
 void dump_ipv6(Line& line, std::size_t at, bool outermost) {
   if (!line.has(at, kIpv6Header)) {
@@ -499,9 +530,7 @@ std::string log_line(std::span<const std::uint8_t> packet, Family family,
   line.add(" OUT=");
   line.add(input.out_interface);
   line.add(" ");
-  // dump_mac_header for a device whose link-layer header is not at hand:
-  // with --log-macdecode an Ethernet device's line says nothing of it.
-  if (input.has_input_device && (input.flags & logflag::kMacDecode) == 0) line.add("MAC= ");
+  if (input.has_input_device) mac_header(line);
   if (family == Family::kIPv4) {
     dump_ipv4(line, 0, static_cast<std::uint32_t>(packet.size()));
   } else {

@@ -12,6 +12,7 @@
 #include <string_view>
 
 #include "packet/address.hpp"
+#include "packet/link_header.hpp"
 
 namespace verdictd {
 
@@ -39,6 +40,10 @@ struct LogLineInput {
   // POSTROUTING for a forwarded packet): the kernel then describes its
   // link-layer header.
   bool has_input_device = false;
+  // The kind of skb->dev and the header the packet came in with
+  // (packet/link_header.hpp); none when it is not known.
+  LinkKind device = LinkKind::kOther;
+  std::optional<EthernetHeader> link_header{};
   std::string_view in_interface{};
   std::string_view out_interface{};
   std::uint32_t mark = 0;
@@ -46,9 +51,9 @@ struct LogLineInput {
 };
 
 // The line for `packet` (from its network header on), without a newline.
-// NFQUEUE hands over no link-layer header, so the link layer is written as
-// the kernel writes it for a packet that has none: "MAC= ", and nothing
-// with kMacDecode.
+// A link-layer header that is not known is written as the kernel writes it
+// for a packet that has none: "MAC= ", and with kMacDecode nothing for an
+// Ethernet device.
 std::string log_line(std::span<const std::uint8_t> packet, Family family,
                      const LogLineInput& input);
 

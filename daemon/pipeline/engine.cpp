@@ -148,7 +148,7 @@ Verdict evaluate_table(const Table& table, const PacketView& packet, EvalState& 
     if (returns.empty()) {
       const Verdict verdict = apply_policy(
           builtin_chain, chain_states[static_cast<std::size_t>(builtin)], packet.family, length());
-      if (state.trace != nullptr && state.trace->recording()) {
+      if (state.trace != nullptr && state.trace->recording() && !table.is_default(packet.family)) {
         trace_step(state, packet, {TraceStepKind::kPolicy, table.id, builtin, 0},
                    verdict == Verdict::kAccept ? TraceOutcome::kAccept : TraceOutcome::kDrop);
       }

@@ -155,6 +155,7 @@ HookOutcome run_hook(const PipelineRules& rules, const HookPacket& in,
   state.working = &working;
   state.log_sink = in.log_sink;
   state.socket_owner = in.socket_owner;
+  state.link = in.link;
 
   if (in.trace != nullptr) {
     PacketTrace& trace = *in.trace;

@@ -76,6 +76,7 @@ struct HookPacket {
   // add theirs, and a TRACE rule its own. Null: the packet cannot be traced.
   PacketTrace* trace = nullptr;
   std::span<const TraceSelection> trace_selections;
+  ReceivedLink link;  // the link-layer header it came with, for LOG
 };
 
 // What the hook made of the packet.

@@ -1,7 +1,8 @@
 #include "pipeline/trace_json.hpp"
 
 #include <array>
-#include <cstdio>
+
+#include "text/hex.hpp"
 
 #include "packet/protocol_names.hpp"
 
@@ -10,12 +11,6 @@ namespace verdictd {
 namespace {
 
 using Json = nlohmann::ordered_json;
-
-std::string hex(std::uint32_t value) {
-  std::array<char, 16> text{};
-  std::snprintf(text.data(), text.size(), "0x%x", value);
-  return text.data();
-}
 
 std::string tcp_flags_text(std::uint8_t flags) {
   static constexpr std::array<const char*, 8> kNames = {"FIN", "SYN", "RST", "PSH",
@@ -29,7 +24,9 @@ std::string tcp_flags_text(std::uint8_t flags) {
   return text;
 }
 
-Json facts_json(const PacketFacts& facts) {
+}  // namespace
+
+Json packet_facts_json(const PacketFacts& facts) {
   Json out = Json::object();
   if (!facts.has_network) return out;
   out["family"] = static_cast<int>(facts.family);
@@ -47,16 +44,18 @@ Json facts_json(const PacketFacts& facts) {
   }
   out["length"] = facts.length;
   out["ttl"] = facts.ttl;
-  out["tos"] = hex(facts.tos);
+  out["tos"] = hex_byte(facts.tos);
   out["mark"] = hex(facts.mark);
   return out;
 }
 
+namespace {
+
 // The fields a step changed: {"field": [before, after]}.
 Json changes_json(const PacketFacts& before, const PacketFacts& after) {
   Json changes = Json::object();
-  const Json from = facts_json(before);
-  const Json to = facts_json(after);
+  const Json from = packet_facts_json(before);
+  const Json to = packet_facts_json(after);
   for (const auto& [field, value] : to.items()) {
     if (!from.contains(field) || from[field] != value) {
       changes[field] = Json::array({from.value(field, Json()), value});
@@ -97,11 +96,6 @@ std::string_view kind_name(TraceStepKind kind) {
   return "rule";
 }
 
-std::string location(const Ruleset& ruleset, TextPosition position) {
-  return ruleset.source + ":" + std::to_string(position.line) + ":" +
-         std::to_string(position.column);
-}
-
 Json step_json(const TraceStep& step, const Ruleset& ruleset, Family family) {
   Json out = {{"kind", kind_name(step.kind)}, {"table", table_name(step.table)}};
   const Table& table = ruleset.table(step.table);
@@ -112,18 +106,18 @@ Json step_json(const TraceStep& step, const Ruleset& ruleset, Family family) {
       const Rule& rule = chain.rules[step.rule - 1];
       out["rule"] = step.rule;
       if (!rule.comment.empty()) out["comment"] = rule.comment;
-      out["location"] = location(ruleset, rule.position);
+      out["location"] = ruleset_location(ruleset, rule.position);
       if (rule.jump_chain >= 0) {
         out["action"] = std::string(rule.is_goto ? "goto " : "jump ") +
                         table.chains[static_cast<std::size_t>(rule.jump_chain)].name;
       } else if (rule.target) {
-        std::string action(rule.target->name());
-        const std::string extra = rule.target->list_extra_for(family);
-        if (!extra.empty()) action += " " + extra;
+        // As iptables-save writes it, without the "-j ".
+        std::string action = rule.target->save_for(family);
+        if (action.starts_with("-j ")) action.erase(0, 3);
         out["action"] = action;
       }
     } else {
-      out["location"] = location(ruleset, chain.position);
+      out["location"] = ruleset_location(ruleset, chain.position);
     }
   }
   out["outcome"] = outcome_name(step.outcome);
@@ -131,6 +125,11 @@ Json step_json(const TraceStep& step, const Ruleset& ruleset, Family family) {
 }
 
 }  // namespace
+
+std::string ruleset_location(const Ruleset& ruleset, TextPosition position) {
+  return ruleset.source + ":" + std::to_string(position.line) + ":" +
+         std::to_string(position.column);
+}
 
 Json trace_json(const PacketTrace& trace, const Ruleset& ruleset) {
   Json steps = Json::array();
@@ -145,7 +144,7 @@ Json trace_json(const PacketTrace& trace, const Ruleset& ruleset) {
   return {{"hook", hook_name(trace.hook)},
           {"in", trace.in_interface},
           {"out", trace.out_interface},
-          {"packet", facts_json(trace.arrived)},
+          {"packet", packet_facts_json(trace.arrived)},
           {"steps", std::move(steps)},
           {"verdict", trace.accepted ? "ACCEPT" : "DROP"}};
 }

@@ -457,16 +457,22 @@ class Builder {
 // text, down to /tables/TABLE/CHAIN/rules/N.
 void locate_rules(Ruleset& ruleset, std::string_view text) {
   constexpr std::size_t kRuleDepth = 5;
+  // The chains of the table last visited, by name: a table may have many.
+  std::string table_visited;
+  std::unordered_map<std::string_view, Chain*> chains;
   Chain* chain = nullptr;  // the chain of the path last visited
   visit_positions(text, kRuleDepth, [&](const std::vector<std::string>& path, TextPosition at) {
     if (path.size() < 3 || path[0] != "tables") return;
     if (path.size() == 3) {
-      chain = nullptr;
-      const auto id = table_from_name(path[1]);
-      if (!id) return;
-      for (Chain& c : ruleset.tables[static_cast<std::size_t>(*id)].chains) {
-        if (c.name == path[2]) chain = &c;
+      if (path[1] != table_visited) {
+        table_visited = path[1];
+        chains.clear();
+        if (const auto id = table_from_name(path[1])) {
+          for (Chain& c : ruleset.tables[static_cast<std::size_t>(*id)].chains) chains[c.name] = &c;
+        }
       }
+      const auto found = chains.find(path[2]);
+      chain = found == chains.end() ? nullptr : found->second;
       if (chain != nullptr) chain->position = at;
       return;
     }

@@ -3,6 +3,7 @@
 // ruleset/rule_state.hpp.
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <memory>
@@ -62,6 +63,16 @@ struct Table {
   FamilyMask families = kBothFamilies;
   std::vector<Chain> chains;  // built-in chains first, in hook order, then user chains
   std::array<int, kHookCount> builtin{-1, -1, -1, -1, -1};  // chain index per hook
+
+  // A table the kernel would not need to hold for this family: not covered,
+  // or no rules, no user chains and ACCEPT policies. iptables-save leaves it
+  // out, and a trace does not show it, as the kernel never loads it.
+  [[nodiscard]] bool is_default(Family family) const {
+    if ((families & family_bit(family)) == 0) return true;
+    return std::all_of(chains.begin(), chains.end(), [family](const Chain& c) {
+      return c.builtin && c.rules.empty() && c.policy(family).verdict == Policy::kAccept;
+    });
+  }
 };
 
 struct Ruleset {

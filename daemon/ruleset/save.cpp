@@ -10,15 +10,6 @@ namespace {
 
 bool applies_to(const Rule& rule, Family family) { return !rule.family || *rule.family == family; }
 
-// A table the kernel would not need to hold for this family: not covered, or
-// no rules, no user chains and ACCEPT policies.
-bool is_default(const Table& table, Family family) {
-  if ((table.families & family_bit(family)) == 0) return true;
-  return std::all_of(table.chains.begin(), table.chains.end(), [family](const Chain& c) {
-    return c.builtin && c.rules.empty() && c.policy(family).verdict == Policy::kAccept;
-  });
-}
-
 std::string quote(const std::string& text) {
   std::string out = "\"";
   for (char c : text) {
@@ -53,7 +44,7 @@ std::string save_ruleset(const Ruleset& ruleset, Family family, const RulesetSta
                     (family == Family::kIPv4 ? "iptables" : "ip6tables") + "-restore\n";
   for (TableId id : kAllTables) {
     const Table& table = ruleset.table(id);
-    if (is_default(table, family)) continue;
+    if (table.is_default(family)) continue;
     out += "*" + std::string(table_name(id)) + "\n";
     const std::vector<const Chain*> chains = chains_in_display_order(table);
     const auto state = [&](const Chain* chain) -> const ChainState& {

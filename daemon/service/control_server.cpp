@@ -65,20 +65,22 @@ void clear_path(const std::string& path, const sockaddr_un& address) {
 constexpr timeval kSendTimeout{5, 0};
 constexpr std::chrono::seconds kProgressPeriod{1};
 
-void send_all(int fd, const std::string& text) {
+// False when the client went away or stopped reading; there is nothing to tell it.
+bool send_all(int fd, const std::string& text) {
   std::size_t done = 0;
   while (done < text.size()) {
     const ssize_t n = ::send(fd, text.data() + done, text.size() - done, MSG_NOSIGNAL);
     if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return;  // the client went away or stopped reading; nothing to tell it
+    if (n <= 0) return false;
     done += static_cast<std::size_t>(n);
   }
+  return true;
 }
 
 // One line of JSON. The escape makes dump() safe from nlohmann's UTF-8 check.
-void send_line(int fd, Json line) {
+bool send_line(int fd, Json line) {
   escape_invalid_utf8(line);
-  send_all(fd, line.dump() + "\n");
+  return send_all(fd, line.dump() + "\n");
 }
 
 Json error_reply(const std::string& error) { return {{"ok", false}, {"error", error}}; }
@@ -147,6 +149,28 @@ void RequestProgress::set(std::string stage) {
 std::string RequestProgress::stage() const {
   const std::lock_guard lock(mutex_);
   return stage_;
+}
+
+bool RequestProgress::send(Json line) {
+  if (connection_ < 0 || gone_) return false;
+  const std::lock_guard lock(send_mutex_);
+  if (!send_line(connection_, std::move(line))) gone_ = true;
+  return !gone_;
+}
+
+bool RequestProgress::send_text(const std::string& json_text) {
+  if (connection_ < 0 || gone_) return false;
+  const std::lock_guard lock(send_mutex_);
+  if (!send_all(connection_, json_text + "\n")) gone_ = true;
+  return !gone_;
+}
+
+bool RequestProgress::ended() {
+  if (gone_ || connection_ < 0 || (stopping_ != nullptr && *stopping_)) return true;
+  // The client sends nothing after its request: the end of its stream means it has gone.
+  char byte = 0;
+  if (::recv(connection_, &byte, 1, MSG_PEEK | MSG_DONTWAIT) == 0) gone_ = true;
+  return gone_;
 }
 
 ControlServer::ControlServer(std::string path, ControlHandler handler)
@@ -260,14 +284,13 @@ void ControlServer::serve(int connection) {
 }
 
 Json ControlServer::respond(const Json& request, int connection) {
-  RequestProgress progress(request.value("command", ""));
+  RequestProgress progress(request.value("command", ""), connection, &stopping_);
   if (!request.value("progress", false)) return handler_(request, progress);
   const auto started = std::chrono::steady_clock::now();
   auto response = std::async(std::launch::async, [&] { return handler_(request, progress); });
   while (response.wait_for(kProgressPeriod) != std::future_status::ready) {
     const std::chrono::duration<double> seconds = std::chrono::steady_clock::now() - started;
-    send_line(connection,
-              {{"progress", progress.stage()}, {"seconds", std::round(seconds.count() * 10) / 10}});
+    progress.send({{"progress", progress.stage()}, {"seconds", std::round(seconds.count() * 10) / 10}});
   }
   return response.get();
 }

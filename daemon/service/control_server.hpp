@@ -4,6 +4,9 @@
 // {"ok": true, "text": "..."} or {"ok": false, "error": "..."}. Every reply
 // is valid JSON: bytes that are not UTF-8 are written \xNN (text/utf8_escape.hpp).
 //
+// A request may stream lines of its own before its response (trace:
+// {"trace": {...}}, RequestProgress::send).
+//
 // A request with "progress": true gets, while its handler runs, a line
 // {"progress": "what it is doing", "seconds": 2.0} every second before its
 // response line, so that a client can wait for as long as a reload takes and
@@ -34,16 +37,33 @@ namespace verdictd {
 
 // What a request's handler is doing now, for the progress lines its client
 // asked for. Written by the handler, read by the thread that sends them.
+// A request that streams (trace) also writes its lines through it.
 class RequestProgress {
  public:
-  explicit RequestProgress(std::string stage = "") : stage_(std::move(stage)) {}
+  explicit RequestProgress(std::string stage = "", int connection = -1,
+                           const std::atomic<bool>* stopping = nullptr)
+      : stage_(std::move(stage)), connection_(connection), stopping_(stopping) {}
   void set(std::string stage);
   [[nodiscard]] std::string stage() const;
+
+  // One line to the client before the response; false, now and from then
+  // on, once the client has gone (or does not read for the send timeout),
+  // and when there is no client.
+  bool send(nlohmann::ordered_json line);
+  // As send(), for a line already written as JSON text (valid UTF-8).
+  bool send_text(const std::string& json_text);
+  // The client closed its end, or the server is stopping: a streaming
+  // handler should return.
+  [[nodiscard]] bool ended();
 
  private:
   // Lock order: daemon/LOCKING.md.
   mutable std::mutex mutex_;
   std::string stage_;
+  int connection_;
+  const std::atomic<bool>* stopping_;
+  std::mutex send_mutex_;  // lines from the handler and the progress sender
+  std::atomic<bool> gone_{false};
 };
 
 using ControlHandler =

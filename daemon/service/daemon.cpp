@@ -11,6 +11,7 @@
 
 #include "conntrack/flow_listing.hpp"
 #include "conntrack/tracking_points.hpp"
+#include "extension/error.hpp"
 #include "kernel/conntrack_questions.hpp"
 #include "ruleset/list.hpp"
 #include "ruleset/loader.hpp"
@@ -239,7 +240,8 @@ void Daemon::start() {
       workers_.push_back(std::make_unique<QueueWorker>(
           options, hook,
           PacketPath::handler(std::make_shared<PacketPath>(
-              *rulesets_, links_, addresses_, hook, conntrack, replies_.get(), logger_.get())),
+              *rulesets_, links_, addresses_, hook, conntrack, replies_.get(), logger_.get(),
+              &traces_, &drops_)),
           std::make_unique<ConntrackQuestions>(*mirror_)));
       start_when_free(*workers_.back(), std::chrono::seconds(config_.queue_wait), queue_deadline);
     }
@@ -510,6 +512,11 @@ Json Daemon::handle(const Json& request, RequestProgress& progress) {
   if (command == "status") return {{"ok", true}, {"text", status_text(report())}};
   if (command == "list") return list(request);
   if (command == "conntrack") return conntrack(request);
+  if (command == "trace") return trace(request, progress);
+  if (command == "drops") {
+    const std::size_t count = request.value("count", std::size_t{50});
+    return {{"ok", true}, {"drops", drops_.last(count)}, {"recorded", drops_.recorded()}};
+  }
   if (command == "zero") {
     rulesets_->in_force()->state->zero_counters();
     return {{"ok", true}, {"text", ""}};
@@ -524,6 +531,40 @@ Json Daemon::handle(const Json& request, RequestProgress& progress) {
                          " rules)\n"}};
   }
   return {{"ok", false}, {"error", "unknown command " + Json(command).dump()}};
+}
+
+Json Daemon::trace(const Json& request, RequestProgress& progress) {
+  std::shared_ptr<const TraceSelector> selector;
+  if (request.contains("filter")) {
+    try {
+      selector = std::make_shared<TraceSelector>(request["filter"]);
+    } catch (const FieldError& e) {
+      return {{"ok", false},
+              {"error", "trace filter" + (e.pointer_suffix.empty() ? "" : " " + e.pointer_suffix) +
+                            ": " + e.what()}};
+    }
+  }
+  // 0: until the client goes.
+  const std::uint64_t count = request.value("count", std::uint64_t{0});
+  std::shared_ptr<TraceFollower> follower;
+  try {
+    follower = traces_.follow(selector);
+  } catch (const std::runtime_error& e) {
+    return {{"ok", false}, {"error", e.what()}};
+  }
+  progress.set("tracing");
+  // Tells the client the trace is in place: packets from now on are followed.
+  progress.send({{"following", selector ? "the filter's packets" : "packets TRACE rules mark"}});
+  std::uint64_t sent = 0;
+  constexpr std::chrono::milliseconds kWait{200};
+  while (!progress.ended() && (count == 0 || sent < count)) {
+    for (const std::string& record : follower->take(kWait)) {
+      if (!progress.send_text(R"({"trace":)" + record + "}") || ++sent == count) break;
+    }
+  }
+  const std::uint64_t lost = follower->lost();
+  traces_.unfollow(follower);
+  return {{"ok", true}, {"text", ""}, {"traced", sent}, {"lost", lost}};
 }
 
 Json Daemon::list(const Json& request) const {

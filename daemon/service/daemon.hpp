@@ -26,9 +26,11 @@
 #include "service/binding_store.hpp"
 #include "service/config.hpp"
 #include "service/control_server.hpp"
+#include "service/drop_log.hpp"
 #include "service/journal_logger.hpp"
 #include "service/ruleset_holder.hpp"
 #include "service/status.hpp"
+#include "service/trace_hub.hpp"
 
 namespace verdictd {
 
@@ -83,6 +85,10 @@ class Daemon {
   void supervise();
   [[nodiscard]] StatusReport report() const;
   nlohmann::ordered_json handle(const nlohmann::ordered_json& request, RequestProgress& progress);
+  // Streams the traces of the packets the request's filter selects (or that
+  // TRACE rules mark) until the client goes, the count is reached, or the
+  // daemon stops.
+  nlohmann::ordered_json trace(const nlohmann::ordered_json& request, RequestProgress& progress);
   [[nodiscard]] nlohmann::ordered_json list(const nlohmann::ordered_json& request) const;
   [[nodiscard]] nlohmann::ordered_json conntrack(const nlohmann::ordered_json& request) const;
 
@@ -106,8 +112,10 @@ class Daemon {
   std::unique_ptr<SteeringWatch> steering_watch_;
   std::jthread steering_watcher_;
   std::atomic<std::uint64_t> steering_repairs_{0};
-  // Before workers_, so that it outlives the packet paths that write to it.
+  // Before workers_, so that they outlive the packet paths that write to them.
   std::unique_ptr<JournalLogger> logger_;
+  TraceHub traces_;
+  DropLog drops_;
   std::vector<std::unique_ptr<QueueWorker>> workers_;
   std::unique_ptr<ControlServer> control_;
   // Lock order: daemon/LOCKING.md.

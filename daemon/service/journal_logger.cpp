@@ -4,6 +4,8 @@
 #include <systemd/sd-journal.h>
 #include <unistd.h>
 
+#include <array>
+#include <cstdio>
 #include <iostream>
 
 #include "packet/protocol_names.hpp"
@@ -14,6 +16,13 @@ namespace {
 
 // Where sd_journal_sendv sends (libsystemd's journal-send.c).
 constexpr const char* kJournalSocket = "/run/systemd/journal/socket";
+
+// As the line's MARK=: "0x" and lower-case hex.
+std::string hex_mark(std::uint32_t mark) {
+  std::array<char, 11> text{};
+  std::snprintf(text.data(), text.size(), "0x%x", mark);
+  return text.data();
+}
 
 }  // namespace
 
@@ -26,7 +35,18 @@ std::vector<std::string> journal_fields(const LogRecord& record) {
       "VERDICTD_CHAIN=" + record.chain,
       "VERDICTD_RULE=" + std::to_string(record.rule),
       "VERDICTD_HOOK=" + std::string(hook_name(record.hook)),
+      // LOG lets the packet go on to the next rule.
+      "VERDICTD_VERDICT_SO_FAR=continue",
+      "VERDICTD_MARK=" + hex_mark(record.mark),
   };
+  if (!record.accepted_at.empty()) {
+    std::string hooks;
+    for (const Hook hook : record.accepted_at) {
+      if (!hooks.empty()) hooks += ' ';
+      hooks += hook_name(hook);
+    }
+    fields.push_back("VERDICTD_ACCEPTED_AT=" + hooks);
+  }
   if (!record.comment.empty()) fields.push_back("VERDICTD_COMMENT=" + record.comment);
   if (record.has_network) {
     fields.push_back("VERDICTD_SRC=" + record.source.to_string());

@@ -52,12 +52,15 @@ PacketDecision PacketPath::operator()(const QueuedPacket& packet) {
   in.cut_short = packet.original_length != packet.payload.size();
   in.now = ConntrackClock::now();
   in.packet.checksum = checksum_info(packet);
-  InterfaceName in_name{};
-  InterfaceName out_name{};
-  if (packet.in_ifindex != 0) links_->name_of(packet.in_ifindex, in_name);
-  if (packet.out_ifindex != 0) links_->name_of(packet.out_ifindex, out_name);
-  in.in_interface = in_name.data();
-  in.out_interface = out_name.data();
+  LinkCache::Link in_link{};
+  LinkCache::Link out_link{};
+  if (packet.in_ifindex != 0) links_->link_of(packet.in_ifindex, in_link);
+  if (packet.out_ifindex != 0) links_->link_of(packet.out_ifindex, out_link);
+  in.in_interface = in_link.name.data();
+  in.out_interface = out_link.name.data();
+  in.link = {.receiver = in_link.device,
+             .device = hook_ == Hook::kPostrouting ? out_link.device.kind : in_link.device.kind,
+             .source = packet.source_mac};
   in.broadcasts = broadcasts_;
   in.mtus = links_;
   // Rules never see the bit that marks an untracked packet; it stays on the packet.
@@ -69,8 +72,28 @@ PacketDecision PacketPath::operator()(const QueuedPacket& packet) {
   in.log_sink = log_;
   in.socket_owner = packet.socket_owner;
 
+  // Followed packets: selected here, or traced at an earlier hook.
+  std::shared_ptr<const TraceHub::Selections> selections;
+  std::uint64_t fingerprint = 0;
+  const bool following = traces_ != nullptr && traces_->active();
+  if (following) {
+    selections = traces_->selections();
+    fingerprint = trace_fingerprint(in.packet);
+    trace_.clear();
+    trace_.readers = traces_->carried_readers(fingerprint, std::chrono::steady_clock::now());
+    in.trace = &trace_;
+    in.trace_selections = selections->list;
+  }
+
   const HookOutcome outcome =
       run_hook(rules_, in, tracking_.tracker != nullptr ? &tracking_ : nullptr, rewritten_);
+
+  if (following && trace_.recording()) {
+    traces_->publish(trace_, *ruleset_, fingerprint, std::chrono::steady_clock::now());
+  }
+  if (outcome.verdict == Verdict::kDrop && drops_ != nullptr) {
+    drops_->record(in, outcome, *ruleset_);
+  }
 
   const PacketConntrack& ct = outcome.connection;
   // The kernel's entry learns of a connmark the rules changed.

@@ -16,7 +16,9 @@
 #include "nat/nat_context.hpp"
 #include "packet/packet_type.hpp"
 #include "pipeline/hook_pipeline.hpp"
+#include "service/drop_log.hpp"
 #include "service/ruleset_holder.hpp"
+#include "service/trace_hub.hpp"
 
 namespace verdictd {
 
@@ -39,10 +41,12 @@ struct ConntrackParts {
 class PacketPath {
  public:
   // `replies` sends REJECT's answers; null: none is built. `log`: where LOG
-  // rules write, null for nowhere.
+  // rules write, null for nowhere. `traces`: who follows packets, `drops`:
+  // where drops are recorded; null: nobody, nowhere.
   PacketPath(const RulesetHolder& rulesets, const LinkCache& links,
              const SubnetBroadcasts& broadcasts, Hook hook, ConntrackParts conntrack,
-             const ReplySender* replies = nullptr, LogSink* log = nullptr)
+             const ReplySender* replies = nullptr, LogSink* log = nullptr,
+             TraceHub* traces = nullptr, DropLog* drops = nullptr)
       : rulesets_(&rulesets),
         links_(&links),
         broadcasts_(&broadcasts),
@@ -52,7 +56,9 @@ class PacketPath {
         untracked_mark_(conntrack.untracked_mark),
         steered_hooks_(conntrack.steered_hooks),
         replies_(replies),
-        log_(log) {
+        log_(log),
+        traces_(traces),
+        drops_(drops) {
     if (replies_ != nullptr) reply_.hop_limits = replies_->hop_limits();
   }
 
@@ -86,6 +92,9 @@ class PacketPath {
   const ReplySender* replies_;
   RejectReply reply_;  // a REJECT's answer to the packet being decided
   LogSink* log_;
+  TraceHub* traces_;
+  DropLog* drops_;
+  PacketTrace trace_;  // of the packet being decided, when someone follows packets
 };
 
 }  // namespace verdictd

@@ -8,7 +8,9 @@
 #include "extension/log_sink.hpp"
 #include "extension/target.hpp"
 #include "extension/values.hpp"
+#include "packet/link_header.hpp"
 #include "packet/log_line.hpp"
+#include "packet/packet_type.hpp"
 
 namespace verdictd {
 
@@ -129,11 +131,14 @@ class LogTarget final : public Target {
 
   TargetAction apply(const PacketView& packet, EvalState& state) const override {
     if (state.log_sink == nullptr) return TargetAction::kContinue;
+    const PacketType type = packet_type(state.hook, packet, state.in_ifindex, state.broadcasts);
     LogRecord record{.message = log_line(
                          packet.bytes, packet.family,
                          {.prefix = prefix_,
                           .flags = flags_,
                           .has_input_device = state.in_ifindex != 0 || !state.in_interface.empty(),
+                          .device = state.link.device,
+                          .link_header = received_header(state.link, type, packet),
                           .in_interface = state.in_interface,
                           .out_interface = state.out_interface,
                           .mark = state.mark,
@@ -144,6 +149,8 @@ class LogTarget final : public Target {
                      .rule = state.rule.number,
                      .comment = std::string(state.rule.comment),
                      .hook = state.hook,
+                     .accepted_at = hooks_before(state.hook, state.in_ifindex),
+                     .mark = state.mark,
                      .has_network = packet.has_network,
                      .source = packet.source,
                      .destination = packet.destination,

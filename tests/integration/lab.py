@@ -27,6 +27,7 @@ import atexit
 import contextlib
 import ctypes
 import fcntl
+import json
 import os
 import re
 import secrets
@@ -422,6 +423,52 @@ class Verdictd:
             self.proc.wait(timeout=timeout)
         self.notify.close()
         return self.proc.returncode
+
+
+class Journald:
+    """systemd-journald in the router's network namespace and a mount
+    namespace of its own, where /run/systemd, /run/log and /var/log/journal
+    are fresh tmpfs: nothing of the machine's is read or written. It needs
+    a cgroup file system at /sys/fs/cgroup, which `ip netns exec` leaves out
+    (it mounts a fresh /sys): the unified hierarchy is mounted there, in that
+    namespace only. Programs log to it when run under `wrapper`."""
+
+    SCRIPT = """set -e
+mount -t tmpfs -o mode=0755 tmpfs /run/systemd
+mount -t tmpfs -o mode=0755 tmpfs /run/log
+mount -t tmpfs -o mode=0755 tmpfs /var/log/journal
+mount -t cgroup2 cgroup2 /sys/fs/cgroup
+mkdir -p /run/systemd/journal /run/systemd/journald.conf.d
+printf '[Journal]\\nStorage=volatile\\nReadKMsg=no\\nForwardToSyslog=no\\nForwardToKMsg=no\\n\
+ForwardToConsole=no\\nForwardToWall=no\\nRateLimitIntervalSec=0\\n' \
+  > /run/systemd/journald.conf.d/test.conf
+exec /lib/systemd/systemd-journald
+"""
+
+    def __init__(self, lab):
+        # ip netns exec and unshare exec what they run: the pid is journald's.
+        self.proc = subprocess.Popen(
+            lab.ns[ROUTER].exec_args(["unshare", "-m", "--propagation", "private",
+                                      "sh", "-c", self.SCRIPT]),
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        lab.processes.append(self.proc)
+        self.wrapper = ["nsenter", "-t", str(self.proc.pid), "-m", "--"]
+        deadline = time.monotonic() + 10
+        while run([*self.wrapper, "test", "-S", "/run/systemd/journal/socket"],
+                  check=False).returncode != 0:
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("systemd-journald did not start")
+            time.sleep(0.1)
+
+    def entries(self):
+        out = run([*self.wrapper, "journalctl", "-o", "json", "--no-pager",
+                   "SYSLOG_IDENTIFIER=verdictd"], check=False).stdout
+        return [json.loads(line) for line in out.splitlines() if line.strip()]
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(timeout=10)
 
 
 def link_mac(name):

@@ -4,17 +4,15 @@ ICMP and ICMPv6 errors quoting a packet, IPv6 extension headers) go from
 the client through the router to an address nobody answers, and the router
 logs them in FORWARD (all options; --log-macdecode), mangle POSTROUTING
 and, for datagrams the router sends itself as another user, OUTPUT with
---log-uid. First the kernel's iptables logs them (read from dmesg, with
-net.netfilter.nf_log_all_netns=1 for the lab's namespace), then verdictd,
-into a systemd-journald this test starts in a mount namespace of its own
-(its sockets and files on tmpfs there; read with `journalctl -o json`).
-Every MESSAGE must be the kernel's line, byte for byte.
-
-The one field that may differ: MAC= (and MACSRC=/MACDST=/MACPROTO= with
---log-macdecode) on the input hooks. NFQUEUE does not hand the link-layer
-header over, so verdictd writes it as the kernel does for a packet without
-one ("MAC= ", nothing with --log-macdecode); lines of FORWARD are compared
-with that field taken out, and counted apart.
+--log-uid. Datagrams to the router itself are logged in INPUT, one for each
+kind of link-layer destination: unicast, subnet and limited broadcast,
+multicast (IPv4 and IPv6), and over the loopback device. First the kernel's
+iptables logs them (read from dmesg, with net.netfilter.nf_log_all_netns=1
+for the lab's namespace), then verdictd, into a systemd-journald this test
+starts in a mount namespace of its own (lab.Journald). Every MESSAGE must be
+the kernel's line, byte for byte, MAC= and MACSRC=/MACDST=/MACPROTO= included:
+verdictd rebuilds the header from NFQUEUE's sender address and the receiving
+link (packet/link_header.hpp).
 """
 # ctest labels: log
 
@@ -27,13 +25,12 @@ import subprocess
 import time
 import unittest
 
-from lab import ADDR, CLIENT, ROUTER, Verdictd, run
+from lab import ADDR, CLIENT, ROUTER, Journald, Verdictd, run
 from oracle import LabTestCase
 
 DEAD = {4: "10.2.0.99", 6: "fd02::99"}  # on the server's link; no one answers for it
 SETTLE = 1.0  # seconds for the last lines to be written
 NF_LOG_ALL_NETNS = "/proc/sys/net/netfilter/nf_log_all_netns"
-MAC_FIELDS = re.compile(r"MAC=\S* |MACSRC=\S+ MACDST=\S+ MACPROTO=\S+ ")
 
 
 def checksum(data):
@@ -114,6 +111,27 @@ def probes():
     ]
 
 
+INPUT_PORT = 7100
+
+
+def input_probes():
+    """(namespace, family, packet, destination) for each datagram to the
+    router itself, one of each kind of link-layer destination: unicast,
+    subnet and limited broadcast, multicast to a group every host is in
+    (the MAC is made from the address) from the client; over the loopback
+    device (a header of zeros) from the router."""
+    c4, r4, c6, r6 = ADDR[(CLIENT, 4)], ADDR[(ROUTER, 4)], ADDR[(CLIENT, 6)], ADDR[(ROUTER, 6)]
+    lo4, lo6 = ADDR[("router-lo", 4)], ADDR[("router-lo", 6)]
+    datagram = udp(7000, INPUT_PORT, b"in")
+    return [(where, family, ipv4(17, datagram, src, dst, 0x8888) if family == 4
+             else ipv6(17, datagram, src, dst), dst)
+            for where, family, src, dst in (
+                (CLIENT, 4, c4, r4), (CLIENT, 4, c4, "10.1.0.255"),
+                (CLIENT, 4, c4, "255.255.255.255"), (CLIENT, 4, c4, "224.0.0.1"),
+                (CLIENT, 6, c6, r6), (CLIENT, 6, c6, "ff02::1"),
+                (ROUTER, 4, lo4, lo4), (ROUTER, 6, lo6, lo6))]
+
+
 # Sent from the router by another user, through a raw socket so that every
 # byte is fixed (a datagram socket picks its IPv4 ID and IPv6 flow label at
 # random): OUTPUT's --log-uid names the socket's owner.
@@ -140,7 +158,7 @@ def log_rule(prefix, source, **options):
 def ruleset(tag):
     every = {"log_tcp_sequence": True, "log_tcp_options": True, "log_ip_options": True,
              "log_uid": True}
-    forward, postrouting, output = [], [], []
+    forward, postrouting, output, inputs = [], [], [], []
     # Only the client's packets: the router's own (neighbour discovery, its
     # ICMP errors about DEAD) differ from run to run.
     for family in (4, 6):
@@ -150,63 +168,24 @@ def ruleset(tag):
         postrouting.append(log_rule(f"{tag} p{family} ", net, log_level="debug",
                                     log_ip_options=True))
         output.append(log_rule(f"{tag} o{family} ", net, log_level="info", **every))
+        inputs += [{"match": {"source": net, "protocol": "udp", "dport": INPUT_PORT},
+                    "target": {"LOG": {"log_prefix": f"{tag} i{family}{kind} ", **options}}}
+                   for kind, options in (("a", every), ("b", {"log_macdecode": True}))]
+    inputs += [{"match": {"in_interface": "lo", "protocol": "udp", "dport": INPUT_PORT},
+                "target": {"LOG": {"log_prefix": f"{tag} l{kind} ", **options}}}
+               for kind, options in (("a", {}), ("b", {"log_macdecode": True}))]
     return {"tables": {
         "mangle": {
             "PREROUTING": {"rules": [{"match": {"protocol": "udp", "dport": 54},
                                       "target": {"MARK": {"set_mark": 42}}}]},
             "POSTROUTING": {"rules": postrouting}},
         "filter": {
+            "INPUT": {"rules": inputs},
             "FORWARD": {"rules": forward},
             "OUTPUT": {"rules": output + [
                 {"match": {"protocol": "udp", "dport": 9999},
                  "target": {"LOG": {"log_prefix": f"{tag} u ", "log_uid": True,
                                     "log_level": "notice"}}}]}}}}
-
-
-class Journald:
-    """systemd-journald in the router's network namespace and a mount
-    namespace of its own, where /run/systemd, /run/log and /var/log/journal
-    are fresh tmpfs: nothing of the machine's is read or written. It needs
-    a cgroup file system at /sys/fs/cgroup, which `ip netns exec` leaves out
-    (it mounts a fresh /sys): the unified hierarchy is mounted there, in that
-    namespace only. Programs log to it when run under `wrapper`."""
-
-    SCRIPT = """set -e
-mount -t tmpfs -o mode=0755 tmpfs /run/systemd
-mount -t tmpfs -o mode=0755 tmpfs /run/log
-mount -t tmpfs -o mode=0755 tmpfs /var/log/journal
-mount -t cgroup2 cgroup2 /sys/fs/cgroup
-mkdir -p /run/systemd/journal /run/systemd/journald.conf.d
-printf '[Journal]\\nStorage=volatile\\nReadKMsg=no\\nForwardToSyslog=no\\nForwardToKMsg=no\\n\
-ForwardToConsole=no\\nForwardToWall=no\\nRateLimitIntervalSec=0\\n' \
-  > /run/systemd/journald.conf.d/test.conf
-exec /lib/systemd/systemd-journald
-"""
-
-    def __init__(self, lab):
-        # ip netns exec and unshare exec what they run: the pid is journald's.
-        self.proc = subprocess.Popen(
-            lab.ns[ROUTER].exec_args(["unshare", "-m", "--propagation", "private",
-                                      "sh", "-c", self.SCRIPT]),
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        lab.processes.append(self.proc)
-        self.wrapper = ["nsenter", "-t", str(self.proc.pid), "-m", "--"]
-        deadline = time.monotonic() + 10
-        while run([*self.wrapper, "test", "-S", "/run/systemd/journal/socket"],
-                  check=False).returncode != 0:
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("systemd-journald did not start")
-            time.sleep(0.1)
-
-    def entries(self):
-        out = run([*self.wrapper, "journalctl", "-o", "json", "--no-pager",
-                   "SYSLOG_IDENTIFIER=verdictd"], check=False).stdout
-        return [json.loads(line) for line in out.splitlines() if line.strip()]
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(timeout=10)
 
 
 def kernel_lines(tag):
@@ -235,6 +214,16 @@ class LogTest(LabTestCase):
                     s.sendto(packet, (DEAD[family], 0))
                 finally:
                     s.close()
+        for where, family, packet, destination in input_probes():
+            fam = socket.AF_INET if family == 4 else socket.AF_INET6
+            s = self.lab.ns[where].socket(fam, socket.SOCK_RAW, socket.IPPROTO_RAW)
+            try:
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)
+                with self.lab.ns[where].entered():
+                    scope = socket.if_nametoindex("eth0" if where == CLIENT else "lo")
+                s.sendto(packet, (destination, 0) if family == 4 else (destination, 0, 0, scope))
+            finally:
+                s.close()
         self.lab.ns[ROUTER].run(
             ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
              "--inh-caps=+net_raw", "--ambient-caps=+net_raw", "/usr/bin/python3", "-c",
@@ -269,15 +258,12 @@ class LogTest(LabTestCase):
         status = daemon.ctl("status").stdout
         self.assertIn(f"log written={len(got)} to_stderr=0 lost=0", status)
 
-        exact = [l for l in expected if " MAC" not in l and "MACSRC" not in l]
-        mac = [l for l in expected if l not in exact]
-        self.assertEqual(sorted(l for l in got if l in exact), sorted(exact))
-        self.assertEqual(sorted(MAC_FIELDS.sub("", l) for l in got if l not in exact),
-                         sorted(MAC_FIELDS.sub("", l) for l in mac))
-        print(f"\nLOG: {len(exact)} of {len(expected)} kernel lines equal byte for byte; "
-              f"the other {len(mac)} (packets that came in on a device) equal but for the "
-              f"link-layer header NFQUEUE does not give (MAC=, MACSRC=/MACDST=/MACPROTO=)")
-        self.assertGreater(len(exact), len(probes()) * 2)
+        self.maxDiff = None
+        self.assertEqual(sorted(got), sorted(expected))
+        with_mac = [l for l in expected if re.search(r"MAC=\S|MACSRC=", l)]
+        print(f"\nLOG: all {len(expected)} kernel lines equal byte for byte, "
+              f"{len(with_mac)} of them with the link-layer header")
+        self.assertGreater(len(with_mac), len(probes()) * 3)
 
         # The structured fields of one line.
         own = [e for e in entries if f"{self.tag} u " in e["MESSAGE"]]
@@ -286,11 +272,29 @@ class LogTest(LabTestCase):
         fields = {k: v for k, v in own[0].items() if k.startswith("VERDICTD_")}
         self.assertEqual(fields, {
             "VERDICTD_TABLE": "filter", "VERDICTD_CHAIN": "OUTPUT", "VERDICTD_RULE": "3",
-            "VERDICTD_HOOK": "OUTPUT", "VERDICTD_SRC": own[0]["VERDICTD_SRC"],
+            "VERDICTD_HOOK": "OUTPUT", "VERDICTD_VERDICT_SO_FAR": "continue",
+            "VERDICTD_MARK": "0x0", "VERDICTD_SRC": own[0]["VERDICTD_SRC"],
             "VERDICTD_DST": ADDR[(CLIENT, 4)], "VERDICTD_PROTO": "udp",
             "VERDICTD_SPT": "9998", "VERDICTD_DPT": "9999"})
         self.assertEqual(own[0]["PRIORITY"], "5")
         self.assertEqual(own[0]["SYSLOG_IDENTIFIER"], "verdictd")
+
+        # The verdict so far: the hooks that accepted the packet before, and
+        # the mark mangle PREROUTING set on the datagram to port 54.
+        def one(prefix, *words):
+            found = [e for e in entries if e["MESSAGE"].startswith(f"{self.tag} {prefix}")
+                     and all(w in e["MESSAGE"] for w in words)]
+            self.assertEqual(len(found), 1, (prefix, words))
+            return found[0]
+        marked = one("p4 ", "IN=lan0 ", "DPT=54 ")
+        self.assertEqual((marked["VERDICTD_ACCEPTED_AT"], marked["VERDICTD_MARK"],
+                          marked["VERDICTD_VERDICT_SO_FAR"]),
+                         ("PREROUTING FORWARD", "0x2a", "continue"))
+        self.assertEqual(one("p4 ", "IN= ", "DPT=54 ")["VERDICTD_ACCEPTED_AT"], "OUTPUT")
+        self.assertEqual(one("f6a ", "PROTO=ICMPv6 TYPE=128 ")["VERDICTD_ACCEPTED_AT"],
+                         "PREROUTING")
+        self.assertEqual(one("la ", "IN=lo ", "SRC=127.0.0.1 ")["VERDICTD_ACCEPTED_AT"],
+                         "OUTPUT POSTROUTING PREROUTING")
 
     def test_without_a_journal_lines_go_to_stderr(self):
         # The machine runs no journald: verdictd's sd_journal_sendv finds no socket.

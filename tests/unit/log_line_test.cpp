@@ -117,14 +117,6 @@ TEST(LogLine, TruncatedAndIncomplete) {
             "PROTO=132 ");
 }
 
-TEST(LogLine, MacDecodeWithoutTheHeaderSaysNothingOfIt) {
-  LogLineInput input = kInput;
-  input.flags = logflag::kMacDecode;
-  EXPECT_EQ(line(test::ipv4(17, test::udp_header(1, 2)), input),
-            "drop: IN=eth0 OUT= SRC=10.0.0.1 DST=10.0.0.2 LEN=28 TOS=0x00 PREC=0x00 TTL=64 ID=0 "
-            "PROTO=UDP SPT=1 DPT=2 LEN=8 ");
-}
-
 TEST(LogLine, Ipv6ExtensionHeadersWithAndWithoutIpOptions) {
   const Bytes packet = test::ipv6(
       0,
@@ -162,6 +154,33 @@ TEST(LogLine, Ipv6LaterFragmentAndIcmpv6Error) {
             "IN= OUT= SRC=2001:0db8:0000:0000:0000:0000:0000:0001 "
             "DST=2001:0db8:0000:0000:0000:0000:0000:0002 LEN=48 TC=0 HOPLIMIT=64 FLOWLBL=0 "
             "PROTO=ICMPv6 TYPE=128 CODE=0 ID=7 SEQ=1 ");
+}
+
+// dump_mac_header: MAC= with the 14 bytes, or decoded for an Ethernet
+// device; the loopback device is not decoded; unknown headers are left out.
+TEST(LogLine, LinkLayerHeader) {
+  const Bytes packet = test::ipv4(17, test::udp_header(1, 2));
+  const std::string rest =
+      "SRC=10.0.0.1 DST=10.0.0.2 LEN=28 TOS=0x00 PREC=0x00 TTL=64 ID=0 PROTO=UDP SPT=1 DPT=2 "
+      "LEN=8 ";
+  LogLineInput input{
+      .has_input_device = true,
+      .device = LinkKind::kEthernet,
+      .link_header = EthernetHeader{0x02, 0, 0, 0, 0, 0x01, 0x02, 0xab, 0, 0, 0, 0x02, 0x08, 0x00},
+      .in_interface = "eth0"};
+  EXPECT_EQ(line(packet, input),
+            "IN=eth0 OUT= MAC=02:00:00:00:00:01:02:ab:00:00:00:02:08:00 " + rest);
+  input.flags = logflag::kMacDecode;
+  EXPECT_EQ(line(packet, input),
+            "IN=eth0 OUT= MACSRC=02:ab:00:00:00:02 MACDST=02:00:00:00:00:01 MACPROTO=0800 " + rest);
+  input.device = LinkKind::kLoopback;
+  EXPECT_EQ(line(packet, input),
+            "IN=eth0 OUT= MAC=02:00:00:00:00:01:02:ab:00:00:00:02:08:00 " + rest);
+  input.device = LinkKind::kOther;
+  EXPECT_EQ(line(packet, input), "IN=eth0 OUT= MAC= " + rest);
+  input.device = LinkKind::kEthernet;
+  input.link_header.reset();
+  EXPECT_EQ(line(packet, input), "IN=eth0 OUT= " + rest);
 }
 
 }  // namespace
