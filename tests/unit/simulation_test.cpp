@@ -130,6 +130,10 @@ TEST(Simulation, JumpGotoReturnAndPolicyListExactlyTheRulesMatched) {
                                       "udp_deep rule 3 continue", "udp_deep return return",
                                       "udp_in return return", "FORWARD policy drop"}));
   EXPECT_EQ(result.records.size(), 2U) << "dropped at FORWARD: POSTROUTING never sees it";
+  Simulation established = forwarded(ipproto::kUdp, 9004);
+  established.state = SimulatedState::kEstablished;
+  EXPECT_EQ(simulate(*ruleset, established).notes.size(), 1U)
+      << "chains.json reads no state: --ctstate is said to change nothing";
   EXPECT_EQ(result.records.back()["verdict"], "DROP");
 }
 
@@ -140,12 +144,14 @@ TEST(Simulation, DnatRewritesThePacketTheNextHooksSee) {
   const SimulationResult result = simulate(*ruleset, s);
   EXPECT_TRUE(result.accepted);
   const Json& prerouting = result.records.at(0)["steps"];
-  ASSERT_EQ(prerouting.size(), 4U) << prerouting.dump();  // raw, mangle, the DNAT rule, nat
-  EXPECT_EQ(prerouting[2]["rule"], 1);
-  EXPECT_EQ(prerouting[2]["action"], "DNAT to:10.2.0.2:80");
-  EXPECT_EQ(prerouting[3]["kind"], "nat");
-  EXPECT_EQ(prerouting[3]["changes"]["destination"], Json::array({"10.1.0.1", "10.2.0.2"}));
-  EXPECT_EQ(prerouting[3]["changes"]["dport"], Json::array({8080, 80}));
+  ASSERT_EQ(prerouting.size(), 2U) << prerouting.dump();  // the DNAT rule, then the rewrite
+  EXPECT_EQ(prerouting[0]["table"], "nat");
+  EXPECT_EQ(prerouting[0]["rule"], 1);
+  EXPECT_EQ(prerouting[0]["action"], "DNAT --to-destination 10.2.0.2:80");
+  EXPECT_EQ(prerouting[0]["outcome"], "accept");
+  EXPECT_EQ(prerouting[1]["kind"], "nat");
+  EXPECT_EQ(prerouting[1]["changes"]["destination"], Json::array({"10.1.0.1", "10.2.0.2"}));
+  EXPECT_EQ(prerouting[1]["changes"]["dport"], Json::array({8080, 80}));
   // FORWARD sees the rewritten packet, one hop shorter: the ctstate DNAT
   // rule does not drop it.
   const Json& forward = result.records.at(1);
