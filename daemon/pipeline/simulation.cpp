@@ -366,6 +366,11 @@ SimulationResult simulate(const Ruleset& ruleset, const Simulation& simulation) 
     result.accepted = trip.accepted;
   }
   result.notes = host.notes();
+  if (simulation.state != SimulatedState::kAsTracked &&
+      !ruleset.tracks(simulation.packet.source.family)) {
+    result.notes.emplace_back(
+        "the ruleset reads no connection state of the packet's family: --ctstate changes nothing");
+  }
   return result;
 }
 
