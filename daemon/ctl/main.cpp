@@ -6,6 +6,7 @@
 
 #include "ctl/control_client.hpp"
 #include "ctl/offline.hpp"
+#include "ctl/simulate_command.hpp"
 #include "ruleset/loader.hpp"
 #include "ruleset/schema.hpp"
 
@@ -210,6 +211,10 @@ int run(int argc, char** argv) {
   export_rules->add_flag("-6,--ipv6", export_v6, "IPv6 rules")->excludes(export_v4_flag);
   add_max_bytes(export_rules);
 
+  verdictd::SimulateFlags simulate_flags;
+  auto* simulate = verdictd::add_simulate(app, simulate_flags);
+  add_max_bytes(simulate);
+
   auto* schema =
       app.add_subcommand("schema", "print the JSON Schema of rulesets, from the extensions");
   auto* reference = app.add_subcommand(
@@ -248,6 +253,7 @@ int run(int argc, char** argv) {
     return verdictd::export_ruleset(
         export_file, export_v6 ? verdictd::Family::kIPv6 : verdictd::Family::kIPv4, max_bytes);
   }
+  if (simulate->parsed()) return verdictd::run_simulate(simulate_flags, max_bytes);
   if (schema->parsed()) {
     std::cout << verdictd::ruleset_schema().dump(2) << "\n";
     return 0;
