@@ -63,4 +63,12 @@ echo
 echo "verdictd's connection table (verdictctl conntrack), as conntrack -L shows it:"
 ns "$router" "$build/daemon/ctl/verdictctl" --socket "$sock" conntrack
 echo
+echo "The last packets verdictd dropped, and the rule or policy that dropped each (verdictctl drops):"
+ns "$router" "$build/daemon/ctl/verdictctl" --socket "$sock" drops -n 4
+echo
+echo "Why ssh is blocked, asked of the ruleset file alone (verdictctl simulate, no daemon):"
+"$build/daemon/ctl/verdictctl" simulate --ruleset "$top/rules/examples/lab-gateway.json" \
+  --hook PREROUTING,FORWARD,POSTROUTING -i lan0 -o wan0 -p tcp -s 10.1.0.2 -d 10.2.0.2 \
+  --dport 22 || echo "(exit status $?: DROP)"
+echo
 ns "$router" "$build/daemon/ctl/verdictctl" --socket "$sock" status

@@ -7,6 +7,7 @@
 #include "ctl/control_client.hpp"
 #include "ctl/offline.hpp"
 #include "ctl/simulate_command.hpp"
+#include "ctl/trace_text.hpp"
 #include "ruleset/loader.hpp"
 #include "ruleset/schema.hpp"
 
@@ -152,11 +153,13 @@ std::optional<Json> trace_filter(const TraceFlags& flags) {
 int run_trace(const std::string& socket, const TraceFlags& flags) {
   Json request = {{"command", "trace"}, {"count", flags.count}};
   if (const auto filter = trace_filter(flags)) request["filter"] = *filter;
-  const Json response = verdictd::control_request(socket, request, [](const Json& line) {
+  const Json response = verdictd::control_request(socket, request, [&flags](const Json& line) {
     if (line.contains("following")) {
       std::cerr << "verdictctl: following " << line["following"].get<std::string>() << "\n";
     } else if (line.contains("trace")) {
-      std::cout << line["trace"].dump() << std::endl;
+      // Flushed at once: whoever reads the stream sees each packet as it comes.
+      std::cout << (flags.json ? line["trace"].dump() + "\n" : verdictd::trace_text(line["trace"]))
+                << std::flush;
     }
   });
   if (!response.value("ok", false)) {
@@ -270,7 +273,12 @@ int run(int argc, char** argv) {
       std::cerr << "verdictctl: " << response.value("error", "the request failed") << "\n";
       return 1;
     }
-    std::cout << response["drops"].dump(drops_json ? 2 : -1) << "\n";
+    if (drops_json) {
+      std::cout << response["drops"].dump(2) << "\n";
+    } else {
+      for (const Json& drop : response["drops"]) std::cout << verdictd::drop_text(drop);
+      std::cerr << response.value("recorded", std::uint64_t{0}) << " drops since the start\n";
+    }
     return 0;
   }
   Json request;

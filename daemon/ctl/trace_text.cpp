@@ -68,3 +68,22 @@ std::string trace_text(const Json& record) {
 }
 
 }  // namespace verdictd
+
+namespace verdictd {
+
+std::string drop_text(const Json& drop) {
+  const Json& by = drop.value("by", Json::object());
+  std::string text = drop.value("time", "") + " " + drop.value("hook", "") +
+                     " IN=" + drop.value("in", "") + " OUT=" + drop.value("out", "") + " " +
+                     packet_text(drop.value("packet", Json::object())) + " by";
+  const std::string kind = by.value("kind", "");
+  if (by.contains("table")) text += " " + value_text(by["table"]);
+  if (by.contains("chain")) text += " " + value_text(by["chain"]);
+  text += kind == "rule" ? " rule " + value_text(by["rule"]) : " " + kind;
+  if (by.contains("comment")) text += " " + Json(by["comment"]).dump();
+  if (by.contains("location")) text += " " + value_text(by["location"]);
+  if (by.contains("action")) text += " " + value_text(by["action"]);
+  return text + "\n";
+}
+
+}  // namespace verdictd

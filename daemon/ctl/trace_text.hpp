@@ -1,5 +1,6 @@
 // A packet's trace record (pipeline/trace_json.hpp) as text for a person, as
-// `verdictctl simulate` and `verdictctl trace` print it: like
+// `verdictctl simulate` and `verdictctl trace` print it, and the drops of
+// `verdictctl drops` in the same words: like
 // xtables-monitor --trace, one line per rule the packet met, but naming the
 // rule's place in the ruleset file.
 #pragma once
@@ -14,5 +15,10 @@ namespace verdictd {
 // FILE:LINE:COL, action -> outcome, and the fields it changed as
 // `mark 0x0 -> 0x1`); the verdict.
 std::string trace_text(const nlohmann::ordered_json& record);
+
+// One line for a drop of `verdictctl drops` (service/drop_log.hpp): the time,
+// hook, interfaces and packet, then what decided it ("by filter FORWARD rule
+// 3 "comment" FILE:LINE:COL DROP", "by filter FORWARD policy ...").
+std::string drop_text(const nlohmann::ordered_json& drop);
 
 }  // namespace verdictd

@@ -168,11 +168,12 @@ class TraceTest(LabTestCase):
         finally:
             echo.close()
 
-    def follow(self, daemon, *args):
-        """`verdictctl trace --json ARGS` in the router, once it follows."""
+    def follow(self, daemon, *args, json_lines=True):
+        """`verdictctl trace --json ARGS` (or its text) in the router, once it follows."""
         proc = subprocess.Popen(
             ["ip", "netns", "exec", self.lab.ns[ROUTER].name, verdictctl_binary(),
-             "--socket", daemon.control_socket, "trace", "--json", *args],
+             "--socket", daemon.control_socket, "trace", *(["--json"] if json_lines else []),
+             *args],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         line = proc.stderr.readline()
         self.assertIn("following", line, f"verdictctl trace did not start: {line}")
@@ -202,6 +203,7 @@ class TraceTest(LabTestCase):
                     traced["records"] = self.records(proc)
                 drops = json.loads(side.daemon.ctl("drops", "--json").stdout)
                 traced["drops"] = drops
+                traced["drops_text"] = side.daemon.ctl("drops").stdout
 
         self.against_the_kernel(path, body)
         kernel = traced["kernel"]
@@ -268,10 +270,16 @@ class TraceTest(LabTestCase):
         self.assertEqual((by["kind"], by["table"], by["chain"]), ("policy", "filter", "FORWARD"))
         line = int(by["location"].rsplit(":", 2)[1])
         self.assertIn('"FORWARD"', text[line - 1])
+        self.assertRegex(traced["drops_text"],
+                         rf"FORWARD IN=lan0 OUT=wan0 tcp 10.1.0.2:\d+ > 10.2.0.2:81 \[SYN\] .* "
+                         rf"by filter FORWARD policy {re.escape(by['location'])} DROP\n")
 
     def test_a_filter_follows_packets_without_a_trace_rule(self):
         daemon = self.start_verdictd(ruleset_path("trace"))
         proc = self.follow(daemon, "-p", "udp", "--dport", "5353")
+        # A second client at once, reading the text, and only IPv6.
+        text_proc = self.follow(daemon, "-p", "udp", "--dport", "5353", "-d", ADDR[(SERVER, 6)],
+                                json_lines=False)
         try:
             for family, port in ((4, 5353), (4, 5354), (6, 5353), (6, 5354), (4, 5353)):
                 fam = socket.AF_INET if family == 4 else socket.AF_INET6
@@ -281,6 +289,11 @@ class TraceTest(LabTestCase):
             time.sleep(SETTLE)
         finally:
             records = self.records(proc)
+            text_proc.terminate()
+            text, _ = text_proc.communicate(timeout=10)
+        self.assertRegex(text, r"^FORWARD IN=lan0 OUT=wan0 udp \[fd01::2\]:\d+ > \[fd02::2\]:5353 ")
+        self.assertIn("\n  filter FORWARD rule 2 ", text)
+        self.assertEqual(text.count("verdict ACCEPT\n"), 1, text)
         by_family = collections.defaultdict(list)
         for record in records:
             by_family[record["packet"]["family"]].append(record["hook"])

@@ -248,6 +248,23 @@ TEST(Simulation, AConnectionPlaysSynSynAckAckTheReplyTheWayBack) {
   EXPECT_EQ(result.records.size(), 1U) << "a dropped SYN gets no answer";
 }
 
+TEST(TraceText, ADropNamesWhatDecidedIt) {
+  const Json by_rule = Json::parse(R"({"time": "2026-12-05T23:50:01.123Z", "hook": "INPUT",
+      "in": "eth0", "out": "", "packet": {"family": 4, "protocol": "tcp", "source": "10.0.0.5",
+      "destination": "10.0.0.1", "sport": 40000, "dport": 23, "tcp_flags": "SYN", "length": 40},
+      "by": {"kind": "rule", "table": "filter", "chain": "INPUT", "rule": 1,
+             "comment": "no telnet", "action": "DROP", "location": "r.json:2:5"}})");
+  EXPECT_EQ(drop_text(by_rule),
+            "2026-12-05T23:50:01.123Z INPUT IN=eth0 OUT= tcp 10.0.0.5:40000 > 10.0.0.1:23 [SYN] "
+            "length 40 by filter INPUT rule 1 \"no telnet\" r.json:2:5 DROP\n");
+  Json by_policy = by_rule;
+  by_policy["by"] = Json::parse(R"({"kind": "policy", "table": "filter", "chain": "INPUT",
+      "action": "DROP", "location": "r.json:1:30"})");
+  EXPECT_TRUE(drop_text(by_policy).ends_with(" by filter INPUT policy r.json:1:30 DROP\n"));
+  by_policy["by"] = Json::parse(R"({"kind": "conntrack table full"})");
+  EXPECT_TRUE(drop_text(by_policy).ends_with(" by conntrack table full\n"));
+}
+
 TEST(TraceText, ReadsLikeXtablesMonitorNamingTheRulesPlace) {
   const Json record = Json::parse(R"({"hook": "PREROUTING", "in": "lan0", "out": "",
       "packet": {"family": 4, "protocol": "tcp", "source": "10.1.0.2", "destination": "10.1.0.1",
