@@ -89,8 +89,9 @@ void TraceHub::publish(const PacketTrace& trace, const Ruleset& ruleset, std::ui
     const bool by_rule = !f.selector && (trace.readers & PacketTrace::kTraceRuleReader) != 0;
     if (by_rule || (trace.readers & f.reader) != 0) f.follower->push(line);
   }
-  if (trace.accepted)
+  if (trace.accepted) {
     carried_[fingerprint % kCarriedSlots] = {fingerprint, trace.readers, now + kCarried};
+  }
 }
 
 }  // namespace verdictd

@@ -61,8 +61,9 @@ TEST(TraceHub, EachFollowerGetsWhatItFollows) {
 TEST(TraceHub, ReaderBitsAreReusedAndLimited) {
   TraceHub hub;
   std::vector<std::shared_ptr<TraceFollower>> followers;
-  for (std::size_t i = 0; i < TraceHub::kMaxFollowers; ++i)
+  for (std::size_t i = 0; i < TraceHub::kMaxFollowers; ++i) {
     followers.push_back(hub.follow(nullptr));
+  }
   EXPECT_THROW(hub.follow(nullptr), std::runtime_error);
   hub.unfollow(followers[5]);
   EXPECT_NO_THROW(followers[5] = hub.follow(nullptr));
