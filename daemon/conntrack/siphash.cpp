@@ -14,10 +14,11 @@ namespace {
 // The paper reads the message as little-endian words: this host's order.
 static_assert(std::endian::native == std::endian::little);
 
-// `count` bytes (at most 8) as the low bytes of a word.
+// `count` bytes (at most 8) as the low bytes of a word. An empty message
+// may have no bytes at all (a null pointer), which memcpy may not be given.
 std::uint64_t load_le(const std::uint8_t* bytes, std::size_t count) {
   std::uint64_t word = 0;
-  std::memcpy(&word, bytes, count);
+  if (count != 0) std::memcpy(&word, bytes, count);
   return word;
 }
 

@@ -37,6 +37,13 @@ TEST(SipHash, ReferenceVectors) {
   }
 }
 
+TEST(SipHash, AnEmptyMessageWithoutBytesHashesAsTheEmptyMessage) {
+  // An empty span may have no data at all (an empty packet, say); found by
+  // the packet path fuzzer under UBSan (memcpy from null).
+  const SipKey key{.k0 = 0x0706050403020100ULL, .k1 = 0x0f0e0d0c0b0a0908ULL};
+  EXPECT_EQ(siphash24(key, std::span<const std::uint8_t>()), 0x726fdb47dd0e0e31ULL);
+}
+
 TEST(SipHash, TheKeyChangesEveryOutput) {
   const std::array<std::uint8_t, 3> message{1, 2, 3};
   EXPECT_NE(siphash24({.k0 = 1, .k1 = 2}, message), siphash24({.k0 = 1, .k1 = 3}, message));
