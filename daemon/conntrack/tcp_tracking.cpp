@@ -78,8 +78,6 @@ struct TcpSegment {
   [[nodiscard]] bool has(std::uint8_t flag) const { return (flags & flag) != 0; }
 };
 
-constexpr std::size_t kTcpHeader = 20;
-
 std::optional<TcpSegment> read_segment(const PacketView& packet) {
   const std::size_t at = packet.transport_offset;
   if (!packet.has_tcp || packet.bytes.size() < at + kTcpHeader) return std::nullopt;

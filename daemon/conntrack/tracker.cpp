@@ -51,7 +51,6 @@ IcmpRole icmp_role(const PacketView& packet) {
 // The protocols' own checks (tcp_error, udp_error, udplite_error): false when
 // the kernel calls the packet INVALID whatever its connection.
 bool transport_valid(const PacketView& packet) {
-  constexpr std::size_t kUdpHeader = 8;
   switch (packet.protocol) {
     case ipproto::kTcp:
       return valid_tcp_flags(packet).has_value();

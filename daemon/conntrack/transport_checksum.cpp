@@ -6,7 +6,6 @@ namespace verdictd {
 
 namespace {
 
-constexpr std::size_t kUdpHeader = 8;
 constexpr std::size_t kUdpChecksumAt = 6;
 
 // The ones-complement sum of data whose checksum is right: all ones.

@@ -16,7 +16,6 @@ namespace {
 
 constexpr std::uint8_t kDccp = 33;
 constexpr std::uint8_t kGre = 47;
-constexpr std::size_t kIcmpHeader = 8;
 
 // Protocols whose tuple carries the two 16-bit ports at the start of their
 // header (nf_ct_get_tuple_ports).

@@ -10,11 +10,6 @@ namespace verdictd {
 
 namespace {
 
-constexpr std::size_t kIpv4Header = 20;
-constexpr std::size_t kIpv6Header = 40;
-constexpr std::size_t kTcpHeader = 20;
-constexpr std::size_t kUdpHeader = 8;
-constexpr std::size_t kIcmpHeader = 8;  // struct icmphdr, struct icmp6hdr
 constexpr std::size_t kAuthHeader = 12;
 constexpr std::size_t kEspHeader = 8;
 

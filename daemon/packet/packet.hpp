@@ -4,6 +4,7 @@
 // do not match.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <span>
 
@@ -19,6 +20,14 @@ inline constexpr std::uint8_t kIcmpv6 = 58;
 inline constexpr std::uint8_t kSctp = 132;
 inline constexpr std::uint8_t kUdplite = 136;
 }  // namespace ipproto
+
+// The sizes of the fixed headers (struct iphdr and tcphdr without options,
+// ipv6hdr, udphdr, icmphdr and icmp6hdr).
+inline constexpr std::size_t kIpv4Header = 20;
+inline constexpr std::size_t kIpv6Header = 40;
+inline constexpr std::size_t kTcpHeader = 20;
+inline constexpr std::size_t kUdpHeader = 8;
+inline constexpr std::size_t kIcmpHeader = 8;
 
 namespace tcpflag {
 inline constexpr std::uint8_t kFin = 0x01;

@@ -10,11 +10,6 @@ namespace verdictd {
 
 namespace {
 
-constexpr std::size_t kIpv4Header = 20;
-constexpr std::size_t kIpv6Header = 40;
-constexpr std::size_t kTcpHeader = 20;
-constexpr std::size_t kUdpHeader = 8;
-constexpr std::size_t kIcmpHeader = 8;  // type, code, checksum, identifier, sequence
 constexpr std::uint16_t kDontFragment = 0x4000;
 constexpr std::uint16_t kTcpWindow = 64240;
 

@@ -9,11 +9,6 @@ namespace verdictd {
 
 namespace {
 
-constexpr std::size_t kIpv4Header = 20;
-constexpr std::size_t kIpv6Header = 40;
-constexpr std::size_t kTcpHeader = 20;
-constexpr std::size_t kIcmpHeader = 8;  // type, code, checksum, 4 unused bytes
-
 constexpr std::uint16_t kDontFragment = 0x4000;
 constexpr std::uint8_t kIcmpDestinationUnreachable = 3;
 constexpr std::uint8_t kIcmpv6DestinationUnreachable = 1;

@@ -152,10 +152,8 @@ std::string RequestProgress::stage() const {
 }
 
 bool RequestProgress::send(Json line) {
-  if (connection_ < 0 || gone_) return false;
-  const std::lock_guard lock(send_mutex_);
-  if (!send_line(connection_, std::move(line))) gone_ = true;
-  return !gone_;
+  escape_invalid_utf8(line);
+  return send_text(line.dump());
 }
 
 bool RequestProgress::send_text(const std::string& json_text) {

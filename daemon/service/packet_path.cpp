@@ -73,16 +73,16 @@ PacketDecision PacketPath::operator()(const QueuedPacket& packet) {
   in.socket_owner = packet.socket_owner;
 
   // Followed packets: selected here, or traced at an earlier hook.
-  std::shared_ptr<const TraceHub::Selections> selections;
+  TraceHub::Arrival arrival;
   std::uint64_t fingerprint = 0;
   const bool following = traces_ != nullptr && traces_->active();
   if (following) {
-    selections = traces_->selections();
     fingerprint = trace_fingerprint(in.packet);
+    arrival = traces_->arrival(fingerprint, std::chrono::steady_clock::now());
     trace_.clear();
-    trace_.readers = traces_->carried_readers(fingerprint, std::chrono::steady_clock::now());
+    trace_.readers = arrival.carried_readers;
     in.trace = &trace_;
-    in.trace_selections = selections->list;
+    in.trace_selections = arrival.selections->list;
   }
 
   const HookOutcome outcome =

@@ -67,16 +67,11 @@ void TraceHub::rebuild_selections_locked() {
   active_.store(!following_.empty(), std::memory_order_relaxed);
 }
 
-std::shared_ptr<const TraceHub::Selections> TraceHub::selections() const {
-  const std::lock_guard lock(mutex_);
-  return selections_;
-}
-
-std::uint64_t TraceHub::carried_readers(std::uint64_t fingerprint,
-                                        std::chrono::steady_clock::time_point now) {
+TraceHub::Arrival TraceHub::arrival(std::uint64_t fingerprint,
+                                    std::chrono::steady_clock::time_point now) const {
   const std::lock_guard lock(mutex_);
   const Carried& slot = carried_[fingerprint % kCarriedSlots];
-  return slot.fingerprint == fingerprint && slot.until > now ? slot.readers : 0;
+  return {selections_, slot.fingerprint == fingerprint && slot.until > now ? slot.readers : 0};
 }
 
 void TraceHub::publish(const PacketTrace& trace, const Ruleset& ruleset, std::uint64_t fingerprint,

@@ -73,11 +73,15 @@ class TraceHub {
 
   [[nodiscard]] bool active() const { return active_.load(std::memory_order_relaxed); }
 
-  // For the packet path, when active(): the selections to try on a packet
-  // entering a hook, and who already follows it from an earlier hook.
-  [[nodiscard]] std::shared_ptr<const Selections> selections() const;
-  [[nodiscard]] std::uint64_t carried_readers(std::uint64_t fingerprint,
-                                              std::chrono::steady_clock::time_point now);
+  // For the packet path, when active(), under one lock: the selections to
+  // try on a packet entering a hook, and who already follows it from an
+  // earlier hook.
+  struct Arrival {
+    std::shared_ptr<const Selections> selections;
+    std::uint64_t carried_readers = 0;
+  };
+  [[nodiscard]] Arrival arrival(std::uint64_t fingerprint,
+                                std::chrono::steady_clock::time_point now) const;
   // After the hook: the record to the followers it is for, and an accepted
   // packet remembered for the next hooks.
   void publish(const PacketTrace& trace, const Ruleset& ruleset, std::uint64_t fingerprint,

@@ -17,8 +17,7 @@ namespace verdictd {
 
 namespace {
 
-constexpr std::uint8_t kEcnBits = 0x03;  // of the TOS byte
-constexpr std::size_t kTcpHeader = 20;
+constexpr std::uint8_t kEcnBits = 0x03;    // of the TOS byte
 constexpr std::size_t kTcpFlagsWord = 12;  // data offset and flags
 constexpr std::size_t kTcpChecksum = 16;
 

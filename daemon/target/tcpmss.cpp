@@ -25,7 +25,6 @@ namespace verdictd {
 
 namespace {
 
-constexpr std::size_t kTcpHeader = 20;
 constexpr std::size_t kMaxTcpHeader = 60;  // data offset 15
 constexpr std::uint8_t kNop = 1;
 constexpr std::uint8_t kMssKind = 2;

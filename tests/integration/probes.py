@@ -53,7 +53,8 @@ def _ns_of(where):
     return ROUTER if where.startswith(ROUTER + "-") else where
 
 
-def _checksum(data):
+def checksum(data):
+    """The Internet checksum (RFC 1071) of `data`."""
     if len(data) % 2:
         data += b"\0"
     total = sum(struct.unpack(f"!{len(data) // 2}H", data))
@@ -393,7 +394,7 @@ class Ping(Probe):
         kind = 8 if self.family == 4 else 128
         body = struct.pack("!HH", self.ident, self.sent) + self.token
         header = struct.pack("!BBH", kind, 0, 0)
-        csum = _checksum(header + body) if self.family == 4 else 0  # the kernel sums ICMPv6
+        csum = checksum(header + body) if self.family == 4 else 0  # the kernel sums ICMPv6
         _send_or_lose(self.socket.sendto, struct.pack("!BBH", kind, 0, csum) + body, (self.target, 0))
         self.sent += 1
         if self.sent < self.count:
@@ -474,7 +475,7 @@ class RawTcp(_Crafted):
             return segment
         pseudo = (socket.inet_aton(src) + socket.inet_aton(dst)
                   + struct.pack("!BBH", 0, socket.IPPROTO_TCP, len(segment)))
-        csum = _checksum(pseudo + segment)
+        csum = checksum(pseudo + segment)
         return segment[:16] + struct.pack("!H", csum) + segment[18:]
 
 
@@ -493,7 +494,7 @@ class RawIcmp(_Crafted):
         body = b"\0\0\0\0" + self.token * 4
         if self.family == 6:
             return struct.pack("!BBH", self.kind, self.code, 0) + body
-        csum = _checksum(struct.pack("!BBH", self.kind, self.code, 0) + body)
+        csum = checksum(struct.pack("!BBH", self.kind, self.code, 0) + body)
         return struct.pack("!BBH", self.kind, self.code, csum) + body
 
 

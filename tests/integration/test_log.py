@@ -27,19 +27,11 @@ import unittest
 
 from lab import ADDR, CLIENT, ROUTER, Journald, Verdictd, run
 from oracle import LabTestCase
+from probes import checksum
 
 DEAD = {4: "10.2.0.99", 6: "fd02::99"}  # on the server's link; no one answers for it
 SETTLE = 1.0  # seconds for the last lines to be written
 NF_LOG_ALL_NETNS = "/proc/sys/net/netfilter/nf_log_all_netns"
-
-
-def checksum(data):
-    if len(data) % 2:
-        data += b"\0"
-    total = sum(struct.unpack(f"!{len(data) // 2}H", data))
-    while total >> 16:
-        total = (total & 0xFFFF) + (total >> 16)
-    return ~total & 0xFFFF
 
 
 def ipv4(proto, payload, src, dst, ident, ttl=64, tos=0, frag=0, options=b""):

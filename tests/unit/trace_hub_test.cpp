@@ -34,7 +34,7 @@ TEST(TraceHub, EachFollowerGetsWhatItFollows) {
   auto by_filter =
       hub.follow(std::make_shared<TraceSelector>(Json::parse(R"({"protocol": "udp"})")));
   EXPECT_TRUE(hub.active());
-  const auto selections = hub.selections();
+  const auto selections = hub.arrival(0, std::chrono::steady_clock::now()).selections;
   ASSERT_EQ(selections->list.size(), 1U);
   const std::uint64_t filter_bit = selections->list[0].reader;
   EXPECT_NE(filter_bit & PacketTrace::kTraceRuleReader, PacketTrace::kTraceRuleReader);
@@ -48,14 +48,14 @@ TEST(TraceHub, EachFollowerGetsWhatItFollows) {
   EXPECT_EQ(Json::parse(records[0])["verdict"], "DROP");
 
   // An accepted packet is known again at the next hook, for a while.
-  EXPECT_EQ(hub.carried_readers(1, now), PacketTrace::kTraceRuleReader);
-  EXPECT_EQ(hub.carried_readers(2, now), 0U) << "a dropped packet goes no further";
-  EXPECT_EQ(hub.carried_readers(1, now + TraceHub::kCarried), 0U);
+  EXPECT_EQ(hub.arrival(1, now).carried_readers, PacketTrace::kTraceRuleReader);
+  EXPECT_EQ(hub.arrival(2, now).carried_readers, 0U) << "a dropped packet goes no further";
+  EXPECT_EQ(hub.arrival(1, now + TraceHub::kCarried).carried_readers, 0U);
 
   hub.unfollow(by_rules);
   hub.unfollow(by_filter);
   EXPECT_FALSE(hub.active());
-  EXPECT_TRUE(hub.selections()->list.empty());
+  EXPECT_TRUE(hub.arrival(0, std::chrono::steady_clock::now()).selections->list.empty());
 }
 
 TEST(TraceHub, ReaderBitsAreReusedAndLimited) {
