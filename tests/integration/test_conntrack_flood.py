@@ -22,7 +22,7 @@ import unittest
 
 from lab import ADDR, CLIENT, ROUTER, SERVER
 from oracle import LabTestCase, conntrack_status, ruleset_path
-from probes import Tcp, _checksum
+from probes import Tcp, checksum
 
 C, R, S = CLIENT, ROUTER, SERVER
 FLOOD_PACKETS = 20000
@@ -38,7 +38,7 @@ def spoofed_ack(rng, destination):
     segment = struct.pack("!HHIIBBHHH", rng.randrange(1024, 65536), rng.randrange(10000, 60000),
                           rng.getrandbits(32), rng.getrandbits(32), 5 << 4, 0x10, 512, 0, 0)
     pseudo = source + dest + struct.pack("!BBH", 0, socket.IPPROTO_TCP, len(segment))
-    segment = segment[:16] + struct.pack("!H", _checksum(pseudo + segment)) + segment[18:]
+    segment = segment[:16] + struct.pack("!H", checksum(pseudo + segment)) + segment[18:]
     # The kernel fills in the IP header's length, id and checksum.
     header = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 0, 0, 0, 64, socket.IPPROTO_TCP, 0, source, dest)
     return header + segment

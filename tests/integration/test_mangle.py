@@ -17,7 +17,7 @@ import unittest
 
 from lab import ADDR, CLIENT, ROUTER, SERVER
 from oracle import LabTestCase
-from probes import TCP_FLAGS, _checksum
+from probes import TCP_FLAGS, checksum
 
 ETH_P_ALL = 0x0003
 PACKET_OUTGOING = 4
@@ -101,12 +101,12 @@ class Segment:
         else:
             pseudo = (socket.inet_pton(socket.AF_INET6, src) + socket.inet_pton(socket.AF_INET6, dst)
                       + struct.pack("!IxxxB", len(tcp), socket.IPPROTO_TCP))
-        tcp = tcp[:16] + struct.pack("!H", _checksum(pseudo + tcp)) + tcp[18:]
+        tcp = tcp[:16] + struct.pack("!H", checksum(pseudo + tcp)) + tcp[18:]
         if self.family == 4:
             header = struct.pack("!BBHHHBBH4s4s", 0x45, self.tos, 20 + len(tcp), sport, 0,
                                  self.ttl, socket.IPPROTO_TCP, 0, socket.inet_aton(src),
                                  socket.inet_aton(dst))
-            header = header[:10] + struct.pack("!H", _checksum(header)) + header[12:]
+            header = header[:10] + struct.pack("!H", checksum(header)) + header[12:]
         else:
             first = (6 << 28) | (self.tos << 20) | 0x12345
             header = struct.pack("!IHBB16s16s", first, len(tcp), socket.IPPROTO_TCP, self.ttl,
