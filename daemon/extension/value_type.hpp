@@ -6,7 +6,6 @@
 #pragma once
 
 #include <cstdint>
-#include <nlohmann/json.hpp>
 #include <optional>
 #include <span>
 #include <string>
@@ -18,8 +17,6 @@
 #include "packet/address.hpp"
 
 namespace verdictd {
-
-using Json = nlohmann::ordered_json;
 
 // A 32-bit value under a mask ("0x1/0xff"); the mask is all ones when not written.
 struct ValueMask {
@@ -111,7 +108,7 @@ class ChoiceType final : public ValueType {
   [[nodiscard]] Value parse(const Json& v) const override;
   [[nodiscard]] std::string save_text(const Value& v) const override;
   [[nodiscard]] Json schema() const override;
-  [[nodiscard]] Json example() const override { return choices_.front(); }
+  [[nodiscard]] Json example() const override;
 
  private:
   std::string_view name_;
@@ -134,7 +131,7 @@ class NamesType final : public ValueType {
   [[nodiscard]] Value parse(const Json& v) const override;
   [[nodiscard]] std::string save_text(const Value& v) const override;
   [[nodiscard]] Json schema() const override;
-  [[nodiscard]] Json example() const override { return names_.back().name; }
+  [[nodiscard]] Json example() const override;
   [[nodiscard]] bool takes_list() const override { return true; }
   // "RELATED,ESTABLISHED"; `none` when no bit is set.
   [[nodiscard]] std::string text(std::uint32_t bits, std::string_view none = "") const;
@@ -153,11 +150,9 @@ class IcmpTypeType final : public ValueType {
                std::optional<std::uint8_t> any_type)
       : what_(what), names_(names), any_type_(any_type) {}
   [[nodiscard]] std::string_view name() const override { return "ICMP type"; }
-  [[nodiscard]] Json example() const override { return "echo-request"; }
+  [[nodiscard]] Json example() const override;
   [[nodiscard]] std::string syntax() const override { return std::string(what_); }
-  [[nodiscard]] Value parse(const Json& v) const override {
-    return parse_icmp_type(v, names_, what_);
-  }
+  [[nodiscard]] Value parse(const Json& v) const override;
   [[nodiscard]] std::string save_text(const Value& v) const override;
   [[nodiscard]] Json schema() const override;
 

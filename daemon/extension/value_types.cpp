@@ -1,6 +1,7 @@
 // The shared value types: thin descriptions over the parsers of
 // extension/values.hpp, each with its iptables-save text and JSON Schema.
 #include <algorithm>
+#include <nlohmann/json.hpp>
 
 #include "extension/error.hpp"
 #include "extension/value_type.hpp"
@@ -344,6 +345,8 @@ std::string ChoiceType::save_text(const Value& v) const {
   return std::string(choices_[std::get<std::uint64_t>(v)]);
 }
 
+Json ChoiceType::example() const { return choices_.front(); }
+
 Json ChoiceType::schema() const {
   Json names = Json::array();
   for (std::string_view c : choices_) names.push_back(c);
@@ -404,6 +407,8 @@ std::string NamesType::save_text(const Value& v) const {
   return text(std::get<ValueMask>(v).value, none == names_.end() ? "" : none->name);
 }
 
+Json NamesType::example() const { return names_.back().name; }
+
 Json NamesType::schema() const {
   Json names = Json::array();
   for (const NamedBit& n : names_) names.push_back(n.name);
@@ -424,6 +429,10 @@ std::string IcmpTypeType::save_text(const Value& v) const {
   const auto& type = std::get<IcmpType>(v);
   return any_type_ && type.type == *any_type_ ? "any" : type.to_string();
 }
+
+Json IcmpTypeType::example() const { return "echo-request"; }
+
+Value IcmpTypeType::parse(const Json& v) const { return parse_icmp_type(v, names_, what_); }
 
 Json IcmpTypeType::schema() const {
   Json names = Json::array();

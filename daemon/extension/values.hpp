@@ -1,9 +1,12 @@
 // Parsers for the values rules are written with. Each throws FieldError with
-// a message of the form `expected ..., got <the JSON value>`.
+// a message of the form `expected ..., got <the JSON value>`. Only the JSON
+// type is declared here: nlohmann/json.hpp is a tenth of the work of
+// compiling and linting a file, so only the files that read or build JSON
+// include it.
 #pragma once
 
 #include <cstdint>
-#include <nlohmann/json.hpp>
+#include <nlohmann/json_fwd.hpp>
 #include <span>
 #include <string>
 #include <utility>

@@ -6,6 +6,7 @@
 #include <array>
 #include <charconv>
 #include <chrono>
+#include <nlohmann/json.hpp>
 #include <span>
 #include <type_traits>
 #include <variant>

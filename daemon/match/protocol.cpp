@@ -1,6 +1,7 @@
 // -p: the transport protocol (IPv4 protocol field, or the IPv6 header after
 // the extension headers).
 #include <array>
+#include <nlohmann/json.hpp>
 
 #include "extension/error.hpp"
 #include "extension/match.hpp"

@@ -4,6 +4,7 @@
 #include <atomic>
 #include <charconv>
 #include <cmath>
+#include <nlohmann/json.hpp>
 #include <random>
 
 #include "extension/error.hpp"

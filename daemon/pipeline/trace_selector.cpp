@@ -1,5 +1,7 @@
 #include "pipeline/trace_selector.hpp"
 
+#include <nlohmann/json.hpp>
+
 #include "extension/build_extensions.hpp"
 #include "extension/error.hpp"
 #include "text/json_position.hpp"

@@ -1,5 +1,6 @@
 #include "ruleset/json_parse.hpp"
 
+#include <nlohmann/json.hpp>
 #include <vector>
 
 #include "text/json_position.hpp"

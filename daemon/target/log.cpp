@@ -4,6 +4,7 @@
 // (EvalState::log_sink); any table, any hook, as the kernel has it.
 #include <array>
 #include <cstdint>
+#include <nlohmann/json.hpp>
 
 #include "extension/log_sink.hpp"
 #include "extension/target.hpp"

@@ -1,6 +1,7 @@
 #include "target/nat_range.hpp"
 
 #include <algorithm>
+#include <nlohmann/json.hpp>
 
 #include "extension/error.hpp"
 #include "extension/values.hpp"

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <array>
 #include <cctype>
+#include <nlohmann/json.hpp>
 
 #include "conntrack/transport_checksum.hpp"
 #include "extension/error.hpp"

@@ -14,6 +14,7 @@
 // MTU of its own ("ip route ... mtu 1400") or a learnt path MTU is not seen.
 #include <algorithm>
 #include <array>
+#include <nlohmann/json.hpp>
 
 #include "extension/error.hpp"
 #include "extension/target.hpp"
