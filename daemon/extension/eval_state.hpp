@@ -20,6 +20,7 @@ class ExtensionState;
 class SubnetBroadcasts;
 struct RejectReply;
 class WorkingPacket;
+class RouteLookup;
 
 // The MTU of an interface by its index (the daemon's link cache); 0 when unknown.
 class InterfaceMtus {
@@ -108,6 +109,8 @@ struct EvalState {
   std::optional<SocketOwner> socket_owner;
   // What is known of the link-layer header the packet came in with, for LOG.
   ReceivedLink link;
+  // The kernel's routes, for addrtype and rpfilter; null: no route is known.
+  const RouteLookup* routes = nullptr;
 };
 
 }  // namespace verdictd

@@ -156,6 +156,7 @@ HookOutcome run_hook(const PipelineRules& rules, const HookPacket& in,
   state.log_sink = in.log_sink;
   state.socket_owner = in.socket_owner;
   state.link = in.link;
+  state.routes = in.routes;
 
   if (in.trace != nullptr) {
     PacketTrace& trace = *in.trace;

@@ -77,6 +77,8 @@ struct HookPacket {
   PacketTrace* trace = nullptr;
   std::span<const TraceSelection> trace_selections;
   ReceivedLink link;  // the link-layer header it came with, for LOG
+  // The kernel's routes, for addrtype and rpfilter; null: no route is known.
+  const RouteLookup* routes = nullptr;
 };
 
 // What the hook made of the packet.

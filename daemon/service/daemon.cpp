@@ -206,6 +206,7 @@ void Daemon::start() {
   addresses_.on_interface_down(
       [this](std::uint32_t ifindex) { flows_->forget_masqueraded(ifindex, std::nullopt); });
   addresses_.start();
+  routes_.start();
   nat_ = std::make_unique<NatBinder>(
       *flows_, InterfaceAddresses{.masquerade =
                                       [this](std::uint32_t ifindex, const IpAddress& destination) {
@@ -241,7 +242,7 @@ void Daemon::start() {
           options, hook,
           PacketPath::handler(std::make_shared<PacketPath>(*rulesets_, links_, addresses_, hook,
                                                            conntrack, replies_.get(), logger_.get(),
-                                                           &traces_, &drops_)),
+                                                           &traces_, &drops_, &routes_)),
           std::make_unique<ConntrackQuestions>(*mirror_)));
       start_when_free(*workers_.back(), std::chrono::seconds(config_.queue_wait), queue_deadline);
     }
@@ -377,6 +378,7 @@ bool Daemon::stop() {
     for (auto& worker : workers_) stopping.emplace_back([&worker] { worker->stop(); });
   }
   if (mirror_) mirror_->stop();
+  routes_.stop();
   addresses_.stop();
   links_.stop();
   return clean;

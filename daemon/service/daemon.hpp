@@ -20,6 +20,7 @@
 #include "kernel/mirror.hpp"
 #include "kernel/queue_worker.hpp"
 #include "kernel/reply_sender.hpp"
+#include "kernel/route_cache.hpp"
 #include "kernel/steering.hpp"
 #include "kernel/steering_watch.hpp"
 #include "nat/nat_binder.hpp"
@@ -103,6 +104,7 @@ class Daemon {
   std::unique_ptr<ConntrackMirror> mirror_;
   std::unique_ptr<Tracker> tracker_;
   AddressCache addresses_;
+  RouteCache routes_;  // for addrtype and rpfilter
   std::unique_ptr<NatBinder> nat_;
   std::unique_ptr<ReplySender> replies_;  // REJECT's answers; null when it cannot send
   Steering steering_;

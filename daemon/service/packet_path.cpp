@@ -63,6 +63,7 @@ PacketDecision PacketPath::operator()(const QueuedPacket& packet) {
              .source = packet.source_mac};
   in.broadcasts = broadcasts_;
   in.mtus = links_;
+  in.routes = routes_;
   // Rules never see the bit that marks an untracked packet; it stays on the packet.
   const std::uint32_t untracked_bit = packet.mark & untracked_mark_;
   in.mark = packet.mark & ~untracked_bit;

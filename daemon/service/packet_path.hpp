@@ -42,11 +42,13 @@ class PacketPath {
  public:
   // `replies` sends REJECT's answers; null: none is built. `log`: where LOG
   // rules write, null for nowhere. `traces`: who follows packets, `drops`:
-  // where drops are recorded; null: nobody, nowhere.
+  // where drops are recorded; null: nobody, nowhere. `routes`: the kernel's
+  // routes for addrtype and rpfilter; null: none known.
   PacketPath(const RulesetHolder& rulesets, const LinkCache& links,
              const SubnetBroadcasts& broadcasts, Hook hook, ConntrackParts conntrack,
              const ReplySender* replies = nullptr, LogSink* log = nullptr,
-             TraceHub* traces = nullptr, DropLog* drops = nullptr)
+             TraceHub* traces = nullptr, DropLog* drops = nullptr,
+             const RouteLookup* routes = nullptr)
       : rulesets_(&rulesets),
         links_(&links),
         broadcasts_(&broadcasts),
@@ -58,7 +60,8 @@ class PacketPath {
         replies_(replies),
         log_(log),
         traces_(traces),
-        drops_(drops) {
+        drops_(drops),
+        routes_(routes) {
     if (replies_ != nullptr) reply_.hop_limits = replies_->hop_limits();
   }
 
@@ -94,7 +97,8 @@ class PacketPath {
   LogSink* log_;
   TraceHub* traces_;
   DropLog* drops_;
-  PacketTrace trace_;  // of the packet being decided, when someone follows packets
+  const RouteLookup* routes_;  // for addrtype and rpfilter
+  PacketTrace trace_;          // of the packet being decided, when someone follows packets
 };
 
 }  // namespace verdictd

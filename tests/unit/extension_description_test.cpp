@@ -68,7 +68,10 @@ TEST(ExtensionDescriptions, EveryMatchOptionParsesListsAndSaves) {
         const std::string written = (negated ? "!" : "") + key;
         const Json rule = rule_with(*spec, option, written);
         std::vector<BuiltMatch> built;
-        ASSERT_NO_THROW(built = build_matches(rule, TableId::kFilter)) << rule.dump();
+        // In a table where the match may run (rpfilter: raw and mangle PREROUTING).
+        const TableId table =
+            (spec->hooks & table_hooks(TableId::kFilter)) != 0 ? TableId::kFilter : TableId::kRaw;
+        ASSERT_NO_THROW(built = build_matches(rule, table)) << rule.dump();
         const Match& match = *built_from(built, key).match;
         EXPECT_EQ(&match.spec(), spec);
         ListRow row;
