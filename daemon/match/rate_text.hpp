@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "extension/value_type.hpp"
@@ -28,7 +29,18 @@ class PacketRateType final : public ValueType {
   std::uint64_t scale_;
 };
 
+// A rate as written: the period between packets in 1/scale seconds, and
+// the unit it was written in, in seconds (hashlimit's default expiry).
+struct ParsedRate {
+  std::uint64_t period = 0;
+  std::uint64_t unit_seconds = 1;
+};
+// Nullopt when `text` is not a rate, or one faster than `scale`/second.
+std::optional<ParsedRate> parse_packet_rate(std::string_view text, std::uint64_t scale);
+
 // "3/hour", "10/sec": the period in 1/scale seconds as print_rate shows it.
 std::string rate_text(std::uint64_t period, std::uint64_t scale);
+// The unit rate_text shows the period in, in seconds.
+std::uint64_t rate_text_unit(std::uint64_t period, std::uint64_t scale);
 
 }  // namespace verdictd
