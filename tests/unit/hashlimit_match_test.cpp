@@ -157,6 +157,13 @@ TEST(HashlimitMatch, TextAsIptablesPrintsIt) {
             "--hashlimit-htable-expire 60000");
 }
 
+TEST(HashlimitMatch, AnIpv6RuleShowsMasksAgainst128Bits) {
+  ListRow row;
+  row.family = Family::kIPv6;
+  hashlimit(R"({"upto": "5/s", "name": "v6", "srcmask": 64})")->list(row);
+  EXPECT_EQ(row.extra, "limit: up to 5/sec burst 5 srcmask 64");
+}
+
 TEST(HashlimitMatch, RefusesWhatIptablesRefuses) {
   EXPECT_NE(build_error(R"({"hashlimit": {"upto": "10/s"}})", "hashlimit"), "built");
   EXPECT_NE(build_error(R"({"hashlimit": {"name": "x"}})", "hashlimit"), "built");

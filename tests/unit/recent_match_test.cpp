@@ -181,6 +181,15 @@ TEST(RecentMatch, TextAsIptablesPrintsIt) {
             " -m recent --remove --name DEFAULT --mask 255.255.255.255 --rsource");
 }
 
+TEST(RecentMatch, AnIpv6RuleShowsTheIpv6Mask) {
+  SaveLine line;
+  line.family = Family::kIPv6;
+  build(R"({"recent": {"rcheck": true, "name": "X"}})", "recent")->save(line);
+  EXPECT_EQ(line.matches,
+            " -m recent --rcheck --name X --mask ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff "
+            "--rsource");
+}
+
 TEST(RecentMatch, RefusesWhatTheKernelRefuses) {
   EXPECT_NE(build_error(R"({"recent": {"name": "A"}})", "recent"), "built");
   EXPECT_NE(build_error(R"({"recent": {"set": true, "rcheck": true}})", "recent"), "built");
