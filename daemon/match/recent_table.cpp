@@ -38,8 +38,9 @@ std::size_t RecentTable::AddressHash::operator()(const IpAddress& address) const
   return std::hash<std::string_view>{}(bytes) ^ static_cast<std::size_t>(address.family);
 }
 
-RecentTable::RecentTable(const std::array<std::uint8_t, 16>& mask, std::uint32_t stamps_mask)
-    : mask_(mask), stamps_mask_(stamps_mask) {}
+RecentTable::RecentTable(const std::array<std::uint8_t, 16>& mask, std::uint32_t stamps_mask,
+                         std::size_t capacity)
+    : mask_(mask), capacity_(capacity), stamps_mask_(stamps_mask) {}
 
 IpAddress RecentTable::masked(IpAddress address) const {
   for (std::size_t i = 0; i < address.bytes.size(); ++i) address.bytes[i] &= mask_[i];
@@ -58,7 +59,7 @@ RecentTable::Lru::iterator RecentTable::lookup(const IpAddress& address, std::ui
 
 // recent_entry_init: a full list first forgets its least recently seen entry.
 void RecentTable::insert(const IpAddress& address, std::uint8_t ttl, Jiffies now) {
-  if (lru_.size() >= kRecentListSize) erase(lru_.begin());
+  if (lru_.size() >= capacity_) erase(lru_.begin());
   Entry entry{.address = address,
               .ttl = ttl,
               .index = 1,

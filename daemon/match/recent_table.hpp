@@ -41,8 +41,10 @@ std::uint32_t recent_stamps_mask(std::uint32_t hit_count);
 class RecentTable final : public ExtensionState {
  public:
   // `mask`: applied to each address the rules look up (the first rule's
-  // --mask, as the kernel keeps the creating rule's).
-  RecentTable(const std::array<std::uint8_t, 16>& mask, std::uint32_t stamps_mask);
+  // --mask, as the kernel keeps the creating rule's); `capacity`: entries at
+  // most (ip_list_tot).
+  RecentTable(const std::array<std::uint8_t, 16>& mask, std::uint32_t stamps_mask,
+              std::size_t capacity = kRecentListSize);
 
   // recent_mt for `address` (the packet's source or destination), `ttl`
   // as the rule sees it, at `now`; `stamps_mask` is the rule's
@@ -82,6 +84,7 @@ class RecentTable final : public ExtensionState {
   [[nodiscard]] IpAddress masked(IpAddress address) const;
 
   const std::array<std::uint8_t, 16> mask_;
+  const std::size_t capacity_;
   mutable std::mutex mutex_;  // The kernel's recent_lock, per list; a leaf lock.
   std::uint32_t stamps_mask_;
   Lru lru_;
