@@ -101,7 +101,9 @@ class BurstType final : public ValueType {
     return "a number of packets, or of bytes for a byte rate (\"512kb\", \"2mb\")";
   }
   [[nodiscard]] Value parse(const Json& v) const override {
-    if (v.is_number_unsigned()) return v.get<std::uint64_t>();
+    if (v.is_number_unsigned() || (v.is_number_integer() && v.get<std::int64_t>() >= 0)) {
+      return v.get<std::uint64_t>();
+    }
     const std::string& text = expect_string(v, syntax());
     std::uint64_t count = 0;
     const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), count);

@@ -64,7 +64,9 @@ class ByteCountType final : public ValueType {
     return "a number of bytes 0-18446744073709551615, or a string holding one";
   }
   [[nodiscard]] Value parse(const Json& v) const override {
-    if (v.is_number_unsigned()) return v.get<std::uint64_t>();
+    if (v.is_number_unsigned() || (v.is_number_integer() && v.get<std::int64_t>() >= 0)) {
+      return v.get<std::uint64_t>();
+    }
     const std::string& text = expect_string(v, syntax());
     std::uint64_t bytes = 0;
     const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), bytes);
