@@ -4,6 +4,10 @@
 // text of iptables 1.8.9 for the same rules.
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <thread>
+#include <vector>
+
 #include "extension_builders.hpp"
 #include "match/hashlimit_table.hpp"
 
@@ -95,6 +99,28 @@ TEST(HashlimitTable, ByteRatesRefillWholeSecondsUpToTheBurst) {
   passed_packets = 0;
   for (int i = 0; i < 4000; ++i) passed_packets += burst.take(key, 1500, 5).value() ? 1 : 0;
   EXPECT_EQ(passed_packets, 3 * 697);
+}
+
+// Queue workers share a table: threads taking from the same keys in the same
+// jiffy let exactly each key's burst through, and add each key once.
+TEST(HashlimitTable, ThreadsShareEachKeysBurst) {
+  HashlimitTable table(per_source(), 0);
+  const std::array<HashlimitKey, 2> keys = {key_of(per_source(), "10.1.0.2"),
+                                            key_of(per_source(), "10.1.0.3")};
+  std::atomic<int> passed_packets{0};
+  constexpr int kThreads = 4;
+  std::vector<std::thread> threads;
+  threads.reserve(kThreads);
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < 1000; ++i) {
+        if (table.take(keys[i % 2], 100, 7).value()) passed_packets.fetch_add(1);
+      }
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  EXPECT_EQ(passed_packets.load(), 10);
+  EXPECT_EQ(table.size(), 2U);
 }
 
 TEST(HashlimitCredits, RefusedWhereTheKernelRefuses) {

@@ -3,6 +3,8 @@
 // kernel refuses, and the `iptables -L` / iptables-save text of 1.8.9.
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <thread>
 #include <vector>
 
 #include "extension_builders.hpp"
@@ -70,6 +72,23 @@ TEST(LimitBucket, CreditsWrapIn32BitsAfterALongIdle) {
   // 2^25 jiffies times 128 is 2^32: the kernel's u32 increase is 0, and
   // the bucket stays empty however long it was idle.
   EXPECT_FALSE(bucket.take(Jiffies{1} << 25U));
+}
+
+TEST(LimitBucket, ThreadsShareOneBurst) {
+  LimitBucket bucket(credits(1000, 5), 0);
+  std::atomic<int> passed_packets{0};
+  constexpr int kThreads = 4;
+  std::vector<std::thread> threads;
+  threads.reserve(kThreads);
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < 1000; ++i) {
+        if (bucket.take(0)) passed_packets.fetch_add(1);
+      }
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  EXPECT_EQ(passed_packets.load(), 5);
 }
 
 TEST(LimitMatch, RatesAsIptablesReadsAndPrintsThem) {
