@@ -14,6 +14,7 @@
 #include "extension/match.hpp"
 #include "extension/values.hpp"
 #include "match/hashlimit_table.hpp"
+#include "match/prefix_mask.hpp"
 #include "match/rate_text.hpp"
 
 namespace verdictd {
@@ -157,8 +158,6 @@ struct HashlimitRule {
   std::uint64_t quantum_ms = 0;  // the expiry iptables leaves unsaid
 };
 
-int family_bits(Family family) { return family == Family::kIPv4 ? 32 : 128; }
-
 class HashlimitMatch final : public Match {
  public:
   explicit HashlimitMatch(HashlimitRule rule) : rule_(std::move(rule)) {}
@@ -175,8 +174,8 @@ class HashlimitMatch final : public Match {
     auto& table = extension_state<HashlimitTable>(state);
     HashlimitConfig config = table.config();
     // A prefix longer than the family's address is the whole address.
-    config.source_bits = std::min(config.source_bits, family_bits(packet.family));
-    config.destination_bits = std::min(config.destination_bits, family_bits(packet.family));
+    config.source_bits = std::min(config.source_bits, address_bits(packet.family));
+    config.destination_bits = std::min(config.destination_bits, address_bits(packet.family));
     const bool ports = packet.has_ports;
     const HashlimitKey key =
         hashlimit_key(config, packet.family, packet.source, packet.destination,
@@ -191,7 +190,8 @@ class HashlimitMatch final : public Match {
 
   // A mask longer than an IPv4 address makes the rule IPv6 only.
   [[nodiscard]] std::optional<Family> family() const override {
-    if (rule_.source_bits.value_or(0) > 32 || rule_.destination_bits.value_or(0) > 32) {
+    if (rule_.source_bits.value_or(0) > kIpv4Bits ||
+        rule_.destination_bits.value_or(0) > kIpv4Bits) {
       return Family::kIPv6;
     }
     return std::nullopt;
@@ -253,7 +253,7 @@ class HashlimitMatch final : public Match {
       text += p + "gcinterval " + std::to_string(c.gc_interval_ms);
     }
     if (c.expire_ms != rule_.quantum_ms) text += p + "expire " + std::to_string(c.expire_ms);
-    const int whole = family_bits(family);
+    const int whole = address_bits(family);
     if (rule_.source_bits.value_or(whole) != whole) {
       text += std::string(src_label) + std::to_string(*rule_.source_bits);
     }
@@ -269,7 +269,7 @@ class HashlimitMatch final : public Match {
 std::optional<int> prefix_bits(const OptionValues& members, const char* key) {
   if (!members.has(key)) return std::nullopt;
   const auto bits = static_cast<int>(members.get<std::uint64_t>(key));
-  if (bits > 128) {
+  if (bits > kIpv6Bits) {
     throw FieldError(
         "expected a prefix length 0-32 (IPv4) or 0-128 (IPv6), got " + std::to_string(bits),
         std::string("/") + key);
@@ -340,8 +340,8 @@ std::unique_ptr<Match> build(const OptionValues& options, const BuildContext& /*
   if (members.has("mode")) c.mode = static_cast<std::uint8_t>(members.get<ValueMask>("mode").value);
   rule.source_bits = prefix_bits(members, "srcmask");
   rule.destination_bits = prefix_bits(members, "dstmask");
-  c.source_bits = rule.source_bits.value_or(128);
-  c.destination_bits = rule.destination_bits.value_or(128);
+  c.source_bits = rule.source_bits.value_or(kIpv6Bits);
+  c.destination_bits = rule.destination_bits.value_or(kIpv6Bits);
   rule.size = static_cast<std::uint32_t>(members.get_or<std::uint64_t>("htable_size", 0));
   rule.max = static_cast<std::uint32_t>(members.get_or<std::uint64_t>("htable_max", 0));
   const std::uint32_t size = rule.size != 0 ? rule.size : default_table_size();

@@ -4,6 +4,8 @@
 #include <functional>
 #include <string_view>
 
+#include "match/prefix_mask.hpp"
+
 namespace verdictd {
 
 namespace {
@@ -37,13 +39,6 @@ constexpr std::uint64_t byte_cost_credits(std::uint64_t cost) {
 
 Jiffies milliseconds_to_jiffies(std::uint32_t ms) { return (Jiffies{ms} * kHz + 999) / 1000; }
 
-void mask_bytes(std::array<std::uint8_t, 16>& bytes, int bits) {
-  for (std::size_t i = 0; i < bytes.size(); ++i) {
-    const int kept = std::clamp(bits - static_cast<int>(i * 8), 0, 8);
-    bytes[i] &= static_cast<std::uint8_t>(0xff00U >> kept);
-  }
-}
-
 }  // namespace
 
 std::optional<HashlimitCredits> hashlimit_credits(const HashlimitConfig& config) {
@@ -64,12 +59,10 @@ HashlimitKey hashlimit_key(const HashlimitConfig& config, Family family, const I
                            std::uint16_t destination_port) {
   HashlimitKey key{.family = family};
   if ((config.mode & kHashSourceIp) != 0) {
-    key.source = source.bytes;
-    mask_bytes(key.source, config.source_bits);
+    key.source = masked(source, config.source_bits).bytes;
   }
   if ((config.mode & kHashDestinationIp) != 0) {
-    key.destination = destination.bytes;
-    mask_bytes(key.destination, config.destination_bits);
+    key.destination = masked(destination, config.destination_bits).bytes;
   }
   if ((config.mode & kHashSourcePort) != 0) key.source_port = source_port;
   if ((config.mode & kHashDestinationPort) != 0) key.destination_port = destination_port;
