@@ -38,7 +38,7 @@ class RecentMatch final : public Match {
         stamps_mask_(recent_stamps_mask(check.hit_count)) {}
 
   [[nodiscard]] std::optional<StateName> state_name() const override {
-    return StateName{.kind = "recent", .name = name_};
+    return StateName{.kind = std::string(kRecentStateKind), .name = name_};
   }
 
   [[nodiscard]] std::unique_ptr<ExtensionState> make_state() const override {

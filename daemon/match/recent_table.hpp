@@ -11,6 +11,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -19,6 +20,10 @@
 #include "packet/address.hpp"
 
 namespace verdictd {
+
+// The kind of the lists' named state (StateName), for the rules and
+// `verdictctl recent` alike.
+inline constexpr std::string_view kRecentStateKind = "recent";
 
 // The kernel's ip_list_tot on the kernels verdictd runs beside (a module
 // parameter, 100 by default).
