@@ -237,6 +237,16 @@ int run(int argc, char** argv) {
   auto* drops = app.add_subcommand("drops", "the last packets dropped or rejected, and by what");
   drops->add_option("-n,--count", drops_count, "how many (at most 1024)")->capture_default_str();
   drops->add_flag("--json", drops_json, "as JSON");
+  std::string recent_action;
+  std::string recent_name;
+  std::string recent_address;
+  auto* recent = app.add_subcommand(
+      "recent", "a recent list: list, add or del ADDRESS, or flush (as /proc/net/xt_recent)");
+  recent->add_option("action", recent_action, "list, add, del or flush")
+      ->required()
+      ->check(CLI::IsMember({"list", "add", "del", "flush"}));
+  recent->add_option("name", recent_name, "the list's name")->required();
+  recent->add_option("address", recent_address, "the address to add or delete");
 
   // Words left over are kept (not refused by CLI11) so that a mistyped
   // subcommand is named as one; set last, as subcommands inherit it.
@@ -287,6 +297,10 @@ int run(int argc, char** argv) {
   if (zero->parsed()) request = {{"command", "zero"}};
   if (list->parsed()) request = list_request(list_flags);
   if (conntrack->parsed()) request = conntrack_request(conntrack_flags);
+  if (recent->parsed()) {
+    request = {{"command", "recent"}, {"action", recent_action}, {"name", recent_name}};
+    if (!recent_address.empty()) request["address"] = recent_address;
+  }
   return verdictd::run_control_command(socket, request);
 }
 

@@ -14,26 +14,15 @@
 #include "extension/error.hpp"
 #include "extension/match.hpp"
 #include "extension/values.hpp"
+#include "match/prefix_mask.hpp"
 
 namespace verdictd {
 
 namespace {
 
-constexpr int kIpv4Bits = 32;
-constexpr int kIpv6Bits = 128;
 // Every this many packets the rule also forgets finished connections of
 // addresses that have sent nothing since (the kernel's garbage collector).
 constexpr std::uint32_t kSweepInterval = 1024;
-
-int address_bits(Family family) { return family == Family::kIPv4 ? kIpv4Bits : kIpv6Bits; }
-
-IpAddress masked(IpAddress address, int bits) {
-  for (std::size_t i = 0; i < address.bytes.size(); ++i) {
-    const int kept = std::clamp(bits - static_cast<int>(i * 8), 0, 8);
-    address.bytes[i] &= static_cast<std::uint8_t>(0xff00U >> kept);
-  }
-  return address;
-}
 
 // A counted connection is gone when the flow table no longer has it, and
 // closed when it is TCP in TIME_WAIT or CLOSE.

@@ -75,6 +75,12 @@ class RulesetState {
   }
   // Counters only, as `iptables -Z`: the extensions' state stays.
   void zero_counters() const;
+  // The state kept by name (recent lists), for `verdictctl recent`; null
+  // when no rule names it.
+  [[nodiscard]] ExtensionState* named(const StateName& name) const {
+    const auto found = named_.find(name);
+    return found == named_.end() ? nullptr : found->second.get();
+  }
 
  private:
   std::shared_ptr<RuleState> make_rule_state(const Rule& rule, const RulesetState* previous);
