@@ -2,7 +2,13 @@
 // xt_owner's owner_mt reads them from the socket's file (fsuid, fsgid).
 // NFQUEUE hands over the same two numbers (NFQA_UID, NFQA_GID, requested
 // with NFQA_CFG_F_UID_GID) exactly when the packet has a full socket with a
-// file, which is when the kernel's match looks further than "no socket".
+// file. A locally generated packet without them is taken to come from one of
+// the kernel's own sockets, which have no file (the TCP resets and ACKs of
+// its control socket, ICMP errors and echo replies): owner_mt counts them as
+// a socket whose user and group tests fail. A forwarded packet has no socket.
+// Not told apart: the few local packets the kernel sends without any socket
+// (IGMP reports), and a SYN-ACK, which the kernel attributes to its
+// listener's owner while NFQUEUE gives no owner for its request socket.
 // The supplementary groups (--suppl-groups) are not in the queued packet.
 #include <grp.h>
 #include <pwd.h>
@@ -124,12 +130,13 @@ class OwnerMatch final : public Match {
       : socket_exists_negated_(socket_exists_negated), uid_(uid), gid_(gid) {}
 
   bool matches(const PacketView& /*packet*/, EvalState& state) const override {
-    if (!state.socket_owner) {
-      // No socket: the rule matches only when every test it makes is negated.
-      return socket_exists_negated_.value_or(true) && (!uid_ || uid_->negated) &&
-             (!gid_ || gid_->negated);
-    }
+    const bool ids_negated = (!uid_ || uid_->negated) && (!gid_ || gid_->negated);
+    // Forwarded (it came in on an interface): no socket, and the rule
+    // matches only when every test it makes is negated.
+    if (!state.in_interface.empty()) return socket_exists_negated_.value_or(true) && ids_negated;
     if (socket_exists_negated_.value_or(false)) return false;
+    // A kernel socket without a file: only negated user and group tests pass.
+    if (!state.socket_owner) return ids_negated;
     return (!uid_ || uid_->passes(state.socket_owner->uid)) &&
            (!gid_ || gid_->passes(state.socket_owner->gid));
   }
