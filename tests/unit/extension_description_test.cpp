@@ -38,6 +38,8 @@ Json example_of(const OptionSpec& option, std::span<const Constraint> constraint
 Json rule_with(const MatchSpec& spec, const OptionSpec& option, const std::string& written_key) {
   Json match = Json::object();
   if (!spec.protocols.empty()) match["protocol"] = spec.protocols.front();
+  // -m ecn's TCP bits need -p tcp, which only its ECT test does without.
+  if (spec.name == "ecn") match["protocol"] = "tcp";
   match[written_key] = example_of(option);
   for (const OptionSpec& other : spec.options) {
     if (other.mandatory && other.key != option.key) {
