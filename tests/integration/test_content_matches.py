@@ -8,6 +8,8 @@ string  HTTP requests from the client to the server through the router:
         ways); a request whose "GET /" ends exactly at --to is dropped and
         one that runs a byte past it is not (skb_find_text's window).
 mac     the client's connections to 8083 dropped by its MAC, to 8084 not.
+headers crafted TCP segments of both families dropped or not by their
+        DSCP, TOS, ECN bits and MSS option (header_matches.json).
 owner   a router process running as nobody (setpriv) is kept from the
         server's port 9000 while root connects; the router's reset for a
         closed port comes from a kernel socket, which exists but has no
@@ -17,12 +19,14 @@ owner   a router process running as nobody (setpriv) is kept from the
 # ctest labels: matches
 
 import socket
+import struct
 import sys
 import threading
 import unittest
 
 from lab import ADDR, CLIENT, ROUTER, SERVER
 from oracle import LabTestCase, listing_counters, ruleset_path
+from probes import RawTcp, checksum
 
 C, R, S = CLIENT, ROUTER, SERVER
 
@@ -44,6 +48,37 @@ except socket.timeout:
 except ConnectionRefusedError:
     print("refused")
 """
+
+
+class TcpWithHeader(RawTcp):
+    """A raw TCP segment with a TOS byte (traffic class) and TCP options."""
+
+    def __init__(self, src, dst, port, flags, family=4, tos=0, options=b""):
+        super().__init__(src, dst, port, flags, family)
+        self.tos, self.options = tos, options
+
+    def __str__(self):
+        return f"{super().__str__()} tos {self.tos:#04x} options {self.options.hex() or '-'}"
+
+    def packet(self, src, dst, s):
+        if self.family == 4:
+            s.setsockopt(socket.IPPROTO_IP, socket.IP_TOS, self.tos)
+        else:
+            s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_TCLASS, self.tos)
+        segment = super().packet(src, dst, s)
+        options = self.options + b"\0" * (-len(self.options) % 4)
+        words = (20 + len(options)) // 4
+        segment = segment[:12] + bytes([words << 4]) + segment[13:20] + options + segment[20:]
+        if self.family == 4:  # the checksum again, over the options too
+            segment = segment[:16] + b"\0\0" + segment[18:]
+            pseudo = (socket.inet_aton(src) + socket.inet_aton(dst)
+                      + struct.pack("!BBH", 0, socket.IPPROTO_TCP, len(segment)))
+            segment = segment[:16] + struct.pack("!H", checksum(pseudo + segment)) + segment[18:]
+        return segment
+
+
+def mss(value):
+    return struct.pack("!BBH", 2, 4, value)
 
 
 class HttpServer:
@@ -162,6 +197,29 @@ class ContentMatchesTest(LabTestCase):
                                                   else "OUTPUT", name)][0], 0, name)
 
         self.against_the_kernel(RULESET, body, compare=compare)
+
+    def test_header_matches_as_the_kernel(self):
+        probes = []
+        for family in (4, 6):
+            def seg(port, tos=0, flags="SYN", options=b""):
+                return TcpWithHeader(C, S, port, flags, family, tos, options)
+            probes += [
+                (seg(7001, tos=0x28), "dropped"), (seg(7001, tos=0x2b), "dropped"),
+                (seg(7001, tos=0x2c), "delivered"),
+                (seg(7002, tos=0xb8), "delivered"), (seg(7002, tos=0x00), "dropped"),
+                (seg(7003, tos=0xf7), "dropped"), (seg(7003, tos=0x08), "delivered"),
+                (seg(7004, tos=0x50), "delivered"), (seg(7004, tos=0x18), "dropped"),
+                (seg(7005, tos=0x02, flags="CWR"), "dropped"),
+                (seg(7005, tos=0x02, flags="CWR,ECE"), "delivered"),
+                (seg(7005, tos=0x01, flags="CWR"), "delivered"),
+                (seg(7006, options=mss(1460)), "dropped"),
+                (seg(7006, options=b"\1\1" + mss(1000)), "dropped"),
+                (seg(7006, options=mss(999)), "delivered"),
+                (seg(7006, flags="ACK", options=mss(1200)), "dropped"),
+                (seg(7007), "dropped"), (seg(7007, options=mss(536)), "delivered"),
+                (seg(7007, options=b"\2\3\2\x18"), "dropped"),
+            ]
+        self.check_scenario("header_matches", [probes])
 
 
 if __name__ == "__main__":
