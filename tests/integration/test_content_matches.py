@@ -9,7 +9,8 @@ string  HTTP requests from the client to the server through the router:
         one that runs a byte past it is not (skb_find_text's window).
 mac     the client's connections to 8083 dropped by its MAC, to 8084 not.
 headers crafted TCP segments of both families dropped or not by their
-        DSCP, TOS, ECN bits and MSS option (header_matches.json).
+        DSCP, TOS, ECN bits and MSS option, ESP and AH packets by their SPI
+        (and IPv6 AH's length) (header_matches.json).
 owner   a router process running as nobody (setpriv) is kept from the
         server's port 9000 while root connects; the router's reset for a
         closed port comes from a kernel socket, which exists but has no
@@ -26,7 +27,7 @@ import unittest
 
 from lab import ADDR, CLIENT, ROUTER, SERVER
 from oracle import LabTestCase, listing_counters, ruleset_path
-from probes import RawTcp, checksum
+from probes import RawProto, RawTcp, checksum
 
 C, R, S = CLIENT, ROUTER, SERVER
 
@@ -75,6 +76,23 @@ class TcpWithHeader(RawTcp):
                       + struct.pack("!BBH", 0, socket.IPPROTO_TCP, len(segment)))
             segment = segment[:16] + struct.pack("!H", checksum(pseudo + segment)) + segment[18:]
         return segment
+
+
+class IpsecHeader(RawProto):
+    """An ESP (50) or AH (51) header with the given SPI; AH's length field
+    says 4 (24 bytes) and its next header is "none"."""
+
+    def __init__(self, src, dst, proto, spi, family=4):
+        super().__init__(src, dst, proto, family)
+        self.spi = spi
+
+    def __str__(self):
+        return f"{super().__str__()} spi {self.spi}"
+
+    def packet(self, src, dst, s):
+        if self.proto == 50:
+            return struct.pack("!II", self.spi, 1) + self.token * 2
+        return struct.pack("!BBHII", 59, 4, 0, self.spi, 1) + self.token + bytes(4)
 
 
 def mss(value):
@@ -218,7 +236,15 @@ class ContentMatchesTest(LabTestCase):
                 (seg(7006, flags="ACK", options=mss(1200)), "dropped"),
                 (seg(7007), "dropped"), (seg(7007, options=mss(536)), "delivered"),
                 (seg(7007, options=b"\2\3\2\x18"), "dropped"),
+                (IpsecHeader(C, S, 50, 300, family), "dropped"),
+                (IpsecHeader(C, S, 50, 600, family), "delivered"),
             ]
+        probes += [
+            (IpsecHeader(C, S, 51, 500, 4), "dropped"),
+            (IpsecHeader(C, S, 51, 501, 4), "delivered"),
+            (IpsecHeader(C, S, 51, 500, 6), "dropped"),  # not 1000-2000, 24 bytes long
+            (IpsecHeader(C, S, 51, 1500, 6), "delivered"),
+        ]
         self.check_scenario("header_matches", [probes])
 
 
