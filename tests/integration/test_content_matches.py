@@ -9,8 +9,8 @@ string  HTTP requests from the client to the server through the router:
         one that runs a byte past it is not (skb_find_text's window).
 mac     the client's connections to 8083 dropped by its MAC, to 8084 not.
 headers crafted TCP segments of both families dropped or not by their
-        DSCP, TOS, ECN bits and MSS option, ESP and AH packets by their SPI
-        (and IPv6 AH's length) (header_matches.json).
+        DSCP, TOS, ECN bits and MSS option, or u32 tests; ESP and AH packets
+        by their SPI (and IPv6 AH's length) (header_matches.json).
 owner   a router process running as nobody (setpriv) is kept from the
         server's port 9000 while root connects; the router's reset for a
         closed port comes from a kernel socket, which exists but has no
@@ -134,15 +134,11 @@ class HttpServer:
 
     def close(self):
         for s in self.listeners:
+            s.shutdown(socket.SHUT_RDWR)  # wakes the thread in accept
             s.close()
 
 
 class ContentMatchesTest(LabTestCase):
-
-    def setUp(self):
-        super().setUp()
-        self.http = HttpServer(self.lab)
-        self.addCleanup(self.http.close)
 
     def request(self, port, path):
         """'served' when the response came back, else 'timeout'."""
@@ -169,6 +165,8 @@ class ContentMatchesTest(LabTestCase):
         return self.lab.ns[R].run(args).stdout.strip()
 
     def test_content_and_owner_as_the_kernel(self):
+        http = HttpServer(self.lab)
+        self.addCleanup(http.close)
         expected = {
             "GET /admin": "timeout", "GET /": "served", "GET /secret": "timeout",
             "GET / to 57": "timeout", "GET / to 56": "served",
@@ -240,6 +238,12 @@ class ContentMatchesTest(LabTestCase):
                 (IpsecHeader(C, S, 50, 600, family), "delivered"),
             ]
         probes += [
+            # u32 reads IPv4's offsets: an IPv6 header has other words there.
+            (TcpWithHeader(C, S, 7008, "SYN", 4, 0x28), "dropped"),
+            (TcpWithHeader(C, S, 7008, "SYN", 4, 0x2c), "delivered"),
+            (TcpWithHeader(C, S, 7008, "SYN", 6, 0x28), "delivered"),
+            (TcpWithHeader(C, S, 7009, "SYN", 4), "dropped"),
+            (TcpWithHeader(C, S, 7009, "SYN", 6), "delivered"),
             (IpsecHeader(C, S, 51, 500, 4), "dropped"),
             (IpsecHeader(C, S, 51, 501, 4), "delivered"),
             (IpsecHeader(C, S, 51, 500, 6), "dropped"),  # not 1000-2000, 24 bytes long
