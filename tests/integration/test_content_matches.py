@@ -10,7 +10,8 @@ string  HTTP requests from the client to the server through the router:
 mac     the client's connections to 8083 dropped by its MAC, to 8084 not.
 headers crafted TCP segments of both families dropped or not by their
         DSCP, TOS, ECN bits and MSS option, or u32 tests; ESP and AH packets
-        by their SPI (and IPv6 AH's length) (header_matches.json).
+        by their SPI (and IPv6 AH's length); IPv6 packets by their set of
+        extension headers (header_matches.json).
 owner   a router process running as nobody (setpriv) is kept from the
         server's port 9000 while root connects; the router's reset for a
         closed port comes from a kernel socket, which exists but has no
@@ -93,6 +94,20 @@ class IpsecHeader(RawProto):
         if self.proto == 50:
             return struct.pack("!II", self.spi, 1) + self.token * 2
         return struct.pack("!BBHII", 59, 4, 0, self.spi, 1) + self.token + bytes(4)
+
+
+class DestinationOptions(RawProto):
+    """An IPv6 destination options header (padding only) followed by `next`."""
+
+    def __init__(self, src, dst, next_header):
+        super().__init__(src, dst, 60, 6)
+        self.next_header = next_header
+
+    def __str__(self):
+        return f"{super().__str__()} then {self.next_header}"
+
+    def packet(self, src, dst, s):
+        return bytes([self.next_header, 0, 1, 4, 0, 0, 0, 0]) + self.token
 
 
 def mss(value):
@@ -244,6 +259,9 @@ class ContentMatchesTest(LabTestCase):
             (TcpWithHeader(C, S, 7008, "SYN", 6, 0x28), "delivered"),
             (TcpWithHeader(C, S, 7009, "SYN", 4), "dropped"),
             (TcpWithHeader(C, S, 7009, "SYN", 6), "delivered"),
+            (DestinationOptions(C, S, 59), "dropped"),
+            (DestinationOptions(C, S, 17), "delivered"),
+            (RawProto(C, S, 59, 6), "delivered"),
             (IpsecHeader(C, S, 51, 500, 4), "dropped"),
             (IpsecHeader(C, S, 51, 501, 4), "delivered"),
             (IpsecHeader(C, S, 51, 500, 6), "dropped"),  # not 1000-2000, 24 bytes long
