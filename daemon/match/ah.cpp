@@ -62,7 +62,7 @@ class AhMatch final : public Match {
 
   // "ah spis:!5:6length:!3", "ah  reserved", as libxt_ah prints them.
   void list(ListRow& row) const override {
-    std::string text = "ah " + test_.spi.list_text();
+    std::string text = "ah " + test_.spi.list_text("spi");
     if (test_.length != 0 || test_.length_negated) {
       text +=
           std::string("length:") + (test_.length_negated ? "!" : "") + std::to_string(test_.length);

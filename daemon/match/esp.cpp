@@ -29,7 +29,7 @@ class EspMatch final : public Match {
   }
 
   // "esp spis:5:10"; "esp " for the whole range.
-  void list(ListRow& row) const override { row.add_extra("esp " + spi_.list_text()); }
+  void list(ListRow& row) const override { row.add_extra("esp " + spi_.list_text("spi")); }
 
   void save(SaveLine& line) const override {
     line.matches += " -m esp" + spi_.save_text("--espspi");

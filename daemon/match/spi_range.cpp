@@ -70,9 +70,9 @@ SpiTest SpiTest::from(const OptionValues& options, std::string_view key) {
           given->negated};
 }
 
-std::string SpiTest::list_text() const {
+std::string SpiTest::list_text(std::string_view name) const {
   if (low == 0 && high == kMaxSpi && !negated) return {};
-  return std::string(low == high ? "spi:" : "spis:") + (negated ? "!" : "") + range_text(*this);
+  return std::string(name) + (low == high ? ":" : "s:") + (negated ? "!" : "") + range_text(*this);
 }
 
 std::string SpiTest::save_text(std::string_view flag) const {

@@ -1,5 +1,6 @@
-// What -m esp and -m ah share: a range of security parameter indexes, as
-// xt_esp's and xt_ah's spi_match test it, and libxt_esp's and libxt_ah's text.
+// What -m esp, -m ah and -m frag share: a range of 32-bit identifiers (security
+// parameter indexes, fragment identifications), as xt_esp's and xt_ah's
+// spi_match and ip6t_frag's id_match test it, and their libxt text.
 #pragma once
 
 #include <string>
@@ -17,8 +18,8 @@ struct SpiTest {
   [[nodiscard]] bool passes(std::uint32_t spi) const {
     return (spi >= low && spi <= high) != negated;
   }
-  // "spi:5", "spis:!5:10"; nothing for the whole range not negated.
-  [[nodiscard]] std::string list_text() const;
+  // "spi:5", "spis:!5:10" (`name` "spi"); nothing for the whole range not negated.
+  [[nodiscard]] std::string list_text(std::string_view name) const;
   // " ! --espspi 5:10"; nothing for the whole range, even negated (as iptables-save).
   [[nodiscard]] std::string save_text(std::string_view flag) const;
 };
