@@ -174,7 +174,8 @@ class ContentMatchesTest(LabTestCase):
                 return "timeout"
 
     def connect_as(self, user, address, port):
-        args = ["python3", "-c", CONNECT % TIMEOUT, address, str(port)]
+        # The system python: one under /root is not for user nobody.
+        args = ["/usr/bin/python3", "-c", CONNECT % TIMEOUT, address, str(port)]
         if user != "root":
             args = ["setpriv", f"--reuid={user}", "--regid=65534", "--clear-groups", *args]
         return self.lab.ns[R].run(args).stdout.strip()
