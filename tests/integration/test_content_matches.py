@@ -11,7 +11,7 @@ mac     the client's connections to 8083 dropped by its MAC, to 8084 not.
 headers crafted TCP segments of both families dropped or not by their
         DSCP, TOS, ECN bits and MSS option, or u32 tests; ESP and AH packets
         by their SPI (and IPv6 AH's length); IPv6 packets by their set of
-        extension headers (header_matches.json).
+        extension headers; SCTP packets by their chunks (header_matches.json).
 owner   a router process running as nobody (setpriv) is kept from the
         server's port 9000 while root connects; the router's reset for a
         closed port comes from a kernel socket, which exists but has no
@@ -108,6 +108,22 @@ class DestinationOptions(RawProto):
 
     def packet(self, src, dst, s):
         return bytes([self.next_header, 0, 1, 4, 0, 0, 0, 0]) + self.token
+
+
+class SctpChunks(RawProto):
+    """An SCTP packet of one chunk of the given type and flags (no valid
+    checksum: nothing on the way checks it)."""
+
+    def __init__(self, src, dst, chunk, flags, family=4):
+        super().__init__(src, dst, 132, family)
+        self.chunk, self.flags = chunk, flags
+
+    def __str__(self):
+        return f"{super().__str__()} chunk {self.chunk} flags {self.flags:#x}"
+
+    def packet(self, src, dst, s):
+        return struct.pack("!HHII", 5000, 5001, 0, 0) + \
+            struct.pack("!BBH", self.chunk, self.flags, 4 + len(self.token)) + self.token
 
 
 def mss(value):
@@ -250,6 +266,10 @@ class ContentMatchesTest(LabTestCase):
                 (seg(7006, flags="ACK", options=mss(1200)), "dropped"),
                 (seg(7007), "dropped"), (seg(7007, options=mss(536)), "delivered"),
                 (seg(7007, options=b"\2\3\2\x18"), "dropped"),
+                (SctpChunks(C, S, 1, 0, family), "dropped"),
+                (SctpChunks(C, S, 0, 0x06, family), "delivered"),
+                (SctpChunks(C, S, 0, 0x03, family), "dropped"),
+                (SctpChunks(C, S, 3, 0, family), "dropped"),
                 (IpsecHeader(C, S, 50, 300, family), "dropped"),
                 (IpsecHeader(C, S, 50, 600, family), "delivered"),
             ]
