@@ -7,6 +7,7 @@
 #include <optional>
 
 #include "extension/error.hpp"
+#include "extension/system_names.hpp"
 #include "text/json_position.hpp"
 
 namespace verdictd {
@@ -115,7 +116,31 @@ PortRange parse_u16_range(const Json& v, std::string_view what) {
 }
 
 PortRange parse_port_range(const Json& v) {
-  return parse_u16_range(v, "a port 0-65535 or \"lo:hi\"");
+  if (!v.is_string()) return parse_u16_range(v, "a port 0-65535 or \"lo:hi\"");
+  // Each end may be a service name ("ssh", "domain:http"), looked up as
+  // iptables looks it up when the rule is written.
+  const std::string& text = v.get_ref<const std::string&>();
+  auto number_of = [](std::string_view end) {
+    // Service names start with a letter; anything else is left to the
+    // number's error.
+    if (end.empty() || std::isalpha(static_cast<unsigned char>(end.front())) == 0) {
+      return std::string(end);
+    }
+    const std::optional<std::uint16_t> port = service_port(std::string(end));
+    if (!port) {
+      throw FieldError("expected a port 0-65535 or a service name, got " +
+                       Json(std::string(end)).dump() +
+                       " (no such service in the system's "
+                       "database)");
+    }
+    return std::to_string(*port);
+  };
+  const auto colon = text.find(':');
+  const std::string numbers = colon == std::string::npos
+                                  ? number_of(text)
+                                  : number_of(std::string_view(text).substr(0, colon)) + ":" +
+                                        number_of(std::string_view(text).substr(colon + 1));
+  return parse_u16_range(numbers == text ? v : Json(numbers), "a port 0-65535 or \"lo:hi\"");
 }
 
 std::vector<PortRange> parse_port_list(const Json& v) {

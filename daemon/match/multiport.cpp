@@ -1,5 +1,5 @@
-// -m multiport: --sports / --dports, a list of up to 15 ports or ranges
-// (a range counting two), as multiport_mt. A list of ports, or ports for a
+// -m multiport: --sports / --dports / --ports (either port), a list of up to
+// 15 ports or ranges (a range counting two), as multiport_mt. A list of ports, or ports for a
 // protocol without a match of its own (UDP-Lite), are written with the same
 // "sport" / "dport" keys and land here.
 #include <algorithm>
@@ -24,6 +24,13 @@ struct PortList {
                                     [&](const PortRange& r) { return r.contains(port); });
     return listed != negated;
   }
+  // XT_MULTIPORT_EITHER: a range holding either port.
+  [[nodiscard]] bool passes_either(std::uint16_t source, std::uint16_t destination) const {
+    const bool listed = std::any_of(ports.begin(), ports.end(), [&](const PortRange& r) {
+      return r.contains(source) || r.contains(destination);
+    });
+    return listed != negated;
+  }
   [[nodiscard]] std::string text() const {
     std::string text;
     for (const PortRange& r : ports) text += (text.empty() ? "" : ",") + r.to_string();
@@ -35,8 +42,11 @@ struct PortList {
 // ports holds two; this one match stands for both, and saves as two.
 class MultiportMatch final : public Match {
  public:
-  MultiportMatch(std::optional<PortList> source, std::optional<PortList> destination)
-      : source_(std::move(source)), destination_(std::move(destination)) {}
+  MultiportMatch(std::optional<PortList> source, std::optional<PortList> destination,
+                 std::optional<PortList> either)
+      : source_(std::move(source)),
+        destination_(std::move(destination)),
+        either_(std::move(either)) {}
 
   // multiport reads only the 4 bytes of ports.
   bool matches(const PacketView& packet, EvalState& state) const override {
@@ -46,18 +56,21 @@ class MultiportMatch final : public Match {
       return false;
     }
     return (!source_ || source_->passes(packet.source_port)) &&
-           (!destination_ || destination_->passes(packet.destination_port));
+           (!destination_ || destination_->passes(packet.destination_port)) &&
+           (!either_ || either_->passes_either(packet.source_port, packet.destination_port));
   }
 
   // "multiport dports  !80,443", as iptables -L -n prints it.
   void list(ListRow& row) const override {
     if (source_) row.add_extra(list_text("sports ", *source_));
     if (destination_) row.add_extra(list_text("dports ", *destination_));
+    if (either_) row.add_extra(list_text("ports ", *either_));
   }
 
   void save(SaveLine& line) const override {
     if (source_) line.matches += save_text(" --sports ", *source_);
     if (destination_) line.matches += save_text(" --dports ", *destination_);
+    if (either_) line.matches += save_text(" --ports ", *either_);
   }
 
  private:
@@ -70,6 +83,7 @@ class MultiportMatch final : public Match {
 
   std::optional<PortList> source_;
   std::optional<PortList> destination_;
+  std::optional<PortList> either_;
 };
 
 std::optional<PortList> port_list(const OptionValues& options, std::string_view key) {
@@ -79,10 +93,11 @@ std::optional<PortList> port_list(const OptionValues& options, std::string_view 
 }
 
 std::unique_ptr<Match> build(const OptionValues& options, const BuildContext& /*context*/) {
-  return std::make_unique<MultiportMatch>(port_list(options, "sport"), port_list(options, "dport"));
+  return std::make_unique<MultiportMatch>(port_list(options, "sport"), port_list(options, "dport"),
+                                          port_list(options, "ports"));
 }
 
-const std::array<OptionSpec, 2> kOptions = {{{.key = "sport",
+const std::array<OptionSpec, 3> kOptions = {{{.key = "sport",
                                               .flag = "--sports",
                                               .aliases = "--source-ports",
                                               .type = &value_types::port_list(),
@@ -93,7 +108,13 @@ const std::array<OptionSpec, 2> kOptions = {{{.key = "sport",
                                               .aliases = "--destination-ports",
                                               .type = &value_types::port_list(),
                                               .negatable = true,
-                                              .doc = "the destination port is one of the list"}}};
+                                              .doc = "the destination port is one of the list"},
+                                             {.key = "ports",
+                                              .flag = "--ports",
+                                              .type = &value_types::port_list(),
+                                              .negatable = true,
+                                              .doc = "the source or the destination port is one of "
+                                                     "the list"}}};
 
 const MatchRegistrar kRegistrar(
     {.name = "multiport",

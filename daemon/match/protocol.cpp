@@ -1,10 +1,13 @@
 // -p: the transport protocol (IPv4 protocol field, or the IPv6 header after
 // the extension headers).
+#include <algorithm>
 #include <array>
+#include <cctype>
 #include <nlohmann/json.hpp>
 
 #include "extension/error.hpp"
 #include "extension/match.hpp"
+#include "extension/system_names.hpp"
 #include "extension/values.hpp"
 #include "packet/protocol_names.hpp"
 
@@ -13,8 +16,13 @@ namespace verdictd {
 namespace {
 
 constexpr std::string_view kWhat =
-    "a protocol (tcp, udp, icmp, ipv6-icmp, sctp, udplite, esp, ah, gre or all) or a number "
-    "0-255";
+    "a protocol (tcp, udp, icmp, ipv6-icmp, sctp, udplite, esp, ah, gre, all, or a name in the "
+    "system's protocols database) or a number 0-255";
+
+// As iptables-save prints -p: the system's name for the number, else ours.
+std::string saved_protocol(std::uint8_t number) {
+  return protocol_name_from_database(number).value_or(protocol_name(number));
+}
 
 class ProtocolMatch final : public Match {
  public:
@@ -47,7 +55,7 @@ class ProtocolMatch final : public Match {
     if (number_ == 0) {
       return;
     }
-    line.protocol = std::string(negated_ ? "! " : "") + "-p " + protocol_name(number_);
+    line.protocol = std::string(negated_ ? "! " : "") + "-p " + saved_protocol(number_);
   }
 
  private:
@@ -66,14 +74,12 @@ class ProtocolType final : public ValueType {
     return std::uint64_t{*known};
   }
   [[nodiscard]] std::string save_text(const Value& v) const override {
-    return protocol_name(static_cast<std::uint8_t>(std::get<std::uint64_t>(v)));
+    return saved_protocol(static_cast<std::uint8_t>(std::get<std::uint64_t>(v)));
   }
   [[nodiscard]] Json example() const override { return "tcp"; }
   [[nodiscard]] Json schema() const override {
-    Json names = Json::array();
-    for (const ProtocolName& p : protocol_names()) names.push_back(p.name);
     return Json{
-        {"anyOf", Json::array({Json{{"enum", names}},
+        {"anyOf", Json::array({Json{{"type", "string"}, {"minLength", 1}},
                                Json{{"type", "integer"}, {"minimum", 0}, {"maximum", 255}}})}};
   }
 };
@@ -104,8 +110,22 @@ const MatchRegistrar kRegistrar({.summary = "protocol (-p)", .options = kOption,
 
 }  // namespace
 
+// As iptables reads -p: a number, then (lower-cased) "all", a name the
+// system's database knows ("vrrp"), or one of iptables' own names ("icmpv6").
 std::optional<std::uint8_t> protocol_number(const Json& value) {
-  if (value.is_string()) return protocol_by_name(value.get_ref<const std::string&>());
+  if (value.is_string()) {
+    std::string name = value.get<std::string>();
+    if (!name.empty() && name.find_first_not_of("0123456789") == std::string::npos) {
+      return name.size() <= 3 && std::stoul(name) <= 0xff
+                 ? std::optional<std::uint8_t>(static_cast<std::uint8_t>(std::stoul(name)))
+                 : std::nullopt;
+    }
+    std::transform(name.begin(), name.end(), name.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    if (name == "all") return 0;
+    if (const std::optional<std::uint8_t> known = protocol_from_database(name)) return known;
+    return protocol_by_name(name);
+  }
   if (value.is_number_unsigned() && value.get<std::uint64_t>() <= 0xff) {
     return static_cast<std::uint8_t>(value.get<std::uint64_t>());
   }

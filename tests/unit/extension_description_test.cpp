@@ -38,10 +38,28 @@ Json example_of(const OptionSpec& option, std::span<const Constraint> constraint
 Json rule_with(const MatchSpec& spec, const OptionSpec& option, const std::string& written_key) {
   Json match = Json::object();
   if (!spec.protocols.empty()) match["protocol"] = spec.protocols.front();
+  // -m ecn's TCP bits need -p tcp, which only its ECT test does without.
+  if (spec.name == "ecn") match["protocol"] = "tcp";
   match[written_key] = example_of(option);
   for (const OptionSpec& other : spec.options) {
     if (other.mandatory && other.key != option.key) {
       match[std::string(other.key)] = example_of(other);
+    }
+  }
+  // A module that needs one of several options ("string" or "hex_string"): the first.
+  for (const Constraint& c : spec.constraints) {
+    if (c.kind == Constraint::Kind::kAtMostOne) continue;
+    const std::string first(c.keys.substr(0, c.keys.find(' ')));
+    bool present = false;
+    for (const OptionSpec& other : spec.options) {
+      const std::string other_key(other.key);
+      if (c.keys.find(other_key) != std::string_view::npos &&
+          (match.contains(other_key) || match.contains("!" + other_key))) {
+        present = true;
+      }
+    }
+    for (const OptionSpec& other : spec.options) {
+      if (!present && other.key == first) match[first] = example_of(other);
     }
   }
   return match;

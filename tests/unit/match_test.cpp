@@ -114,11 +114,11 @@ TEST(ProtocolMatch, Families) {
 
 TEST(ProtocolMatch, Errors) {
   const std::string expected =
-      ": expected a protocol (tcp, udp, icmp, ipv6-icmp, sctp, udplite, esp, ah, gre or all) or "
-      "a number 0-255, got ";
+      ": expected a protocol (tcp, udp, icmp, ipv6-icmp, sctp, udplite, esp, ah, gre, all, or a "
+      "name in the system's protocols database) or a number 0-255, got ";
   EXPECT_EQ(build_error(R"({"protocol": "tpc"})", "protocol"), expected + "\"tpc\"");
   EXPECT_EQ(build_error(R"({"protocol": 256})", "protocol"), expected + "256");
-  EXPECT_EQ(build_error(R"({"protocol": "6"})", "protocol"), expected + "\"6\"");
+  EXPECT_EQ(build_error(R"({"protocol": "256"})", "protocol"), expected + "\"256\"");
   EXPECT_EQ(build_error(R"({"protocol": true})", "protocol"), expected + "true");
   EXPECT_EQ(build_error(R"({"!protocol": "all"})", "!protocol"),
             ": \"!protocol\": \"all\" would never match");
@@ -331,7 +331,8 @@ TEST(PortMatch, ValueErrors) {
   EXPECT_EQ(build_error(R"({"protocol": "tcp", "dport": "70000"})", "dport"),
             R"(: expected a port 0-65535 or "lo:hi", got "70000")");
   EXPECT_EQ(build_error(R"({"protocol": "tcp", "dport": [22, "x"]})", "dport"),
-            R"(/1: expected a port 0-65535 or "lo:hi", got "x")");
+            R"(/1: expected a port 0-65535 or a service name, got "x" (no such service in the )"
+            R"(system's database))");
   EXPECT_EQ(build_error(R"({"protocol": "tcp", "dport": "90:80"})", "dport"),
             R"(: expected a range "lo:hi" with lo <= hi, got "90:80")");
 }

@@ -58,7 +58,9 @@ TEST(Values, BadPortsNameTheValue) {
   EXPECT_EQ(port_refusal(Json(true)), expected + "true");
   EXPECT_EQ(port_refusal(Json(-1)), expected + "-1");
   EXPECT_EQ(port_refusal(Json(22.5)), expected + "22.5");
-  EXPECT_EQ(port_refusal(Json("ssh")), expected + "\"ssh\"");
+  EXPECT_EQ(port_refusal(Json("no-such-service")),
+            R"(: expected a port 0-65535 or a service name, got "no-such-service" (no such )"
+            R"(service in the system's database))");
   EXPECT_EQ(port_refusal(Json("022")), expected + "\"022\"");
   EXPECT_EQ(port_refusal(Json("1:2:3")), expected + "\"1:2:3\"");
   EXPECT_EQ(port_refusal(Json("80-90")), expected + "\"80-90\"");
