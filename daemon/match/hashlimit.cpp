@@ -9,6 +9,7 @@
 #include <array>
 #include <charconv>
 #include <cstdint>
+#include <nlohmann/json.hpp>
 
 #include "extension/error.hpp"
 #include "extension/match.hpp"

@@ -5,6 +5,7 @@
 // with --soft each header given must be present (negated: absent).
 #include <array>
 #include <cstdio>
+#include <nlohmann/json.hpp>
 
 #include "extension/error.hpp"
 #include "extension/match.hpp"

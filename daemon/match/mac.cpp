@@ -5,6 +5,7 @@
 // NFQUEUE has no NFQA_HWADDR either, and the link cache knows the kind.
 #include <array>
 #include <cstdio>
+#include <nlohmann/json.hpp>
 
 #include "extension/error.hpp"
 #include "extension/match.hpp"

@@ -15,6 +15,7 @@
 
 #include <array>
 #include <charconv>
+#include <nlohmann/json.hpp>
 #include <vector>
 
 #include "extension/error.hpp"

@@ -5,6 +5,7 @@
 #include <array>
 #include <charconv>
 #include <mutex>
+#include <nlohmann/json.hpp>
 
 #include "extension/error.hpp"
 #include "extension/match.hpp"

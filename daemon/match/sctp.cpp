@@ -9,6 +9,7 @@
 #include <array>
 #include <bitset>
 #include <cstdio>
+#include <nlohmann/json.hpp>
 
 #include "extension/error.hpp"
 #include "match/transport_ports.hpp"

@@ -1,6 +1,7 @@
 #include "match/spi_range.hpp"
 
 #include <charconv>
+#include <nlohmann/json.hpp>
 
 #include "extension/values.hpp"
 

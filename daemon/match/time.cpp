@@ -4,13 +4,13 @@
 // systemd, and read back here with gettimeofday), which follows no DST rule.
 // verdictd does as the kernel does, so a local-time window shifts by an hour
 // when DST begins or ends until the kernel's timezone is set again.
-#include <nlohmann/json.hpp>
 #include <sys/time.h>
 
 #include <array>
 #include <charconv>
 #include <chrono>
 #include <cstdio>
+#include <nlohmann/json.hpp>
 
 #include "extension/error.hpp"
 #include "extension/match.hpp"

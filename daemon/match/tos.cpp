@@ -4,6 +4,7 @@
 #include <strings.h>
 
 #include <array>
+#include <nlohmann/json.hpp>
 
 #include "extension/error.hpp"
 #include "extension/match.hpp"

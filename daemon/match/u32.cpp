@@ -8,6 +8,7 @@
 // libxt_u32 prints it ("0x0>>0x16&0x3c@0x0=0x41424344").
 #include <array>
 #include <cctype>
+#include <nlohmann/json.hpp>
 #include <vector>
 
 #include "extension/error.hpp"
