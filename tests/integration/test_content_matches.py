@@ -11,7 +11,9 @@ mac     the client's connections to 8083 dropped by its MAC, to 8084 not.
 headers crafted TCP segments of both families dropped or not by their
         DSCP, TOS, ECN bits and MSS option, or u32 tests; ESP and AH packets
         by their SPI (and IPv6 AH's length); IPv6 packets by their set of
-        extension headers; SCTP packets by their chunks (header_matches.json).
+        extension headers; SCTP packets by their chunks; IPv6 packets by
+        their Hop-by-Hop and Destination options and their routing header
+        (type 0 too: only its destination would refuse it) (header_matches.json).
 owner   a router process running as nobody (setpriv) is kept from the
         server's port 9000 while root connects; the router's reset for a
         closed port comes from a kernel socket, which exists but has no
@@ -108,6 +110,51 @@ class DestinationOptions(RawProto):
 
     def packet(self, src, dst, s):
         return bytes([self.next_header, 0, 1, 4, 0, 0, 0, 0]) + self.token
+
+
+class OptionsBySocket(RawProto):
+    """An IPv6 packet of protocol 253 (experimental) behind a Hop-by-Hop
+    (IPV6_HOPOPTS) or Destination (IPV6_DSTOPTS) options header holding
+    `options`, which fill it to whole 8-byte units."""
+
+    def __init__(self, src, dst, sockopt, options):
+        super().__init__(src, dst, 253, 6)
+        self.sockopt, self.options = sockopt, options
+
+    def __str__(self):
+        name = "hbh" if self.sockopt == socket.IPV6_HOPOPTS else "dst"
+        return f"{super().__str__()} behind {name} options {self.options.hex()}"
+
+    def marker(self):
+        return self.token
+
+    def packet(self, src, dst, s):
+        units, rest = divmod(2 + len(self.options), 8)
+        assert rest == 0 and units > 0
+        s.setsockopt(socket.IPPROTO_IPV6, self.sockopt, bytes([0, units - 1]) + self.options)
+        return self.token
+
+
+class RoutingHeader(RawProto):
+    """An IPv6 routing header (then no next header) of a type, Segments Left,
+    reserved field and addresses: routers on the way never process it."""
+
+    def __init__(self, src, dst, rh_type, segments_left, addresses=(), reserved=0):
+        super().__init__(src, dst, 43, 6)
+        self.rh_type, self.segments_left = rh_type, segments_left
+        self.addresses, self.reserved = addresses, reserved
+
+    def __str__(self):
+        return f"{super().__str__()} type {self.rh_type} segments left {self.segments_left} " \
+               f"reserved {self.reserved} addresses {','.join(self.addresses) or '-'}"
+
+    def marker(self):
+        return self.token
+
+    def packet(self, src, dst, s):
+        carried = b"".join(socket.inet_pton(socket.AF_INET6, a) for a in self.addresses)
+        return struct.pack("!BBBBI", 59, 2 * len(self.addresses), self.rh_type,
+                           self.segments_left, self.reserved) + carried + self.token
 
 
 class SctpChunks(RawProto):
@@ -287,6 +334,35 @@ class ContentMatchesTest(LabTestCase):
             (IpsecHeader(C, S, 51, 501, 4), "delivered"),
             (IpsecHeader(C, S, 51, 500, 6), "dropped"),  # not 1000-2000, 24 bytes long
             (IpsecHeader(C, S, 51, 1500, 6), "delivered"),
+        ]
+        # Options valid for the stacks on the way (known or skippable types,
+        # at most 7 bytes of padding in a row): router alert 5, Pad1 0, PadN
+        # 1, and type 30 (skipped when unknown).
+        hbh, dst = socket.IPV6_HOPOPTS, socket.IPV6_DSTOPTS
+        probes += [
+            (OptionsBySocket(C, S, hbh, bytes([5, 2, 0, 0, 0, 1, 1, 0, 30, 4, 1, 2, 3, 4])),
+             "dropped"),  # 5:2,0,1 in order
+            (OptionsBySocket(C, S, hbh, bytes([5, 2, 0, 0, 1, 0, 30, 6, 1, 2, 3, 4, 5, 6])),
+             "delivered"),  # PadN, not Pad1
+            (OptionsBySocket(C, S, hbh, bytes([5, 2, 0, 0, 0, 0, 1, 0, 30, 4, 1, 2, 3, 4])),
+             "delivered"),  # Pad1 is one byte: the third is Pad1 again
+            (OptionsBySocket(C, S, hbh, bytes([30, 4, 1, 2, 3, 4])), "delivered"),  # 8 bytes
+            (OptionsBySocket(C, S, hbh, bytes([30, 12]) + bytes(range(1, 13))), "dropped"),
+            (OptionsBySocket(C, S, dst, bytes([30, 4, 1, 2, 3, 4])),
+             "delivered"),  # the list runs past the header
+            (OptionsBySocket(C, S, dst, bytes([30, 4, 1, 2, 3, 4, 0, 30, 5, 1, 2, 3, 4, 5])),
+             "dropped"),
+            (OptionsBySocket(C, S, dst, bytes([30, 5, 1, 2, 3, 4, 5, 0, 30, 4, 1, 2, 3, 4])),
+             "delivered"),
+            (OptionsBySocket(C, S, dst, bytes([30, 20]) + bytes(range(1, 21))), "dropped"),
+            (RoutingHeader(C, S, 0, 2, ("fd00::a", "fd00::b")), "dropped"),
+            (RoutingHeader(C, S, 0, 2, ("fd00::a", "fd00::b", "fd00::c")), "dropped"),
+            (RoutingHeader(C, S, 0, 2, ("fd00::c", "fd00::a", "fd00::b")), "delivered"),
+            (RoutingHeader(C, S, 0, 2, ("fd00::a", "fd00::b", "fd00::c"), 1), "delivered"),
+            (RoutingHeader(C, S, 0, 3, ("fd00::a", "fd00::b")), "delivered"),
+            (RoutingHeader(C, S, 253, 1), "dropped"),
+            (RoutingHeader(C, S, 253, 0), "delivered"),
+            (RoutingHeader(C, S, 0, 1), "delivered"),
         ]
         self.check_scenario("header_matches", [probes])
 

@@ -40,6 +40,11 @@ Json rule_with(const MatchSpec& spec, const OptionSpec& option, const std::strin
   if (!spec.protocols.empty()) match["protocol"] = spec.protocols.front();
   // -m ecn's TCP bits need -p tcp, which only its ECT test does without.
   if (spec.name == "ecn") match["protocol"] = "tcp";
+  // -m rt's type 0 tests need "--rt-type 0"; --rt-0-not-strict needs the addresses.
+  if (spec.name == "rt" && option.key.starts_with("rt_0_")) {
+    match["rt_type"] = 0;
+    if (option.key == "rt_0_not_strict") match["rt_0_addrs"] = "::1";
+  }
   match[written_key] = example_of(option);
   for (const OptionSpec& other : spec.options) {
     if (other.mandatory && other.key != option.key) {
