@@ -75,11 +75,16 @@ class RulesetState {
   }
   // Counters only, as `iptables -Z`: the extensions' state stays.
   void zero_counters() const;
+  // The named state `name` (a set's live contents, a recent list), or null.
+  [[nodiscard]] ExtensionState* named_state(const StateName& name) const;
 
  private:
   std::shared_ptr<RuleState> make_rule_state(const Rule& rule, const RulesetState* previous);
   std::shared_ptr<ExtensionState> make_slot(const StatefulExtension& extension,
                                             const RulesetState* previous);
+  // The live sets of the ruleset's declarations: carried from `previous`
+  // while a declaration's identity is unchanged, else fresh as loaded.
+  void make_sets(const Ruleset& ruleset, const RulesetInForce* previous);
   // Records the named state a carried rule's extensions share.
   void claim_names(const Rule& rule, const RuleState& carried);
 
