@@ -49,13 +49,7 @@ IpSet::IpSet(std::string name, const SetOptions& options)
       options_(options),
       codec_(*options.type, options.family, options.netmask),
       seed_(std::random_device{}() | (std::uint64_t{std::random_device{}()} << 32)) {
-  if (options_.type->networks) {
-    const std::uint8_t reach = options_.family == Family::kIPv4 ? kIpv4HintReach : kIpv6HintReach;
-    for (std::uint8_t length = 0; length < reach; ++length) set_bit(short_lengths_, length);
-    hint_words_ = options_.family == Family::kIPv4 ? 1 : kLengthWords;
-  } else {
-    short_lengths_.fill(~std::uint64_t{0});
-  }
+  if (options_.type->networks) hint_words_ = options_.family == Family::kIPv4 ? 1 : kLengthWords;
 }
 
 IpSet::IpSet(const IpSet& other)
@@ -66,7 +60,6 @@ IpSet::IpSet(const IpSet& other)
       seed_(other.seed_),
       counts_(other.counts_),
       present_(other.present_),
-      short_lengths_(other.short_lengths_),
       hint_words_(other.hint_words_),
       hint_(other.hint_),
       entries_(other.entries_),
@@ -124,22 +117,29 @@ SetTest IpSet::longest(const SetKey& key, SetTime now, const CounterCondition* c
   LengthMask candidates = present_;
   if (!hint_.empty()) {
     const std::uint64_t* near = &hint_[bucket(key.data()) * hint_words_];
-    for (std::size_t w = 0; w < kLengthWords; ++w) {
-      candidates[w] &= short_lengths_[w] | (w < hint_words_ ? near[w] : 0);
-    }
+    for (std::size_t w = 0; w < kLengthWords; ++w) candidates[w] &= w < hint_words_ ? near[w] : 0;
   }
+  // The candidate lengths, longest first, each table's line requested
+  // before any is read: the probes' cache misses overlap.
+  std::array<std::uint8_t, kMaxLengths> lengths{};
+  std::array<SetKey, kMaxLengths> probes{};
+  std::size_t count = 0;
   for (std::size_t w = kLengthWords; w-- > 0;) {
     for (std::uint64_t bits = candidates[w]; bits != 0;) {
       const int top = 63 - std::countl_zero(bits);
       bits &= ~(std::uint64_t{1} << top);
       const auto cidr = static_cast<std::uint8_t>(w * 64 + static_cast<std::size_t>(top));
-      SetKey probe = key;
-      codec_.mask(probe.data(), cidr);
-      const std::uint32_t ref = tables_[cidr]->find(probe.data());
-      if (ref == 0) continue;
-      const SetTest result = decide(ref, now, counters, packet_bytes);
-      if (result != SetTest::kAbsent) return result;
+      probes[count] = key;
+      codec_.mask(probes[count].data(), cidr);
+      tables_[cidr]->prefetch(probes[count].data());
+      lengths[count++] = cidr;
     }
+  }
+  for (std::size_t i = 0; i < count; ++i) {
+    const std::uint32_t ref = tables_[lengths[i]]->find(probes[i].data());
+    if (ref == 0) continue;
+    const SetTest result = decide(ref, now, counters, packet_bytes);
+    if (result != SetTest::kAbsent) return result;
   }
   return SetTest::kAbsent;
 }
@@ -169,11 +169,23 @@ SetTest IpSet::test_element(const SetElement& element, SetTime now) const {
 void IpSet::note_length(const std::uint64_t* key, std::uint8_t cidr) {
   if (counts_[cidr]++ == 0) set_bit(present_, cidr);
   if (hint_words_ == 0) return;
-  const std::uint8_t reach = options_.family == Family::kIPv4 ? kIpv4HintReach : kIpv6HintReach;
-  if (cidr < reach) return;
   if (hint_.empty()) hint_.assign(kHintBuckets * hint_words_, 0);
   // Bits are set, never cleared but by flush: a stale one costs a probe.
-  hint_[bucket(key) * hint_words_ + cidr / 64] |= std::uint64_t{1} << (cidr % 64);
+  const std::uint64_t bit = std::uint64_t{1} << (cidr % 64);
+  const std::uint8_t reach = options_.family == Family::kIPv4 ? kIpv4HintReach : kIpv6HintReach;
+  if (cidr >= reach) {
+    hint_[bucket(key) * hint_words_ + cidr / 64] |= bit;
+    return;
+  }
+  // A shorter prefix covers many buckets: IPv4's each /16 under it; IPv6's
+  // buckets are hashed, so every one.
+  if (options_.family == Family::kIPv4) {
+    const std::size_t first = bucket(key);
+    const std::size_t covered = std::size_t{1} << (reach - cidr);
+    for (std::size_t b = first; b < first + covered; ++b) hint_[b * hint_words_ + cidr / 64] |= bit;
+  } else {
+    for (std::size_t b = 0; b < kHintBuckets; ++b) hint_[b * hint_words_ + cidr / 64] |= bit;
+  }
 }
 
 std::uint32_t IpSet::make_ref(const SetElement& element, SetTime now, const Entry* previous) {

@@ -9,7 +9,8 @@
 // length present; the first element found decides, so a nomatch /24 inside
 // a /8 wins). Which lengths are present is also kept per /16 of IPv4 (per
 // hashed /32 of IPv6): a lookup probes only the lengths present near the
-// address, usually one or two, whatever the set holds elsewhere.
+// address, whatever the set holds elsewhere, and requests all their table
+// lines before reading any, so their cache misses overlap.
 //
 // Locking: one reader-writer lock per set. Packet threads test under the
 // shared lock (counters are atomic); add, del, flush and the SET target
@@ -120,6 +121,7 @@ class IpSet final : public ExtensionState {
   };
   static constexpr std::uint32_t kNomatchBit = 0x80000000U;
   static constexpr std::size_t kLengthWords = 3;  // prefix lengths 0-128
+  static constexpr std::size_t kMaxLengths = 129;
   using LengthMask = std::array<std::uint64_t, kLengthWords>;
 
   IpSet(const IpSet& other);
@@ -148,11 +150,11 @@ class IpSet final : public ExtensionState {
   std::array<std::unique_ptr<KeyTable>, 129> tables_;  // by prefix length
   std::array<std::uint32_t, 129> counts_{};
   LengthMask present_{};
-  // Lengths below the hint's reach (IPv4 /16, IPv6 /32): always probed.
-  LengthMask short_lengths_{};
-  std::size_t hint_words_ = 0;       // LengthMask words per bucket (1 or 3)
-  std::vector<std::uint64_t> hint_;  // per bucket: the lengths at or past the reach
-  std::vector<Entry> entries_;       // with has_entries(), by reference - 1
+  std::size_t hint_words_ = 0;  // LengthMask words per bucket (1 or 3)
+  // Per bucket (IPv4's /16, IPv6's hashed /32): the lengths of the elements
+  // that may hold its addresses (a shorter prefix marks every bucket it covers).
+  std::vector<std::uint64_t> hint_;
+  std::vector<Entry> entries_;  // with has_entries(), by reference - 1
   std::vector<std::uint32_t> free_entries_;
   std::size_t size_ = 0;
 };

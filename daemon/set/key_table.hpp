@@ -27,6 +27,11 @@ class KeyTable {
       if (equal(slot + 1, key)) return static_cast<std::uint32_t>(slot[0]);
     }
   }
+  // Starts loading the cache line `key` would be found in, so the probes
+  // of several tables overlap their memory latency.
+  void prefetch(const std::uint64_t* key) const {
+    if (!slots_.empty()) __builtin_prefetch(&slots_[(hash(key) & mask_) * (words_ + 1)]);
+  }
   // Stores `ref` (not 0) under `key`, replacing what was there; returns the
   // reference replaced, or 0.
   std::uint32_t insert(const std::uint64_t* key, std::uint32_t ref);

@@ -134,26 +134,30 @@ TEST(SetMatch, ListAndSaveAsIptables) {
     {"target": {"SET": {"del_set": {"name": "blk", "flags": "src,dst"}}}},
     {"target": {"SET": {"add_set": {"name": "ban", "flags": "src"}, "del_set": {"name": "svc", "flags": "dst,src"}}}})"));
   const std::string listed = listing(rs);
-  for (const char* line :
-       {"match-set blk src\n", "! match-set blk src,dst\n",
-        "match-set svc src,dst return-nomatch ! update-counters ! update-subcounters packets-gt "
-        "5 ! bytes-eq 100\n",
-        "match-set blk dst packets-lt 3 bytes-gt 7\n",
-        "SET        0    --  0.0.0.0/0            0.0.0.0/0            add-set ban src exist "
-        "timeout 600\n",
-        "del-set blk src,dst\n", "add-set ban src del-set svc dst,src\n"}) {
+  const std::string counters_listed = std::string("match-set svc src,dst return-nomatch ") +
+                                      "! update-counters ! update-subcounters packets-gt 5 " +
+                                      "! bytes-eq 100\n";
+  const std::string set_listed = std::string("SET        0    --  0.0.0.0/0            ") +
+                                 "0.0.0.0/0            add-set ban src exist timeout 600\n";
+  for (const std::string& line :
+       {std::string("match-set blk src\n"), std::string("! match-set blk src,dst\n"),
+        counters_listed, std::string("match-set blk dst packets-lt 3 bytes-gt 7\n"), set_listed,
+        std::string("del-set blk src,dst\n"),
+        std::string("add-set ban src del-set svc dst,src\n")}) {
     EXPECT_NE(listed.find(line), std::string::npos) << line << "\n" << listed;
   }
   const std::string saved = save_ruleset(*rs.ruleset, Family::kIPv4, nullptr);
-  for (const char* line :
-       {"-A INPUT -m set --match-set blk src -j DROP\n",
-        "-A INPUT -m set ! --match-set blk src,dst -j DROP\n",
-        "-A INPUT -m set --match-set svc src,dst --return-nomatch ! --update-counters ! "
-        "--update-subcounters --packets-gt 5 ! --bytes-eq 100 -j DROP\n",
-        "-A INPUT -m set --match-set blk dst --packets-lt 3 --bytes-gt 7 -j ACCEPT\n",
-        "-A INPUT -j SET --add-set ban src --exist --timeout 600\n",
-        "-A INPUT -j SET --del-set blk src,dst\n",
-        "-A INPUT -j SET --add-set ban src --del-set svc dst,src\n"}) {
+  const std::string counters_saved =
+      std::string("-A INPUT -m set --match-set svc src,dst ") +
+      "--return-nomatch ! --update-counters ! " +
+      "--update-subcounters --packets-gt 5 ! --bytes-eq 100 -j DROP\n";
+  for (const std::string& line :
+       {std::string("-A INPUT -m set --match-set blk src -j DROP\n"),
+        std::string("-A INPUT -m set ! --match-set blk src,dst -j DROP\n"), counters_saved,
+        std::string("-A INPUT -m set --match-set blk dst --packets-lt 3 --bytes-gt 7 -j ACCEPT\n"),
+        std::string("-A INPUT -j SET --add-set ban src --exist --timeout 600\n"),
+        std::string("-A INPUT -j SET --del-set blk src,dst\n"),
+        std::string("-A INPUT -j SET --add-set ban src --del-set svc dst,src\n")}) {
     EXPECT_NE(saved.find(line), std::string::npos) << line << "\n" << saved;
   }
 }
