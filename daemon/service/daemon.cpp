@@ -20,6 +20,7 @@
 #include "service/notify.hpp"
 #include "service/packet_path.hpp"
 #include "service/private_directory.hpp"
+#include "service/set_command.hpp"
 #include "service/signals.hpp"
 
 namespace verdictd {
@@ -517,6 +518,7 @@ Json Daemon::handle(const Json& request, RequestProgress& progress) {
     const std::size_t count = request.value("count", std::size_t{50});
     return {{"ok", true}, {"drops", drops_.last(count)}, {"recorded", drops_.recorded()}};
   }
+  if (command == "set") return set_command(*rulesets_->in_force(), request);
   if (command == "zero") {
     rulesets_->in_force()->state->zero_counters();
     return {{"ok", true}, {"text", ""}};
