@@ -9,6 +9,7 @@ packages=(
   iptables iproute2 iputils-ping conntrack iperf3 socat
   python3 python3-jsonschema python3-scapy
   fail2ban python3-systemd
+  ipset
   systemd
 )
 missing=()

@@ -247,6 +247,15 @@ int run(int argc, char** argv) {
       ->check(CLI::IsMember({"list", "add", "del", "flush"}));
   recent->add_option("name", recent_name, "the list's name")->required();
   recent->add_option("address", recent_address, "the address to add or delete");
+  std::vector<std::string> set_words;
+  bool set_exist = false;
+  auto* set = app.add_subcommand(
+      "set", "the ruleset's named sets: list [NAME], add|del|test NAME ELEMENT, flush|save NAME");
+  set->add_option("words", set_words,
+                  "ACTION NAME ELEMENT (an element may carry options: "
+                  "\"10.0.0.0/8 timeout 600\")")
+      ->required();
+  set->add_flag("--exist", set_exist, "add: an element already there is added again");
 
   // Words left over are kept (not refused by CLI11) so that a mistyped
   // subcommand is named as one; set last, as subcommands inherit it.
@@ -292,6 +301,14 @@ int run(int argc, char** argv) {
     return 0;
   }
   Json request;
+  if (set->parsed()) {
+    request = {{"command", "set"}, {"action", set_words[0]}, {"exist", set_exist}};
+    if (set_words.size() > 1) request["name"] = set_words[1];
+    // The element and its options, however the shell split them.
+    std::string element;
+    for (std::size_t i = 2; i < set_words.size(); ++i) element += (i > 2 ? " " : "") + set_words[i];
+    if (!element.empty()) request["element"] = element;
+  }
   if (status->parsed()) request = {{"command", "status"}};
   if (reload->parsed()) request = {{"command", "reload"}};
   if (zero->parsed()) request = {{"command", "zero"}};

@@ -43,7 +43,7 @@ JsonDocument::JsonDocument(std::string text, std::string file)
   }
 }
 
-JsonDocument JsonDocument::read(const std::string& path, const SizeLimit& limit) {
+std::string read_text_file(const std::string& path, const SizeLimit& limit) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw RulesetError(path, 0, 0, "", std::string("cannot open: ") + std::strerror(errno));
   // A regular file's size is known before reading it; a pipe's is not, so
@@ -58,7 +58,11 @@ JsonDocument JsonDocument::read(const std::string& path, const SizeLimit& limit)
     text.append(chunk.data(), static_cast<std::size_t>(in.gcount()));
     if (text.size() > limit.bytes) refuse_size(path, std::nullopt, limit);
   }
-  return {std::move(text), path};
+  return text;
+}
+
+JsonDocument JsonDocument::read(const std::string& path, const SizeLimit& limit) {
+  return {read_text_file(path, limit), path};
 }
 
 RulesetError JsonDocument::error_at(const std::string& pointer, const std::string& message) const {

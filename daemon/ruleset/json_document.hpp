@@ -17,6 +17,9 @@ struct SizeLimit {
   std::string raise_with;
 };
 
+// A file's text, refused as JsonDocument::read refuses it.
+std::string read_text_file(const std::string& path, const SizeLimit& limit);
+
 class JsonDocument {
  public:
   // Throws RulesetError for a syntax error, a repeated key, a number out of

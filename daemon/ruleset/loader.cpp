@@ -7,6 +7,7 @@
 #include "extension/build_extensions.hpp"
 #include "extension/values.hpp"
 #include "ruleset/json_document.hpp"
+#include "ruleset/set_loader.hpp"
 #include "text/json_position.hpp"
 
 namespace verdictd {
@@ -37,8 +38,16 @@ class Builder {
 
   void build(const Json& root) {
     if (!root.is_object()) fail("", "expected an object with \"tables\", got " + root.dump());
-    check_keys(root, "", {"tables", "families", "comment", "$schema"});
+    check_keys(root, "", {"tables", "families", "sets", "comment", "$schema"});
     if (root.contains("families")) ruleset_.families = families_of(root["families"], "/families");
+    if (root.contains("sets")) {
+      try {
+        ruleset_.sets = load_sets(root["sets"], ruleset_.source);
+      } catch (const FieldError& e) {
+        fail("/sets" + e.pointer_suffix, e.what());
+      }
+    }
+    const SetsInScope sets_in_rules(ruleset_.sets);
     if (!root.contains("tables")) fail("", "expected a \"tables\" member");
     const Json& tables = root["tables"];
     if (!tables.is_object()) {
@@ -270,6 +279,7 @@ class Builder {
       }
       restrict_family(rule, table, rule.target->family(), target_pointer);
     }
+    add_set_identities(rule);
     for (const char* kind : {"jump", "goto"}) {
       if (!body.contains(kind)) continue;
       const std::string jump_pointer = pointer + "/" + kind;
@@ -287,6 +297,22 @@ class Builder {
       rule.is_goto = std::string_view(kind) == "goto";
     }
     return rule;
+  }
+
+  // A rule is carried across a reload with its state only while the sets
+  // it names are (ruleset/rule_state.cpp binds them when it makes the state).
+  void add_set_identities(Rule& rule) const {
+    const auto add = [&](const StatefulExtension& extension) {
+      const auto* user = dynamic_cast<const UsesSets*>(&extension);
+      if (user == nullptr) return;
+      for (const std::string& name : user->set_names()) {
+        rule.identity +=
+            "\nset " + name + " " +
+            std::to_string(std::hash<std::string>{}(find_set(ruleset_.sets, name)->identity));
+      }
+    };
+    for (const auto& match : rule.matches) add(*match);
+    if (rule.target) add(*rule.target);
   }
 
   // A match or target that names an address of one family restricts the rule

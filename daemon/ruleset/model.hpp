@@ -18,6 +18,8 @@
 
 namespace verdictd {
 
+struct SetDeclaration;
+
 enum class Policy : std::uint8_t { kAccept, kDrop };
 
 struct Rule {
@@ -93,6 +95,9 @@ struct Ruleset {
     return tables[static_cast<std::size_t>(id)];
   }
   Table& table(TableId id) { return tables[static_cast<std::size_t>(id)]; }
+
+  // The named sets it declares (set/set_declaration.hpp), as loaded.
+  std::vector<std::shared_ptr<const SetDeclaration>> sets;
 };
 
 }  // namespace verdictd

@@ -4,6 +4,8 @@
 #include <string_view>
 #include <unordered_map>
 
+#include "set/set_declaration.hpp"
+
 namespace verdictd {
 
 namespace {
@@ -19,6 +21,7 @@ void for_each_extension(const Rule& rule, Visit visit) {
 
 RulesetState::RulesetState(const Ruleset& ruleset, const RulesetInForce* previous) {
   const RulesetState* previous_state = previous != nullptr ? previous->state.get() : nullptr;
+  make_sets(ruleset, previous);
   for (TableId id : kAllTables) {
     std::unordered_map<std::string_view, std::size_t> old_chains;
     if (previous != nullptr) {
@@ -68,8 +71,31 @@ std::shared_ptr<RuleState> RulesetState::make_rule_state(const Rule& rule,
   return state;
 }
 
+void RulesetState::make_sets(const Ruleset& ruleset, const RulesetInForce* previous) {
+  for (const auto& declaration : ruleset.sets) {
+    const StateName name = set_state_name(declaration->name);
+    if (previous != nullptr) {
+      const SetDeclaration* old = find_set(previous->ruleset->sets, declaration->name);
+      const auto kept = previous->state->named_.find(name);
+      if (old != nullptr && old->identity == declaration->identity &&
+          kept != previous->state->named_.end()) {
+        named_.emplace(name, kept->second);
+        continue;
+      }
+    }
+    named_.emplace(name, declaration->contents->clone());
+  }
+}
+
 std::shared_ptr<ExtensionState> RulesetState::make_slot(const StatefulExtension& extension,
                                                         const RulesetState* previous) {
+  if (const auto* user = dynamic_cast<const UsesSets*>(&extension)) {
+    auto bound = std::make_shared<BoundSets>();
+    for (const std::string& set : user->set_names()) {
+      bound->sets.push_back(std::static_pointer_cast<IpSet>(named_.at(set_state_name(set))));
+    }
+    return bound;
+  }
   const std::optional<StateName> name = extension.state_name();
   if (!name) return extension.make_state();
   std::shared_ptr<ExtensionState>& named = named_[*name];

@@ -75,8 +75,9 @@ class RulesetState {
   }
   // Counters only, as `iptables -Z`: the extensions' state stays.
   void zero_counters() const;
-  // The state kept by name (recent lists), for `verdictctl recent`; null
-  // when no rule names it.
+  // The state kept by name (recent lists, sets' live contents), for
+  // `verdictctl recent` and `verdictctl set`; null when no rule names the
+  // list and no set of that name is declared.
   [[nodiscard]] ExtensionState* named(const StateName& name) const {
     const auto found = named_.find(name);
     return found == named_.end() ? nullptr : found->second.get();
@@ -86,6 +87,9 @@ class RulesetState {
   std::shared_ptr<RuleState> make_rule_state(const Rule& rule, const RulesetState* previous);
   std::shared_ptr<ExtensionState> make_slot(const StatefulExtension& extension,
                                             const RulesetState* previous);
+  // The live sets of the ruleset's declarations: carried from `previous`
+  // while a declaration's identity is unchanged, else fresh as loaded.
+  void make_sets(const Ruleset& ruleset, const RulesetInForce* previous);
   // Records the named state a carried rule's extensions share.
   void claim_names(const Rule& rule, const RuleState& carried);
 

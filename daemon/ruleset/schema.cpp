@@ -217,6 +217,13 @@ Json ruleset_schema() {
           {"description",
            "the families the ruleset covers (default both); packets of the others are never "
            "steered"}}},
+        {"sets",
+         {{"type", "object"},
+          {"additionalProperties", {{"type", "object"}}},
+          {"description",
+           "named sets by name (ipset's types: type, family, timeout, counters, comment, "
+           "maxelem, netmask, range, and elements inline or from a file, JSON or ipset save "
+           "text); the set match and SET target use them"}}},
         {"tables", {{"type", "object"}, {"additionalProperties", false}, {"properties", tables}}}}},
       {"$defs", defs}};
 }

@@ -21,6 +21,7 @@
 #include "service/packet_path.hpp"
 #include "service/private_directory.hpp"
 #include "service/recent_command.hpp"
+#include "service/set_command.hpp"
 #include "service/signals.hpp"
 
 namespace verdictd {
@@ -521,6 +522,7 @@ Json Daemon::handle(const Json& request, RequestProgress& progress) {
     return {{"ok", true}, {"drops", drops_.last(count)}, {"recorded", drops_.recorded()}};
   }
   if (command == "recent") return recent_command(*rulesets_->in_force()->state, request);
+  if (command == "set") return set_command(*rulesets_->in_force(), request);
   if (command == "zero") {
     rulesets_->in_force()->state->zero_counters();
     return {{"ok", true}, {"text", ""}};

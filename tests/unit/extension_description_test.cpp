@@ -10,6 +10,7 @@
 #include "extension/build_extensions.hpp"
 #include "extension/error.hpp"
 #include "ruleset/schema.hpp"
+#include "set/set_declaration.hpp"
 
 namespace verdictd {
 namespace {
@@ -32,6 +33,20 @@ Json example_of(const OptionSpec& option, std::span<const Constraint> constraint
     }
   }
   return object;
+}
+
+// The set the set match's and SET target's examples name, in scope while
+// they are built as a ruleset's rules would be.
+const SetDeclarations& example_sets() {
+  static const SetDeclarations sets = [] {
+    auto declaration = std::make_shared<SetDeclaration>();
+    declaration->name = "blocklist";
+    SetOptions options;
+    options.type = find_set_type("hash:net");
+    declaration->contents = std::make_shared<IpSet>("blocklist", options);
+    return SetDeclarations{declaration};
+  }();
+  return sets;
 }
 
 // A rule's "match" object holding `option` of `spec`, with the protocol it needs.
@@ -76,6 +91,7 @@ const BuiltMatch& built_from(const std::vector<BuiltMatch>& built, std::string_v
 }
 
 TEST(ExtensionDescriptions, EveryMatchOptionParsesListsAndSaves) {
+  const SetsInScope sets(example_sets());
   ASSERT_FALSE(all_matches().empty());
   for (const MatchSpec* spec : all_matches()) {
     for (const OptionSpec& option : spec->options) {
@@ -119,6 +135,7 @@ TEST(ExtensionDescriptions, EveryMatchOptionParsesListsAndSaves) {
 }
 
 TEST(ExtensionDescriptions, EveryErrorNamesItsOption) {
+  const SetsInScope sets(example_sets());
   for (const MatchSpec* spec : all_matches()) {
     for (const OptionSpec& option : spec->options) {
       const std::string key(option.key);
@@ -147,6 +164,7 @@ TEST(ExtensionDescriptions, EveryErrorNamesItsOption) {
 }
 
 TEST(ExtensionDescriptions, EveryTargetBuildsAndSavesFromItsDescription) {
+  const SetsInScope sets(example_sets());
   ASSERT_FALSE(all_targets().empty());
   for (const TargetSpec* spec : all_targets()) {
     SCOPED_TRACE(std::string(spec->name));

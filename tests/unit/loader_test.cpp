@@ -62,9 +62,9 @@ TEST(Loader, SyntaxErrorNamesPosition) {
 }
 
 TEST(Loader, UnknownKeysAreRefusedEverywhere) {
-  EXPECT_EQ(
-      load_error(R"({"tables": {}, "table": 1})"),
-      "r.json:1:25: /table: unknown key \"table\"; expected tables, families, comment, $schema");
+  EXPECT_EQ(load_error(R"({"tables": {}, "table": 1})"),
+            "r.json:1:25: /table: unknown key \"table\"; expected tables, families, sets, comment, "
+            "$schema");
   EXPECT_EQ(load_error(R"({"tables": {"filter": {"INPUT": {"polcy": "DROP"}}}})"),
             "r.json:1:43: /tables/filter/INPUT/polcy: unknown key \"polcy\"; expected policy, "
             "rules, comment");

@@ -1,0 +1,238 @@
+#include "set/ipset_text.hpp"
+
+#include <algorithm>
+#include <charconv>
+#include <functional>
+#include <optional>
+#include <vector>
+
+#include "extension/error.hpp"
+#include "text/json_position.hpp"
+
+namespace verdictd {
+
+namespace {
+
+struct Token {
+  std::string_view text;
+  std::size_t offset;  // in the line
+};
+
+std::vector<Token> tokens(std::string_view line) {
+  std::vector<Token> out;
+  std::size_t at = 0;
+  while (at < line.size()) {
+    while (at < line.size() && (line[at] == ' ' || line[at] == '\t')) ++at;
+    const std::size_t start = at;
+    while (at < line.size() && line[at] != ' ' && line[at] != '\t') ++at;
+    if (at > start) out.push_back({line.substr(start, at - start), start});
+  }
+  return out;
+}
+
+template <class T>
+std::optional<T> number(std::string_view text) {
+  T value{};
+  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (error != std::errc() || end != text.data() + text.size() || text.empty()) return std::nullopt;
+  return value;
+}
+
+// The create line's options, from its fourth word on.
+// Throws ElementError at an offset in the line.
+[[noreturn]] void fail(std::size_t offset, const std::string& message) {
+  throw ElementError(message, offset);
+}
+
+SetOptions create_options(const SetType& type, const std::vector<Token>& words) {
+  SetOptions options;
+  options.type = &type;
+  const auto value = [&](std::size_t& i) -> const Token& {
+    if (i + 1 >= words.size()) {
+      fail(words[i].offset, "expected a value after " + std::string(words[i].text));
+    }
+    return words[++i];
+  };
+  const auto count = [&](std::size_t& i, std::uint64_t max) -> std::uint64_t {
+    const Token& v = value(i);
+    const auto n = number<std::uint64_t>(v.text);
+    if (!n || *n > max) {
+      fail(v.offset,
+           "expected a number 0-" + std::to_string(max) + ", got \"" + std::string(v.text) + "\"");
+    }
+    return *n;
+  };
+  bool has_range = false;
+  for (std::size_t i = 3; i < words.size(); ++i) {
+    const std::string_view option = words[i].text;
+    if (option == "family" && type.has_family) {
+      const Token& f = value(i);
+      if (f.text == "inet") {
+        options.family = Family::kIPv4;
+      } else if (f.text == "inet6") {
+        options.family = Family::kIPv6;
+      } else {
+        fail(f.offset, "expected family inet or inet6, got \"" + std::string(f.text) + "\"");
+      }
+    } else if (option == "hashsize") {
+      options.hashsize = static_cast<std::uint32_t>(count(i, 0xffffffff));
+    } else if (option == "maxelem") {
+      options.maxelem = static_cast<std::uint32_t>(count(i, 0xffffffff));
+    } else if (option == "timeout") {
+      options.timeout = static_cast<std::uint32_t>(count(i, 2147483));
+    } else if (option == "counters") {
+      options.counters = true;
+    } else if (option == "comment") {
+      options.comment = true;
+    } else if (option == "netmask" && type.name == "hash:ip") {
+      const std::uint64_t netmask = count(i, options.family == Family::kIPv4 ? 32 : 128);
+      if (netmask == 0) fail(words[i].offset, "expected a netmask from 1");
+      options.netmask = static_cast<std::uint8_t>(netmask);
+    } else if (option == "range" && type.name == "bitmap:port") {
+      const Token& r = value(i);
+      const std::size_t dash = r.text.find('-');
+      const auto low = number<std::uint16_t>(r.text.substr(0, dash));
+      const auto high = dash == std::string_view::npos
+                            ? std::nullopt
+                            : number<std::uint16_t>(r.text.substr(dash + 1));
+      if (!low || !high || *low > *high) {
+        fail(r.offset, "expected a port range LOW-HIGH, got \"" + std::string(r.text) + "\"");
+      }
+      options.first_port = *low;
+      options.last_port = *high;
+      has_range = true;
+    } else if (option == "bucketsize" || option == "initval") {
+      value(i);  // the kernel's hashing, not ours
+    } else {
+      fail(words[i].offset,
+           "unknown option \"" + std::string(option) + "\" for " + std::string(type.name));
+    }
+  }
+  if (type.name == "bitmap:port" && !has_range) fail(words[2].offset, "bitmap:port needs a range");
+  return options;
+}
+
+// One line of a dump, for the set `name` (made by its create line); the
+// lines of other sets are passed over.
+void read_line(std::string_view line, const std::string& name, std::unique_ptr<IpSet>& set,
+               SetTime now) {
+  if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+  const std::vector<Token> words = tokens(line);
+  if (words.empty() || words[0].text.starts_with('#')) return;
+  const std::string_view command = words[0].text;
+  if (command != "create" && command != "add") {
+    fail(words[0].offset, "expected a create or add line, got \"" + std::string(command) + "\"");
+  }
+  if (words.size() < 3) {
+    fail(line.size(),
+         std::string("expected a set name and ") + (command == "add" ? "an element" : "a type"));
+  }
+  if (words[1].text != name) return;
+  if (command == "create") {
+    if (set) fail(words[1].offset, "set " + name + " is created twice");
+    const SetType* type = find_set_type(words[2].text);
+    if (type == nullptr) {
+      fail(words[2].offset, "unknown set type \"" + std::string(words[2].text) + "\"; expected " +
+                                std::string(set_type_names()));
+    }
+    set = std::make_unique<IpSet>(name, create_options(*type, words));
+    return;
+  }
+  if (!set) fail(words[1].offset, "set " + name + " is added to before its create line");
+  const std::size_t element_at = words[2].offset;
+  try {
+    add_loaded(*set, set->codec().parse(line.substr(element_at)), now);
+  } catch (const ElementError& e) {
+    fail(element_at + e.offset, e.what());
+  }
+}
+
+}  // namespace
+
+void check_element(const SetOptions& options, const SetElement& element) {
+  if (element.timeout && !options.timeout) {
+    throw ElementError("the set was created without timeout support", 0);
+  }
+  if ((element.packets || element.bytes) && !options.counters) {
+    throw ElementError("the set was created without counters", 0);
+  }
+  if (element.comment && !options.comment) {
+    throw ElementError("the set was created without comment support", 0);
+  }
+  if (options.type->name == "bitmap:port" &&
+      (element.key[0] < options.first_port || element.key[0] > options.last_port)) {
+    throw ElementError("port " + std::to_string(element.key[0]) + " is outside the set's range " +
+                           std::to_string(options.first_port) + "-" +
+                           std::to_string(options.last_port),
+                       0);
+  }
+}
+
+void add_loaded(IpSet& set, const SetElement& element, SetTime now) {
+  check_element(set.options(), element);
+  switch (set.add(element, false, now)) {
+    case IpSet::AddResult::kAdded:
+      return;
+    case IpSet::AddResult::kExists:
+      throw ElementError("the element is already in set " + set.name(), 0);
+    case IpSet::AddResult::kFull:
+      throw ElementError(
+          "set " + set.name() + " is full (maxelem " + std::to_string(set.options().maxelem) + ")",
+          0);
+  }
+}
+
+std::unique_ptr<IpSet> read_ipset_text(std::string_view text, const std::string& file,
+                                       const std::string& name) {
+  int line_number = 0;
+  std::unique_ptr<IpSet> set;
+  const SetTime now = set_clock_now();
+  for (std::size_t start = 0; start < text.size();) {
+    const std::size_t end = std::min(text.find('\n', start), text.size());
+    ++line_number;
+    try {
+      read_line(text.substr(start, end - start), name, set, now);
+    } catch (const ElementError& e) {
+      throw RulesetError(file, line_number, static_cast<int>(e.offset) + 1, "", e.what());
+    }
+    start = end + 1;
+  }
+  if (!set) throw RulesetError(file, 1, 1, "", "no create line for set " + name);
+  return set;
+}
+
+std::string element_options_text(const ListedElement& element) {
+  std::string out;
+  if (element.timeout) out += " timeout " + std::to_string(*element.timeout);
+  if (element.nomatch) out += " nomatch";
+  if (element.packets) out += " packets " + std::to_string(*element.packets);
+  if (element.bytes) out += " bytes " + std::to_string(*element.bytes);
+  if (element.comment) out += " comment \"" + *element.comment + "\"";
+  return out;
+}
+
+std::string ipset_header(const SetOptions& o) {
+  std::string out;
+  if (o.type->name == "bitmap:port") {
+    out += "range " + std::to_string(o.first_port) + "-" + std::to_string(o.last_port);
+  } else {
+    if (o.type->has_family) out += o.family == Family::kIPv4 ? "family inet " : "family inet6 ";
+    out += "hashsize " + std::to_string(o.hashsize) + " maxelem " + std::to_string(o.maxelem);
+  }
+  if (o.netmask != 0) out += " netmask " + std::to_string(o.netmask);
+  if (o.timeout) out += " timeout " + std::to_string(*o.timeout);
+  if (o.counters) out += " counters";
+  if (o.comment) out += " comment";
+  return out;
+}
+
+std::string ipset_text(const IpSet& set, SetTime now) {
+  std::string out = "create " + set.name() + " " + std::string(set.options().type->name) + " " +
+                    ipset_header(set.options()) + "\n";
+  for (const ListedElement& element : set.list(now)) {
+    out += "add " + set.name() + " " + element.text + element_options_text(element) + '\n';
+  }
+  return out;
+}
+
+}  // namespace verdictd

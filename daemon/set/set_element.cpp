@@ -1,0 +1,357 @@
+#include "set/set_element.hpp"
+
+#include <algorithm>
+#include <charconv>
+#include <cstring>
+
+#include "packet/packet.hpp"
+#include "packet/protocol_names.hpp"
+
+namespace verdictd {
+
+namespace {
+
+constexpr std::size_t kInterfaceWords = 2;  // IFNAMSIZ bytes
+constexpr std::size_t kMaxInterfaceName = 15;
+constexpr std::size_t kMacBytes = 6;
+
+std::size_t dimension_words(Dimension d, Family family) {
+  switch (d) {
+    case Dimension::kAddress:
+      return family == Family::kIPv4 ? 1 : 2;
+    case Dimension::kInterface:
+      return kInterfaceWords;
+    case Dimension::kPort:
+    case Dimension::kMac:
+    case Dimension::kBarePort:
+      return 1;
+  }
+  return 0;
+}
+
+template <class T>
+std::optional<T> number(std::string_view text) {
+  T value{};
+  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (error != std::errc() || end != text.data() + text.size() || text.empty()) return std::nullopt;
+  return value;
+}
+
+// The text's dimensions, split at commas, with their offsets.
+struct Part {
+  std::string_view text;
+  std::size_t offset;
+};
+
+std::uint16_t parse_port(std::string_view text, std::size_t offset) {
+  const auto port = number<std::uint16_t>(text);
+  if (!port) {
+    throw ElementError("expected a port 0-65535, got \"" + std::string(text) + "\"", offset);
+  }
+  return *port;
+}
+
+// "[proto:]port": tcp by default; ICMP's "type/code"; a protocol without
+// ports takes port 0 ("gre:0").
+std::uint64_t parse_proto_port(std::string_view text, std::size_t offset, Family family) {
+  const std::size_t colon = text.find(':');
+  if (colon == std::string_view::npos) return port_word(ipproto::kTcp, parse_port(text, offset));
+  const std::string_view name = text.substr(0, colon);
+  const std::string_view rest = text.substr(colon + 1);
+  std::optional<std::uint8_t> protocol = protocol_by_name(name);
+  if (!protocol) protocol = number<std::uint8_t>(name);
+  if (!protocol || *protocol == 0) {
+    throw ElementError("unknown protocol \"" + std::string(name) + "\"", offset);
+  }
+  const bool icmp =
+      family == Family::kIPv4 ? *protocol == ipproto::kIcmp : *protocol == ipproto::kIcmpv6;
+  if (icmp) {
+    const std::size_t slash = rest.find('/');
+    const auto type = number<std::uint8_t>(rest.substr(0, slash));
+    const auto code = slash == std::string_view::npos
+                          ? std::optional<std::uint8_t>(0)
+                          : number<std::uint8_t>(rest.substr(slash + 1));
+    if (!type || !code) {
+      throw ElementError("expected an ICMP type/code, got \"" + std::string(rest) + "\"",
+                         offset + colon + 1);
+    }
+    return port_word(*protocol, static_cast<std::uint16_t>((*type << 8) | *code));
+  }
+  const std::uint16_t port = parse_port(rest, offset + colon + 1);
+  const bool with_ports = *protocol == ipproto::kTcp || *protocol == ipproto::kUdp ||
+                          *protocol == ipproto::kSctp || *protocol == ipproto::kUdplite;
+  if (!with_ports && port != 0) {
+    throw ElementError(
+        "protocol " + std::string(name) + " has no ports: write " + std::string(name) + ":0",
+        offset + colon + 1);
+  }
+  return port_word(*protocol, port);
+}
+
+std::uint64_t parse_mac(std::string_view text, std::size_t offset) {
+  std::uint64_t word = 0;
+  std::size_t at = 0;
+  for (std::size_t i = 0; i < kMacBytes; ++i) {
+    std::uint8_t value = 0;
+    const bool hex = text.size() >= at + 2 &&
+                     std::from_chars(text.data() + at, text.data() + at + 2, value, 16).ptr ==
+                         text.data() + at + 2;
+    if (!hex || (i + 1 < kMacBytes && (text.size() <= at + 2 || text[at + 2] != ':'))) {
+      throw ElementError(
+          "expected a MAC address aa:bb:cc:dd:ee:ff, got \"" + std::string(text) + "\"", offset);
+    }
+    word = (word << 8) | value;
+    at += 3;
+  }
+  if (at - 1 != text.size()) {
+    throw ElementError(
+        "expected a MAC address aa:bb:cc:dd:ee:ff, got \"" + std::string(text) + "\"", offset);
+  }
+  return word;
+}
+
+std::string address_text(std::span<const std::uint64_t> words, Family family) {
+  std::array<std::uint8_t, 16> bytes{};
+  if (family == Family::kIPv4) {
+    for (int i = 0; i < 4; ++i) bytes[i] = static_cast<std::uint8_t>(words[0] >> (24 - 8 * i));
+    return IpAddress::from_v4(bytes.data()).to_string();
+  }
+  for (int i = 0; i < 16; ++i) {
+    bytes[i] = static_cast<std::uint8_t>(words[i / 8] >> (56 - 8 * (i % 8)));
+  }
+  return IpAddress::from_v6(bytes.data()).to_string();
+}
+
+}  // namespace
+
+ElementCodec::ElementCodec(const SetType& type, Family family, std::uint8_t netmask)
+    : type_(&type), family_(family) {
+  for (std::size_t d = 0; d < type.dimension_count; ++d) {
+    words_ += dimension_words(type.dimensions[d], family);
+  }
+  if (type.has_family) {
+    address_words_ = family == Family::kIPv4 ? 1 : 2;
+    host_length_ = family == Family::kIPv4 ? 32 : 128;
+    fixed_length_ = netmask != 0 ? netmask : host_length_;
+  }
+}
+
+void ElementCodec::put_address(const IpAddress& address, std::uint64_t* key) const {
+  if (family_ == Family::kIPv4) {
+    key[0] = (std::uint64_t{address.bytes[0]} << 24) | (std::uint64_t{address.bytes[1]} << 16) |
+             (std::uint64_t{address.bytes[2]} << 8) | address.bytes[3];
+    return;
+  }
+  key[0] = 0;
+  key[1] = 0;
+  for (std::size_t i = 0; i < 16; ++i) key[i / 8] = (key[i / 8] << 8) | address.bytes[i];
+}
+
+void ElementCodec::mask(std::uint64_t* key, std::uint8_t cidr) const {
+  if (family_ == Family::kIPv4) {
+    key[0] &= cidr == 0 ? 0 : (0xffffffffULL << (32 - cidr)) & 0xffffffffULL;
+    return;
+  }
+  for (std::size_t w = 0; w < 2; ++w) {
+    const int bits = std::clamp(static_cast<int>(cidr) - static_cast<int>(64 * w), 0, 64);
+    key[w] &= bits == 0 ? 0 : ~0ULL << (64 - bits);
+  }
+}
+
+SetElement ElementCodec::parse_key(std::string_view text) const {
+  std::array<Part, kMaxDimensions> parts{};
+  std::size_t count = 0;
+  for (std::size_t start = 0;;) {
+    const std::size_t comma = text.find(',', start);
+    if (count == kMaxDimensions) {
+      throw ElementError("too many dimensions for " + std::string(type_->name), start);
+    }
+    parts[count++] = {text.substr(start, comma - start), start};
+    if (comma == std::string_view::npos) break;
+    start = comma + 1;
+  }
+  if (count != type_->dimension_count) {
+    throw ElementError("expected an element of " + std::string(type_->name) + " (" +
+                           std::to_string(type_->dimension_count) +
+                           " parts separated by commas), got \"" + std::string(text) + "\"",
+                       0);
+  }
+  SetElement element;
+  element.cidr = fixed_length_;
+  std::size_t word = 0;
+  for (std::size_t d = 0; d < count; ++d) {
+    const auto [part, offset] = parts[d];
+    switch (type_->dimensions[d]) {
+      case Dimension::kAddress: {
+        const std::size_t slash = part.find('/');
+        const std::string_view address_part = part.substr(0, slash);
+        const std::optional<IpAddress> address = IpAddress::parse(address_part);
+        if (!address || address->family != family_) {
+          throw ElementError(std::string("expected an ") +
+                                 (family_ == Family::kIPv4 ? "IPv4" : "IPv6") + " address, got \"" +
+                                 std::string(address_part) + "\"",
+                             offset);
+        }
+        put_address(*address, &element.key[word]);
+        if (slash != std::string_view::npos) {
+          const bool net = d == 0 && type_->networks;
+          const auto length = number<std::uint8_t>(part.substr(slash + 1));
+          if (!net) {
+            throw ElementError(
+                std::string(type_->name) + " takes single addresses, without a prefix length",
+                offset + slash);
+          }
+          if (!length || *length == 0 || *length > host_length_) {
+            throw ElementError("expected a prefix length 1-" + std::to_string(host_length_) +
+                                   ", got \"" + std::string(part.substr(slash + 1)) + "\"",
+                               offset + slash + 1);
+          }
+          element.cidr = *length;
+        }
+        if (d == 0) mask(&element.key[word], element.cidr);
+        word += address_words_;
+        break;
+      }
+      case Dimension::kPort:
+        element.key[word++] = parse_proto_port(part, offset, family_);
+        break;
+      case Dimension::kBarePort:
+        element.key[word++] = parse_port(part, offset);
+        break;
+      case Dimension::kMac:
+        element.key[word++] = parse_mac(part, offset);
+        break;
+      case Dimension::kInterface: {
+        if (part.empty() || part.size() > kMaxInterfaceName || part.starts_with("physdev:")) {
+          throw ElementError(
+              "expected an interface name of 1-15 characters, got \"" + std::string(part) + "\"",
+              offset);
+        }
+        std::array<char, kInterfaceWords * 8> name{};
+        std::copy(part.begin(), part.end(), name.begin());
+        std::memcpy(&element.key[word], name.data(), name.size());
+        word += kInterfaceWords;
+        break;
+      }
+    }
+  }
+  return element;
+}
+
+void ElementCodec::parse_options(std::string_view text, std::size_t offset,
+                                 SetElement& element) const {
+  std::size_t at = 0;
+  const auto skip_space = [&] {
+    while (at < text.size() && (text[at] == ' ' || text[at] == '\t')) ++at;
+  };
+  const auto word = [&]() -> Part {
+    skip_space();
+    const std::size_t start = at;
+    while (at < text.size() && text[at] != ' ' && text[at] != '\t') ++at;
+    return {text.substr(start, at - start), offset + start};
+  };
+  const auto count = [&](std::string_view option) -> std::uint64_t {
+    const Part value = word();
+    const auto n = number<std::uint64_t>(value.text);
+    if (!n) {
+      throw ElementError("expected a number after " + std::string(option) + ", got \"" +
+                             std::string(value.text) + "\"",
+                         value.offset);
+    }
+    return *n;
+  };
+  for (;;) {
+    const Part option = word();
+    if (option.text.empty()) return;
+    if (option.text == "timeout") {
+      const std::uint64_t seconds = count("timeout");
+      if (seconds > 2147483) {
+        throw ElementError("expected a timeout 0-2147483 seconds", option.offset);
+      }
+      element.timeout = static_cast<std::uint32_t>(seconds);
+    } else if (option.text == "nomatch") {
+      if (!type_->networks) {
+        throw ElementError("nomatch applies to the net types only", option.offset);
+      }
+      element.nomatch = true;
+    } else if (option.text == "packets") {
+      element.packets = count("packets");
+    } else if (option.text == "bytes") {
+      element.bytes = count("bytes");
+    } else if (option.text == "comment") {
+      skip_space();
+      if (at >= text.size() || text[at] != '"') {
+        throw ElementError("expected a quoted comment", offset + at);
+      }
+      const std::size_t close = text.find('"', at + 1);
+      if (close == std::string_view::npos) {
+        throw ElementError("the comment's quote is not closed", offset + at);
+      }
+      element.comment = std::string(text.substr(at + 1, close - at - 1));
+      at = close + 1;
+    } else {
+      throw ElementError("unknown element option \"" + std::string(option.text) +
+                             "\"; expected timeout, nomatch, packets, bytes or comment",
+                         option.offset);
+    }
+  }
+}
+
+SetElement ElementCodec::parse(std::string_view text) const {
+  const std::size_t space = text.find_first_of(" \t");
+  SetElement element = parse_key(text.substr(0, space));
+  if (space != std::string_view::npos) parse_options(text.substr(space), space, element);
+  return element;
+}
+
+std::string ElementCodec::text(std::span<const std::uint64_t> key, std::uint8_t cidr) const {
+  std::string out;
+  std::size_t word = 0;
+  for (std::size_t d = 0; d < type_->dimension_count; ++d) {
+    if (d > 0) out += ',';
+    switch (type_->dimensions[d]) {
+      case Dimension::kAddress: {
+        const std::size_t n = family_ == Family::kIPv4 ? 1 : 2;
+        out += address_text(key.subspan(word, n), family_);
+        if (d == 0 && type_->networks && cidr != host_length_) out += "/" + std::to_string(cidr);
+        word += n;
+        break;
+      }
+      case Dimension::kPort: {
+        const auto protocol = static_cast<std::uint8_t>(key[word] >> 16);
+        const auto port = static_cast<std::uint16_t>(key[word]);
+        const bool icmp = protocol == ipproto::kIcmp || protocol == ipproto::kIcmpv6;
+        out += (protocol == ipproto::kIcmpv6 ? std::string("icmpv6") : protocol_name(protocol)) +
+               ":" +
+               (icmp ? std::to_string(port >> 8) + "/" + std::to_string(port & 0xff)
+                     : std::to_string(port));
+        ++word;
+        break;
+      }
+      case Dimension::kBarePort:
+        out += std::to_string(key[word++]);
+        break;
+      case Dimension::kMac: {
+        static constexpr std::string_view kHex = "0123456789ABCDEF";
+        for (int i = 5; i >= 0; --i) {
+          const auto byte = static_cast<std::uint8_t>(key[word] >> (8 * i));
+          out += kHex[byte >> 4];
+          out += kHex[byte & 0xf];
+          if (i > 0) out += ':';
+        }
+        ++word;
+        break;
+      }
+      case Dimension::kInterface: {
+        std::array<char, kInterfaceWords * 8> name{};
+        std::memcpy(name.data(), &key[word], name.size());
+        out += std::string(name.data(), strnlen(name.data(), name.size()));
+        word += kInterfaceWords;
+        break;
+      }
+    }
+  }
+  return out;
+}
+
+}  // namespace verdictd
