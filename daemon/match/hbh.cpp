@@ -8,6 +8,7 @@
 // running out before the list ends, do not match.
 #include <array>
 #include <cstdlib>
+#include <nlohmann/json.hpp>
 #include <vector>
 
 #include "extension/error.hpp"

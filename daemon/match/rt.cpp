@@ -5,6 +5,7 @@
 // order (--rt-0-not-strict). A header whose first four bytes are cut off
 // drops the packet; one shorter than its length field does not match.
 #include <array>
+#include <nlohmann/json.hpp>
 #include <vector>
 
 #include "extension/error.hpp"

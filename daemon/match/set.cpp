@@ -4,6 +4,7 @@
 // by name (set/ip_set.hpp), so `verdictctl set` and the SET target change
 // what this rule sees.
 #include <array>
+#include <nlohmann/json.hpp>
 
 #include "extension/error.hpp"
 #include "extension/match.hpp"

@@ -1,5 +1,7 @@
 #include "set/set_option_types.hpp"
 
+#include <nlohmann/json.hpp>
+
 #include "extension/values.hpp"
 #include "set/packet_key.hpp"
 
