@@ -76,7 +76,7 @@ class RulesetState {
   // Counters only, as `iptables -Z`: the extensions' state stays.
   void zero_counters() const;
   // The named state `name` (a set's live contents, a recent list), or null.
-  [[nodiscard]] ExtensionState* named_state(const StateName& name) const;
+  [[nodiscard]] std::shared_ptr<ExtensionState> named_state(const StateName& name) const;
 
  private:
   std::shared_ptr<RuleState> make_rule_state(const Rule& rule, const RulesetState* previous);
