@@ -171,8 +171,9 @@ std::vector<std::string> list_members(const Json& list) {
   std::vector<std::string> members;
   for (std::size_t i = 0; i < list.size(); ++i) {
     const std::string pointer = "/" + std::to_string(i);
-    if (!list[i].is_string())
+    if (!list[i].is_string()) {
       throw FieldError("expected a set name, got " + list[i].dump(), pointer);
+    }
     const std::string name = list[i].get<std::string>();
     if (std::find(members.begin(), members.end(), name) != members.end()) {
       throw FieldError("set " + name + " is already a member", pointer);
