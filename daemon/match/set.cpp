@@ -2,7 +2,7 @@
 // revision 4: --match-set NAME src,dst, --return-nomatch, the element's
 // counters updated or not and compared). The set lives in the state store
 // by name (set/ip_set.hpp), so `verdictctl set` and the SET target change
-// what this rule sees.
+// what this rule sees. On a list:set, the first member that matches decides.
 #include <array>
 #include <nlohmann/json.hpp>
 
@@ -67,19 +67,18 @@ class SetMatch final : public Match, public UsesSets {
   // inet6 set in an IPv4 rule.
   [[nodiscard]] std::optional<Family> family() const override { return family_; }
 
-  // As ip_set_test: a packet that is no element of the type does not match;
-  // --return-nomatch turns a nomatch element into the match and a plain one
-  // into none.
   bool matches(const PacketView& packet, EvalState& state) const override {
-    const IpSet& set = *extension_state<BoundSets>(state).sets.front();
-    SetKey key{};
-    SetTest found = SetTest::kAbsent;
-    if (packet_key(set.codec(), packet, state, options_.directions, key)) {
-      const SetTime now = set.options().timeout ? set_clock_now() : 0;
-      found = set.test(key, now, options_.counters, packet.length);
+    const BoundSets& bound = extension_state<BoundSets>(state);
+    if (const ListSet* list = bound.lists.front().get()) {
+      // As list_set_ktest: the members' counters are not compared, and
+      // ! --update-subcounters lets them count even under ! --update-counters.
+      CounterCondition member_counters;
+      member_counters.update = options_.counters.update || !options_.update_subcounters;
+      const bool hit =
+          list->first([&](IpSet& member) { return test(member, packet, state, member_counters); });
+      return hit != options_.negated;
     }
-    const bool hit = found == (options_.return_nomatch ? SetTest::kNomatch : SetTest::kMatch);
-    return hit != options_.negated;
+    return test(*bound.sets.front(), packet, state, options_.counters) != options_.negated;
   }
 
   void list(ListRow& row) const override { row.add_extra(text("")); }
@@ -100,6 +99,19 @@ class SetMatch final : public Match, public UsesSets {
     if (c.packets_op != Op::kNone) out += counter_text(c.packets_op, p, false, c.packets);
     if (c.bytes_op != Op::kNone) out += counter_text(c.bytes_op, p, true, c.bytes);
     return out;
+  }
+
+  // As ip_set_test: a packet that is no element of the set's type does not
+  // match; --return-nomatch, for a type with nomatch elements, turns a
+  // nomatch element into the match and a plain one into none.
+  bool test(const IpSet& set, const PacketView& packet, const EvalState& state,
+            const CounterCondition& counters) const {
+    SetKey key{};
+    if (!packet_key(set.codec(), packet, state, options_.directions, key)) return false;
+    const SetTime now = set.options().timeout ? set_clock_now() : 0;
+    const SetTest found = set.test(key, now, counters, packet.length);
+    const bool invert = options_.return_nomatch && set.options().type->networks;
+    return found == (invert ? SetTest::kNomatch : SetTest::kMatch);
   }
 
   SetMatchOptions options_;
@@ -130,11 +142,13 @@ std::unique_ptr<Match> build(const OptionValues& options, const BuildContext& /*
   o.name = members.get<std::string>("name");
   const SetDeclaration& declared = declared_set(o.name, "/name");
   o.directions = *SetDirections::parse(members.get<std::string>("flags"));
-  const SetType& type = *declared.contents->options().type;
-  for (std::size_t d = 0; d < type.dimension_count && d < o.directions.count; ++d) {
-    if (type.dimensions[d] == Dimension::kMac && !o.directions.source[d]) {
-      throw FieldError("hash:mac by dst: a queued packet comes with its source MAC address only",
-                       "/flags");
+  if (declared.contents) {
+    const SetType& type = *declared.contents->options().type;
+    for (std::size_t d = 0; d < type.dimension_count && d < o.directions.count; ++d) {
+      if (type.dimensions[d] == Dimension::kMac && !o.directions.source[d]) {
+        throw FieldError("hash:mac by dst: a queued packet comes with its source MAC address only",
+                         "/flags");
+      }
     }
   }
   o.negated = options.negated("set");
@@ -158,10 +172,12 @@ std::unique_ptr<Match> build(const OptionValues& options, const BuildContext& /*
       o.counters.packets = value;
     }
   }
-  const SetOptions& set_options = declared.contents->options();
-  return std::make_unique<SetMatch>(std::move(o), set_options.type->has_family
-                                                      ? std::optional(set_options.family)
-                                                      : std::nullopt);
+  // A list:set has no family: its members of the packet's family answer.
+  std::optional<Family> family;
+  if (declared.contents && declared.contents->options().type->has_family) {
+    family = declared.contents->options().family;
+  }
+  return std::make_unique<SetMatch>(std::move(o), family);
 }
 
 constexpr std::uint64_t kMaxCount = 0xffffffff;

@@ -72,18 +72,37 @@ std::shared_ptr<RuleState> RulesetState::make_rule_state(const Rule& rule,
 }
 
 void RulesetState::make_sets(const Ruleset& ruleset, const RulesetInForce* previous) {
-  for (const auto& declaration : ruleset.sets) {
-    const StateName name = set_state_name(declaration->name);
-    if (previous != nullptr) {
-      const SetDeclaration* old = find_set(previous->ruleset->sets, declaration->name);
-      const auto kept = previous->state->named_.find(name);
-      if (old != nullptr && old->identity == declaration->identity &&
-          kept != previous->state->named_.end()) {
-        named_.emplace(name, kept->second);
-        continue;
-      }
+  // The live state of `declaration` in `previous`, while it is unchanged.
+  const auto kept =
+      [previous](const SetDeclaration& declaration) -> std::shared_ptr<ExtensionState> {
+    if (previous == nullptr) return nullptr;
+    const SetDeclaration* old = find_set(previous->ruleset->sets, declaration.name);
+    const auto found = previous->state->named_.find(set_state_name(declaration.name));
+    if (old == nullptr || old->identity != declaration.identity ||
+        found == previous->state->named_.end()) {
+      return nullptr;
     }
-    named_.emplace(name, declaration->contents->clone());
+    return found->second;
+  };
+  for (const auto& declaration : ruleset.sets) {
+    if (declaration->list) continue;
+    std::shared_ptr<ExtensionState> live = kept(*declaration);
+    named_.emplace(set_state_name(declaration->name),
+                   live ? std::move(live) : declaration->contents->clone());
+  }
+  // A list:set is made afresh on the sets just made: its members as they
+  // were while it is unchanged (less those no longer declared), else as
+  // declared.
+  for (const auto& declaration : ruleset.sets) {
+    if (!declaration->list) continue;
+    const auto old = std::dynamic_pointer_cast<ListSet>(kept(*declaration));
+    auto list = std::make_shared<ListSet>(declaration->name, declaration->list->size);
+    for (const std::string& member : old ? old->names() : declaration->list->members) {
+      const auto found = named_.find(set_state_name(member));
+      auto set = found == named_.end() ? nullptr : std::dynamic_pointer_cast<IpSet>(found->second);
+      if (set) list->add({member, std::move(set)});
+    }
+    named_.emplace(set_state_name(declaration->name), std::move(list));
   }
 }
 
@@ -92,7 +111,9 @@ std::shared_ptr<ExtensionState> RulesetState::make_slot(const StatefulExtension&
   if (const auto* user = dynamic_cast<const UsesSets*>(&extension)) {
     auto bound = std::make_shared<BoundSets>();
     for (const std::string& set : user->set_names()) {
-      bound->sets.push_back(std::static_pointer_cast<IpSet>(named_.at(set_state_name(set))));
+      const std::shared_ptr<ExtensionState>& live = named_.at(set_state_name(set));
+      bound->sets.push_back(std::dynamic_pointer_cast<IpSet>(live));
+      bound->lists.push_back(std::dynamic_pointer_cast<ListSet>(live));
     }
     return bound;
   }

@@ -78,9 +78,10 @@ class RulesetState {
   // The state kept by name (recent lists, sets' live contents), for
   // `verdictctl recent` and `verdictctl set`; null when no rule names the
   // list and no set of that name is declared.
-  [[nodiscard]] ExtensionState* named(const StateName& name) const {
+  // Shared, so that a list:set can hold its members.
+  [[nodiscard]] std::shared_ptr<ExtensionState> named(const StateName& name) const {
     const auto found = named_.find(name);
-    return found == named_.end() ? nullptr : found->second.get();
+    return found == named_.end() ? nullptr : found->second;
   }
 
  private:

@@ -1,5 +1,6 @@
 #include "ruleset/set_loader.hpp"
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <functional>
@@ -46,6 +47,7 @@ SetOptions declared_options(const Json& body) {
     throw FieldError(
         "expected a set type: " + std::string(set_type_names()) + ", got " + type.dump(), "/type");
   }
+  if (body.contains("size")) throw FieldError("\"size\" applies to list:set only", "/size");
   if (body.contains("family")) {
     const Json& family = body["family"];
     if (!options.type->has_family) {
@@ -163,6 +165,67 @@ void add_json_elements(IpSet& set, const Json& list) {
   }
 }
 
+// A list:set's members: an array of set names.
+std::vector<std::string> list_members(const Json& list) {
+  if (!list.is_array()) throw FieldError("expected an array of set names, got " + list.dump());
+  std::vector<std::string> members;
+  for (std::size_t i = 0; i < list.size(); ++i) {
+    const std::string pointer = "/" + std::to_string(i);
+    if (!list[i].is_string()) {
+      throw FieldError("expected a set name, got " + list[i].dump(), pointer);
+    }
+    const std::string name = list[i].get<std::string>();
+    if (std::find(members.begin(), members.end(), name) != members.end()) {
+      throw FieldError("set " + name + " is already a member", pointer);
+    }
+    members.push_back(name);
+  }
+  return members;
+}
+
+// {"type": "list:set", "size": 8, "elements": ["a", "b"]} or with a JSON "file".
+ListDeclaration declared_list(const Json& body) {
+  for (const auto& [key, value] : body.items()) {
+    if (key != "type" && key != "size" && key != "elements" && key != "file" && key != "format") {
+      throw FieldError(
+          "a list:set takes \"size\" and \"elements\" (set names), not \"" + key + "\"",
+          "/" + json_pointer_token(key));
+    }
+  }
+  ListDeclaration list;
+  if (body.contains("size")) {
+    list.size = std::max(static_cast<std::uint32_t>(count(body, "size", 0xffffffff)), kMinListSize);
+  }
+  if (body.contains("elements")) {
+    try {
+      list.members = list_members(body["elements"]);
+    } catch (FieldError& e) {
+      e.pointer_suffix = "/elements" + e.pointer_suffix;
+      throw;
+    }
+  }
+  return list;
+}
+
+bool is_list(const Json& body) { return body.contains("type") && body["type"] == "list:set"; }
+
+// Each member of each list:set is a declared set of another type
+// (ip_set_list_set.c refuses a missing set and, against loops, a list:set).
+void check_members(const SetDeclarations& sets) {
+  for (const auto& declaration : sets) {
+    if (!declaration->list) continue;
+    for (const std::string& member : declaration->list->members) {
+      const SetDeclaration* found = find_set(sets, member);
+      if (found == nullptr || found->list) {
+        throw FieldError("member " + member + " of list:set " + declaration->name + ": " +
+                             (found == nullptr ? "the ruleset declares no set of that name"
+                                               : "a list:set cannot hold list:sets"),
+                         "/" + json_pointer_token(declaration->name));
+      }
+    }
+  }
+}
+
 std::string resolve(const std::string& file, const std::string& ruleset_file) {
   const std::filesystem::path path(file);
   if (path.is_absolute()) return file;
@@ -176,7 +239,7 @@ std::shared_ptr<const SetDeclaration> load_set(const std::string& name, const Js
   }
   expect_object_keys(body,
                      {"type", "family", "timeout", "counters", "comment", "maxelem", "hashsize",
-                      "netmask", "range", "elements", "file", "format"},
+                      "netmask", "range", "size", "elements", "file", "format"},
                      "a set");
   auto declaration = std::make_shared<SetDeclaration>();
   declaration->name = name;
@@ -191,6 +254,10 @@ std::shared_ptr<const SetDeclaration> load_set(const std::string& name, const Js
   }
   if (body.contains("file") == body.contains("elements") && body.contains("file")) {
     throw FieldError("a set takes its elements from \"elements\" or \"file\", not both", "/file");
+  }
+  if (!body.contains("file") && is_list(body)) {
+    declaration->list = declared_list(body);
+    return declaration;
   }
   if (!body.contains("file")) {
     auto set = std::make_unique<IpSet>(name, declared_options(body));
@@ -211,7 +278,7 @@ std::shared_ptr<const SetDeclaration> load_set(const std::string& name, const Js
   declaration->file = resolve(body["file"].get<std::string>(), ruleset_file);
   if (declaration->format == SetFileFormat::kIpset) {
     for (const char* key : {"type", "family", "timeout", "counters", "comment", "maxelem",
-                            "hashsize", "netmask", "range"}) {
+                            "hashsize", "netmask", "range", "size"}) {
       if (body.contains(key)) {
         throw FieldError(std::string("an ipset file's create line gives the set's options; \"") +
                              key + "\" cannot be declared beside it",
@@ -223,7 +290,17 @@ std::shared_ptr<const SetDeclaration> load_set(const std::string& name, const Js
   std::string text;
   if (declaration->format == SetFileFormat::kIpset) {
     text = read_text_file(declaration->file, {kMaxSetFileBytes, ""});
-    declaration->contents = read_ipset_text(text, declaration->file, name);
+    declaration->list = read_ipset_list(text, declaration->file, name);
+    if (!declaration->list) declaration->contents = read_ipset_text(text, declaration->file, name);
+  } else if (is_list(body)) {
+    const JsonDocument document = JsonDocument::read(declaration->file, {kMaxSetFileBytes, ""});
+    declaration->list = declared_list(body);
+    try {
+      declaration->list->members = list_members(document.root());
+    } catch (const FieldError& e) {
+      throw document.error_at(e.pointer_suffix, e.what());
+    }
+    text = document.text();
   } else {
     const JsonDocument document = JsonDocument::read(declaration->file, {kMaxSetFileBytes, ""});
     auto set = std::make_unique<IpSet>(name, declared_options(body));
@@ -257,6 +334,7 @@ SetDeclarations load_sets(const Json& sets, const std::string& ruleset_file) {
       throw;
     }
   }
+  check_members(out);
   return out;
 }
 

@@ -17,7 +17,7 @@ Json failure(const std::string& error) { return {{"ok", false}, {"error", error}
 Json recent_command(const RulesetState& state, const Json& request) {
   const std::string action = request.value("action", "");
   const std::string name = request.value("name", "");
-  auto* table = dynamic_cast<RecentTable*>(
+  const auto table = std::dynamic_pointer_cast<RecentTable>(
       state.named(StateName{.kind = std::string(kRecentStateKind), .name = name}));
   if (table == nullptr) return failure("no rule uses a recent list named " + Json(name).dump());
   if (action == "list") return {{"ok", true}, {"text", table->text()}};

@@ -28,6 +28,17 @@ std::string listing(const IpSet& set, const SetDeclaration& declaration, SetTime
   return out;
 }
 
+// As `ipset list NAME` of a list:set.
+std::string list_listing(const ListSet& list, const SetDeclaration& declaration) {
+  const std::vector<std::string> members = list.names();
+  std::string out =
+      "Name: " + list.name() + "\nType: list:set\nHeader: " + list_set_header(list.size()) + "\n";
+  if (!declaration.file.empty()) out += "File: " + declaration.file + "\n";
+  out += "Number of entries: " + std::to_string(members.size()) + "\nMembers:\n";
+  for (const std::string& member : members) out += member + "\n";
+  return out;
+}
+
 // A JSON set file: one element per line, its options as ipset writes them.
 std::string json_elements(const IpSet& set, SetTime now) {
   Json elements = Json::array();
@@ -41,14 +52,13 @@ std::string json_elements(const IpSet& set, SetTime now) {
   return out + "]\n";
 }
 
-// Written beside the file, then renamed over it: never half a file.
-std::string save(const IpSet& set, const SetDeclaration& declaration, SetTime now) {
+// `text` written to the set's file beside it, then renamed over it: never
+// half a file.
+std::string save(const std::string& text, const SetDeclaration& declaration) {
   if (declaration.file.empty()) {
-    return "set " + set.name() +
+    return "set " + declaration.name +
            " is declared with its elements in the ruleset; it has no file to save to";
   }
-  const std::string text =
-      declaration.format == SetFileFormat::kIpset ? ipset_text(set, now) : json_elements(set, now);
   const std::string temporary = declaration.file + ".saving";
   {
     std::ofstream out(temporary, std::ios::binary | std::ios::trunc);
@@ -61,6 +71,54 @@ std::string save(const IpSet& set, const SetDeclaration& declaration, SetTime no
   return {};
 }
 
+Json saved(const std::string& error, const SetDeclaration& declaration) {
+  return error.empty() ? done("saved set " + declaration.name + " to " + declaration.file + "\n")
+                       : failed(error);
+}
+
+// The actions on a list:set, whose elements are the names of the ruleset's
+// other sets (ip_set_list_set.c's list_set_uadt and its errors).
+Json list_command(const RulesetInForce& in_force, const Json& request, ListSet& list,
+                  const SetDeclaration& declaration) {
+  const std::string action = request.value("action", "");
+  if (action == "list") return done(list_listing(list, declaration));
+  if (action == "flush") {
+    list.flush();
+    return done("");
+  }
+  if (action == "save") {
+    Json names = list.names();
+    return saved(save(declaration.format == SetFileFormat::kIpset ? ipset_list_text(list)
+                                                                  : names.dump(2) + "\n",
+                      declaration),
+                 declaration);
+  }
+  const std::string member = request.value("element", "");
+  if (action == "test") {
+    return list.contains(member) ? done(member + " is in set " + list.name() + ".\n")
+                                 : failed(member + " is NOT in set " + list.name() + ".");
+  }
+  if (action == "del") {
+    return list.del(member) ? done("")
+                            : failed("set " + member + " is not in list:set " + list.name());
+  }
+  if (action != "add") {
+    return failed("unknown set action \"" + action +
+                  "\"; expected list, add, del, flush, test or save");
+  }
+  auto set = std::dynamic_pointer_cast<IpSet>(in_force.state->named(set_state_name(member)));
+  if (!set) {
+    return failed(find_set(in_force.ruleset->sets, member) == nullptr
+                      ? "the ruleset declares no set named \"" + member + "\""
+                      : "a list:set cannot hold list:sets");
+  }
+  if (list.add({member, std::move(set)}) == ListSet::AddResult::kExists &&
+      !request.value("exist", false)) {
+    return failed("set " + member + " is already in list:set " + list.name());
+  }
+  return done("");
+}
+
 }  // namespace
 
 Json set_command(const RulesetInForce& in_force, const Json& request) {
@@ -69,27 +127,34 @@ Json set_command(const RulesetInForce& in_force, const Json& request) {
   const SetTime now = set_clock_now();
   const SetDeclarations& sets = in_force.ruleset->sets;
   const auto live = [&in_force](const std::string& set_name) {
-    return static_cast<IpSet*>(in_force.state->named(set_state_name(set_name)));
+    return in_force.state->named(set_state_name(set_name)).get();
   };
   if (action == "list" && name.empty()) {
     std::string out;
     for (const auto& declaration : sets) {
-      out += (out.empty() ? "" : "\n") + listing(*live(declaration->name), *declaration, now);
+      ExtensionState* state = live(declaration->name);
+      out += (out.empty() ? "" : "\n") +
+             (declaration->list ? list_listing(static_cast<ListSet&>(*state), *declaration)
+                                : listing(static_cast<IpSet&>(*state), *declaration, now));
     }
     return done(out);
   }
   const SetDeclaration* declaration = find_set(sets, name);
   if (declaration == nullptr) return failed("the ruleset declares no set named \"" + name + "\"");
-  IpSet& set = *live(name);
+  if (declaration->list) {
+    return list_command(in_force, request, static_cast<ListSet&>(*live(name)), *declaration);
+  }
+  IpSet& set = static_cast<IpSet&>(*live(name));
   if (action == "list") return done(listing(set, *declaration, now));
   if (action == "flush") {
     set.flush();
     return done("");
   }
   if (action == "save") {
-    const std::string error = save(set, *declaration, now);
-    return error.empty() ? done("saved set " + name + " to " + declaration->file + "\n")
-                         : failed(error);
+    return saved(save(declaration->format == SetFileFormat::kIpset ? ipset_text(set, now)
+                                                                   : json_elements(set, now),
+                      *declaration),
+                 *declaration);
   }
   if (action != "add" && action != "del" && action != "test") {
     return failed("unknown set action \"" + action +

@@ -116,7 +116,6 @@ SetOptions create_options(const SetType& type, const std::vector<Token>& words) 
 // lines of other sets are passed over.
 void read_line(std::string_view line, const std::string& name, std::unique_ptr<IpSet>& set,
                SetTime now) {
-  if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
   const std::vector<Token> words = tokens(line);
   if (words.empty() || words[0].text.starts_with('#')) return;
   const std::string_view command = words[0].text;
@@ -144,6 +143,25 @@ void read_line(std::string_view line, const std::string& name, std::unique_ptr<I
     add_loaded(*set, set->codec().parse(line.substr(element_at)), now);
   } catch (const ElementError& e) {
     fail(element_at + e.offset, e.what());
+  }
+}
+
+// Calls `read` on each line of `text`; its ElementError becomes a
+// RulesetError naming `file`, the line and the column.
+template <class Read>
+void for_each_line(std::string_view text, const std::string& file, Read read) {
+  int line_number = 0;
+  for (std::size_t start = 0; start < text.size();) {
+    const std::size_t end = std::min(text.find('\n', start), text.size());
+    ++line_number;
+    std::string_view line = text.substr(start, end - start);
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    try {
+      read(line);
+    } catch (const ElementError& e) {
+      throw RulesetError(file, line_number, static_cast<int>(e.offset) + 1, "", e.what());
+    }
+    start = end + 1;
   }
 }
 
@@ -184,21 +202,48 @@ void add_loaded(IpSet& set, const SetElement& element, SetTime now) {
 
 std::unique_ptr<IpSet> read_ipset_text(std::string_view text, const std::string& file,
                                        const std::string& name) {
-  int line_number = 0;
   std::unique_ptr<IpSet> set;
   const SetTime now = set_clock_now();
-  for (std::size_t start = 0; start < text.size();) {
-    const std::size_t end = std::min(text.find('\n', start), text.size());
-    ++line_number;
-    try {
-      read_line(text.substr(start, end - start), name, set, now);
-    } catch (const ElementError& e) {
-      throw RulesetError(file, line_number, static_cast<int>(e.offset) + 1, "", e.what());
-    }
-    start = end + 1;
-  }
+  for_each_line(text, file, [&](std::string_view line) { read_line(line, name, set, now); });
   if (!set) throw RulesetError(file, 1, 1, "", "no create line for set " + name);
   return set;
+}
+
+std::optional<ListDeclaration> read_ipset_list(std::string_view text, const std::string& file,
+                                               const std::string& name) {
+  std::optional<ListDeclaration> list;
+  bool other_type = false;
+  for_each_line(text, file, [&](std::string_view line) {
+    const std::vector<Token> words = tokens(line);
+    if (other_type || words.size() < 3 || words[1].text != name) return;
+    if (words[0].text == "create") {
+      other_type = words[2].text != "list:set";
+      if (other_type) return;
+      list.emplace();
+      for (std::size_t i = 3; i < words.size(); i += 2) {
+        const std::optional<std::uint32_t> size =
+            i + 1 < words.size() ? number<std::uint32_t>(words[i + 1].text) : std::nullopt;
+        if (words[i].text != "size" || !size) {
+          fail(words[i].offset, "expected size N, list:set's only option");
+        }
+        list->size = std::max(*size, kMinListSize);
+      }
+    } else if (words[0].text == "add" && list) {
+      if (words.size() > 3) fail(words[3].offset, "expected a set name only");
+      const std::string member(words[2].text);
+      if (std::find(list->members.begin(), list->members.end(), member) != list->members.end()) {
+        fail(words[2].offset, "set " + member + " is already in list:set " + name);
+      }
+      list->members.push_back(member);
+    }
+  });
+  return list;
+}
+
+std::string ipset_list_text(const ListSet& list) {
+  std::string out = "create " + list.name() + " list:set " + list_set_header(list.size()) + "\n";
+  for (const std::string& member : list.names()) out += "add " + list.name() + " " + member + "\n";
+  return out;
 }
 
 std::string element_options_text(const ListedElement& element) {

@@ -7,10 +7,12 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
 #include "set/ip_set.hpp"
+#include "set/list_set.hpp"
 
 namespace verdictd {
 
@@ -19,6 +21,15 @@ namespace verdictd {
 // naming `file`, the line and the column at fault.
 std::unique_ptr<IpSet> read_ipset_text(std::string_view text, const std::string& file,
                                        const std::string& name);
+
+// The list:set `name` of a dump (create NAME list:set [size N], add NAME
+// SET), or nullopt when the dump creates `name` with another type. Throws
+// RulesetError as read_ipset_text does.
+std::optional<ListDeclaration> read_ipset_list(std::string_view text, const std::string& file,
+                                               const std::string& name);
+
+// A list:set's create line and one add line per member.
+std::string ipset_list_text(const ListSet& list);
 
 // The create line's options: "family inet hashsize 1024 maxelem 65536 counters".
 std::string ipset_header(const SetOptions& options);

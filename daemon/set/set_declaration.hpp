@@ -6,10 +6,12 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "set/ip_set.hpp"
+#include "set/list_set.hpp"
 
 namespace verdictd {
 
@@ -22,6 +24,8 @@ struct SetDeclaration {
   SetFileFormat format = SetFileFormat::kJson;
   // The declaration's JSON and the file's text: equal identities, same set.
   std::string identity;
+  // A list:set's size and members; `contents` is then null.
+  std::optional<ListDeclaration> list;
 };
 
 using SetDeclarations = std::vector<std::shared_ptr<const SetDeclaration>>;
@@ -69,7 +73,8 @@ class UsesSets {
 };
 
 struct BoundSets final : ExtensionState {
-  std::vector<std::shared_ptr<IpSet>> sets;
+  std::vector<std::shared_ptr<IpSet>> sets;     // null for a list:set
+  std::vector<std::shared_ptr<ListSet>> lists;  // in the same order; null but for a list:set
 };
 
 // The declared set a rule names, or a FieldError at `pointer` naming the

@@ -29,7 +29,7 @@ const SetType* find_set_type(std::string_view name) {
 
 std::string_view set_type_names() {
   return "hash:ip, hash:net, hash:ip,port, hash:net,port, hash:ip,port,ip, hash:net,iface, "
-         "hash:mac or bitmap:port";
+         "hash:mac, bitmap:port or list:set";
 }
 
 }  // namespace verdictd

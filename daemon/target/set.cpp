@@ -3,6 +3,7 @@
 // --timeout), then goes on with the next rule. E.g. ban a source for ten
 // minutes: {"SET": {"add_set": {"name": "banned", "flags": "src"}, "timeout": 600}}.
 #include <array>
+#include <functional>
 
 #include "extension/error.hpp"
 #include "extension/target.hpp"
@@ -43,22 +44,24 @@ class SetTarget final : public Target, public UsesSets {
   }
 
   // As set_target_v3: the add, then the delete; a packet that is no
-  // element of a set's type, or a full set, changes nothing.
+  // element of a set's type, or a full set, changes nothing. On a list:set,
+  // as list_set_kadd and list_set_kdel: the first member the add or delete
+  // succeeds in (so an element already in the first member goes to the
+  // second, unless --exist).
   TargetAction apply(const PacketView& packet, EvalState& state) const override {
-    const std::vector<std::shared_ptr<IpSet>>& sets = extension_state<BoundSets>(state).sets;
-    if (add_) {
-      IpSet& set = *sets.front();
-      if (auto element = packet_element(set, packet, state, *add_)) {
-        element->timeout = timeout_;
-        set.add(*element, exist_, set_clock_now());
-      }
-    }
-    if (del_) {
-      IpSet& set = *sets.back();
-      if (auto element = packet_element(set, packet, state, *del_)) {
-        set.del(*element, set_clock_now());
-      }
-    }
+    const BoundSets& bound = extension_state<BoundSets>(state);
+    const auto add = [&](IpSet& set) {
+      auto element = packet_element(set, packet, state, *add_);
+      if (!element) return false;
+      element->timeout = timeout_;
+      return set.add(*element, exist_, set_clock_now()) == IpSet::AddResult::kAdded;
+    };
+    const auto del = [&](IpSet& set) {
+      auto element = packet_element(set, packet, state, *del_);
+      return element && set.del(*element, set_clock_now());
+    };
+    if (add_) on_set(bound, 0, add);
+    if (del_) on_set(bound, bound.sets.size() - 1, del);
     return TargetAction::kContinue;
   }
 
@@ -66,6 +69,17 @@ class SetTarget final : public Target, public UsesSets {
   [[nodiscard]] std::string save() const override { return "-j SET" + text("--"); }
 
  private:
+  // `operation` on the bound set `index`, or on its members in order until
+  // one succeeds for a list:set.
+  static void on_set(const BoundSets& bound, std::size_t index,
+                     const std::function<bool(IpSet&)>& operation) {
+    if (const ListSet* list = bound.lists[index].get()) {
+      list->first(operation);
+    } else {
+      operation(*bound.sets[index]);
+    }
+  }
+
   // The packet as an element, its first address masked to the longest
   // prefix the set holds (the kernel's INIT_CIDR for the net types).
   static std::optional<SetElement> packet_element(const IpSet& set, const PacketView& packet,
@@ -106,8 +120,10 @@ std::optional<SetOperation> operation(const OptionValues& options, const std::st
   const OptionValues members = options.members(key);
   SetOperation op;
   op.name = members.get<std::string>("name");
-  const SetOptions& set = declared_set(op.name, "/" + key + "/name").contents->options();
-  if (set.type->has_family) op.family = set.family;
+  const SetDeclaration& declared = declared_set(op.name, "/" + key + "/name");
+  if (declared.contents && declared.contents->options().type->has_family) {
+    op.family = declared.contents->options().family;
+  }
   op.directions = *SetDirections::parse(members.get<std::string>("flags"));
   return op;
 }

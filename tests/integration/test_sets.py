@@ -12,6 +12,9 @@ ban         the SET target bans a source for ten minutes, another for two
             only: `verdictctl set list|test|add|del|save` on the live set, a
             change that survives `verdictctl reload`, and one that `set save`
             carries over a restart.
+list:set    a list:set of a hash:net and a hash:ip, and one SET adds to,
+            from an `ipset save` dump: the same verdicts under both; then
+            `verdictctl set list|test|add|del` on its members.
 """
 # ctest labels: matches
 
@@ -251,6 +254,77 @@ class SetsTest(LabTestCase):
         self.addCleanup(lambda: self.lab.ns[R].run(["ipset", "destroy", "ban"], check=False))
         self.ipset("restore", input=saved)
         self.assertIn(a, self.ipset("list", "ban").stdout)
+
+    # ---- list:set ----
+
+    def test_list_set_like_the_kernel(self):
+        """A list:set of a hash:net (with a nomatch /30) and a hash:ip, and
+        one SET adds to: the first member that matches decides, the add goes
+        to the first member that takes the packet (the second, once the
+        first holds it). Then verdictctl set on the list's members."""
+        self.serve(udp={S: [PORT]})
+        directory = os.path.join(self.lab.tmp, "lists")
+        os.makedirs(directory, exist_ok=True)
+        dump = ("create a hash:net family inet hashsize 1024 maxelem 65536\n"
+                "add a 10.1.0.16/28\nadd a 10.1.0.20/30 nomatch\n"
+                "create b hash:ip family inet hashsize 1024 maxelem 65536\nadd b 10.1.0.22\n"
+                "create c hash:ip family inet hashsize 1024 maxelem 65536\n"
+                "create d hash:ip family inet hashsize 1024 maxelem 65536\n"
+                "create all list:set size 8\nadd all a\nadd all b\n"
+                "create addl list:set size 8\nadd addl c\nadd addl d\n")
+        with open(os.path.join(directory, "lists.ipset"), "w") as f:
+            f.write(dump)
+        from_dump = {"file": "lists.ipset", "format": "ipset"}
+        ruleset = self.write_ruleset(directory, {name: from_dump for name in "abcd"} | {
+            "all": from_dump, "addl": from_dump,
+        }, [{"match": {"set": {"name": "all", "flags": "src"}}, "target": "DROP"},
+            {"match": {"protocol": "udp", "dport": BAN_PORT},
+             "target": {"SET": {"add_set": {"name": "addl", "flags": "src"}}}},
+            {"match": {"set": {"name": "d", "flags": "src"}}, "target": "DROP"}])
+
+        def destroy():
+            self.lab.kernel_reset()
+            for name in ("all", "addl", "a", "b", "c", "d"):
+                self.lab.ns[R].run(["ipset", "destroy", name], check=False)
+        self.addCleanup(destroy)
+        self.ipset("restore", input=dump)
+        # in a; nomatch in a but in b; nomatch in a only; in none (then added).
+        sources = ["10.1.0.17", "10.1.0.22", "10.1.0.21", "10.1.0.14"]
+        added = sources[3]
+
+        def body(side):
+            if side.daemon is None:
+                self.ipset("flush", "c")
+                self.ipset("flush", "d")
+            seen = [self.probe_sources(sources)]
+            for _ in range(2):
+                self.probe([Udp(C, S, BAN_PORT, 4, src_addr=added)])
+                seen.append(self.probe_sources([added]))
+            if side.daemon is not None:
+                self.list_set_commands(side.daemon, sources)
+            return seen
+
+        kernel, ours = self.against_the_kernel(ruleset, body)
+        print(f"list:set: kernel {kernel}, verdictd {ours}", file=sys.stderr)
+        self.assertEqual(kernel, [["lost", "lost", "received", "received"], ["received"],
+                                  ["lost"]])
+        self.assertEqual(ours, kernel)
+
+    def list_set_commands(self, daemon, sources):
+        listed = daemon.ctl("set", "list", "all").stdout
+        self.assertIn("Type: list:set\nHeader: size 8\n", listed)
+        self.assertIn("Number of entries: 2\nMembers:\na\nb\n", listed)
+        self.assertIn("b is in set all.", daemon.ctl("set", "test", "all", "b").stdout)
+        self.assertEqual(daemon.ctl("set", "test", "all", "c", check=False).returncode, 1)
+        refused = daemon.ctl("set", "add", "all", "addl", check=False)
+        self.assertEqual(refused.returncode, 1)
+        self.assertIn("a list:set cannot hold list:sets", refused.stderr)
+        self.assertEqual(daemon.ctl("set", "add", "all", "b", check=False).returncode, 1)
+        daemon.ctl("set", "del", "all", "a")
+        self.assertEqual(self.probe_sources(sources[:3]), ["received", "lost", "received"])
+        daemon.ctl("set", "add", "all", "a")
+        self.assertIn("Members:\nb\na\n", daemon.ctl("set", "list", "all").stdout)
+        self.assertEqual(self.probe_sources(sources[:3]), ["lost", "lost", "received"])
 
 
 if __name__ == "__main__":

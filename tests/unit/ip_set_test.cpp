@@ -318,8 +318,8 @@ TEST(IpsetText, ErrorsNameTheLineAndColumn) {
             "b.ipset:2:18: expected a prefix length 1-32, got \"40\"");
   EXPECT_EQ(text_error("create blk hash:nett\n"),
             "b.ipset:1:12: unknown set type \"hash:nett\"; expected hash:ip, hash:net, "
-            "hash:ip,port, hash:net,port, hash:ip,port,ip, hash:net,iface, hash:mac or "
-            "bitmap:port");
+            "hash:ip,port, hash:net,port, hash:ip,port,ip, hash:net,iface, hash:mac, "
+            "bitmap:port or list:set");
   EXPECT_EQ(text_error("add blk 10.0.0.0/8\n"),
             "b.ipset:1:5: set blk is added to before its create line");
   EXPECT_EQ(text_error("create blk hash:net\nadd blk 10.0.0.0/8\nadd blk 10.0.0.0/8\n"),

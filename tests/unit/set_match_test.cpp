@@ -38,7 +38,7 @@ Verdict send(const test::RulesetWithState& rs, const test::Bytes& packet) {
 }
 
 IpSet& live(const test::RulesetWithState& rs, const std::string& name) {
-  return *static_cast<IpSet*>(rs.state->named({"set", name}));
+  return *std::static_pointer_cast<IpSet>(rs.state->named({"set", name}));
 }
 
 test::Bytes tcp_from(const char* source, std::uint16_t dport = 80) {
@@ -162,11 +162,95 @@ TEST(SetMatch, ListAndSaveAsIptables) {
   }
 }
 
+// a: 10/8 less the nomatch 10.1/16; b: 10.1.2.3; six: 2001:db8::/32 (IPv6).
+const std::string kListSets = R"({
+  "all": {"type": "list:set", "elements": ["a", "six", "b"]},
+  "a": {"type": "hash:net", "elements": ["10.0.0.0/8", "10.1.0.0/16 nomatch"]},
+  "b": {"type": "hash:ip", "elements": ["10.1.2.3"]},
+  "six": {"type": "hash:net", "family": "inet6", "elements": ["2001:db8::/32"]},
+  "c": {"type": "hash:ip"},
+  "ac": {"type": "list:set", "size": 2, "elements": ["a", "c"]}})";
+
+ListSet& live_list(const test::RulesetWithState& rs, const std::string& name) {
+  return *std::static_pointer_cast<ListSet>(rs.state->named({"set", name}));
+}
+
+TEST(ListSetMatch, FirstMemberThatMatchesOfThePacketsFamily) {
+  const auto rs = test::with_state(ruleset(kListSets, R"(
+    {"match": {"set": {"name": "all", "flags": "src"}}, "target": "DROP"})"));
+  EXPECT_EQ(send(rs, tcp_from("10.9.9.9")), Verdict::kDrop);    // a
+  EXPECT_EQ(send(rs, tcp_from("10.1.2.3")), Verdict::kDrop);    // a says nomatch, b has it
+  EXPECT_EQ(send(rs, tcp_from("10.1.9.9")), Verdict::kAccept);  // nomatch in a, not in b
+  EXPECT_EQ(send(rs, tcp_from("11.0.0.1")), Verdict::kAccept);
+  EXPECT_EQ(send(rs, test::ipv6_udp_packet("2001:db8::1", "2001:db8::2", 1, 2)), Verdict::kDrop);
+  EXPECT_EQ(send(rs, test::ipv6_udp_packet("2001:db9::1", "2001:db8::2", 1, 2)), Verdict::kAccept);
+  // --return-nomatch per member, for the types with nomatch elements only.
+  const auto inverted = test::with_state(ruleset(kListSets, R"(
+    {"match": {"set": {"name": "all", "flags": "src", "return_nomatch": true}},
+     "target": "DROP"})"));
+  EXPECT_EQ(send(inverted, tcp_from("10.9.9.9")), Verdict::kAccept);
+  EXPECT_EQ(send(inverted, tcp_from("10.1.9.9")), Verdict::kDrop);
+  EXPECT_EQ(send(inverted, tcp_from("10.1.2.3")), Verdict::kDrop);
+  // Members changed at runtime answer at once.
+  live_list(rs, "all").del("a");
+  EXPECT_EQ(send(rs, tcp_from("10.9.9.9")), Verdict::kAccept);
+  EXPECT_EQ(live_list(rs, "all").names(), (std::vector<std::string>{"six", "b"}));
+}
+
+TEST(ListSetTarget, AddsToTheFirstMemberThatTakesItDeletesFromTheFirstThatHeldIt) {
+  const auto rs = test::with_state(ruleset(kListSets, R"(
+    {"match": {"protocol": "tcp", "dport": 23}, "target": {"SET": {"add_set": {"name": "ac", "flags": "src"}}}},
+    {"match": {"protocol": "tcp", "dport": 24}, "target": {"SET": {"del_set": {"name": "ac", "flags": "src"}}}})"));
+  const auto in = [&rs](const char* set) {
+    return live(rs, set).test_element(live(rs, set).codec().parse("198.51.100.7"),
+                                      set_clock_now()) == SetTest::kMatch;
+  };
+  send(rs, tcp_from("198.51.100.7", 23));
+  EXPECT_TRUE(in("a"));  // a /8 of a is the longest prefix a holds: 198.0.0.0/8
+  EXPECT_FALSE(in("c"));
+  send(rs, tcp_from("198.51.100.7", 23));  // already in a, without --exist: c takes it
+  EXPECT_TRUE(in("c"));
+  send(rs, tcp_from("198.51.100.7", 24));
+  EXPECT_FALSE(in("a"));
+  EXPECT_TRUE(in("c"));
+  send(rs, tcp_from("198.51.100.7", 24));
+  EXPECT_FALSE(in("c"));
+  EXPECT_EQ(live_list(rs, "ac").size(), 4U);  // the kernel's least
+}
+
+TEST(ListSetLoader, MembersDeclaredAndNotListsIpsetDump) {
+  EXPECT_EQ(test::load_error(ruleset(R"({"l": {"type": "list:set", "elements": ["x"]}})", "")),
+            "r.json:1:16: /sets/l: member x of list:set l: the ruleset declares no set of that "
+            "name");
+  EXPECT_EQ(test::load_error(ruleset(R"({"l": {"type": "list:set", "elements": ["m"]},
+                                         "m": {"type": "list:set"}})",
+                                     "")),
+            "r.json:1:16: /sets/l: member m of list:set l: a list:set cannot hold list:sets");
+  EXPECT_EQ(test::load_error(ruleset(R"({"l": {"type": "list:set", "timeout": 5}})", "")),
+            "r.json:1:48: /sets/l/timeout: a list:set takes \"size\" and \"elements\" (set "
+            "names), not \"timeout\"");
+  const std::string dump = "create a hash:ip family inet\ncreate l list:set size 2\nadd l a\n";
+  const std::optional<ListDeclaration> list = read_ipset_list(dump, "d", "l");
+  ASSERT_TRUE(list);
+  EXPECT_EQ(list->size, 4U);
+  EXPECT_EQ(list->members, std::vector<std::string>{"a"});
+  EXPECT_FALSE(read_ipset_list(dump, "d", "a"));
+  try {
+    static_cast<void>(read_ipset_list("create l list:set\nadd l a\nadd l a\n", "d", "l"));
+    ADD_FAILURE() << "a repeated member loaded";
+  } catch (const RulesetError& e) {
+    EXPECT_STREQ(e.what(), "d:3:7: set a is already in list:set l");
+  }
+  ListSet saved("l", 8);
+  EXPECT_EQ(ipset_list_text(saved), "create l list:set size 8\n");
+}
+
 TEST(SetLoader, ErrorsPointAtTheValue) {
-  EXPECT_EQ(test::load_error(ruleset(R"({"blk": {"type": "hash:nett"}})", "")),
-            "r.json:1:27: /sets/blk/type: expected a set type: hash:ip, hash:net, hash:ip,port, "
-            "hash:net,port, hash:ip,port,ip, hash:net,iface, hash:mac or bitmap:port, got "
-            "\"hash:nett\"");
+  EXPECT_EQ(
+      test::load_error(ruleset(R"({"blk": {"type": "hash:nett"}})", "")),
+      "r.json:1:27: /sets/blk/type: expected a set type: hash:ip, hash:net, hash:ip,port, "
+      "hash:net,port, hash:ip,port,ip, hash:net,iface, hash:mac, bitmap:port or list:set, got "
+      "\"hash:nett\"");
   EXPECT_EQ(test::load_error(ruleset(
                 R"({"blk": {"type": "hash:net", "elements": ["10.0.0.0/8", "10.0.0.0/99"]}})", "")),
             "r.json:1:66: /sets/blk/elements/1: expected a prefix length 1-32, got \"99\"");
