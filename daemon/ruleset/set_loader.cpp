@@ -148,6 +148,7 @@ SetElement json_element(const IpSet& set, const Json& value) {
 void add_json_elements(IpSet& set, const Json& list) {
   if (!list.is_array()) throw FieldError("expected an array of elements, got " + list.dump());
   const SetTime now = set_clock_now();
+  set.start_loading();
   for (std::size_t i = 0; i < list.size(); ++i) {
     try {
       const SetElement element = json_element(set, list[i]);
@@ -161,6 +162,7 @@ void add_json_elements(IpSet& set, const Json& list) {
       throw;
     }
   }
+  set.finish_loading();
 }
 
 std::string resolve(const std::string& file, const std::string& ruleset_file) {
