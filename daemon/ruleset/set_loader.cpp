@@ -150,6 +150,7 @@ SetElement json_element(const IpSet& set, const Json& value) {
 void add_json_elements(IpSet& set, const Json& list) {
   if (!list.is_array()) throw FieldError("expected an array of elements, got " + list.dump());
   const SetTime now = set_clock_now();
+  set.start_loading();
   for (std::size_t i = 0; i < list.size(); ++i) {
     try {
       const SetElement element = json_element(set, list[i]);
@@ -163,6 +164,7 @@ void add_json_elements(IpSet& set, const Json& list) {
       throw;
     }
   }
+  set.finish_loading();
 }
 
 // A list:set's members: an array of set names.

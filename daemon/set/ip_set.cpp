@@ -68,6 +68,7 @@ IpSet::IpSet(const IpSet& other)
   for (std::size_t i = 0; i < tables_.size(); ++i) {
     if (other.tables_[i]) tables_[i] = std::make_unique<KeyTable>(*other.tables_[i]);
   }
+  if (other.direct_) direct_ = std::make_unique<DirectIndex>(*other.direct_);
 }
 
 std::unique_ptr<IpSet> IpSet::clone() const {
@@ -112,9 +113,30 @@ SetTest IpSet::decide(std::uint32_t ref, SetTime now, const CounterCondition* co
   return (ref & kNomatchBit) != 0 ? SetTest::kNomatch : SetTest::kMatch;
 }
 
+SetTest IpSet::lookup(const SetKey& key, SetTime now, const CounterCondition* counters,
+                      std::uint64_t packet_bytes) const {
+  if (!direct_) return longest(key, now, counters, packet_bytes);
+  const auto address = static_cast<std::uint32_t>(key[0]);
+  const std::uint32_t ref = direct_->find(address);
+  if (ref == 0) return SetTest::kAbsent;
+  const SetTest result = decide(ref, now, counters, packet_bytes);
+  if (result != SetTest::kAbsent) return result;
+  // Expired, or its counters fail: the probes would go on to the shorter
+  // prefixes (mtype_test_cidrs), so they do here.
+  return longest(key, now, counters, packet_bytes, direct_->length(address));
+}
+
 SetTest IpSet::longest(const SetKey& key, SetTime now, const CounterCondition* counters,
-                       std::uint64_t packet_bytes) const {
+                       std::uint64_t packet_bytes, std::size_t below) const {
   LengthMask candidates = present_;
+  for (std::size_t w = 0; w < kLengthWords; ++w) {
+    const std::size_t from = w * 64;
+    if (below <= from) {
+      candidates[w] = 0;
+    } else if (below < from + 64) {
+      candidates[w] &= (std::uint64_t{1} << (below - from)) - 1;
+    }
+  }
   if (!hint_.empty()) {
     const std::uint64_t* near = &hint_[bucket(key.data()) * hint_words_];
     for (std::size_t w = 0; w < kLengthWords; ++w) candidates[w] &= w < hint_words_ ? near[w] : 0;
@@ -147,7 +169,7 @@ SetTest IpSet::longest(const SetKey& key, SetTime now, const CounterCondition* c
 SetTest IpSet::test(const SetKey& key, SetTime now, const CounterCondition& counters,
                     std::uint64_t packet_bytes) const {
   const std::shared_lock lock(mutex_);
-  if (options_.type->networks) return longest(key, now, &counters, packet_bytes);
+  if (options_.type->networks) return lookup(key, now, &counters, packet_bytes);
   SetKey probe = key;
   const std::uint8_t cidr = codec_.fixed_length();
   if (codec_.address_words() != 0) codec_.mask(probe.data(), cidr);
@@ -159,7 +181,7 @@ SetTest IpSet::test(const SetKey& key, SetTime now, const CounterCondition& coun
 SetTest IpSet::test_element(const SetElement& element, SetTime now) const {
   const std::shared_lock lock(mutex_);
   if (options_.type->networks && element.cidr == codec_.host_length()) {
-    return longest(element.key, now, nullptr, 0);
+    return lookup(element.key, now, nullptr, 0);
   }
   const KeyTable* table = tables_[element.cidr].get();
   const std::uint32_t ref = table == nullptr ? 0 : table->find(element.key.data());
@@ -240,7 +262,56 @@ IpSet::AddResult IpSet::add(const SetElement& element, bool exist, SetTime now) 
     ++size_;
     note_length(element.key.data(), element.cidr);
   }
+  if (direct_) {
+    direct_->add(static_cast<std::uint32_t>(element.key[0]), element.cidr, ref);
+  } else if (!loading_ && size_ >= options_.direct_index_from && may_index_directly()) {
+    build_direct_index();
+  }
   return AddResult::kAdded;
+}
+
+bool IpSet::may_index_directly() const {
+  return options_.type->networks && options_.family == Family::kIPv4 && codec_.words() == 1 &&
+         options_.maxelem < DirectIndex::kIndexMask;  // references below its flag bits
+}
+
+void IpSet::start_loading() {
+  const std::unique_lock lock(mutex_);
+  loading_ = true;
+  direct_.reset();
+}
+
+void IpSet::finish_loading() {
+  const std::unique_lock lock(mutex_);
+  loading_ = false;
+  if (size_ >= options_.direct_index_from && may_index_directly()) build_direct_index();
+}
+
+// In address order, a prefix before the longer ones it holds (it starts
+// where they do or before): each overrides what it covers, and the index
+// is written front to back.
+void IpSet::build_direct_index() {
+  struct Prefix {
+    std::uint32_t start;
+    std::uint8_t length;
+    std::uint32_t ref;
+  };
+  std::vector<Prefix> prefixes;
+  prefixes.reserve(size_);
+  for (std::size_t cidr = 0; cidr <= codec_.host_length(); ++cidr) {
+    if (!tables_[cidr]) continue;
+    tables_[cidr]->for_each([&](std::span<const std::uint64_t> key, std::uint32_t ref) {
+      prefixes.push_back(
+          {static_cast<std::uint32_t>(key[0]), static_cast<std::uint8_t>(cidr), ref});
+    });
+  }
+  std::sort(prefixes.begin(), prefixes.end(), [](const Prefix& a, const Prefix& b) {
+    return a.start != b.start ? a.start < b.start : a.length < b.length;
+  });
+  direct_ = std::make_unique<DirectIndex>();
+  direct_->reserve_chunks(static_cast<std::size_t>(std::count_if(
+      prefixes.begin(), prefixes.end(), [](const Prefix& p) { return p.length > 24; })));
+  for (const Prefix& p : prefixes) direct_->add(p.start, p.length, p.ref);
 }
 
 bool IpSet::erase(const std::uint64_t* key, std::uint8_t cidr) {
@@ -250,6 +321,19 @@ bool IpSet::erase(const std::uint64_t* key, std::uint8_t cidr) {
   release(ref);
   --size_;
   if (--counts_[cidr] == 0) present_[cidr / 64] &= ~(std::uint64_t{1} << (cidr % 64));
+  if (direct_) {
+    // Its addresses go to the longest shorter prefix that covers it.
+    std::uint32_t heir = 0;
+    std::uint8_t heir_cidr = cidr;
+    while (heir == 0 && heir_cidr-- > 0) {
+      if (!tables_[heir_cidr]) continue;
+      SetKey probe{};
+      probe[0] = key[0];
+      codec_.mask(probe.data(), heir_cidr);
+      heir = tables_[heir_cidr]->find(probe.data());
+    }
+    direct_->remove(static_cast<std::uint32_t>(key[0]), cidr, heir, heir_cidr);
+  }
   return true;
 }
 
@@ -284,6 +368,7 @@ void IpSet::flush() {
   counts_.fill(0);
   present_.fill(0);
   hint_.clear();
+  direct_.reset();
   entries_.clear();
   free_entries_.clear();
   size_ = 0;

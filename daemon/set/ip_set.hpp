@@ -12,6 +12,12 @@
 // address, whatever the set holds elsewhere, and requests all their table
 // lines before reading any, so their cache misses overlap.
 //
+// A large IPv4 hash:net set (from SetOptions::direct_index_from elements)
+// also keeps a DirectIndex (set/direct_index.hpp, 64 MiB and more): the
+// longest prefix of every address, read in one or two memory accesses
+// whatever the prefixes. The tables stay the truth; every add and delete
+// updates the index too.
+//
 // Locking: one reader-writer lock per set. Packet threads test under the
 // shared lock (counters are atomic); add, del, flush and the SET target
 // take it exclusively. It is a leaf: nothing else is locked while it is
@@ -28,6 +34,7 @@
 #include <vector>
 
 #include "extension/extension_state.hpp"
+#include "set/direct_index.hpp"
 #include "set/key_table.hpp"
 #include "set/set_element.hpp"
 
@@ -39,6 +46,9 @@ SetTime set_clock_now();
 
 inline constexpr std::uint32_t kDefaultMaxElements = 65536;
 inline constexpr std::uint32_t kDefaultHashSize = 1024;
+// A set of a few thousand elements keeps its tables in the cache, where the
+// probes are cheap; from there the direct index's 80 MiB pay for themselves.
+inline constexpr std::uint32_t kDirectIndexElements = 4096;
 
 struct SetOptions {
   const SetType* type = nullptr;
@@ -52,6 +62,8 @@ struct SetOptions {
   std::uint8_t netmask = 0;                   // hash:ip: addresses masked to it
   std::uint16_t first_port = 0;               // bitmap:port's range
   std::uint16_t last_port = 0;
+  // IPv4 hash:net: the size from which the set keeps a direct index.
+  std::uint32_t direct_index_from = kDirectIndexElements;
 };
 
 enum class SetTest : std::uint8_t {
@@ -107,6 +119,11 @@ class IpSet final : public ExtensionState {
   void flush();
   [[nodiscard]] std::size_t size(SetTime now) const;
   [[nodiscard]] std::vector<ListedElement> list(SetTime now) const;
+  // Loading: the adds between these two leave the direct index alone; the
+  // end builds it in one pass in address order (a million random adds
+  // would each miss the cache in it).
+  void start_loading();
+  void finish_loading();
   // The prefix length a packet's address is added or deleted with by the
   // SET target: the longest present, or the host's (the kernel's INIT_CIDR).
   [[nodiscard]] std::uint8_t packet_cidr() const;
@@ -131,9 +148,16 @@ class IpSet final : public ExtensionState {
   [[nodiscard]] bool expired(std::uint32_t ref, SetTime now) const;
   SetTest decide(std::uint32_t ref, SetTime now, const CounterCondition* counters,
                  std::uint64_t packet_bytes) const;
-  // Probes each length present near the address, longest first.
+  // The element of the longest prefix holding the address decides: from
+  // the direct index when the set has one, else by longest().
+  SetTest lookup(const SetKey& key, SetTime now, const CounterCondition* counters,
+                 std::uint64_t packet_bytes) const;
+  // Probes each length present near the address, longest first, from the
+  // longest shorter than `below`.
   SetTest longest(const SetKey& key, SetTime now, const CounterCondition* counters,
-                  std::uint64_t packet_bytes) const;
+                  std::uint64_t packet_bytes, std::size_t below = kMaxLengths) const;
+  [[nodiscard]] bool may_index_directly() const;
+  void build_direct_index();
   [[nodiscard]] std::size_t bucket(const std::uint64_t* key) const;
   void note_length(const std::uint64_t* key, std::uint8_t cidr);
   void release(std::uint32_t ref);
@@ -157,6 +181,8 @@ class IpSet final : public ExtensionState {
   std::vector<Entry> entries_;  // with has_entries(), by reference - 1
   std::vector<std::uint32_t> free_entries_;
   std::size_t size_ = 0;
+  std::unique_ptr<DirectIndex> direct_;  // large IPv4 hash:net sets only
+  bool loading_ = false;
 };
 
 }  // namespace verdictd

@@ -135,6 +135,7 @@ void read_line(std::string_view line, const std::string& name, std::unique_ptr<I
                                 std::string(set_type_names()));
     }
     set = std::make_unique<IpSet>(name, create_options(*type, words));
+    set->start_loading();
     return;
   }
   if (!set) fail(words[1].offset, "set " + name + " is added to before its create line");
@@ -206,6 +207,7 @@ std::unique_ptr<IpSet> read_ipset_text(std::string_view text, const std::string&
   const SetTime now = set_clock_now();
   for_each_line(text, file, [&](std::string_view line) { read_line(line, name, set, now); });
   if (!set) throw RulesetError(file, 1, 1, "", "no create line for set " + name);
+  set->finish_loading();
   return set;
 }
 
