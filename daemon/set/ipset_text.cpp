@@ -1,12 +1,12 @@
 #include "set/ipset_text.hpp"
 
 #include <algorithm>
-#include <charconv>
 #include <functional>
 #include <optional>
 #include <vector>
 
 #include "extension/error.hpp"
+#include "text/decimal.hpp"
 #include "text/json_position.hpp"
 
 namespace verdictd {
@@ -30,14 +30,6 @@ std::vector<Token> tokens(std::string_view line) {
   return out;
 }
 
-template <class T>
-std::optional<T> number(std::string_view text) {
-  T value{};
-  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (error != std::errc() || end != text.data() + text.size() || text.empty()) return std::nullopt;
-  return value;
-}
-
 // The create line's options, from its fourth word on.
 // Throws ElementError at an offset in the line.
 [[noreturn]] void fail(std::size_t offset, const std::string& message) {
@@ -55,7 +47,7 @@ SetOptions create_options(const SetType& type, const std::vector<Token>& words) 
   };
   const auto count = [&](std::size_t& i, std::uint64_t max) -> std::uint64_t {
     const Token& v = value(i);
-    const auto n = number<std::uint64_t>(v.text);
+    const auto n = parse_decimal<std::uint64_t>(v.text);
     if (!n || *n > max) {
       fail(v.offset,
            "expected a number 0-" + std::to_string(max) + ", got \"" + std::string(v.text) + "\"");
@@ -91,10 +83,10 @@ SetOptions create_options(const SetType& type, const std::vector<Token>& words) 
     } else if (option == "range" && type.name == "bitmap:port") {
       const Token& r = value(i);
       const std::size_t dash = r.text.find('-');
-      const auto low = number<std::uint16_t>(r.text.substr(0, dash));
+      const auto low = parse_decimal<std::uint16_t>(r.text.substr(0, dash));
       const auto high = dash == std::string_view::npos
                             ? std::nullopt
-                            : number<std::uint16_t>(r.text.substr(dash + 1));
+                            : parse_decimal<std::uint16_t>(r.text.substr(dash + 1));
       if (!low || !high || *low > *high) {
         fail(r.offset, "expected a port range LOW-HIGH, got \"" + std::string(r.text) + "\"");
       }
@@ -224,7 +216,7 @@ std::optional<ListDeclaration> read_ipset_list(std::string_view text, const std:
       list.emplace();
       for (std::size_t i = 3; i < words.size(); i += 2) {
         const std::optional<std::uint32_t> size =
-            i + 1 < words.size() ? number<std::uint32_t>(words[i + 1].text) : std::nullopt;
+            i + 1 < words.size() ? parse_decimal<std::uint32_t>(words[i + 1].text) : std::nullopt;
         if (words[i].text != "size" || !size) {
           fail(words[i].offset, "expected size N, list:set's only option");
         }

@@ -6,6 +6,7 @@
 
 #include "packet/packet.hpp"
 #include "packet/protocol_names.hpp"
+#include "text/decimal.hpp"
 
 namespace verdictd {
 
@@ -29,14 +30,6 @@ std::size_t dimension_words(Dimension d, Family family) {
   return 0;
 }
 
-template <class T>
-std::optional<T> number(std::string_view text) {
-  T value{};
-  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (error != std::errc() || end != text.data() + text.size() || text.empty()) return std::nullopt;
-  return value;
-}
-
 // The text's dimensions, split at commas, with their offsets.
 struct Part {
   std::string_view text;
@@ -44,7 +37,7 @@ struct Part {
 };
 
 std::uint16_t parse_port(std::string_view text, std::size_t offset) {
-  const auto port = number<std::uint16_t>(text);
+  const auto port = parse_decimal<std::uint16_t>(text);
   if (!port) {
     throw ElementError("expected a port 0-65535, got \"" + std::string(text) + "\"", offset);
   }
@@ -59,7 +52,7 @@ std::uint64_t parse_proto_port(std::string_view text, std::size_t offset, Family
   const std::string_view name = text.substr(0, colon);
   const std::string_view rest = text.substr(colon + 1);
   std::optional<std::uint8_t> protocol = protocol_by_name(name);
-  if (!protocol) protocol = number<std::uint8_t>(name);
+  if (!protocol) protocol = parse_decimal<std::uint8_t>(name);
   if (!protocol || *protocol == 0) {
     throw ElementError("unknown protocol \"" + std::string(name) + "\"", offset);
   }
@@ -67,10 +60,10 @@ std::uint64_t parse_proto_port(std::string_view text, std::size_t offset, Family
       family == Family::kIPv4 ? *protocol == ipproto::kIcmp : *protocol == ipproto::kIcmpv6;
   if (icmp) {
     const std::size_t slash = rest.find('/');
-    const auto type = number<std::uint8_t>(rest.substr(0, slash));
+    const auto type = parse_decimal<std::uint8_t>(rest.substr(0, slash));
     const auto code = slash == std::string_view::npos
                           ? std::optional<std::uint8_t>(0)
-                          : number<std::uint8_t>(rest.substr(slash + 1));
+                          : parse_decimal<std::uint8_t>(rest.substr(slash + 1));
     if (!type || !code) {
       throw ElementError("expected an ICMP type/code, got \"" + std::string(rest) + "\"",
                          offset + colon + 1);
@@ -195,7 +188,7 @@ SetElement ElementCodec::parse_key(std::string_view text) const {
         put_address(*address, &element.key[word]);
         if (slash != std::string_view::npos) {
           const bool net = d == 0 && type_->networks;
-          const auto length = number<std::uint8_t>(part.substr(slash + 1));
+          const auto length = parse_decimal<std::uint8_t>(part.substr(slash + 1));
           if (!net) {
             throw ElementError(
                 std::string(type_->name) + " takes single addresses, without a prefix length",
@@ -252,7 +245,7 @@ void ElementCodec::parse_options(std::string_view text, std::size_t offset,
   };
   const auto count = [&](std::string_view option) -> std::uint64_t {
     const Part value = word();
-    const auto n = number<std::uint64_t>(value.text);
+    const auto n = parse_decimal<std::uint64_t>(value.text);
     if (!n) {
       throw ElementError("expected a number after " + std::string(option) + ", got \"" +
                              std::string(value.text) + "\"",

@@ -25,17 +25,7 @@ std::unique_ptr<Match> built(const std::string& match_object) {
   return build(match_object, std::prev(object.end()).key());
 }
 
-struct Outcome {
-  bool matched;
-  bool hotdrop;
-  bool operator==(const Outcome&) const = default;
-};
-
-Outcome run(const Match& match, const Bytes& bytes) {
-  EvalState state;
-  const bool matched = match.matches(PacketView::parse(bytes), state);
-  return {matched, state.hotdrop};
-}
+using Outcome = test::MatchOutcome;
 
 Bytes esp_header(std::uint32_t spi) {
   Bytes b(16, 0);
@@ -53,23 +43,23 @@ Bytes ah_with_spi(std::uint8_t next, std::uint8_t length_field, std::uint32_t sp
 
 TEST(Esp, SpiRangeBothFamilies) {
   const auto range = built(R"({"protocol": "esp", "espspi": "5:10"})");
-  EXPECT_EQ(run(*range, test::ipv4(kEsp, esp_header(5))), (Outcome{true, false}));
-  EXPECT_EQ(run(*range, test::ipv4(kEsp, esp_header(11))), (Outcome{false, false}));
-  EXPECT_EQ(run(*range, test::ipv6(kEsp, esp_header(10))), (Outcome{true, false}));
+  EXPECT_EQ(test::run_match(*range, test::ipv4(kEsp, esp_header(5))), (Outcome{true, false}));
+  EXPECT_EQ(test::run_match(*range, test::ipv4(kEsp, esp_header(11))), (Outcome{false, false}));
+  EXPECT_EQ(test::run_match(*range, test::ipv6(kEsp, esp_header(10))), (Outcome{true, false}));
   const auto negated = built(R"({"protocol": "esp", "!espspi": 5})");
-  EXPECT_EQ(run(*negated, test::ipv4(kEsp, esp_header(6))), (Outcome{true, false}));
+  EXPECT_EQ(test::run_match(*negated, test::ipv4(kEsp, esp_header(6))), (Outcome{true, false}));
   // A later fragment never matches; a cut-short header is dropped.
-  EXPECT_EQ(run(*negated, test::ipv4(kEsp, esp_header(6), {.fragment_offset = 8})),
+  EXPECT_EQ(test::run_match(*negated, test::ipv4(kEsp, esp_header(6), {.fragment_offset = 8})),
             (Outcome{false, false}));
-  EXPECT_EQ(run(*negated, test::ipv4(kEsp, Bytes(7, 0))), (Outcome{false, true}));
+  EXPECT_EQ(test::run_match(*negated, test::ipv4(kEsp, Bytes(7, 0))), (Outcome{false, true}));
 }
 
 TEST(Ah, Ipv4AtTheTransportHeader) {
   const auto ah = built(R"({"protocol": "ah", "ahspi": 500})");
   EXPECT_EQ(ah->family(), std::nullopt);
-  EXPECT_EQ(run(*ah, test::ipv4(kAh, ah_with_spi(6, 4, 500))), (Outcome{true, false}));
-  EXPECT_EQ(run(*ah, test::ipv4(kAh, ah_with_spi(6, 4, 501))), (Outcome{false, false}));
-  EXPECT_EQ(run(*ah, test::ipv4(kAh, Bytes(11, 0))), (Outcome{false, true}));
+  EXPECT_EQ(test::run_match(*ah, test::ipv4(kAh, ah_with_spi(6, 4, 500))), (Outcome{true, false}));
+  EXPECT_EQ(test::run_match(*ah, test::ipv4(kAh, ah_with_spi(6, 4, 501))), (Outcome{false, false}));
+  EXPECT_EQ(test::run_match(*ah, test::ipv4(kAh, Bytes(11, 0))), (Outcome{false, true}));
 }
 
 TEST(Ah, Ipv6FindsTheHeaderInTheChain) {
@@ -79,28 +69,29 @@ TEST(Ah, Ipv6FindsTheHeaderInTheChain) {
   const Bytes chained =
       test::ipv6(0, test::concat({test::options_header(kAh), ah_with_spi(6, 4, 150),
                                   test::tcp_header({.sport = 1, .dport = 2})}));
-  EXPECT_EQ(run(*ah, chained), (Outcome{true, false}));
+  EXPECT_EQ(test::run_match(*ah, chained), (Outcome{true, false}));
   // None in the chain: no match; behind a later fragment: not looked for.
-  EXPECT_EQ(run(*ah, test::ipv6(6, test::tcp_header({.sport = 1, .dport = 2}))),
+  EXPECT_EQ(test::run_match(*ah, test::ipv6(6, test::tcp_header({.sport = 1, .dport = 2}))),
             (Outcome{false, false}));
-  EXPECT_EQ(run(*ah, test::ipv6_fragment(kAh, "2001:db8::1", "2001:db8::2", ah_with_spi(6, 4, 150),
-                                         8, false)),
+  EXPECT_EQ(test::run_match(*ah, test::ipv6_fragment(kAh, "2001:db8::1", "2001:db8::2",
+                                                     ah_with_spi(6, 4, 150), 8, false)),
             (Outcome{false, false}));
   // The header's first bytes cut off: dropped.
   Bytes cut = chained;
   cut.resize(40 + 8 + 6);
   test::put16(cut, 4, 14);
-  EXPECT_EQ(run(*ah, cut), (Outcome{false, true}));
+  EXPECT_EQ(test::run_match(*ah, cut), (Outcome{false, true}));
 }
 
 TEST(Ah, Ipv6LengthAndReserved) {
   const Bytes header = test::ipv6(kAh, ah_with_spi(59, 4, 7));  // 24 bytes
-  EXPECT_TRUE(run(*built(R"({"ahlen": 24})"), header).matched);
-  EXPECT_FALSE(run(*built(R"({"!ahlen": 24})"), header).matched);
-  EXPECT_TRUE(run(*built(R"({"ahlen": 0})"), header).matched);  // 0 tests nothing
-  EXPECT_TRUE(run(*built(R"({"ahres": true})"), header).matched);
+  EXPECT_TRUE(test::run_match(*built(R"({"ahlen": 24})"), header).matched);
+  EXPECT_FALSE(test::run_match(*built(R"({"!ahlen": 24})"), header).matched);
+  EXPECT_TRUE(test::run_match(*built(R"({"ahlen": 0})"), header).matched);  // 0 tests nothing
+  EXPECT_TRUE(test::run_match(*built(R"({"ahres": true})"), header).matched);
   EXPECT_FALSE(
-      run(*built(R"({"ahres": true})"), test::ipv6(kAh, ah_with_spi(59, 4, 7, 1))).matched);
+      test::run_match(*built(R"({"ahres": true})"), test::ipv6(kAh, ah_with_spi(59, 4, 7, 1)))
+          .matched);
 }
 
 TEST(Ipv6FindHeader, AsIpv6FindHdr) {

@@ -2,8 +2,10 @@
 // extensions, and reports the error building it throws.
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <span>
 #include <stdexcept>
 #include <string>
 
@@ -80,6 +82,20 @@ inline std::string saved(const Match& match) {
   SaveLine line;
   match.save(line);
   return line.str();
+}
+
+// What a match made of a packet: its result, and whether it dropped the
+// packet on the spot (the kernel's hotdrop, for a header cut short).
+struct MatchOutcome {
+  bool matched;
+  bool hotdrop;
+  bool operator==(const MatchOutcome&) const = default;
+};
+
+inline MatchOutcome run_match(const Match& match, std::span<const std::uint8_t> bytes) {
+  EvalState state;
+  const bool matched = match.matches(PacketView::parse(bytes), state);
+  return {matched, state.hotdrop};
 }
 
 }  // namespace verdictd::test

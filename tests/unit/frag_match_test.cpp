@@ -20,17 +20,7 @@ std::unique_ptr<Match> frag(const std::string& match_object) {
   return build(match_object, object.begin().key());
 }
 
-struct Outcome {
-  bool matched;
-  bool hotdrop;
-  bool operator==(const Outcome&) const = default;
-};
-
-Outcome run(const Match& match, const Bytes& bytes) {
-  EvalState state;
-  const bool matched = match.matches(PacketView::parse(bytes), state);
-  return {matched, state.hotdrop};
-}
+using Outcome = test::MatchOutcome;
 
 // A fragment behind a hop-by-hop header.
 Bytes fragment(std::uint16_t offset, bool more, std::uint32_t id, std::uint8_t reserved = 0) {
@@ -41,27 +31,28 @@ Bytes fragment(std::uint16_t offset, bool more, std::uint32_t id, std::uint8_t r
 
 TEST(Frag, IdentificationAndPosition) {
   const auto ids = frag(R"({"fragid": "5:10"})");
-  EXPECT_EQ(run(*ids, fragment(0, true, 5)), (Outcome{true, false}));
-  EXPECT_EQ(run(*ids, fragment(100, false, 11)), (Outcome{false, false}));
-  EXPECT_EQ(run(*frag(R"({"!fragid": 5})"), fragment(100, false, 6)), (Outcome{true, false}));
-  EXPECT_TRUE(run(*frag(R"({"fragfirst": true})"), fragment(0, true, 1)).matched);
-  EXPECT_FALSE(run(*frag(R"({"fragfirst": true})"), fragment(1, true, 1)).matched);
-  EXPECT_TRUE(run(*frag(R"({"fragmore": true})"), fragment(1, true, 1)).matched);
-  EXPECT_FALSE(run(*frag(R"({"fragmore": true})"), fragment(1, false, 1)).matched);
-  EXPECT_TRUE(run(*frag(R"({"fraglast": true})"), fragment(1, false, 1)).matched);
-  EXPECT_FALSE(run(*frag(R"({"fragres": true})"), fragment(0, true, 1, 1)).matched);
-  EXPECT_TRUE(run(*frag(R"({"fragres": true})"), fragment(0, true, 1)).matched);
+  EXPECT_EQ(test::run_match(*ids, fragment(0, true, 5)), (Outcome{true, false}));
+  EXPECT_EQ(test::run_match(*ids, fragment(100, false, 11)), (Outcome{false, false}));
+  EXPECT_EQ(test::run_match(*frag(R"({"!fragid": 5})"), fragment(100, false, 6)),
+            (Outcome{true, false}));
+  EXPECT_TRUE(test::run_match(*frag(R"({"fragfirst": true})"), fragment(0, true, 1)).matched);
+  EXPECT_FALSE(test::run_match(*frag(R"({"fragfirst": true})"), fragment(1, true, 1)).matched);
+  EXPECT_TRUE(test::run_match(*frag(R"({"fragmore": true})"), fragment(1, true, 1)).matched);
+  EXPECT_FALSE(test::run_match(*frag(R"({"fragmore": true})"), fragment(1, false, 1)).matched);
+  EXPECT_TRUE(test::run_match(*frag(R"({"fraglast": true})"), fragment(1, false, 1)).matched);
+  EXPECT_FALSE(test::run_match(*frag(R"({"fragres": true})"), fragment(0, true, 1, 1)).matched);
+  EXPECT_TRUE(test::run_match(*frag(R"({"fragres": true})"), fragment(0, true, 1)).matched);
   // --fraglen: the kernel's frag_mt6 ignores it.
-  EXPECT_TRUE(run(*frag(R"({"!fraglen": 8})"), fragment(0, true, 1)).matched);
+  EXPECT_TRUE(test::run_match(*frag(R"({"!fraglen": 8})"), fragment(0, true, 1)).matched);
 }
 
 TEST(Frag, NoHeaderOrCutShort) {
   const auto any = frag(R"({"!fragid": 5})");
-  EXPECT_EQ(run(*any, test::ipv6(17, test::udp_header(1, 2))), (Outcome{false, false}));
+  EXPECT_EQ(test::run_match(*any, test::ipv6(17, test::udp_header(1, 2))), (Outcome{false, false}));
   Bytes cut = fragment(0, true, 6);
   cut.resize(40 + 8 + 4);
   test::put16(cut, 4, 12);
-  EXPECT_EQ(run(*any, cut), (Outcome{false, true}));
+  EXPECT_EQ(test::run_match(*any, cut), (Outcome{false, true}));
 }
 
 TEST(Frag, ListAndSaveAsIp6tables) {

@@ -23,17 +23,7 @@ std::unique_ptr<Match> match(const std::string& match_object) {
   return test::build(match_object, object.begin().key());
 }
 
-struct Outcome {
-  bool matched;
-  bool hotdrop;
-  bool operator==(const Outcome&) const = default;
-};
-
-Outcome run(const Match& m, const Bytes& bytes) {
-  EvalState state;
-  const bool matched = m.matches(PacketView::parse(bytes), state);
-  return {matched, state.hotdrop};
-}
+using Outcome = test::MatchOutcome;
 
 // An options header (next header UDP) holding `options`, padded with zeros
 // (Pad1) to whole 8-byte units.
@@ -51,34 +41,36 @@ Bytes with_hbh(const Bytes& options) {
 TEST(HbhDst, OptionsInOrderWithPad1AndPadN) {
   // Router alert (5, 2 bytes), Pad1, PadN of 1 byte, then six Pad1 to the end.
   const Bytes packet = with_hbh({5, 2, 0, 0, 0, 1, 1, 0});
-  EXPECT_EQ(run(*match(R"({"hbh_opts": "5:2,0,1:1"})"), packet), (Outcome{true, false}));
-  EXPECT_TRUE(run(*match(R"({"hbh_opts": "5"})"), packet).matched);
-  EXPECT_TRUE(run(*match(R"({"hbh_opts": "5:255,0"})"), packet).matched);  // 255: any length
+  EXPECT_EQ(test::run_match(*match(R"({"hbh_opts": "5:2,0,1:1"})"), packet),
+            (Outcome{true, false}));
+  EXPECT_TRUE(test::run_match(*match(R"({"hbh_opts": "5"})"), packet).matched);
+  EXPECT_TRUE(
+      test::run_match(*match(R"({"hbh_opts": "5:255,0"})"), packet).matched);  // 255: any length
   // The list is the header's leading options, in order.
-  EXPECT_FALSE(run(*match(R"({"hbh_opts": "0"})"), packet).matched);
-  EXPECT_FALSE(run(*match(R"({"hbh_opts": "5,1"})"), packet).matched);
-  EXPECT_FALSE(run(*match(R"({"hbh_opts": "5:3"})"), packet).matched);
+  EXPECT_FALSE(test::run_match(*match(R"({"hbh_opts": "0"})"), packet).matched);
+  EXPECT_FALSE(test::run_match(*match(R"({"hbh_opts": "5,1"})"), packet).matched);
+  EXPECT_FALSE(test::run_match(*match(R"({"hbh_opts": "5:3"})"), packet).matched);
   // Pad1 is one byte: after it, PadN.
-  EXPECT_TRUE(run(*match(R"({"hbh_opts": "5,0,1"})"), packet).matched);
-  EXPECT_FALSE(run(*match(R"({"hbh_opts": "5,0,0"})"), packet).matched);
+  EXPECT_TRUE(test::run_match(*match(R"({"hbh_opts": "5,0,1"})"), packet).matched);
+  EXPECT_FALSE(test::run_match(*match(R"({"hbh_opts": "5,0,0"})"), packet).matched);
   // Options past the header's end: the list runs out of header.
-  EXPECT_TRUE(run(*match(R"({"hbh_opts": "5,0,1,0,0,0,0,0,0"})"), packet).matched);
-  EXPECT_FALSE(run(*match(R"({"hbh_opts": "5,0,1,0,0,0,0,0,0,0"})"), packet).matched);
+  EXPECT_TRUE(test::run_match(*match(R"({"hbh_opts": "5,0,1,0,0,0,0,0,0"})"), packet).matched);
+  EXPECT_FALSE(test::run_match(*match(R"({"hbh_opts": "5,0,1,0,0,0,0,0,0,0"})"), packet).matched);
 }
 
 TEST(HbhDst, LastListedOptionMayRunPastTheHeader) {
   // PadN claiming 200 bytes: hbh_mt6 checks the space only before the next.
   const Bytes packet = with_hbh({5, 2, 0, 0, 1, 200});
-  EXPECT_TRUE(run(*match(R"({"hbh_opts": "5,1:200"})"), packet).matched);
-  EXPECT_FALSE(run(*match(R"({"hbh_opts": "5,1:200,0"})"), packet).matched);
+  EXPECT_TRUE(test::run_match(*match(R"({"hbh_opts": "5,1:200"})"), packet).matched);
+  EXPECT_FALSE(test::run_match(*match(R"({"hbh_opts": "5,1:200,0"})"), packet).matched);
 }
 
 TEST(HbhDst, LengthAndNegation) {
   const Bytes packet = with_hbh({1, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0});  // 16 bytes
-  EXPECT_TRUE(run(*match(R"({"hbh_len": 16})"), packet).matched);
-  EXPECT_FALSE(run(*match(R"({"hbh_len": 8})"), packet).matched);
-  EXPECT_TRUE(run(*match(R"({"!hbh_len": 8})"), packet).matched);
-  EXPECT_FALSE(run(*match(R"({"!hbh_len": 16, "hbh_opts": "1"})"), packet).matched);
+  EXPECT_TRUE(test::run_match(*match(R"({"hbh_len": 16})"), packet).matched);
+  EXPECT_FALSE(test::run_match(*match(R"({"hbh_len": 8})"), packet).matched);
+  EXPECT_TRUE(test::run_match(*match(R"({"!hbh_len": 8})"), packet).matched);
+  EXPECT_FALSE(test::run_match(*match(R"({"!hbh_len": 16, "hbh_opts": "1"})"), packet).matched);
 }
 
 TEST(HbhDst, DestinationOptionsBehindRouting) {
@@ -86,22 +78,22 @@ TEST(HbhDst, DestinationOptionsBehindRouting) {
   routing[2] = 2;  // type 2, no addresses
   Bytes destination = options_header({0xc9, 0});
   const Bytes packet = test::ipv6(43, test::concat({routing, destination, test::udp_header(1, 2)}));
-  EXPECT_TRUE(run(*match(R"({"dst_opts": "201:0"})"), packet).matched);
-  EXPECT_FALSE(run(*match(R"({"hbh_opts": "201:0"})"), packet).matched);
-  EXPECT_FALSE(run(*match(R"({"dst_opts": "201:0"})"), with_hbh({0xc9, 0})).matched);
+  EXPECT_TRUE(test::run_match(*match(R"({"dst_opts": "201:0"})"), packet).matched);
+  EXPECT_FALSE(test::run_match(*match(R"({"hbh_opts": "201:0"})"), packet).matched);
+  EXPECT_FALSE(test::run_match(*match(R"({"dst_opts": "201:0"})"), with_hbh({0xc9, 0})).matched);
 }
 
 TEST(HbhDst, CutShortAsTheKernel) {
   const auto any = match(R"({"!hbh_len": 99})");
   // No header at all: no match, no drop.
-  EXPECT_EQ(run(*any, test::ipv6(17, test::udp_header(1, 2))), (Outcome{false, false}));
+  EXPECT_EQ(test::run_match(*any, test::ipv6(17, test::udp_header(1, 2))), (Outcome{false, false}));
   // The header's length field beyond the packet: no match, no drop.
   Bytes longer = with_hbh({1, 2, 0, 0});
   longer[40 + 1] = 5;
-  EXPECT_EQ(run(*any, longer), (Outcome{false, false}));
+  EXPECT_EQ(test::run_match(*any, longer), (Outcome{false, false}));
   // Its first two bytes missing: dropped.
   Bytes cut = test::ipv6(0, {});
-  EXPECT_EQ(run(*any, cut), (Outcome{false, true}));
+  EXPECT_EQ(test::run_match(*any, cut), (Outcome{false, true}));
 }
 
 TEST(HbhDst, OptionListsRefusedAsIp6tables) {
@@ -149,25 +141,30 @@ Bytes routing(std::uint8_t type, std::uint8_t segments_left,
 
 TEST(Rt, TypeSegmentsLeftLengthReserved) {
   const Bytes packet = routing(0, 3, {"2001:db8::1", "2001:db8::2"});
-  EXPECT_TRUE(run(*match(R"({"rt_type": 0, "rt_segsleft": "2:5", "rt_len": 40})"), packet).matched);
-  EXPECT_FALSE(run(*match(R"({"!rt_type": 0})"), packet).matched);
-  EXPECT_TRUE(run(*match(R"({"!rt_segsleft": 4})"), packet).matched);
-  EXPECT_FALSE(run(*match(R"({"rt_segsleft": ":2"})"), packet).matched);
-  EXPECT_FALSE(run(*match(R"({"!rt_len": 40})"), packet).matched);
-  EXPECT_FALSE(run(*match(R"({"rt_type": 256})"), routing(0, 0, {})).matched);
-  EXPECT_TRUE(run(*match(R"({"rt_type": 0, "rt_0_res": true})"), packet).matched);
+  EXPECT_TRUE(
+      test::run_match(*match(R"({"rt_type": 0, "rt_segsleft": "2:5", "rt_len": 40})"), packet)
+          .matched);
+  EXPECT_FALSE(test::run_match(*match(R"({"!rt_type": 0})"), packet).matched);
+  EXPECT_TRUE(test::run_match(*match(R"({"!rt_segsleft": 4})"), packet).matched);
+  EXPECT_FALSE(test::run_match(*match(R"({"rt_segsleft": ":2"})"), packet).matched);
+  EXPECT_FALSE(test::run_match(*match(R"({"!rt_len": 40})"), packet).matched);
+  EXPECT_FALSE(test::run_match(*match(R"({"rt_type": 256})"), routing(0, 0, {})).matched);
+  EXPECT_TRUE(test::run_match(*match(R"({"rt_type": 0, "rt_0_res": true})"), packet).matched);
   EXPECT_FALSE(
-      run(*match(R"({"rt_type": 0, "rt_0_res": true})"), routing(0, 3, {"::1"}, 1)).matched);
+      test::run_match(*match(R"({"rt_type": 0, "rt_0_res": true})"), routing(0, 3, {"::1"}, 1))
+          .matched);
 }
 
 TEST(Rt, Type0AddressesStrictAndNot) {
   const Bytes packet = routing(0, 3, {"2001:db8::1", "2001:db8::2", "2001:db8::3"});
   const auto strict = [&](const char* list) {
-    return run(*match(std::string(R"({"rt_type": 0, "rt_0_addrs": ")") + list + "\"}"), packet)
+    return test::run_match(*match(std::string(R"({"rt_type": 0, "rt_0_addrs": ")") + list + "\"}"),
+                           packet)
         .matched;
   };
   const auto loose = [&](const char* list) {
-    return run(*match(std::string(R"({"rt_type": 0, "rt_0_not_strict": true, "rt_0_addrs": ")") +
+    return test::run_match(
+               *match(std::string(R"({"rt_type": 0, "rt_0_not_strict": true, "rt_0_addrs": ")") +
                       list + "\"}"),
                packet)
         .matched;
@@ -182,15 +179,15 @@ TEST(Rt, Type0AddressesStrictAndNot) {
 
 TEST(Rt, CutShortAsTheKernel) {
   const auto any = match(R"({"!rt_type": 99})");
-  EXPECT_EQ(run(*any, routing(2, 0, {})), (Outcome{true, false}));
-  EXPECT_EQ(run(*any, test::ipv6(17, test::udp_header(1, 2))), (Outcome{false, false}));
+  EXPECT_EQ(test::run_match(*any, routing(2, 0, {})), (Outcome{true, false}));
+  EXPECT_EQ(test::run_match(*any, test::ipv6(17, test::udp_header(1, 2))), (Outcome{false, false}));
   Bytes longer = routing(2, 0, {});
   longer[40 + 1] = 4;
-  EXPECT_EQ(run(*any, longer), (Outcome{false, false}));
+  EXPECT_EQ(test::run_match(*any, longer), (Outcome{false, false}));
   Bytes cut = routing(2, 0, {});
   cut.resize(40 + 3);
   test::put16(cut, 4, 3);
-  EXPECT_EQ(run(*any, cut), (Outcome{false, true}));
+  EXPECT_EQ(test::run_match(*any, cut), (Outcome{false, true}));
 }
 
 TEST(Rt, Type0TestsNeedType0) {

@@ -41,48 +41,38 @@ Bytes packet(std::initializer_list<Chunk> list) {
   return test::ipv4(ipproto::kSctp, b);
 }
 
-struct Outcome {
-  bool matched;
-  bool hotdrop;
-  bool operator==(const Outcome&) const = default;
-};
-
-Outcome run(const Match& match, const Bytes& bytes) {
-  EvalState state;
-  const bool matched = match.matches(PacketView::parse(bytes), state);
-  return {matched, state.hotdrop};
-}
+using Outcome = test::MatchOutcome;
 
 TEST(SctpChunks, AllAnyOnly) {
   const auto all = chunks("all DATA,INIT");
-  EXPECT_TRUE(run(*all, packet({{1}, {3}, {0, 0, 5}})).matched);
-  EXPECT_FALSE(run(*all, packet({{1}, {3}})).matched);
+  EXPECT_TRUE(test::run_match(*all, packet({{1}, {3}, {0, 0, 5}})).matched);
+  EXPECT_FALSE(test::run_match(*all, packet({{1}, {3}})).matched);
   const auto any = chunks("any DATA,INIT");
-  EXPECT_TRUE(run(*any, packet({{3}, {1}})).matched);
-  EXPECT_FALSE(run(*any, packet({{3}, {4}})).matched);
+  EXPECT_TRUE(test::run_match(*any, packet({{3}, {1}})).matched);
+  EXPECT_FALSE(test::run_match(*any, packet({{3}, {4}})).matched);
   const auto only = chunks("only INIT,SACK");
-  EXPECT_TRUE(run(*only, packet({{1}, {3}})).matched);
-  EXPECT_FALSE(run(*only, packet({{1}, {0}})).matched);
-  EXPECT_FALSE(run(*chunks("any DATA", true), packet({{0}})).matched);
-  EXPECT_TRUE(run(*chunks("any DATA", true), packet({{1}})).matched);
-  EXPECT_FALSE(run(*chunks("all ALL"), packet({{1}})).matched);
-  EXPECT_TRUE(run(*chunks("only ALL"), packet({{200}})).matched);
+  EXPECT_TRUE(test::run_match(*only, packet({{1}, {3}})).matched);
+  EXPECT_FALSE(test::run_match(*only, packet({{1}, {0}})).matched);
+  EXPECT_FALSE(test::run_match(*chunks("any DATA", true), packet({{0}})).matched);
+  EXPECT_TRUE(test::run_match(*chunks("any DATA", true), packet({{1}})).matched);
+  EXPECT_FALSE(test::run_match(*chunks("all ALL"), packet({{1}})).matched);
+  EXPECT_TRUE(test::run_match(*chunks("only ALL"), packet({{200}})).matched);
 }
 
 TEST(SctpChunks, Flags) {
   // DATA:Be: B (0x02) set, E (0x01) clear; the other bits free.
   const auto data = chunks("all DATA:Be");
-  EXPECT_TRUE(run(*data, packet({{0, 0x06}})).matched);
-  EXPECT_FALSE(run(*data, packet({{0, 0x03}})).matched);
-  EXPECT_FALSE(run(*data, packet({{0, 0x00}})).matched);
+  EXPECT_TRUE(test::run_match(*data, packet({{0, 0x06}})).matched);
+  EXPECT_FALSE(test::run_match(*data, packet({{0, 0x03}})).matched);
+  EXPECT_FALSE(test::run_match(*data, packet({{0, 0x00}})).matched);
   // "only": a listed type whose flags fail fails the rule.
-  EXPECT_FALSE(run(*chunks("only ABORT:T"), packet({{6, 0}})).matched);
-  EXPECT_TRUE(run(*chunks("only ABORT:T"), packet({{6, 1}})).matched);
+  EXPECT_FALSE(test::run_match(*chunks("only ABORT:T"), packet({{6, 0}})).matched);
+  EXPECT_TRUE(test::run_match(*chunks("only ABORT:T"), packet({{6, 1}})).matched);
 }
 
 TEST(SctpChunks, BrokenChunksAreDropped) {
-  EXPECT_EQ(run(*chunks("any INIT"), packet({{3, 0, 0}})), (Outcome{false, true}));
-  EXPECT_EQ(run(*chunks("any INIT"), packet({})), (Outcome{false, true}));
+  EXPECT_EQ(test::run_match(*chunks("any INIT"), packet({{3, 0, 0}})), (Outcome{false, true}));
+  EXPECT_EQ(test::run_match(*chunks("any INIT"), packet({})), (Outcome{false, true}));
 }
 
 TEST(SctpChunks, Errors) {

@@ -18,17 +18,7 @@ std::unique_ptr<Match> mss(const std::string& written_key, const std::string& va
   return build(R"({"protocol": "tcp", ")" + written_key + "\": " + value + "}", written_key);
 }
 
-struct Outcome {
-  bool matched;
-  bool hotdrop;
-  bool operator==(const Outcome&) const = default;
-};
-
-Outcome run(const Match& match, const test::Bytes& bytes) {
-  EvalState state;
-  const bool matched = match.matches(PacketView::parse(bytes), state);
-  return {matched, state.hotdrop};
-}
+using Outcome = test::MatchOutcome;
 
 test::Bytes segment(const test::Bytes& options, std::uint8_t flags = tcpflag::kSyn) {
   return test::ipv4(ipproto::kTcp,
@@ -37,36 +27,39 @@ test::Bytes segment(const test::Bytes& options, std::uint8_t flags = tcpflag::kS
 
 TEST(Tcpmss, TheOptionsValueInTheRange) {
   const auto range = mss("mss", R"("1000:1460")");
-  EXPECT_EQ(run(*range, segment(test::syn_options(7))), (Outcome{true, false}));  // 1460
-  EXPECT_EQ(run(*range, segment({2, 4, 0x03, 0xe7})), (Outcome{false, false}));   // 999
+  EXPECT_EQ(test::run_match(*range, segment(test::syn_options(7))),
+            (Outcome{true, false}));                                                         // 1460
+  EXPECT_EQ(test::run_match(*range, segment({2, 4, 0x03, 0xe7})), (Outcome{false, false}));  // 999
   // After other options, and on a segment that is not a SYN: still read.
-  EXPECT_EQ(run(*range, segment({1, 1, 4, 2, 2, 4, 0x03, 0xe8}, tcpflag::kAck)),
+  EXPECT_EQ(test::run_match(*range, segment({1, 1, 4, 2, 2, 4, 0x03, 0xe8}, tcpflag::kAck)),
             (Outcome{true, false}));
   // IPv6.
-  EXPECT_EQ(run(*range, test::ipv6(ipproto::kTcp, test::tcp_header({.sport = 1,
-                                                                    .dport = 2,
-                                                                    .flags = tcpflag::kSyn,
-                                                                    .options = {2, 4, 5, 0}}))),
+  EXPECT_EQ(test::run_match(*range,
+                            test::ipv6(ipproto::kTcp, test::tcp_header({.sport = 1,
+                                                                        .dport = 2,
+                                                                        .flags = tcpflag::kSyn,
+                                                                        .options = {2, 4, 5, 0}}))),
             (Outcome{true, false}));
 }
 
 TEST(Tcpmss, WithoutTheOptionOnlyNegatedMatches) {
-  EXPECT_EQ(run(*mss("mss", "536"), segment({})), (Outcome{false, false}));
-  EXPECT_EQ(run(*mss("!mss", "536"), segment({})), (Outcome{true, false}));
+  EXPECT_EQ(test::run_match(*mss("mss", "536"), segment({})), (Outcome{false, false}));
+  EXPECT_EQ(test::run_match(*mss("!mss", "536"), segment({})), (Outcome{true, false}));
   // An MSS kind with a wrong length is not the option.
-  EXPECT_EQ(run(*mss("!mss", "536"), segment({2, 3, 2, 0x18})), (Outcome{true, false}));
-  EXPECT_EQ(run(*mss("!mss", "536"), segment({2, 4, 2, 0x18})), (Outcome{false, false}));
+  EXPECT_EQ(test::run_match(*mss("!mss", "536"), segment({2, 3, 2, 0x18})), (Outcome{true, false}));
+  EXPECT_EQ(test::run_match(*mss("!mss", "536"), segment({2, 4, 2, 0x18})),
+            (Outcome{false, false}));
 }
 
 TEST(Tcpmss, CutShortHeadersAreDropped) {
   // A data offset below 5 words, and options past the end of the packet.
   test::Bytes bad_offset = segment({});
   bad_offset[20 + 12] = 0x40;
-  EXPECT_EQ(run(*mss("!mss", "536"), bad_offset), (Outcome{false, true}));
+  EXPECT_EQ(test::run_match(*mss("!mss", "536"), bad_offset), (Outcome{false, true}));
   test::Bytes cut = segment(test::syn_options(7));
   cut.resize(cut.size() - 4);
   test::put16(cut, 2, static_cast<std::uint16_t>(cut.size()));
-  EXPECT_EQ(run(*mss("mss", "536"), cut), (Outcome{false, true}));
+  EXPECT_EQ(test::run_match(*mss("mss", "536"), cut), (Outcome{false, true}));
 }
 
 TEST(Tcpmss, ListAndSaveAsIptables) {
