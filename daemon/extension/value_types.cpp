@@ -57,18 +57,25 @@ Json range_schema() {
                  Json{{"type", "string"}, {"pattern", "^([0-9]*)(:[0-9]*)?$"}}});
 }
 
+// Ports may also be written as the system's service names ("ssh",
+// "domain:http"); the loader checks the names, the schema only the shape.
+Json port_range_schema() {
+  return any_of({Json{{"type", "integer"}, {"minimum", 0}, {"maximum", 65535}},
+                 Json{{"type", "string"}, {"pattern", "^([^:]*)(:[^:]*)?$"}}});
+}
+
 class PortRangeType final : public ValueType {
  public:
   [[nodiscard]] std::string_view name() const override { return "port range"; }
   [[nodiscard]] std::string syntax() const override {
-    return R"(a port 0-65535, or "lo:hi" (":hi" and "lo:" leave an end open))";
+    return R"(a port 0-65535 or a service name, or "lo:hi" (":hi" and "lo:" leave an end open))";
   }
   [[nodiscard]] Value parse(const Json& v) const override { return parse_port_range(v); }
   [[nodiscard]] std::string save_text(const Value& v) const override {
     return std::get<PortRange>(v).to_string();
   }
   [[nodiscard]] Json example() const override { return 22; }
-  [[nodiscard]] Json schema() const override { return range_schema(); }
+  [[nodiscard]] Json schema() const override { return port_range_schema(); }
 };
 
 class PortListType final : public ValueType {
@@ -87,9 +94,10 @@ class PortListType final : public ValueType {
   }
   [[nodiscard]] Json example() const override { return Json::array({22, "1024:2048"}); }
   [[nodiscard]] Json schema() const override {
-    return any_of(
-        {range_schema(),
-         Json{{"type", "array"}, {"minItems", 1}, {"maxItems", 15}, {"items", range_schema()}}});
+    return any_of({port_range_schema(), Json{{"type", "array"},
+                                             {"minItems", 1},
+                                             {"maxItems", 15},
+                                             {"items", port_range_schema()}}});
   }
   [[nodiscard]] bool takes_list() const override { return true; }
 };
