@@ -45,10 +45,11 @@ try() {
   if "$@" >/dev/null 2>&1; then echo "  $what: passes"; else echo "  $what: blocked"; fi
 }
 echo "verdictd is filtering the router's FORWARD hook, statefully, with rules/examples/lab-gateway.json:"
-# 1 MB to the server and back, compared byte for byte.
+# 1 MB to the server and back, compared byte for byte. socat waits up to 5 s
+# (-t5, not its default 0.5 s) for the echo once it has sent the last byte.
 head -c 1000000 /dev/urandom >"$data"
 echoed() {
-  ns "$client" socat -T2 - "TCP:10.2.0.2:$1,connect-timeout=2" <"$data" |
+  ns "$client" socat -T2 -t5 - "TCP:10.2.0.2:$1,connect-timeout=2" <"$data" |
     cmp -s - "$data"
 }
 try "client -> server tcp/80 (web), 1 MB echoed" echoed 80
