@@ -30,7 +30,7 @@ ns() { ip netns exec "$@"; }
 # Both services echo what they get: a check passes only when the data went
 # there and came back whole.
 for port in 80 22; do
-  ip netns exec "$server" socat TCP-LISTEN:$port,fork,reuseaddr PIPE &
+  ip netns exec "$server" socat -t5 TCP-LISTEN:$port,fork,reuseaddr PIPE &
   pids+=($!)
 done
 
@@ -46,7 +46,10 @@ try() {
 }
 echo "verdictd is filtering the router's FORWARD hook, statefully, with rules/examples/lab-gateway.json:"
 # 1 MB to the server and back, compared byte for byte. socat waits up to 5 s
-# (-t5, not its default 0.5 s) for the echo once it has sent the last byte.
+# (-t5, not its default 0.5 s) for the echo once it has sent the last byte,
+# and so does the server: the first burst of a new lab can lose segments
+# while the router resolves its neighbours, and their retransmission takes
+# longer than 0.5 s.
 head -c 1000000 /dev/urandom >"$data"
 echoed() {
   ns "$client" socat -T2 -t5 - "TCP:10.2.0.2:$1,connect-timeout=2" <"$data" |
