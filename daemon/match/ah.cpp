@@ -7,13 +7,13 @@
 
 #include "extension/match.hpp"
 #include "match/spi_range.hpp"
+#include "packet/ipv6_extension.hpp"
 #include "packet/ipv6_find_header.hpp"
 
 namespace verdictd {
 
 namespace {
 
-constexpr std::uint8_t kAh = 51;
 constexpr std::size_t kAhHeader = 12;  // struct ip_auth_hdr up to the sequence number
 
 struct AhTest {
@@ -35,7 +35,7 @@ class AhMatch final : public Match {
     } else {
       const std::span<const std::uint8_t> bytes =
           packet.bytes.first(std::min<std::size_t>(packet.bytes.size(), packet.length));
-      const Ipv6HeaderSearch found = find_ipv6_header(bytes, kAh);
+      const Ipv6HeaderSearch found = find_ipv6_header(bytes, ipproto::kAh);
       if (found.result == Ipv6HeaderSearch::Result::kAbsent) return false;
       if (found.result == Ipv6HeaderSearch::Result::kMalformed) return hotdrop(state);
       at = found.offset;
@@ -95,7 +95,7 @@ std::unique_ptr<Match> build(const OptionValues& options, const BuildContext& co
   test.length = static_cast<std::uint8_t>(options.get_or<std::uint64_t>("ahlen", 0));
   test.length_negated = options.negated("ahlen");
   test.reserved_zero = options.has("ahres");
-  test.protocol_is_ah = context.protocol == kAh;
+  test.protocol_is_ah = context.protocol == ipproto::kAh;
   return std::make_unique<AhMatch>(test);
 }
 

@@ -5,6 +5,7 @@
 
 #include "extension/match.hpp"
 #include "match/spi_range.hpp"
+#include "packet/ipv6_extension.hpp"
 
 namespace verdictd {
 
@@ -49,12 +50,12 @@ const std::array<OptionSpec, 1> kOptions = {{{.key = "espspi",
                                               .negatable = true,
                                               .doc = "the ESP header's SPI is in the range"}}};
 
-constexpr std::array<std::uint8_t, 1> kEsp = {50};
+constexpr std::array<std::uint8_t, 1> kEspProtocol = {ipproto::kEsp};
 
 const MatchRegistrar kRegistrar({.name = "esp",
                                  .summary = "the SPI of an ESP packet",
                                  .options = kOptions,
-                                 .protocols = kEsp,
+                                 .protocols = kEspProtocol,
                                  .build = build});
 
 }  // namespace

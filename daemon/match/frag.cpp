@@ -7,13 +7,13 @@
 
 #include "extension/match.hpp"
 #include "match/spi_range.hpp"
+#include "packet/ipv6_extension.hpp"
 #include "packet/ipv6_find_header.hpp"
 
 namespace verdictd {
 
 namespace {
 
-constexpr std::uint8_t kFragment = 44;
 constexpr std::size_t kFragmentHeader = 8;
 constexpr std::uint16_t kOffsetBits = 0xfff8;
 constexpr std::uint16_t kReservedBits = 0x0006;
@@ -36,7 +36,7 @@ class FragMatch final : public Match {
   bool matches(const PacketView& packet, EvalState& state) const override {
     const std::span<const std::uint8_t> b =
         packet.bytes.first(std::min<std::size_t>(packet.bytes.size(), packet.length));
-    const Ipv6HeaderSearch found = find_ipv6_header(b, kFragment);
+    const Ipv6HeaderSearch found = find_ipv6_header(b, ipproto::kFragment);
     if (found.result == Ipv6HeaderSearch::Result::kAbsent) return false;
     if (found.result == Ipv6HeaderSearch::Result::kMalformed ||
         found.offset + kFragmentHeader > b.size()) {

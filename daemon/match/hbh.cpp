@@ -13,14 +13,13 @@
 
 #include "extension/error.hpp"
 #include "extension/match.hpp"
+#include "packet/ipv6_extension.hpp"
 #include "packet/ipv6_find_header.hpp"
 
 namespace verdictd {
 
 namespace {
 
-constexpr std::uint8_t kHopByHop = 0;
-constexpr std::uint8_t kDestination = 60;
 constexpr std::size_t kMaxOptions = 16;    // IP6T_OPTS_OPTSNR
 constexpr std::uint8_t kAnyLength = 0xff;  // no ":LEN" given
 constexpr std::uint8_t kPad1 = 0;
@@ -190,11 +189,13 @@ OptionsTest options_test(const OptionValues& options, const std::string& prefix)
 }
 
 std::unique_ptr<Match> build_hbh(const OptionValues& options, const BuildContext& /*context*/) {
-  return std::make_unique<OptionsHeaderMatch>("hbh", kHopByHop, options_test(options, "hbh"));
+  return std::make_unique<OptionsHeaderMatch>("hbh", ipproto::kHopByHop,
+                                              options_test(options, "hbh"));
 }
 
 std::unique_ptr<Match> build_dst(const OptionValues& options, const BuildContext& /*context*/) {
-  return std::make_unique<OptionsHeaderMatch>("dst", kDestination, options_test(options, "dst"));
+  return std::make_unique<OptionsHeaderMatch>("dst", ipproto::kDestinationOptions,
+                                              options_test(options, "dst"));
 }
 
 const std::array<OptionSpec, 2> kHbhOptions = {

@@ -10,6 +10,7 @@
 #include "extension/error.hpp"
 #include "extension/match.hpp"
 #include "extension/values.hpp"
+#include "packet/ipv6_extension.hpp"
 
 namespace verdictd {
 
@@ -45,14 +46,6 @@ constexpr std::array<HeaderAlias, 15> kAliases = {{{"hop", 0x80},
                                                    {"59", 0x02},
                                                    {"prot", 0x01},
                                                    {"255", 0x01}}};
-
-constexpr std::uint8_t kHopByHop = 0;
-constexpr std::uint8_t kRouting = 43;
-constexpr std::uint8_t kFragment = 44;
-constexpr std::uint8_t kEsp = 50;
-constexpr std::uint8_t kAuthentication = 51;
-constexpr std::uint8_t kNoNext = 59;
-constexpr std::uint8_t kDestinationOptions = 60;
 
 const NamesType kHeaderNames("extension headers", kHeaders);
 
@@ -121,33 +114,34 @@ std::optional<std::uint8_t> headers_present(const PacketView& packet) {
   std::uint8_t next = b[6];
   std::size_t at = kIpv6Header;
   std::uint8_t present = 0;
-  while (next == kHopByHop || next == kRouting || next == kFragment || next == kEsp ||
-         next == kAuthentication || next == kNoNext || next == kDestinationOptions) {
-    if (next == kNoNext) {
+  while (next == ipproto::kHopByHop || next == ipproto::kRouting || next == ipproto::kFragment ||
+         next == ipproto::kEsp || next == ipproto::kAh || next == ipproto::kNoNextHeader ||
+         next == ipproto::kDestinationOptions) {
+    if (next == ipproto::kNoNextHeader) {
       present |= 0x02;
       break;
     }
     if (at + 2 > b.size()) return std::nullopt;
-    if (next == kEsp) {
+    if (next == ipproto::kEsp) {
       present |= 0x04;
       break;
     }
     std::size_t length = 0;
-    if (next == kFragment) {
+    if (next == ipproto::kFragment) {
       length = 8;
       present |= 0x10;
-    } else if (next == kAuthentication) {
+    } else if (next == ipproto::kAh) {
       length = (static_cast<std::size_t>(b[at + 1]) + 2) * 4;
       present |= 0x08;
     } else {
       length = (static_cast<std::size_t>(b[at + 1]) + 1) * 8;
-      present |= next == kHopByHop ? 0x80 : next == kRouting ? 0x20 : 0x40;
+      present |= next == ipproto::kHopByHop ? 0x80 : next == ipproto::kRouting ? 0x20 : 0x40;
     }
     next = b[at];
     at += length;
     if (at > b.size()) break;
   }
-  if (next != kNoNext && next != kEsp) present |= 0x01;
+  if (next != ipproto::kNoNextHeader && next != ipproto::kEsp) present |= 0x01;
   return present;
 }
 

@@ -11,13 +11,13 @@
 #include "extension/error.hpp"
 #include "extension/match.hpp"
 #include "match/spi_range.hpp"
+#include "packet/ipv6_extension.hpp"
 #include "packet/ipv6_find_header.hpp"
 
 namespace verdictd {
 
 namespace {
 
-constexpr std::uint8_t kRouting = 43;
 constexpr std::size_t kRoutingHeader = 4;  // struct ipv6_rt_hdr
 constexpr std::size_t kType0Header = 8;    // struct rt0_hdr, before its addresses
 constexpr std::size_t kAddress = 16;
@@ -92,7 +92,7 @@ class RtMatch final : public Match {
   bool matches(const PacketView& packet, EvalState& state) const override {
     const std::span<const std::uint8_t> b =
         packet.bytes.first(std::min<std::size_t>(packet.bytes.size(), packet.length));
-    const Ipv6HeaderSearch found = find_ipv6_header(b, kRouting);
+    const Ipv6HeaderSearch found = find_ipv6_header(b, ipproto::kRouting);
     if (found.result == Ipv6HeaderSearch::Result::kAbsent) return false;
     if (found.result == Ipv6HeaderSearch::Result::kMalformed ||
         found.offset + kRoutingHeader > b.size()) {

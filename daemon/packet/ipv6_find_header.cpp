@@ -7,8 +7,6 @@ namespace verdictd {
 
 namespace {
 
-constexpr std::uint8_t kFragment = 44;
-constexpr std::uint8_t kAuthentication = 51;
 constexpr std::uint16_t kOffsetBits = 0xfff8;
 
 }  // namespace
@@ -22,12 +20,12 @@ Ipv6HeaderSearch find_ipv6_header(std::span<const std::uint8_t> packet, std::uin
     if (!is_ipv6_extension_header(next)) return {Result::kAbsent};
     if (at + 2 > packet.size()) return {Result::kMalformed};
     std::size_t length = 0;
-    if (next == kFragment) {
+    if (next == ipproto::kFragment) {
       if (at + 4 > packet.size()) return {Result::kMalformed};
       const auto fragment = static_cast<std::uint16_t>(packet[at + 2] << 8U | packet[at + 3]);
       if ((fragment & kOffsetBits) != 0) return {Result::kAbsent};
       length = 8;
-    } else if (next == kAuthentication) {
+    } else if (next == ipproto::kAh) {
       length = (static_cast<std::size_t>(packet[at + 1]) + 2) * 4;  // ipv6_authlen
     } else {
       length = (static_cast<std::size_t>(packet[at + 1]) + 1) * 8;  // ipv6_optlen

@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "packet/byte_order.hpp"
+#include "packet/ipv6_extension.hpp"
 #include "packet/packet.hpp"
 
 namespace verdictd {
@@ -12,9 +13,6 @@ namespace {
 
 constexpr std::size_t kAuthHeader = 12;
 constexpr std::size_t kEspHeader = 8;
-
-constexpr std::uint8_t kAh = 51;
-constexpr std::uint8_t kEsp = 50;
 
 // The bytes of the packet and the line being written, as the kernel's
 // nf_log_buf. `bytes.size()` stands for skb->len: NFQUEUE copies the whole
@@ -246,19 +244,19 @@ void icmp_message(Line& line, bool outermost, bool fragment, std::size_t at) {
 
 // An AH or ESP header's SPI (dump_ipv4_packet).
 void ipsec_header(Line& line, std::uint8_t protocol, bool fragment, std::size_t at) {
-  if (protocol == kAh) {
+  if (protocol == ipproto::kAh) {
     if (fragment) return;
     line.add("PROTO=AH ");
   } else {
     line.add("PROTO=ESP ");
     if (fragment) return;
   }
-  if (!line.has(at, protocol == kAh ? kAuthHeader : kEspHeader)) {
+  if (!line.has(at, protocol == ipproto::kAh ? kAuthHeader : kEspHeader)) {
     line.incomplete(at);
     return;
   }
   line.add("SPI=0x");
-  line.hex(line.u32(at + (protocol == kAh ? 4 : 0)), 1);
+  line.hex(line.u32(at + (protocol == ipproto::kAh ? 4 : 0)), 1);
   line.add(" ");
 }
 
@@ -319,8 +317,8 @@ void dump_ipv4(Line& line, std::size_t at, std::uint32_t whole_length) {
     case ipproto::kIcmp:
       icmp_message(line, outermost, fragment, transport);
       break;
-    case kAh:
-    case kEsp:
+    case ipproto::kAh:
+    case ipproto::kEsp:
       ipsec_header(line, protocol, fragment, transport);
       break;
     default:
@@ -331,7 +329,8 @@ void dump_ipv4(Line& line, std::size_t at, std::uint32_t whole_length) {
 
 // nf_ip6_ext_hdr, less NEXTHDR_NONE, which ends the walk.
 bool is_extension_header(std::uint8_t next) {
-  return next == 0 || next == 43 || next == 44 || next == kEsp || next == kAh || next == 60;
+  return next == 0 || next == 43 || next == 44 || next == ipproto::kEsp || next == ipproto::kAh ||
+         next == 60;
 }
 
 void dump_ipv6(Line& line, std::size_t at, bool outermost);
@@ -408,7 +407,7 @@ bool extension_headers(Line& line, Upper& upper) {
         length = 8;
         break;
       }
-      case kAh:
+      case ipproto::kAh:
         if (options) {
           line.add("AH ");
           if (upper.fragment) {
@@ -425,7 +424,7 @@ bool extension_headers(Line& line, Upper& upper) {
         }
         length = (std::size_t{line.u8(upper.at + 1)} + 2) * 4;
         break;
-      case kEsp:
+      case ipproto::kEsp:
         if (options) {
           line.add("ESP ");
           if (upper.fragment) {

@@ -9,9 +9,6 @@ namespace verdictd {
 
 namespace {
 
-constexpr std::uint8_t kFragment = 44;
-constexpr std::uint8_t kAuthentication = 51;
-
 void parse_transport(PacketView& p, std::span<const std::uint8_t> b) {
   if (p.fragment_offset != 0) return;  // only the first fragment has the header
   const std::size_t at = p.transport_offset;
@@ -110,13 +107,13 @@ void parse_ipv6(PacketView& p, std::span<const std::uint8_t> b, std::uint32_t qu
   // cut header's number as the protocol, with no transport fields.
   while (is_ipv6_extension_header(next) && at + 8 <= packet.size()) {
     const std::uint8_t following = packet[at];
-    if (next == kFragment) {
+    if (next == ipproto::kFragment) {
       const std::uint16_t frag = read16(packet, at + 2);
       p.fragment_offset = frag >> 3;
       p.more_fragments = (frag & 1) != 0;
       p.is_fragment = true;
       at += 8;
-    } else if (next == kAuthentication) {
+    } else if (next == ipproto::kAh) {
       at += (static_cast<std::size_t>(packet[at + 1]) + 2) * 4;
     } else {
       at += (static_cast<std::size_t>(packet[at + 1]) + 1) * 8;
@@ -132,11 +129,8 @@ void parse_ipv6(PacketView& p, std::span<const std::uint8_t> b, std::uint32_t qu
 }  // namespace
 
 bool is_ipv6_extension_header(std::uint8_t next) {
-  constexpr std::uint8_t kHopByHop = 0;
-  constexpr std::uint8_t kRouting = 43;
-  constexpr std::uint8_t kDestinationOptions = 60;
-  return next == kHopByHop || next == kRouting || next == kFragment || next == kAuthentication ||
-         next == kDestinationOptions;
+  return next == ipproto::kHopByHop || next == ipproto::kRouting || next == ipproto::kFragment ||
+         next == ipproto::kAh || next == ipproto::kDestinationOptions;
 }
 
 PacketView PacketView::parse(std::span<const std::uint8_t> bytes, std::uint32_t queued_length) {
