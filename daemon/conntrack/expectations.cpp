@@ -28,27 +28,46 @@ void Expectations::add(const Expectation& expectation) {
   const std::lock_guard lock(mutex_);
   std::erase_if(expectations_,
                 [&](const Expectation& e) { return e.kernel_id == expectation.kernel_id; });
+  std::erase_if(removed_by_kernel_,
+                [&](const Removed& r) { return r.expectation.kernel_id == expectation.kernel_id; });
   expectations_.push_back(expectation);
 }
 
-void Expectations::remove(std::uint32_t kernel_id) {
+void Expectations::remove(std::uint32_t kernel_id, ConntrackTime now) {
   const std::lock_guard lock(mutex_);
-  std::erase_if(expectations_, [&](const Expectation& e) { return e.kernel_id == kernel_id; });
+  std::erase_if(removed_by_kernel_, [&](const Removed& r) { return r.until <= now; });
+  const auto it = std::find_if(expectations_.begin(), expectations_.end(),
+                               [&](const Expectation& e) { return e.kernel_id == kernel_id; });
+  if (it == expectations_.end()) return;  // taken here first, or never known
+  if (it->expires > now) {
+    removed_by_kernel_.push_back(Removed{*it, std::min(it->expires, now + kTakenByKernelGrace)});
+  }
+  expectations_.erase(it);
 }
 
 void Expectations::clear() {
   const std::lock_guard lock(mutex_);
   expectations_.clear();
+  removed_by_kernel_.clear();
 }
 
 std::optional<Expectation> Expectations::take(const Tuple& tuple, ConntrackTime now) {
   const std::lock_guard lock(mutex_);
   std::erase_if(expectations_, [&](const Expectation& e) { return e.expires <= now; });
-  const auto it = std::find_if(expectations_.begin(), expectations_.end(),
-                               [&](const Expectation& e) { return expected(e, tuple); });
-  if (it == expectations_.end()) return std::nullopt;
-  Expectation found = *it;
-  expectations_.erase(it);
+  std::erase_if(removed_by_kernel_, [&](const Removed& r) { return r.until <= now; });
+  const auto live = std::find_if(expectations_.begin(), expectations_.end(),
+                                 [&](const Expectation& e) { return expected(e, tuple); });
+  if (live != expectations_.end()) {
+    Expectation found = *live;
+    expectations_.erase(live);
+    return found;
+  }
+  const auto removed =
+      std::find_if(removed_by_kernel_.begin(), removed_by_kernel_.end(),
+                   [&](const Removed& r) { return expected(r.expectation, tuple); });
+  if (removed == removed_by_kernel_.end()) return std::nullopt;
+  Expectation found = removed->expectation;
+  removed_by_kernel_.erase(removed);
   return found;
 }
 

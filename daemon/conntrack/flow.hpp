@@ -23,6 +23,10 @@ std::string_view ct_state_name(CtState state);  // "ESTABLISHED"
 
 enum class Direction : std::uint8_t { kOriginal, kReply };
 
+// A conntrack helper's name ("ftp"), NUL-padded: the kernel's helper names
+// have at most NF_CT_HELPER_NAME_LEN (16) bytes with the NUL.
+using HelperName = std::array<char, 16>;
+
 // The kernel's IPS_* status bits, same values, so ctnetlink's can be copied.
 namespace ctstatus {
 inline constexpr std::uint32_t kExpected = 1U << 0;
@@ -150,6 +154,11 @@ struct Flow {
   KernelView kernel_view{};
   ConntrackTime created{};
   std::array<DirectionCounters, 2> counters{};  // [Direction]
+  // The helper -m helper names. For a connection a helper expected (EXPECTED
+  // status) it is its master's helper, as helper_mt reads ct->master; for
+  // any other, the connection's own (CTA_HELP), which the connections it
+  // expects take when they are learnt from the kernel. Empty: none.
+  HelperName helper{};
 };
 
 // What the packet path knows about one packet's connection while its hook's

@@ -16,6 +16,7 @@
 #pragma once
 
 #include <array>
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <mutex>
@@ -158,6 +159,11 @@ class FlowTable {
   void clear();
 
   [[nodiscard]] FlowTableStats stats() const;
+  // How many flows name a helper (Flow::helper): while none does, no
+  // expectation can be on its way. Read without the lock.
+  [[nodiscard]] std::size_t flows_with_helper() const {
+    return with_helper_.load(std::memory_order_relaxed);
+  }
 
  private:
   // A power of two; as many as the kernel has conntrack locks
@@ -234,6 +240,7 @@ class FlowTable {
   FlowNode* oldest_ = nullptr;
   FlowNode* newest_ = nullptr;
   std::size_t live_ = 0;
+  std::atomic<std::size_t> with_helper_{0};
   std::uint64_t evicted_ = 0;
   std::uint64_t refused_ = 0;
   std::uint64_t divergences_ = 0;

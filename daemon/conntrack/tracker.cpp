@@ -209,7 +209,8 @@ enum class Creation : std::uint8_t { kInserted, kInvalid, kRaced };
 // init_conntrack and the protocol's first-packet checks: a new flow for a
 // packet no flow holds.
 Creation create_flow(const PacketView& packet, const Tuple& tuple, bool transport_ok,
-                     FlowTable& flows, Expectations& expectations, PacketConntrack& ct) {
+                     FlowTable& flows, Expectations& expectations,
+                     const Tracker::AwaitEvents& await_events, PacketConntrack& ct) {
   if (!transport_ok) return Creation::kInvalid;
   if (is_icmp_of_family(packet) && !icmp_starts_connection(packet.family, packet.icmp_type)) {
     return Creation::kInvalid;
@@ -217,7 +218,15 @@ Creation create_flow(const PacketView& packet, const Tuple& tuple, bool transpor
   const auto reply = reply_tuple(tuple);
   if (!reply) return Creation::kInvalid;
   Flow flow{.original = tuple, .reply = *reply, .observed = true, .created = ct.now};
-  if (expectations.take(tuple, ct.now)) flow.status |= ctstatus::kExpected;
+  auto expectation = expectations.take(tuple, ct.now);
+  if (!expectation && await_events && flows.flows_with_helper() > 0) {
+    await_events();
+    expectation = expectations.take(tuple, ct.now);
+  }
+  if (expectation) {
+    flow.status |= ctstatus::kExpected;
+    flow.helper = expectation->helper;
+  }
   const CtState state = state_of(flow, Direction::kOriginal);
   if (update_flow(flow, Direction::kOriginal, packet, true, ct.now) != Update::kTracked) {
     return Creation::kInvalid;
@@ -345,7 +354,7 @@ void Tracker::track(const PacketView& packet, PacketConntrack& ct) {
       // The kernel kills the old connection and looks the packet up again.
       flows_->erase(*tuple);
     }
-    switch (create_flow(packet, *tuple, transport_ok, *flows_, *expectations_, ct)) {
+    switch (create_flow(packet, *tuple, transport_ok, *flows_, *expectations_, await_events_, ct)) {
       case Creation::kInserted:
       case Creation::kInvalid:
         return;

@@ -3,7 +3,9 @@
 // keeps the flow table current with what the queues see.
 #pragma once
 
+#include <functional>
 #include <optional>
+#include <utility>
 
 #include "conntrack/expectations.hpp"
 #include "conntrack/flow.hpp"
@@ -29,8 +31,16 @@ class Tracker {
   // The kernel is never asked from here: a packet whose connection the
   // kernel may know is held back until it was (question) and then tracked
   // from what the table holds.
-  Tracker(FlowTable& flows, Expectations& expectations)
-      : flows_(&flows), expectations_(&expectations) {}
+  // Returns once the conntrack events the kernel has sent so far are
+  // applied, or a short bound passed (the daemon's: the mirror's reader).
+  using AwaitEvents = std::function<void()>;
+
+  // `await_events`, when given, is called when a connection's first packet
+  // finds no expectation while a flow with a helper lives: the kernel's
+  // helper made the expectation before the packet that told the peer, but
+  // its event may still be unread.
+  Tracker(FlowTable& flows, Expectations& expectations, AwaitEvents await_events = {})
+      : flows_(&flows), expectations_(&expectations), await_events_(std::move(await_events)) {}
 
   // Before the hook runs, where the packet will be tracked: the connection
   // that decides it, and whether the kernel must be asked about it first;
@@ -56,6 +66,7 @@ class Tracker {
  private:
   FlowTable* flows_;
   Expectations* expectations_;
+  AwaitEvents await_events_;
 };
 
 }  // namespace verdictd

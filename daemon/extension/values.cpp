@@ -216,6 +216,19 @@ std::string mark_operation_text(std::uint32_t value, std::uint32_t mask) {
   return "xset " + hex(value) + "/" + hex(mask);
 }
 
+std::string save_string(const std::string& text) {
+  const bool bare = !text.empty() && text.find_first_not_of(
+                                         "_-0123456789abcdefghijklmnopqrstuvwxyz"
+                                         "ABCDEFGHIJKLMNOPQRSTUVWXYZ") == std::string::npos;
+  if (bare) return text;
+  std::string out = "\"";
+  for (const char c : text) {
+    if (c == '"' || c == '\\' || c == '\'') out += '\\';
+    out += c;
+  }
+  return out + '"';
+}
+
 IpPrefix parse_prefix(const Json& v) {
   std::optional<IpPrefix> prefix;
   if (v.is_string()) {

@@ -56,6 +56,10 @@ std::uint32_t parse_mark_bits(const Json& v);
 // What clearing `mask` and then XORing `value` amounts to, as iptables -L names
 // it for MARK and CONNMARK: "set 0x1", "and 0xff", "or 0x1", "xor 0x1", "xset 0x1/0xff".
 std::string mark_operation_text(std::uint32_t value, std::uint32_t mask);
+// A string as iptables-save writes it (xtables_save_string): bare when only
+// letters, digits, '_' and '-', else in double quotes with '"', '\\' and '\''
+// escaped.
+std::string save_string(const std::string& text);
 
 // An ICMP or ICMPv6 type and the codes it covers.
 struct IcmpType {

@@ -5,8 +5,11 @@
 #include <libnetfilter_conntrack/libnetfilter_conntrack.h>
 #include <netinet/in.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
+#include <cstring>
+#include <string_view>
 
 namespace verdictd {
 
@@ -122,6 +125,13 @@ void set_reply_icmp(const nlmsghdr& message, Tuple& tuple) {
       u8_or_zero(nested_attribute(proto, v4 ? CTA_PROTO_ICMP_CODE : CTA_PROTO_ICMPV6_CODE)));
 }
 
+// A helper name of at most `name.size() - 1` bytes, the last kept NUL.
+void copy_helper_name(const char* text, HelperName& name) {
+  if (text == nullptr) return;
+  const std::string_view bounded(text, strnlen(text, name.size() - 1));
+  std::copy(bounded.begin(), bounded.end(), name.begin());
+}
+
 ConntrackTime after_seconds(ConntrackTime now, std::uint32_t seconds) {
   return now + std::chrono::seconds(seconds);
 }
@@ -149,6 +159,8 @@ std::optional<Flow> flow_from_kernel(const nlmsghdr& message, const nf_conntrack
     flow.tcp_state = static_cast<TcpState>(tcp_state);
   }
   flow.kernel_id = nfct_get_attr_u32(&conntrack, ATTR_ID);
+  copy_helper_name(static_cast<const char*>(nfct_get_attr(&conntrack, ATTR_HELPER_NAME)),
+                   flow.helper);
   flow.created = now;
   // A DESTROY event carries no timeout: the connection is gone already.
   flow.expires = after_seconds(now, nfct_get_attr_u32(&conntrack, ATTR_TIMEOUT));
@@ -157,6 +169,28 @@ std::optional<Flow> flow_from_kernel(const nlmsghdr& message, const nf_conntrack
   flow.counters[1] = {nfct_get_attr_u64(&conntrack, ATTR_REPL_COUNTER_PACKETS),
                       nfct_get_attr_u64(&conntrack, ATTR_REPL_COUNTER_BYTES)};
   return flow;
+}
+
+std::optional<Tuple> master_from_kernel(const nf_conntrack& conntrack, Family family) {
+  if (!nfct_attr_is_set(&conntrack, ATTR_MASTER_L3PROTO)) return std::nullopt;
+  const bool v4 = family == Family::kIPv4;
+  Tuple master;
+  master.family = family;
+  master.zone = nfct_get_attr_u16(&conntrack, ATTR_ZONE);
+  master.protocol = nfct_get_attr_u8(&conntrack, ATTR_MASTER_L4PROTO);
+  const void* source = nfct_get_attr(&conntrack, v4 ? ATTR_MASTER_IPV4_SRC : ATTR_MASTER_IPV6_SRC);
+  const void* destination =
+      nfct_get_attr(&conntrack, v4 ? ATTR_MASTER_IPV4_DST : ATTR_MASTER_IPV6_DST);
+  if (source == nullptr || destination == nullptr) return std::nullopt;
+  const auto address = [&](const void* raw) {
+    const auto* bytes = static_cast<const std::uint8_t*>(raw);
+    return v4 ? IpAddress::from_v4(bytes) : IpAddress::from_v6(bytes);
+  };
+  master.source = address(source);
+  master.destination = address(destination);
+  master.source_port = ntohs(nfct_get_attr_u16(&conntrack, ATTR_MASTER_PORT_SRC));
+  master.destination_port = ntohs(nfct_get_attr_u16(&conntrack, ATTR_MASTER_PORT_DST));
+  return master;
 }
 
 KernelConntrack kernel_conntrack(const Tuple& tuple) {
@@ -208,6 +242,8 @@ std::optional<Expectation> expectation_from_kernel(const nlmsghdr& message,
   }
   if (is_icmp(*family, result.master.protocol)) set_original_icmp(*master, result.master);
   result.expires = after_seconds(now, nfexp_get_attr_u32(&expectation, ATTR_EXP_TIMEOUT));
+  copy_helper_name(static_cast<const char*>(nfexp_get_attr(&expectation, ATTR_EXP_HELPER_NAME)),
+                   result.helper);
   return result;
 }
 

@@ -31,6 +31,11 @@ using KernelConntrack = std::unique_ptr<nf_conntrack, KernelConntrackDeleter>;
 std::optional<Flow> flow_from_kernel(const nlmsghdr& message, const nf_conntrack& conntrack,
                                      ConntrackTime now);
 
+// The original tuple of the connection that expected this one (the
+// message's CTA_TUPLE_MASTER), nullopt when none did. Helpers expect TCP and
+// UDP connections, so the ports are read as such.
+std::optional<Tuple> master_from_kernel(const nf_conntrack& conntrack, Family family);
+
 // A conntrack object carrying `tuple` as its original tuple. The kernel finds
 // a connection by either of its tuples, so this addresses a get or an update
 // of the connection holding `tuple` in either direction.

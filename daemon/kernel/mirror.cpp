@@ -15,6 +15,7 @@
 #include <mutex>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <utility>
 
 #include "conntrack/divergence.hpp"
@@ -202,8 +203,12 @@ void ConntrackMirror::connection(const nlmsghdr& message, bool from_dump, bool a
   const KernelConntrack conntrack(nfct_new());
   if (!conntrack || nfct_nlmsg_parse(&message, conntrack.get()) < 0) return;
   const auto now = ConntrackClock::now();
-  const auto flow = flow_from_kernel(message, *conntrack, now);
+  auto flow = flow_from_kernel(message, *conntrack, now);
   if (!flow) return;
+  // An expected connection's helper, for -m helper, is its master's.
+  if (const auto master = master_from_kernel(*conntrack, flow->original.family)) {
+    flows_->find(*master, now, [&](const Flow& found, Direction) { flow->helper = found.helper; });
+  }
   if (from_dump) {
     // A dump adds what fits and evicts nothing for the rest: the table
     // keeps the flows it has, and the tuples kept for the sweep
@@ -242,7 +247,7 @@ void ConntrackMirror::expectation(const nlmsghdr& message, bool from_dump) {
   }
   ++counters_.events;
   if (NFNL_MSG_TYPE(message.nlmsg_type) == IPCTNL_MSG_EXP_DELETE) {
-    expectations_->remove(expected->kernel_id);
+    expectations_->remove(expected->kernel_id, ConntrackClock::now());
   } else {
     expectations_->add(*expected);
   }
@@ -390,6 +395,20 @@ std::optional<Flow> ConntrackMirror::ask_kernel(const Tuple& tuple, ConntrackTim
   return answer;
 }
 
+void ConntrackMirror::await_events(std::chrono::microseconds limit) {
+  if (!sockets_) return;
+  ++counters_.event_waits;
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  // The reader's thread reads as soon as poll wakes it: leave it the CPU.
+  while (!reader_.caught_up()) {
+    if (std::chrono::steady_clock::now() >= deadline) {
+      ++counters_.event_wait_timeouts;
+      return;
+    }
+    std::this_thread::yield();
+  }
+}
+
 std::uint64_t ConntrackMirror::table_losses() const {
   const FlowTableStats stats = flows_->stats();
   return stats.evicted + stats.refused;
@@ -433,6 +452,8 @@ MirrorStats ConntrackMirror::stats() const {
   stats.fetches_limited = counters_.fetches_limited.load();
   stats.marks_written = counters_.marks_written.load();
   stats.mark_errors = counters_.mark_errors.load();
+  stats.event_waits = counters_.event_waits.load();
+  stats.event_wait_timeouts = counters_.event_wait_timeouts.load();
   stats.expectations = expectations_->size();
   return stats;
 }

@@ -36,6 +36,10 @@ struct MirrorStats {
   std::uint64_t marks_written = 0;   // connection marks written to the kernel
   std::uint64_t mark_errors = 0;
   std::size_t expectations = 0;  // live expectations mirrored
+  // First packets that waited for the events to be read (await_events), and
+  // those of them that went on when the bound passed.
+  std::uint64_t event_waits = 0;
+  std::uint64_t event_wait_timeouts = 0;
   // Tracker lookups answered without asking the kernel: the mirror knew it
   // had no such connection; or the budget for asking was spent
   // (miss_policy.hpp).
@@ -71,6 +75,9 @@ class ConntrackMirror {
   // Asks the mirror thread to write the mark of the flow holding `original`
   // to the kernel's entry (now, or once the kernel has confirmed it).
   void sync_mark(const Tuple& original);
+  // Returns once the events the kernel has sent so far are applied, or
+  // after `limit` (counted: event_waits, event_wait_timeouts).
+  void await_events(std::chrono::microseconds limit);
 
   [[nodiscard]] MirrorStats stats() const;
 
@@ -89,6 +96,8 @@ class ConntrackMirror {
     std::atomic<std::uint64_t> fetches_limited{0};
     std::atomic<std::uint64_t> marks_written{0};
     std::atomic<std::uint64_t> mark_errors{0};
+    std::atomic<std::uint64_t> event_waits{0};
+    std::atomic<std::uint64_t> event_wait_timeouts{0};
   };
 
   // The reader's handlers, on its thread (the first dump: in start()).

@@ -43,6 +43,10 @@ constexpr std::chrono::milliseconds kLongestBindRetry{100};
 // How often the legacy tables are read to notice steering flushed or deleted
 // behind our back (nft announces changes at once); a read costs microseconds.
 constexpr std::chrono::milliseconds kSteeringCheckPeriod{100};
+// How long a connection's first packet may wait for the conntrack events
+// already sent (a helper's expectation of it): the reader's thread reads
+// within microseconds unless the machine is busy or a dump is running.
+constexpr std::chrono::microseconds kExpectationEventWait{2000};
 
 // Starts `worker`. While another process holds its queue (a verdictd that is
 // stopping answers what its queues hold before it releases them), tries again
@@ -200,7 +204,9 @@ void Daemon::start() {
   mirror_ = std::make_unique<ConntrackMirror>(*flows_, expectations_, config_.debug);
   mirror_->start();
   restore_bindings();
-  tracker_ = std::make_unique<Tracker>(*flows_, expectations_);
+  tracker_ = std::make_unique<Tracker>(*flows_, expectations_, [mirror = mirror_.get()] {
+    mirror->await_events(kExpectationEventWait);
+  });
   // MASQUERADE forgets its connections when their interface or address goes.
   addresses_.on_address_removed([this](std::uint32_t ifindex, const IpAddress& address) {
     flows_->forget_masqueraded(ifindex, address);

@@ -97,21 +97,6 @@ class PrefixType final : public ValueType {
   static std::string what() { return "a string of 1 to 29 characters without a newline"; }
 };
 
-// As xtables_save_string: bare when only letters, digits, '_' and '-', else
-// in double quotes with '"', '\\' and '\'' escaped.
-std::string save_string(const std::string& text) {
-  const bool bare = !text.empty() && text.find_first_not_of(
-                                         "_-0123456789abcdefghijklmnopqrstuvwxyz"
-                                         "ABCDEFGHIJKLMNOPQRSTUVWXYZ") == std::string::npos;
-  if (bare) return text;
-  std::string out = "\"";
-  for (const char c : text) {
-    if (c == '"' || c == '\\' || c == '\'') out += '\\';
-    out += c;
-  }
-  return out + '"';
-}
-
 struct FlagOption {
   std::string_view key;
   std::uint8_t bit;

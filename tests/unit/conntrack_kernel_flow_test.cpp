@@ -165,7 +165,36 @@ TEST(ConntrackKernelFlow, TuplesSurviveTheWayToTheKernel) {
   }
 }
 
-TEST(ConntrackKernelFlow, ExpectationCarriesItsIdMaskAndMaster) {
+TEST(ConntrackKernelFlow, HelperAndMasterAreRead) {
+  const auto now = ConntrackClock::now();
+  // The ftp control connection, with the helper attached (CTA_HELP).
+  const Tuple control = make_tuple("10.0.1.2", "10.0.2.2", IPPROTO_TCP, 40000, 21);
+  KernelMessage with_helper(NFNL_SUBSYS_CTNETLINK, IPCTNL_MSG_CT_NEW, AF_INET);
+  with_helper.put_tuple(CTA_TUPLE_ORIG, control);
+  with_helper.put_tuple(CTA_TUPLE_REPLY,
+                        make_tuple("10.0.2.2", "10.0.1.2", IPPROTO_TCP, 21, 40000));
+  with_helper.put_helper("ftp");
+  const KernelConntrack control_parsed = parsed(with_helper);
+  const auto control_flow = flow_from_kernel(with_helper.get(), *control_parsed, now);
+  ASSERT_TRUE(control_flow);
+  EXPECT_EQ(std::string_view(control_flow->helper.data()), "ftp");
+  EXPECT_FALSE(master_from_kernel(*control_parsed, Family::kIPv4));
+
+  // Its data connection, which names it as its master (CTA_TUPLE_MASTER).
+  KernelMessage expected(NFNL_SUBSYS_CTNETLINK, IPCTNL_MSG_CT_NEW, AF_INET);
+  expected.put_tuple(CTA_TUPLE_ORIG, make_tuple("10.0.1.2", "10.0.2.2", IPPROTO_TCP, 40001, 50000));
+  expected.put_tuple(CTA_TUPLE_REPLY,
+                     make_tuple("10.0.2.2", "10.0.1.2", IPPROTO_TCP, 50000, 40001));
+  expected.put_u32(CTA_STATUS, ctstatus::kExpected);
+  expected.put_tuple(CTA_TUPLE_MASTER, control);
+  const KernelConntrack expected_parsed = parsed(expected);
+  const auto expected_flow = flow_from_kernel(expected.get(), *expected_parsed, now);
+  ASSERT_TRUE(expected_flow);
+  EXPECT_EQ(expected_flow->helper[0], '\0');
+  EXPECT_EQ(master_from_kernel(*expected_parsed, Family::kIPv4), control);
+}
+
+TEST(ConntrackKernelFlow, ExpectationCarriesItsIdMaskMasterAndHelper) {
   const auto now = ConntrackClock::now();
   const Tuple master = make_tuple("10.0.1.2", "10.0.2.2", IPPROTO_TCP, 40000, 21);
   const Tuple expected = make_tuple("10.0.1.2", "10.0.2.2", IPPROTO_TCP, 0, 50000);
@@ -176,6 +205,7 @@ TEST(ConntrackKernelFlow, ExpectationCarriesItsIdMaskAndMaster) {
   message.put_tuple(CTA_EXPECT_MASK, mask);
   message.put_u32(CTA_EXPECT_TIMEOUT, 300);
   message.put_u32(CTA_EXPECT_ID, 4242);
+  message.put_string(CTA_EXPECT_HELP_NAME, "ftp");
   const std::unique_ptr<nf_expect, ExpectDeleter> parsed_expectation(nfexp_new());
   ASSERT_EQ(nfexp_nlmsg_parse(&message.get(), parsed_expectation.get()), 0);
 
@@ -188,6 +218,7 @@ TEST(ConntrackKernelFlow, ExpectationCarriesItsIdMaskAndMaster) {
   zone_compared.zone = 0xffff;
   EXPECT_EQ(expectation->mask, zone_compared);
   EXPECT_EQ(expectation->expires, now + seconds(300));
+  EXPECT_EQ(std::string_view(expectation->helper.data()), "ftp");
 }
 
 }  // namespace

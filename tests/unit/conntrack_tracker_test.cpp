@@ -748,12 +748,15 @@ TEST_F(ConntrackTracker, ExpectedConnectionIsRelated) {
                      .tuple = expected,
                      .mask = mask,
                      .master = master,
-                     .expires = start_ + seconds{300}});
+                     .expires = start_ + seconds{300},
+                     .helper = {'f', 't', 'p'}});
   const Bytes syn =
       ipv4(6, kServer, kClient, tcp_header({.sport = 20, .dport = 50000, .flags = kSyn}));
   const PacketConntrack ct = track(syn);
   EXPECT_EQ(ct.state, CtState::kRelated);
   EXPECT_NE(ct.flow.status & ctstatus::kExpected, 0U);
+  // The expected connection keeps the name of the helper that expected it.
+  EXPECT_EQ(std::string_view(ct.flow.helper.data()), "ftp");
   EXPECT_EQ(recall(syn).state, CtState::kRelated);
   EXPECT_EQ(expectations_.size(), 0U);
   const Bytes synack =

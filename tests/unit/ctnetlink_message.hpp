@@ -60,6 +60,15 @@ class CtnetlinkMessage {
   void put_u16(std::uint16_t attribute, std::uint16_t value) {
     mnl_attr_put_u16(header_, attribute, htons(value));
   }
+  void put_string(std::uint16_t attribute, const char* value) {
+    mnl_attr_put_strz(header_, attribute, value);
+  }
+  // CTA_HELP: the connection's helper.
+  void put_helper(const char* name) {
+    nlattr* help = mnl_attr_nest_start(header_, CTA_HELP);
+    mnl_attr_put_strz(header_, CTA_HELP_NAME, name);
+    mnl_attr_nest_end(header_, help);
+  }
   void put_tcp_state(std::uint8_t state) {
     nlattr* protoinfo = mnl_attr_nest_start(header_, CTA_PROTOINFO);
     nlattr* tcp = mnl_attr_nest_start(header_, CTA_PROTOINFO_TCP);
