@@ -1,6 +1,8 @@
 #include "set/direct_index.hpp"
 
 #include <algorithm>
+#include <bit>
+#include <utility>
 
 namespace verdictd {
 
@@ -17,15 +19,20 @@ DirectIndex::DirectIndex()
     : top_buffer_(kTopSlots * sizeof(std::uint32_t)),
       top_code_buffer_(kTopSlots),
       top_(static_cast<std::uint32_t*>(top_buffer_.data())),
-      top_codes_(static_cast<std::uint8_t*>(top_code_buffer_.data())) {}
+      top_codes_(static_cast<std::uint8_t*>(top_code_buffer_.data())) {
+  resize_chunks(kFewestChunks);
+}
 
 DirectIndex::DirectIndex(const DirectIndex& other)
     : top_buffer_(other.top_buffer_),
       top_code_buffer_(other.top_code_buffer_),
       top_(static_cast<std::uint32_t*>(top_buffer_.data())),
       top_codes_(static_cast<std::uint8_t*>(top_code_buffer_.data())),
-      chunks_(other.chunks_),
-      free_chunks_(other.free_chunks_),
+      chunk_buffer_(std::make_unique<PageBuffer>(*other.chunk_buffer_)),
+      chunks_(static_cast<Chunk*>(chunk_buffer_->data())),
+      chunk_capacity_(other.chunk_capacity_),
+      chunks_used_(other.chunks_used_),
+      chunk_shift_(other.chunk_shift_),
       subtable_refs_(other.subtable_refs_),
       subtable_codes_(other.subtable_codes_) {}
 
@@ -37,9 +44,7 @@ std::uint8_t DirectIndex::length(std::uint32_t address) const {
     code = subtable_codes_[((slot & kIndexMask) << 8) | low];
   } else if ((slot & kIndirectBit) != 0) {
     const Chunk& chunk = chunks_[slot & kIndexMask];
-    std::size_t run = 0;
-    for (std::size_t i = 1; i < kChunkRuns; ++i) run += chunk.starts[i] <= low ? 1 : 0;
-    code = chunk.codes[run];
+    code = chunk.codes[chunk.run_of(low)];
   }
   return static_cast<std::uint8_t>(code - 1);
 }
@@ -103,8 +108,9 @@ void DirectIndex::apply_within(std::size_t slot, std::uint32_t first, std::uint3
     runs[count++] = Run{0, top_codes_[slot], value};
   } else {
     const Chunk& chunk = chunks_[value & kIndexMask];
-    while (count < kChunkRuns && (count == 0 || chunk.starts[count] < kSlotsPerTop)) {
-      runs[count] = Run{chunk.starts[count], chunk.codes[count], chunk.refs[count]};
+    runs[count++] = Run{0, chunk.codes[0], chunk.refs[0]};
+    while (count < kChunkRuns && chunk.later_starts[count - 1] != 0) {
+      runs[count] = Run{chunk.later_starts[count - 1], chunk.codes[count], chunk.refs[count]};
       ++count;
     }
   }
@@ -136,12 +142,15 @@ void DirectIndex::apply_within(std::size_t slot, std::uint32_t first, std::uint3
     store_runs(chunks_[value & kIndexMask], runs.data(), kept);
     return;
   }
-  if ((value & kIndirectBit) != 0) free_chunks_.push_back(value & kIndexMask);
+  if ((value & kIndirectBit) != 0) {
+    chunks_[value & kIndexMask].owner = 0;
+    --chunks_used_;
+  }
   if (kept == 1) {
     top_[slot] = runs[0].ref;
     top_codes_[slot] = runs[0].code;
   } else if (kept <= kChunkRuns) {
-    const std::uint32_t index = new_chunk();
+    const std::uint32_t index = new_chunk(static_cast<std::uint32_t>(slot));
     top_[slot] = kIndirectBit | index;
     store_runs(chunks_[index], runs.data(), kept);
   } else {
@@ -151,21 +160,46 @@ void DirectIndex::apply_within(std::size_t slot, std::uint32_t first, std::uint3
 
 void DirectIndex::store_runs(Chunk& chunk, const Run* runs, std::size_t count) {
   for (std::size_t i = 0; i < kChunkRuns; ++i) {
-    chunk.starts[i] = static_cast<std::uint16_t>(i < count ? runs[i].start : kSlotsPerTop);
     chunk.refs[i] = i < count ? runs[i].ref : 0;
     chunk.codes[i] = i < count ? runs[i].code : 0;
+    if (i > 0) chunk.later_starts[i - 1] = static_cast<std::uint8_t>(i < count ? runs[i].start : 0);
   }
-  chunk.starts[kChunkRuns] = kSlotsPerTop;
 }
 
-std::uint32_t DirectIndex::new_chunk() {
-  if (!free_chunks_.empty()) {
-    const std::uint32_t index = free_chunks_.back();
-    free_chunks_.pop_back();
-    return index;
+void DirectIndex::reserve_chunks(std::size_t count) {
+  std::size_t capacity = chunk_capacity_;
+  while (3 * capacity < 4 * count) capacity *= 2;
+  if (capacity != chunk_capacity_) resize_chunks(capacity);
+}
+
+// A chunk is found through its top slot, never by probing: the places are
+// only a hint for the prefetch, so a freed one needs no tombstone.
+std::uint32_t DirectIndex::new_chunk(std::uint32_t block) {
+  if (4 * (chunks_used_ + 1) > 3 * chunk_capacity_) resize_chunks(2 * chunk_capacity_);
+  const std::size_t mask = chunk_capacity_ - 1;
+  std::size_t at = home_of(block);
+  while (chunks_[at].owner != 0) at = (at + 1) & mask;
+  chunks_[at].owner = block + 1;
+  ++chunks_used_;
+  return static_cast<std::uint32_t>(at);
+}
+
+void DirectIndex::resize_chunks(std::size_t capacity) {
+  std::unique_ptr<PageBuffer> old =
+      std::exchange(chunk_buffer_, std::make_unique<PageBuffer>(capacity * sizeof(Chunk)));
+  const Chunk* old_chunks = chunks_;
+  const std::size_t old_capacity = chunk_capacity_;
+  chunks_ = static_cast<Chunk*>(chunk_buffer_->data());
+  chunk_capacity_ = capacity;
+  chunk_shift_ = 32 - static_cast<unsigned>(std::countr_zero(capacity / 2));
+  chunks_used_ = 0;
+  for (std::size_t i = 0; i < old_capacity; ++i) {
+    const Chunk& chunk = old_chunks[i];
+    if (chunk.owner == 0) continue;
+    const std::uint32_t index = new_chunk(chunk.owner - 1);
+    chunks_[index] = chunk;
+    top_[chunk.owner - 1] = kIndirectBit | index;
   }
-  chunks_.emplace_back();
-  return static_cast<std::uint32_t>(chunks_.size() - 1);
 }
 
 std::uint32_t DirectIndex::new_subtable(const Run* runs, std::size_t count) {
