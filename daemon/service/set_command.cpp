@@ -168,20 +168,41 @@ Json set_command(const RulesetInForce& in_force, const Json& request) {
   } catch (const ElementError& e) {
     return failed("element \"" + text + "\": " + e.what());
   }
-  const std::string key = set.codec().text(element.key, element.cidr);
-  if (action == "add") {
-    switch (set.add(element, request.value("exist", false), now)) {
-      case IpSet::AddResult::kAdded:
-        return done("");
-      case IpSet::AddResult::kExists:
-        return failed("element " + key + " is already in set " + name);
-      case IpSet::AddResult::kFull:
-        return failed("set " + name + " is full (maxelem " + std::to_string(set.options().maxelem) +
-                      ")");
-    }
+  if (action != "test") {
+    // A range stands for many elements; as the kernel's uadt loops, the
+    // first that fails stops it, and those before it stay changed.
+    std::string failure;
+    const bool exist = request.value("exist", false);
+    set.codec().for_each_element(element, [&](const SetElement& one) {
+      const std::string key = set.codec().text(one.key, one.cidr);
+      if (action == "del") {
+        if (!set.del(one, now) && !exist) failure = "element " + key + " is not in set " + name;
+        return failure.empty();
+      }
+      try {
+        check_element(set.options(), one);
+      } catch (const ElementError& e) {
+        failure = "element " + key + ": " + e.what();
+        return false;
+      }
+      switch (set.add(one, exist, now)) {
+        case IpSet::AddResult::kAdded:
+          break;
+        case IpSet::AddResult::kExists:
+          failure = "element " + key + " is already in set " + name;
+          break;
+        case IpSet::AddResult::kFull:
+          failure =
+              "set " + name + " is full (maxelem " + std::to_string(set.options().maxelem) + ")";
+          break;
+      }
+      return failure.empty();
+    });
+    return failure.empty() ? done("") : failed(failure);
   }
-  if (action == "del") {
-    return set.del(element, now) ? done("") : failed("element " + key + " is not in set " + name);
+  const std::string key = set.codec().text(element.key, element.cidr);
+  if (element.ranged()) {
+    return failed("element \"" + text + "\": a range is not allowed in test, as in ipset");
   }
   return set.test_element(element, now) == SetTest::kMatch
              ? done(key + " is in set " + name + ".\n")

@@ -180,17 +180,22 @@ void check_element(const SetOptions& options, const SetElement& element) {
 }
 
 void add_loaded(IpSet& set, const SetElement& element, SetTime now) {
-  check_element(set.options(), element);
-  switch (set.add(element, false, now)) {
-    case IpSet::AddResult::kAdded:
-      return;
-    case IpSet::AddResult::kExists:
-      throw ElementError("the element is already in set " + set.name(), 0);
-    case IpSet::AddResult::kFull:
-      throw ElementError(
-          "set " + set.name() + " is full (maxelem " + std::to_string(set.options().maxelem) + ")",
-          0);
-  }
+  set.codec().for_each_element(element, [&](const SetElement& one) {
+    check_element(set.options(), one);
+    switch (set.add(one, false, now)) {
+      case IpSet::AddResult::kAdded:
+        return true;
+      case IpSet::AddResult::kExists:
+        throw ElementError("the element " + set.codec().text(one.key, one.cidr) +
+                               " is already in set " + set.name(),
+                           0);
+      case IpSet::AddResult::kFull:
+        throw ElementError("set " + set.name() + " is full (maxelem " +
+                               std::to_string(set.options().maxelem) + ")",
+                           0);
+    }
+    return true;
+  });
 }
 
 std::unique_ptr<IpSet> read_ipset_text(std::string_view text, const std::string& file,

@@ -45,8 +45,9 @@ std::string element_options_text(const ListedElement& element);
 // ElementError at offset 0.
 void check_element(const SetOptions& options, const SetElement& element);
 
-// Adds loaded elements: throws ElementError(offset 0) for a repeated
-// element or a full set, as ipset restore refuses them.
+// Adds a loaded element, or each one a ranged element stands for: throws
+// ElementError(offset 0) for a repeated element or a full set, as ipset
+// restore refuses them.
 void add_loaded(IpSet& set, const SetElement& element, SetTime now);
 
 }  // namespace verdictd

@@ -4,6 +4,7 @@
 #include <charconv>
 #include <cstring>
 
+#include "extension/system_names.hpp"
 #include "packet/packet.hpp"
 #include "packet/protocol_names.hpp"
 #include "text/decimal.hpp"
@@ -36,19 +37,38 @@ struct Part {
   std::size_t offset;
 };
 
+// A port number, or a service name as ipset takes it ("ssh").
 std::uint16_t parse_port(std::string_view text, std::size_t offset) {
-  const auto port = parse_decimal<std::uint16_t>(text);
+  std::optional<std::uint16_t> port = parse_decimal<std::uint16_t>(text);
+  if (!port && !text.empty()) port = service_port(std::string(text));
   if (!port) {
-    throw ElementError("expected a port 0-65535, got \"" + std::string(text) + "\"", offset);
+    throw ElementError(
+        "expected a port 0-65535 or a service name, got \"" + std::string(text) + "\"", offset);
   }
   return *port;
 }
 
-// "[proto:]port": tcp by default; ICMP's "type/code"; a protocol without
-// ports takes port 0 ("gre:0").
-std::uint64_t parse_proto_port(std::string_view text, std::size_t offset, Family family) {
+// "LOW-HIGH" into `element.last_port`, returning LOW; or one port.
+std::uint16_t parse_port_range(std::string_view text, std::size_t offset, SetElement& element) {
+  const std::size_t dash = text.find('-');
+  const std::uint16_t low = parse_port(text.substr(0, dash), offset);
+  if (dash == std::string_view::npos) return low;
+  const std::uint16_t high = parse_port(text.substr(dash + 1), offset + dash + 1);
+  if (high < low) {
+    throw ElementError("the port range " + std::string(text) + " ends before it begins", offset);
+  }
+  element.last_port = high;
+  return low;
+}
+
+// "[proto:]port" or "[proto:]low-high": tcp by default; ICMP's
+// "type/code"; a protocol without ports takes port 0 ("gre:0").
+std::uint64_t parse_proto_port(std::string_view text, std::size_t offset, Family family,
+                               SetElement& element) {
   const std::size_t colon = text.find(':');
-  if (colon == std::string_view::npos) return port_word(ipproto::kTcp, parse_port(text, offset));
+  if (colon == std::string_view::npos) {
+    return port_word(ipproto::kTcp, parse_port_range(text, offset, element));
+  }
   const std::string_view name = text.substr(0, colon);
   const std::string_view rest = text.substr(colon + 1);
   std::optional<std::uint8_t> protocol = protocol_by_name(name);
@@ -70,10 +90,10 @@ std::uint64_t parse_proto_port(std::string_view text, std::size_t offset, Family
     }
     return port_word(*protocol, static_cast<std::uint16_t>((*type << 8) | *code));
   }
-  const std::uint16_t port = parse_port(rest, offset + colon + 1);
+  const std::uint16_t port = parse_port_range(rest, offset + colon + 1, element);
   const bool with_ports = *protocol == ipproto::kTcp || *protocol == ipproto::kUdp ||
                           *protocol == ipproto::kSctp || *protocol == ipproto::kUdplite;
-  if (!with_ports && port != 0) {
+  if (!with_ports && (port != 0 || element.last_port)) {
     throw ElementError(
         "protocol " + std::string(name) + " has no ports: write " + std::string(name) + ":0",
         offset + colon + 1);
@@ -120,7 +140,9 @@ std::string address_text(std::span<const std::uint64_t> words, Family family) {
 ElementCodec::ElementCodec(const SetType& type, Family family, std::uint8_t netmask)
     : type_(&type), family_(family) {
   for (std::size_t d = 0; d < type.dimension_count; ++d) {
-    words_ += dimension_words(type.dimensions[d], family);
+    const Dimension dimension = type.dimensions[d];
+    if (dimension == Dimension::kPort || dimension == Dimension::kBarePort) port_word_ = words_;
+    words_ += dimension_words(dimension, family);
   }
   if (type.has_family) {
     address_words_ = family == Family::kIPv4 ? 1 : 2;
@@ -151,6 +173,59 @@ void ElementCodec::mask(std::uint64_t* key, std::uint8_t cidr) const {
   }
 }
 
+IpAddress ElementCodec::parse_address(std::string_view text, std::size_t offset) const {
+  const std::optional<IpAddress> address = IpAddress::parse(text);
+  if (!address || address->family != family_) {
+    throw ElementError(std::string("expected an ") + (family_ == Family::kIPv4 ? "IPv4" : "IPv6") +
+                           " address, got \"" + std::string(text) + "\"",
+                       offset);
+  }
+  return *address;
+}
+
+void ElementCodec::for_each_element(const SetElement& element,
+                                    const std::function<bool(const SetElement&)>& visit) const {
+  if (!element.ranged()) {
+    visit(element);
+    return;
+  }
+  SetElement one = element;
+  one.last_address.reset();
+  one.last_port.reset();
+  const std::uint64_t first_port = element.key[port_word_] & 0xffffU;
+  const std::uint64_t last_port = element.last_port.value_or(first_port);
+  const std::uint64_t protocol_bits = element.key[port_word_] & ~std::uint64_t{0xffff};
+  // Each address block with each port; false when `visit` stopped.
+  const auto with_ports = [&](std::uint64_t address, std::uint8_t cidr) {
+    one.key[0] = address;
+    one.cidr = cidr;
+    for (std::uint64_t port = first_port; port <= last_port; ++port) {
+      if (element.last_port) one.key[port_word_] = protocol_bits | port;
+      if (!visit(one)) return false;
+    }
+    return true;
+  };
+  if (!element.last_address) {
+    with_ports(element.key[0], element.cidr);
+    return;
+  }
+  const std::uint64_t last = *element.last_address;
+  for (std::uint64_t at = element.key[0]; at <= last;) {
+    std::uint8_t cidr = fixed_length_;
+    if (type_->networks) {
+      // The shortest prefix starting at `at` that ends within the range.
+      cidr = 1;
+      while (cidr < host_length_ &&
+             ((at & ((std::uint64_t{1} << (host_length_ - cidr)) - 1)) != 0 ||
+              at + (std::uint64_t{1} << (host_length_ - cidr)) - 1 > last)) {
+        ++cidr;
+      }
+    }
+    if (!with_ports(at, cidr)) return;
+    at += std::uint64_t{1} << (host_length_ - cidr);
+  }
+}
+
 SetElement ElementCodec::parse_key(std::string_view text) const {
   std::array<Part, kMaxDimensions> parts{};
   std::size_t count = 0;
@@ -176,20 +251,25 @@ SetElement ElementCodec::parse_key(std::string_view text) const {
     const auto [part, offset] = parts[d];
     switch (type_->dimensions[d]) {
       case Dimension::kAddress: {
+        // The first address of an IPv4 set may stand for many (add, del).
+        const bool may_be_many = d == 0 && family_ == Family::kIPv4;
+        const std::size_t dash = may_be_many ? part.find('-') : std::string_view::npos;
         const std::size_t slash = part.find('/');
-        const std::string_view address_part = part.substr(0, slash);
-        const std::optional<IpAddress> address = IpAddress::parse(address_part);
-        if (!address || address->family != family_) {
-          throw ElementError(std::string("expected an ") +
-                                 (family_ == Family::kIPv4 ? "IPv4" : "IPv6") + " address, got \"" +
-                                 std::string(address_part) + "\"",
-                             offset);
-        }
-        put_address(*address, &element.key[word]);
-        if (slash != std::string_view::npos) {
+        const std::string_view address_part = part.substr(0, std::min(slash, dash));
+        put_address(parse_address(address_part, offset), &element.key[word]);
+        if (dash != std::string_view::npos) {
+          const std::size_t to_at = offset + dash + 1;
+          std::uint64_t last = 0;
+          put_address(parse_address(part.substr(dash + 1), to_at), &last);
+          if (last < element.key[word]) {
+            throw ElementError("the range " + std::string(part) + " ends before it begins", offset);
+          }
+          element.last_address = static_cast<std::uint32_t>(last);
+          if (type_->networks) element.cidr = host_length_;
+        } else if (slash != std::string_view::npos) {
           const bool net = d == 0 && type_->networks;
           const auto length = parse_decimal<std::uint8_t>(part.substr(slash + 1));
-          if (!net) {
+          if (!net && !may_be_many) {
             throw ElementError(
                 std::string(type_->name) + " takes single addresses, without a prefix length",
                 offset + slash);
@@ -199,17 +279,24 @@ SetElement ElementCodec::parse_key(std::string_view text) const {
                                    ", got \"" + std::string(part.substr(slash + 1)) + "\"",
                                offset + slash + 1);
           }
-          element.cidr = *length;
+          if (net) {
+            element.cidr = *length;
+          } else {
+            // An ip type's network: each of its addresses (netmask blocks).
+            mask(&element.key[word], *length);
+            element.last_address =
+                static_cast<std::uint32_t>(element.key[word] | (0xffffffffU >> *length));
+          }
         }
         if (d == 0) mask(&element.key[word], element.cidr);
         word += address_words_;
         break;
       }
       case Dimension::kPort:
-        element.key[word++] = parse_proto_port(part, offset, family_);
+        element.key[word++] = parse_proto_port(part, offset, family_, element);
         break;
       case Dimension::kBarePort:
-        element.key[word++] = parse_port(part, offset);
+        element.key[word++] = parse_port_range(part, offset, element);
         break;
       case Dimension::kMac:
         element.key[word++] = parse_mac(part, offset);

@@ -7,6 +7,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <span>
 #include <stdexcept>
@@ -36,6 +37,13 @@ struct SetElement {
   std::optional<std::string> comment;
   std::optional<std::uint64_t> packets;
   std::optional<std::uint64_t> bytes;
+  // An element written as many, as ipset takes them for add and del: the
+  // first address runs up to `last_address` (IPv4 "FROM-TO", or a network
+  // of an ip type), the port dimension up to `last_port` ("tcp:80-90").
+  // ElementCodec::for_each_element visits the elements they stand for.
+  std::optional<std::uint32_t> last_address;
+  std::optional<std::uint16_t> last_port;
+  [[nodiscard]] bool ranged() const { return last_address || last_port; }
 };
 
 // How the elements of one type and family are written and hashed.
@@ -59,6 +67,12 @@ class ElementCodec {
   void parse_options(std::string_view text, std::size_t offset, SetElement& element) const;
   // A whole line's element: the key text, then options after white space.
   [[nodiscard]] SetElement parse(std::string_view text) const;
+  // The elements a ranged one stands for (itself when not ranged), in
+  // order: a range of a net type as the fewest prefixes that cover it
+  // exactly (ip_set_range_to_cidr), of an ip type as each block of its
+  // netmask; each port of a port range. Stops when `visit` returns false.
+  void for_each_element(const SetElement& element,
+                        const std::function<bool(const SetElement&)>& visit) const;
   // The key as ipset lists it.
   [[nodiscard]] std::string text(std::span<const std::uint64_t> key, std::uint8_t cidr) const;
 
@@ -74,6 +88,9 @@ class ElementCodec {
   std::size_t address_words_ = 0;
   std::uint8_t host_length_ = 0;
   std::uint8_t fixed_length_ = 0;
+  std::size_t port_word_ = 0;  // the key word of the port dimension, if any
+
+  [[nodiscard]] IpAddress parse_address(std::string_view text, std::size_t offset) const;
 };
 
 // The word a port dimension is stored as: protocol and port.

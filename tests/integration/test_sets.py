@@ -15,6 +15,10 @@ ban         the SET target bans a source for ten minutes, another for two
 list:set    a list:set of a hash:net and a hash:ip, and one SET adds to,
             from an `ipset save` dump: the same verdicts under both; then
             `verdictctl set list|test|add|del` on its members.
+ranges      address ranges, networks of ip types, port ranges and service
+            names in an `ipset restore` file and in `verdictctl set
+            add|del|test`:
+            the members verdictd lists equal those the kernel's ipset lists.
 """
 # ctest labels: matches
 
@@ -254,6 +258,66 @@ class SetsTest(LabTestCase):
         self.addCleanup(lambda: self.lab.ns[R].run(["ipset", "destroy", "ban"], check=False))
         self.ipset("restore", input=saved)
         self.assertIn(a, self.ipset("list", "ban").stdout)
+
+    # ---- ranges ----
+
+    RANGES = {
+        "rn": ("hash:net family inet", ["10.0.0.1-10.0.0.20", "10.9.0.0-10.9.1.255 nomatch",
+                                        "10.8.0.0/16"]),
+        "rip": ("hash:ip family inet netmask 30", ["10.1.0.0/28", "10.1.1.5-10.1.1.9"]),
+        "rp": ("hash:ip,port family inet", ["10.0.0.1-10.0.0.2,tcp:80-81", "10.0.0.5,udp:53",
+                                             "10.0.0.6,tcp:ssh"]),
+        "rnp": ("hash:net,port family inet", ["10.0.0.0-10.0.0.5,tcp:22"]),
+        "bp": ("bitmap:port range 1-1000", ["10-12"]),
+    }
+
+    def members(self, listing):
+        return sorted(listing.split("Members:\n", 1)[1].split())
+
+    def test_ranges_expand_like_the_kernel(self):
+        directory = os.path.join(self.lab.tmp, "ranges")
+        os.makedirs(directory, exist_ok=True)
+        for name, (create, elements) in self.RANGES.items():
+            with open(os.path.join(directory, name + ".ipset"), "w") as f:
+                f.write(f"create {name} {create}\n" + "".join(f"add {name} {e}\n" for e in elements))
+        ruleset = self.write_ruleset(
+            directory, {name: {"file": name + ".ipset", "format": "ipset"} for name in self.RANGES},
+            [{"match": {"set": {"name": "rn", "flags": "src"}}, "target": "DROP"}])
+        self.kernel_sets(directory, list(self.RANGES))
+        daemon = self.start_verdictd(ruleset)
+
+        def compare(name):
+            kernel = self.members(self.ipset("list", name).stdout)
+            ours = self.members(daemon.ctl("set", "list", name).stdout)
+            print(f"{name}: kernel {kernel}\n{name}: verdictd {ours}", file=sys.stderr)
+            self.assertEqual(ours, kernel, name)
+
+        for name in self.RANGES:
+            compare(name)
+        # The same ranges added and deleted at runtime.
+        for command, name, element in (("add", "rp", "10.0.0.7-10.0.0.8,udp:1-2"),
+                                       ("add", "rn", "10.7.0.3-10.7.0.9"),
+                                       ("del", "rn", "10.0.0.8-10.0.0.15"),
+                                       ("add", "rip", "10.2.0.0/29"),
+                                       ("del", "bp", "11-12")):
+            self.ipset(command, name, element)
+            daemon.ctl("set", command, name, element)
+            compare(name)
+        # A range stops at the first element already there, as in the kernel,
+        # keeping those before it.
+        kernel = self.lab.ns[R].run(["ipset", "add", "bp", "8-11"], check=False)
+        ours = daemon.ctl("set", "add", "bp", "8-11", check=False)
+        self.assertNotEqual(kernel.returncode, 0)
+        self.assertEqual(ours.returncode, 1)
+        self.assertIn("element 10 is already in set bp", ours.stderr)
+        compare("bp")
+        # test takes no range, in either.
+        self.assertNotEqual(
+            self.lab.ns[R].run(["ipset", "test", "rn", "10.0.0.1-10.0.0.2"], check=False).returncode,
+            0)
+        refused = daemon.ctl("set", "test", "rn", "10.0.0.1-10.0.0.2", check=False)
+        self.assertEqual(refused.returncode, 1)
+        self.assertIn("a range is not allowed in test", refused.stderr)
 
     # ---- list:set ----
 

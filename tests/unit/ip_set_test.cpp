@@ -107,9 +107,72 @@ TEST(IpSetHashNet, ElementErrors) {
   EXPECT_EQ(
       error("10.0.0.1,80"),
       "0: expected an element of hash:net (1 parts separated by commas), got \"10.0.0.1,80\"");
+  EXPECT_EQ(error("10.0.0.9-10.0.0.1"), "0: the range 10.0.0.9-10.0.0.1 ends before it begins");
+  EXPECT_EQ(error("10.0.0.1-10.0.0"), "9: expected an IPv4 address, got \"10.0.0\"");
   IpSet ip("ip", options("hash:ip"));
-  EXPECT_THROW(static_cast<void>(ip.codec().parse("10.0.0.0/24")), ElementError);
   EXPECT_THROW(static_cast<void>(ip.codec().parse("10.0.0.1 nomatch")), ElementError);
+  // IPv6 takes single addresses only, as ipset ("plain IP address").
+  IpSet ip6("ip6", options("hash:ip", Family::kIPv6));
+  EXPECT_THROW(static_cast<void>(ip6.codec().parse("2001:db8::/126")), ElementError);
+  EXPECT_THROW(static_cast<void>(ip6.codec().parse("2001:db8::1-2001:db8::3")), ElementError);
+  IpSet ports("ports", options("hash:ip,port"));
+  EXPECT_THROW(static_cast<void>(ports.codec().parse("10.0.0.1,gre:1-2")), ElementError);
+  EXPECT_THROW(static_cast<void>(ports.codec().parse("10.0.0.1,tcp:90-80")), ElementError);
+}
+
+// The elements a ranged element stands for, as ipset lists them.
+std::vector<std::string> expanded(const IpSet& set, const std::string& text) {
+  std::vector<std::string> out;
+  set.codec().for_each_element(set.codec().parse(text), [&](const SetElement& one) {
+    out.push_back(set.codec().text(one.key, one.cidr));
+    return true;
+  });
+  return out;
+}
+
+TEST(IpSetRanges, StandForTheElementsIpsetAdds) {
+  // A net type's range: the fewest prefixes covering it (ip_set_range_to_cidr).
+  IpSet net("net", options("hash:net"));
+  EXPECT_EQ(expanded(net, "10.0.0.1-10.0.0.20"),
+            (std::vector<std::string>{"10.0.0.1", "10.0.0.2/31", "10.0.0.4/30", "10.0.0.8/29",
+                                      "10.0.0.16/30", "10.0.0.20"}));
+  EXPECT_EQ(expanded(net, "0.0.0.0-255.255.255.255"),
+            (std::vector<std::string>{"0.0.0.0/1", "128.0.0.0/1"}));
+  EXPECT_EQ(expanded(net, "10.0.0.0/8"), (std::vector<std::string>{"10.0.0.0/8"}));
+  // An ip type's network or range: each address, or each netmask block.
+  IpSet ip("ip", options("hash:ip"));
+  EXPECT_EQ(expanded(ip, "10.0.0.254/31"), (std::vector<std::string>{"10.0.0.254", "10.0.0.255"}));
+  EXPECT_EQ(expanded(ip, "255.255.255.254-255.255.255.255"),
+            (std::vector<std::string>{"255.255.255.254", "255.255.255.255"}));
+  SetOptions masked = options("hash:ip");
+  masked.netmask = 30;
+  IpSet blocks("blocks", masked);
+  EXPECT_EQ(expanded(blocks, "10.1.1.5-10.1.1.9"),
+            (std::vector<std::string>{"10.1.1.4", "10.1.1.8"}));
+  // Each address with each port.
+  IpSet ip_port("ipp", options("hash:ip,port"));
+  EXPECT_EQ(expanded(ip_port, "10.0.0.1-10.0.0.2,udp:65534-65535"),
+            (std::vector<std::string>{"10.0.0.1,udp:65534", "10.0.0.1,udp:65535",
+                                      "10.0.0.2,udp:65534", "10.0.0.2,udp:65535"}));
+  IpSet bitmap("bp", [] {
+    SetOptions o = options("bitmap:port");
+    o.first_port = 1;
+    o.last_port = 100;
+    return o;
+  }());
+  EXPECT_EQ(expanded(bitmap, "10-12"), (std::vector<std::string>{"10", "11", "12"}));
+  // Services by name, as ipset takes them (/etc/services).
+  EXPECT_EQ(expanded(ip_port, "10.0.0.1,tcp:ssh"), (std::vector<std::string>{"10.0.0.1,tcp:22"}));
+  EXPECT_EQ(expanded(ip_port, "10.0.0.1,udp:domain-domain"),
+            (std::vector<std::string>{"10.0.0.1,udp:53"}));
+  // The options go with each one.
+  int nomatch = 0;
+  net.codec().for_each_element(net.codec().parse("10.0.0.0-10.0.0.5 nomatch"),
+                               [&](const SetElement& one) {
+                                 nomatch += one.nomatch ? 1 : 0;
+                                 return true;
+                               });
+  EXPECT_EQ(nomatch, 2);
 }
 
 TEST(IpSetHashIp, NetmaskMasksElementsAndPackets) {
