@@ -386,7 +386,7 @@ TEST(IpsetText, ErrorsNameTheLineAndColumn) {
   EXPECT_EQ(text_error("add blk 10.0.0.0/8\n"),
             "b.ipset:1:5: set blk is added to before its create line");
   EXPECT_EQ(text_error("create blk hash:net\nadd blk 10.0.0.0/8\nadd blk 10.0.0.0/8\n"),
-            "b.ipset:3:9: the element is already in set blk");
+            "b.ipset:3:9: the element 10.0.0.0/8 is already in set blk");
   EXPECT_EQ(text_error("create blk hash:net\nadd blk 10.0.0.1 timeout 5\n"),
             "b.ipset:2:9: the set was created without timeout support");
   EXPECT_EQ(text_error("create blk hash:net maxelem 1\nadd blk 10.0.0.1\nadd blk 10.0.0.2\n"),
