@@ -273,6 +273,15 @@ bool FlowTable::merge_kernel(const Flow& kernel, ConntrackTime now, bool may_evi
   return true;
 }
 
+void FlowTable::note_helper(const Tuple& tuple, const HelperName& helper, ConntrackTime now) {
+  if (helper[0] == '\0') return;
+  modify(tuple, now, [&](Flow& flow, Direction /*direction*/) {
+    if (flow.helper[0] != '\0') return;
+    flow.helper = helper;
+    with_helper_.fetch_add(1, std::memory_order_relaxed);
+  });
+}
+
 std::vector<Flow> FlowTable::count_lasting_divergences(ConntrackTime now) {
   const std::lock_guard lock(structure_mutex_);
   std::vector<Flow> lasting;

@@ -159,6 +159,8 @@ class FlowTable {
   void clear();
 
   [[nodiscard]] FlowTableStats stats() const;
+  // Names the helper of the live flow holding `tuple`, when it names none.
+  void note_helper(const Tuple& tuple, const HelperName& helper, ConntrackTime now);
   // How many flows name a helper (Flow::helper): while none does, no
   // expectation can be on its way. Read without the lock.
   [[nodiscard]] std::size_t flows_with_helper() const {

@@ -14,9 +14,9 @@
 
 #include <atomic>
 #include <cstdint>
-#include <mutex>
 
 #include "conntrack/flow.hpp"
+#include "conntrack/token_bucket.hpp"
 
 namespace verdictd {
 
@@ -35,7 +35,7 @@ struct MissBudget {
 
 class MissPolicy {
  public:
-  explicit MissPolicy(MissBudget budget = {}) : budget_(budget), tokens_(budget.burst) {}
+  explicit MissPolicy(MissBudget budget = {}) : budget_(budget.per_second, budget.burst) {}
 
   // The mirror thread's news. A full dump of the kernel's table was merged;
   // `losses_before` and `losses_after`: the table's count of dropped flows
@@ -54,20 +54,13 @@ class MissPolicy {
   template <class EventsApplied>
   MissAnswer decide(std::uint64_t table_losses, EventsApplied&& events_applied, ConntrackTime now) {
     if (complete(table_losses) && events_applied()) return MissAnswer::kAbsent;
-    return take(now) ? MissAnswer::kAsk : MissAnswer::kOverBudget;
+    return budget_.take(now) ? MissAnswer::kAsk : MissAnswer::kOverBudget;
   }
 
  private:
-  // One get from the budget; false when it is spent.
-  bool take(ConntrackTime now);
-
-  MissBudget budget_;
+  TokenBucket budget_;
   std::atomic<bool> complete_{false};
   std::atomic<std::uint64_t> losses_at_dump_{0};
-  // Lock order: daemon/LOCKING.md.
-  std::mutex budget_mutex_;
-  double tokens_;
-  ConntrackTime refilled_{};
 };
 
 }  // namespace verdictd

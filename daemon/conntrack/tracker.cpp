@@ -219,8 +219,7 @@ Creation create_flow(const PacketView& packet, const Tuple& tuple, bool transpor
   if (!reply) return Creation::kInvalid;
   Flow flow{.original = tuple, .reply = *reply, .observed = true, .created = ct.now};
   auto expectation = expectations.take(tuple, ct.now);
-  if (!expectation && await_events && flows.flows_with_helper() > 0) {
-    await_events();
+  if (!expectation && await_events && await_events()) {
     expectation = expectations.take(tuple, ct.now);
   }
   if (expectation) {

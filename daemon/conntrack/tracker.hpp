@@ -31,14 +31,14 @@ class Tracker {
   // The kernel is never asked from here: a packet whose connection the
   // kernel may know is held back until it was (question) and then tracked
   // from what the table holds.
-  // Returns once the conntrack events the kernel has sent so far are
-  // applied, or a short bound passed (the daemon's: the mirror's reader).
-  using AwaitEvents = std::function<void()>;
+  // Waits until the conntrack events the kernel has sent so far are
+  // applied, or a short bound passed, and says whether any were pending
+  // (the daemon's: ConntrackMirror::await_events).
+  using AwaitEvents = std::function<bool()>;
 
   // `await_events`, when given, is called when a connection's first packet
-  // finds no expectation while a flow with a helper lives: the kernel's
-  // helper made the expectation before the packet that told the peer, but
-  // its event may still be unread.
+  // finds no expectation: the kernel's helper made the expectation before
+  // the packet that told the peer of it, but its event may be unread.
   Tracker(FlowTable& flows, Expectations& expectations, AwaitEvents await_events = {})
       : flows_(&flows), expectations_(&expectations), await_events_(std::move(await_events)) {}
 

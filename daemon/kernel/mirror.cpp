@@ -98,6 +98,9 @@ struct ConntrackMirror::Sockets {
   // The reader thread's own state.
   std::uint64_t dumps = 0;                      // complete dumps so far
   std::unordered_set<Tuple, TupleHash> dumped;  // tuples of the running dump's flows
+  // Expected connections of the running dump whose master came later in it:
+  // (the connection's original tuple, its master's), resolved at its end.
+  std::vector<std::pair<Tuple, Tuple>> masters_to_resolve;
   ConntrackTime dump_started{};
   std::uint64_t losses_before_dump = 0;  // table_losses() as the dump began
   // Connections of the first dump that will send no events, not even
@@ -175,6 +178,7 @@ void ConntrackMirror::register_query_callback() {
 void ConntrackMirror::dump_begins() {
   Sockets& s = *sockets_;
   s.dumped.clear();
+  s.masters_to_resolve.clear();
   s.dump_started = ConntrackClock::now();
   s.losses_before_dump = table_losses();
   // Expectation events were lost too; there are few, so they are dumped afresh.
@@ -207,7 +211,9 @@ void ConntrackMirror::connection(const nlmsghdr& message, bool from_dump, bool a
   if (!flow) return;
   // An expected connection's helper, for -m helper, is its master's.
   if (const auto master = master_from_kernel(*conntrack, flow->original.family)) {
-    flows_->find(*master, now, [&](const Flow& found, Direction) { flow->helper = found.helper; });
+    const bool known = flows_->find(
+        *master, now, [&](const Flow& found, Direction) { flow->helper = found.helper; });
+    if (!known && from_dump) s.masters_to_resolve.emplace_back(flow->original, *master);
   }
   if (from_dump) {
     // A dump adds what fits and evicts nothing for the rest: the table
@@ -263,6 +269,14 @@ void ConntrackMirror::dump_complete() {
     ++counters_.resyncs;
   }
   misses_.dumped(s.losses_before_dump, table_losses());
+  const auto now = ConntrackClock::now();
+  for (const auto& [expected, master] : s.masters_to_resolve) {
+    HelperName helper{};
+    if (flows_->find(master, now, [&](const Flow& found, Direction) { helper = found.helper; })) {
+      flows_->note_helper(expected, helper, now);
+    }
+  }
+  s.masters_to_resolve.clear();
   s.dumped.clear();
   s.collect_silent = false;
   ++s.dumps;
@@ -395,18 +409,27 @@ std::optional<Flow> ConntrackMirror::ask_kernel(const Tuple& tuple, ConntrackTim
   return answer;
 }
 
-void ConntrackMirror::await_events(std::chrono::microseconds limit) {
-  if (!sockets_) return;
+bool ConntrackMirror::await_events(std::chrono::microseconds limit) {
+  if (!sockets_ || reader_.caught_up()) return false;
+  // While no connection with a helper is known, an expectation can come
+  // only with events not yet read (its master's among them): waits are
+  // then budgeted, so that a flood of new connections does not wait on
+  // the reader's thread.
+  if (flows_->flows_with_helper() == 0 && !event_wait_budget_.take(ConntrackClock::now())) {
+    ++counters_.event_waits_skipped;
+    return false;
+  }
   ++counters_.event_waits;
   const auto deadline = std::chrono::steady_clock::now() + limit;
   // The reader's thread reads as soon as poll wakes it: leave it the CPU.
   while (!reader_.caught_up()) {
     if (std::chrono::steady_clock::now() >= deadline) {
       ++counters_.event_wait_timeouts;
-      return;
+      return true;
     }
     std::this_thread::yield();
   }
+  return true;
 }
 
 std::uint64_t ConntrackMirror::table_losses() const {
@@ -454,6 +477,7 @@ MirrorStats ConntrackMirror::stats() const {
   stats.mark_errors = counters_.mark_errors.load();
   stats.event_waits = counters_.event_waits.load();
   stats.event_wait_timeouts = counters_.event_wait_timeouts.load();
+  stats.event_waits_skipped = counters_.event_waits_skipped.load();
   stats.expectations = expectations_->size();
   return stats;
 }

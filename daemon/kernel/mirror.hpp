@@ -20,6 +20,7 @@
 #include "conntrack/expectations.hpp"
 #include "conntrack/flow_table.hpp"
 #include "conntrack/miss_policy.hpp"
+#include "conntrack/token_bucket.hpp"
 #include "kernel/netlink_reader.hpp"
 
 namespace verdictd {
@@ -36,10 +37,12 @@ struct MirrorStats {
   std::uint64_t marks_written = 0;   // connection marks written to the kernel
   std::uint64_t mark_errors = 0;
   std::size_t expectations = 0;  // live expectations mirrored
-  // First packets that waited for the events to be read (await_events), and
-  // those of them that went on when the bound passed.
+  // First packets that waited for the events to be read (await_events),
+  // those of them that went on when the bound passed, and those that did
+  // not wait, past the budget.
   std::uint64_t event_waits = 0;
   std::uint64_t event_wait_timeouts = 0;
+  std::uint64_t event_waits_skipped = 0;
   // Tracker lookups answered without asking the kernel: the mirror knew it
   // had no such connection; or the budget for asking was spent
   // (miss_policy.hpp).
@@ -75,9 +78,12 @@ class ConntrackMirror {
   // Asks the mirror thread to write the mark of the flow holding `original`
   // to the kernel's entry (now, or once the kernel has confirmed it).
   void sync_mark(const Tuple& original);
-  // Returns once the events the kernel has sent so far are applied, or
-  // after `limit` (counted: event_waits, event_wait_timeouts).
-  void await_events(std::chrono::microseconds limit);
+  // For a connection's first packet that found no expectation: when events
+  // the kernel has sent are not yet applied, waits until they are, or for
+  // `limit`, and returns true (counted: event_waits, event_wait_timeouts).
+  // Without a known connection with a helper, only kEventWaitBudget waits a
+  // second are made (the rest: event_waits_skipped).
+  bool await_events(std::chrono::microseconds limit);
 
   [[nodiscard]] MirrorStats stats() const;
 
@@ -98,6 +104,7 @@ class ConntrackMirror {
     std::atomic<std::uint64_t> mark_errors{0};
     std::atomic<std::uint64_t> event_waits{0};
     std::atomic<std::uint64_t> event_wait_timeouts{0};
+    std::atomic<std::uint64_t> event_waits_skipped{0};
   };
 
   // The reader's handlers, on its thread (the first dump: in start()).
@@ -133,6 +140,7 @@ class ConntrackMirror {
   std::unique_ptr<Sockets> sockets_;
   Counters counters_;
   MissPolicy misses_;
+  TokenBucket event_wait_budget_{100, 100};
   NetlinkReader reader_;
 };
 

@@ -205,7 +205,7 @@ void Daemon::start() {
   mirror_->start();
   restore_bindings();
   tracker_ = std::make_unique<Tracker>(*flows_, expectations_, [mirror = mirror_.get()] {
-    mirror->await_events(kExpectationEventWait);
+    return mirror->await_events(kExpectationEventWait);
   });
   // MASQUERADE forgets its connections when their interface or address goes.
   addresses_.on_address_removed([this](std::uint32_t ifindex, const IpAddress& address) {

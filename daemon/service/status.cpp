@@ -35,6 +35,7 @@ std::string conntrack_text(const StatusReport& report) {
          field("fetches_limited", m.fetches_limited) + field("fetch_timeouts", m.fetch_timeouts) +
          field("marks_written", m.marks_written) + field("mark_errors", m.mark_errors) +
          field("event_waits", m.event_waits) + field("event_wait_timeouts", m.event_wait_timeouts) +
+         field("event_waits_skipped", m.event_waits_skipped) +
          field("expectations", m.expectations) + field("divergences", f.divergences) + "\nnat" +
          field("bindings", report.nat.bindings) + field("exhausted", report.nat.exhausted) +
          field("stored", report.stored_bindings) + field("restored", report.restored_bindings) +

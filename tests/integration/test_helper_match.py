@@ -94,9 +94,10 @@ class FtpServer:
             except OSError:
                 return
             with conn:
-                conn.settimeout(TIMEOUT)
+                conn.settimeout(TIMEOUT * 3)
                 try:
-                    conn.sendall(conn.recv(64))
+                    while data := conn.recv(64):
+                        conn.sendall(data)
                 except OSError:
                     pass
 
@@ -179,6 +180,38 @@ class HelperMatchTest(LabTestCase):
         self.assertEqual(ours[:2], kernel[:2], "verdictd differs from the kernel")
         self.assertGreater(ours[2], 0, "no packet of the data connection was accepted")
         self.assertGreater(kernel[2], 0)
+
+
+    def test_data_connection_open_before_the_start_keeps_its_helper(self):
+        """An FTP data connection opened while no verdictd ran: verdictd,
+        started then, learns it and its control connection from the
+        kernel's dump (in whatever order the dump gives them) and its next
+        data passes `-m helper --helper ftp` under a DROP policy."""
+        path = os.path.join(self.lab.tmp, "helper_match.json")
+        with open(path, "w", encoding="utf-8") as f:
+            json.dump(ruleset(), f)
+        self.lab.ns[R].run(["iptables-legacy", *FTP_HELPER])
+        server = FtpServer(self.lab, 4)
+        self.addCleanup(server.close)
+        control = self.lab.ns[C].socket(socket.AF_INET, socket.SOCK_STREAM)
+        data = self.lab.ns[C].socket(socket.AF_INET, socket.SOCK_STREAM)
+        for s in (control, data):
+            s.settimeout(TIMEOUT)
+            self.addCleanup(s.close)
+        control.connect((ADDR[(SERVER, 4)], 21))
+        control.recv(64)
+        control.sendall(b"PASV\r\n")
+        control.recv(128)
+        data.connect((ADDR[(SERVER, 4)], DATA_PORT[4]))
+        data.sendall(b"before")
+        self.assertEqual(data.recv(64), b"before")
+        daemon = self.start_verdictd(path)
+        data.sendall(b"after the start")
+        self.assertEqual(data.recv(64), b"after the start")
+        counters = {}
+        listing_counters(daemon.ctl("list", "-v", "-x", "-n").stdout, "filter", counters)
+        print(f"\nftp data after the start: {counters[('filter', 'FORWARD', 'ftp data')]}")
+        self.assertGreaterEqual(counters[("filter", "FORWARD", "ftp data")][0], 2)
 
 
 if __name__ == "__main__":
