@@ -76,7 +76,6 @@ FlowNode* FlowTable::add_node(const Flow& flow) {
   newest_ = node;
   if (oldest_ == nullptr) oldest_ = node;
   ++live_;
-  if (flow.helper[0] != '\0') with_helper_.fetch_add(1, std::memory_order_relaxed);
   index_own(node);
   return node;
 }
@@ -157,7 +156,6 @@ void FlowTable::remove_node(FlowNode* node) {
   } else {
     newest_ = node->older;
   }
-  if (node->flow.helper[0] != '\0') with_helper_.fetch_sub(1, std::memory_order_relaxed);
   delete node;
   --live_;
 }
@@ -254,10 +252,7 @@ bool FlowTable::merge_kernel(const Flow& kernel, ConntrackTime now, bool may_evi
   const std::lock_guard flow_lock(located.node->mutex);
   Flow& ours = located.node->flow;
   ours.kernel_id = kernel.kernel_id;
-  if (kernel.helper[0] != '\0') {
-    if (ours.helper[0] == '\0') with_helper_.fetch_add(1, std::memory_order_relaxed);
-    ours.helper = kernel.helper;
-  }
+  if (kernel.helper[0] != '\0') ours.helper = kernel.helper;
   if (ours.observed) {
     ours.status |= (kernel.status & ~ctstatus::kDecidedHere) | ctstatus::kConfirmed;
   } else {
@@ -276,9 +271,7 @@ bool FlowTable::merge_kernel(const Flow& kernel, ConntrackTime now, bool may_evi
 void FlowTable::note_helper(const Tuple& tuple, const HelperName& helper, ConntrackTime now) {
   if (helper[0] == '\0') return;
   modify(tuple, now, [&](Flow& flow, Direction /*direction*/) {
-    if (flow.helper[0] != '\0') return;
-    flow.helper = helper;
-    with_helper_.fetch_add(1, std::memory_order_relaxed);
+    if (flow.helper[0] == '\0') flow.helper = helper;
   });
 }
 

@@ -16,7 +16,6 @@
 #pragma once
 
 #include <array>
-#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <mutex>
@@ -161,11 +160,6 @@ class FlowTable {
   [[nodiscard]] FlowTableStats stats() const;
   // Names the helper of the live flow holding `tuple`, when it names none.
   void note_helper(const Tuple& tuple, const HelperName& helper, ConntrackTime now);
-  // How many flows name a helper (Flow::helper): while none does, no
-  // expectation can be on its way. Read without the lock.
-  [[nodiscard]] std::size_t flows_with_helper() const {
-    return with_helper_.load(std::memory_order_relaxed);
-  }
 
  private:
   // A power of two; as many as the kernel has conntrack locks
@@ -242,7 +236,6 @@ class FlowTable {
   FlowNode* oldest_ = nullptr;
   FlowNode* newest_ = nullptr;
   std::size_t live_ = 0;
-  std::atomic<std::size_t> with_helper_{0};
   std::uint64_t evicted_ = 0;
   std::uint64_t refused_ = 0;
   std::uint64_t divergences_ = 0;

@@ -15,8 +15,15 @@ class TokenBucket {
 
   // One token; false when the budget is spent.
   bool take(ConntrackTime now);
+  // Whether a token is left, without taking it.
+  bool available(ConntrackTime now);
+  // Work measured after it was done: `amount` tokens, the budget going into
+  // debt if need be (paid back by the next refills).
+  void charge(double amount);
 
  private:
+  void refill(ConntrackTime now);  // under mutex_
+
   double per_second_;
   double burst_;
   // Lock order: daemon/LOCKING.md.

@@ -410,25 +410,29 @@ std::optional<Flow> ConntrackMirror::ask_kernel(const Tuple& tuple, ConntrackTim
 }
 
 bool ConntrackMirror::await_events(std::chrono::microseconds limit) {
-  if (!sockets_ || reader_.caught_up()) return false;
-  // While no connection with a helper is known, an expectation can come
-  // only with events not yet read (its master's among them): waits are
-  // then budgeted, so that a flood of new connections does not wait on
-  // the reader's thread.
-  if (flows_->flows_with_helper() == 0 && !event_wait_budget_.take(ConntrackClock::now())) {
+  if (!sockets_) return false;
+  // Budgeted: a flood of new connections must not cost a poll each, nor
+  // make the queues wait on a reader it keeps busy.
+  const auto start = ConntrackClock::now();
+  if (!event_wait_budget_.available(start) || !event_check_budget_.take(start)) {
     ++counters_.event_waits_skipped;
     return false;
   }
+  if (reader_.caught_up()) return false;
   ++counters_.event_waits;
-  const auto deadline = std::chrono::steady_clock::now() + limit;
+  const auto deadline = start + limit;
   // The reader's thread reads as soon as poll wakes it: leave it the CPU.
+  auto now = start;
   while (!reader_.caught_up()) {
-    if (std::chrono::steady_clock::now() >= deadline) {
+    now = ConntrackClock::now();
+    if (now >= deadline) {
       ++counters_.event_wait_timeouts;
-      return true;
+      break;
     }
     std::this_thread::yield();
   }
+  const std::chrono::duration<double, std::micro> waited = now - start;
+  event_wait_budget_.charge(waited.count());
   return true;
 }
 

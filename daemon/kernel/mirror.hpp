@@ -39,7 +39,7 @@ struct MirrorStats {
   std::size_t expectations = 0;  // live expectations mirrored
   // First packets that waited for the events to be read (await_events),
   // those of them that went on when the bound passed, and those that did
-  // not wait, past the budget.
+  // not look, the budget spent.
   std::uint64_t event_waits = 0;
   std::uint64_t event_wait_timeouts = 0;
   std::uint64_t event_waits_skipped = 0;
@@ -81,8 +81,8 @@ class ConntrackMirror {
   // For a connection's first packet that found no expectation: when events
   // the kernel has sent are not yet applied, waits until they are, or for
   // `limit`, and returns true (counted: event_waits, event_wait_timeouts).
-  // Without a known connection with a helper, only kEventWaitBudget waits a
-  // second are made (the rest: event_waits_skipped).
+  // The queues check 2,000 times a second and wait 5 ms a second at most,
+  // all together; past that they go on at once (event_waits_skipped).
   bool await_events(std::chrono::microseconds limit);
 
   [[nodiscard]] MirrorStats stats() const;
@@ -140,7 +140,10 @@ class ConntrackMirror {
   std::unique_ptr<Sockets> sockets_;
   Counters counters_;
   MissPolicy misses_;
-  TokenBucket event_wait_budget_{100, 100};
+  // Microseconds a second the queues may spend waiting in await_events, and
+  // how many of its checks for unread events (a poll each) a second.
+  TokenBucket event_wait_budget_{5000, 5000};
+  TokenBucket event_check_budget_{2000, 2000};
   NetlinkReader reader_;
 };
 
