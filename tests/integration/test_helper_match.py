@@ -158,18 +158,20 @@ class HelperMatchTest(LabTestCase):
         data_packets = counters[("filter", "FORWARD", "ftp data")][0]
         if side.daemon is not None:
             # The data SYNs found their expectations: at once, or after the
-            # events were read (the ftp control flow has a helper), never by
-            # running out of time.
+            # unread events were read, never by running out of time.
             status = conntrack_status(side.daemon)
             print(f"\nverdictd waited for events {status['event_waits']} times")
             self.assertEqual(status["event_wait_timeouts"], 0, status)
         return outcomes, syns, data_packets
 
-    def test_ftp_data_connection_passes_by_its_helper(self):
+    def ruleset_path(self):
         path = os.path.join(self.lab.tmp, "helper_match.json")
         with open(path, "w", encoding="utf-8") as f:
             json.dump(ruleset(), f)
-        kernel, ours = self.against_the_kernel(path, self.run_once)
+        return path
+
+    def test_ftp_data_connection_passes_by_its_helper(self):
+        kernel, ours = self.against_the_kernel(self.ruleset_path(), self.run_once)
         print(f"\nkernel: {kernel}\nverdictd: {ours}")
         expected_outcomes = {4: ("echo", "refused"), 6: ("echo", "refused")}
         self.assertEqual(kernel[0], expected_outcomes, "the kernel's outcomes")
@@ -187,9 +189,7 @@ class HelperMatchTest(LabTestCase):
         started then, learns it and its control connection from the
         kernel's dump (in whatever order the dump gives them) and its next
         data passes `-m helper --helper ftp` under a DROP policy."""
-        path = os.path.join(self.lab.tmp, "helper_match.json")
-        with open(path, "w", encoding="utf-8") as f:
-            json.dump(ruleset(), f)
+        path = self.ruleset_path()
         self.lab.ns[R].run(["iptables-legacy", *FTP_HELPER])
         server = FtpServer(self.lab, 4)
         self.addCleanup(server.close)
