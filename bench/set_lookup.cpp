@@ -8,7 +8,8 @@
 //     SetLookupHitsUpTo24 and SetLookupHitsLonger split the hits by the
 //     length of the element that decides them.
 // Memory latency on a virtual machine varies from run to run (by half on
-// the 2-core VM these figures were taken on): compare medians of runs.
+// the 2-core VM these figures were taken on): compare medians, e.g.
+//   set_lookup --benchmark_repetitions=3 --benchmark_report_aggregates_only=true
 // The list: 45% /32, 30% /24, 10% /25-/31, about 15% /16-/23 and 0.1%
 // /8-/15 (each /16 start once at most), at random addresses: every address
 // has several prefix lengths near it.
