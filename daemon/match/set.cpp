@@ -71,11 +71,14 @@ class SetMatch final : public Match, public UsesSets {
     const BoundSets& bound = extension_state<BoundSets>(state);
     if (const ListSet* list = bound.lists.front().get()) {
       // As list_set_ktest: the members' counters are not compared, and
-      // ! --update-subcounters lets them count even under ! --update-counters.
+      // ! --update-subcounters lets them count even under ! --update-counters;
+      // the list's own counters, when it has them, are.
       CounterCondition member_counters;
       member_counters.update = options_.counters.update || !options_.update_subcounters;
-      const bool hit =
-          list->first([&](IpSet& member) { return test(member, packet, state, member_counters); });
+      const SetTime now = list->options().timeout ? set_clock_now() : 0;
+      const bool hit = list->first_matching(
+          [&](IpSet& member) { return test(member, packet, state, member_counters); }, now,
+          options_.counters, packet.length);
       return hit != options_.negated;
     }
     return test(*bound.sets.front(), packet, state, options_.counters) != options_.negated;

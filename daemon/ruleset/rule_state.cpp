@@ -96,11 +96,21 @@ void RulesetState::make_sets(const Ruleset& ruleset, const RulesetInForce* previ
   for (const auto& declaration : ruleset.sets) {
     if (!declaration->list) continue;
     const auto old = std::dynamic_pointer_cast<ListSet>(kept(*declaration));
-    auto list = std::make_shared<ListSet>(declaration->name, declaration->list->size);
-    for (const std::string& member : old ? old->names() : declaration->list->members) {
-      const auto found = named_.find(set_state_name(member));
-      auto set = found == named_.end() ? nullptr : std::dynamic_pointer_cast<IpSet>(found->second);
-      if (set) list->add({member, std::move(set)});
+    auto list = std::make_shared<ListSet>(declaration->name, declaration->list->options);
+    const auto live_set = [this](const std::string& name) -> std::shared_ptr<IpSet> {
+      const auto found = named_.find(set_state_name(name));
+      return found == named_.end() ? nullptr : std::dynamic_pointer_cast<IpSet>(found->second);
+    };
+    const SetTime now = set_clock_now();
+    if (old) {
+      for (ListSet::Member member : old->members(now)) {
+        member.set = live_set(member.name);
+        if (member.set) list->restore(std::move(member));
+      }
+    } else {
+      for (const ListMemberSpec& spec : declaration->list->members) {
+        if (auto set = live_set(spec.name)) list->add(std::move(set), spec, {}, false, now);
+      }
     }
     named_.emplace(set_state_name(declaration->name), std::move(list));
   }

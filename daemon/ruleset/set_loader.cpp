@@ -167,40 +167,85 @@ void add_json_elements(IpSet& set, const Json& list) {
   set.finish_loading();
 }
 
-// A list:set's members: an array of set names.
-std::vector<std::string> list_members(const Json& list) {
+// One member of a list:set: "b", "b timeout 30 comment \"x\"", or
+// {"element": "b", "timeout": 30, "packets": 0, "bytes": 0, "comment": "x"}.
+ListMemberSpec list_member(const Json& value, const ListSetOptions& options) {
+  if (value.is_string()) {
+    try {
+      return parse_list_member(value.get<std::string>(), options, nullptr);
+    } catch (const ElementError& e) {
+      throw FieldError(e.what());
+    }
+  }
+  if (!value.is_object() || !value.contains("element") || !value["element"].is_string()) {
+    throw FieldError("expected a set name, or an object with \"element\", got " + value.dump());
+  }
+  expect_object_keys(value, {"element", "timeout", "comment", "packets", "bytes"}, "a member");
+  ListMemberSpec spec{};
+  spec.name = value["element"].get<std::string>();
+  if (value.contains("timeout")) {
+    if (!options.timeout) throw FieldError("the set was created without timeout support");
+    spec.timeout = static_cast<std::uint32_t>(count(value, "timeout", 2147483));
+  }
+  if (value.contains("packets") || value.contains("bytes")) {
+    if (!options.counters) throw FieldError("the set was created without counters");
+    if (value.contains("packets")) spec.packets = count(value, "packets", ~std::uint64_t{0});
+    if (value.contains("bytes")) spec.bytes = count(value, "bytes", ~std::uint64_t{0});
+  }
+  if (value.contains("comment")) {
+    if (!options.comment) throw FieldError("the set was created without comment support");
+    if (!value["comment"].is_string()) throw FieldError("expected a string", "/comment");
+    spec.comment = value["comment"].get<std::string>();
+  }
+  return spec;
+}
+
+// A list:set's members, in order.
+std::vector<ListMemberSpec> list_members(const Json& list, const ListSetOptions& options) {
   if (!list.is_array()) throw FieldError("expected an array of set names, got " + list.dump());
-  std::vector<std::string> members;
+  std::vector<ListMemberSpec> members;
   for (std::size_t i = 0; i < list.size(); ++i) {
-    const std::string pointer = "/" + std::to_string(i);
-    if (!list[i].is_string()) {
-      throw FieldError("expected a set name, got " + list[i].dump(), pointer);
+    try {
+      ListMemberSpec member = list_member(list[i], options);
+      if (std::any_of(members.begin(), members.end(),
+                      [&](const ListMemberSpec& m) { return m.name == member.name; })) {
+        throw FieldError("set " + member.name + " is already a member");
+      }
+      members.push_back(std::move(member));
+    } catch (FieldError& e) {
+      e.pointer_suffix = "/" + std::to_string(i) + e.pointer_suffix;
+      throw;
     }
-    const std::string name = list[i].get<std::string>();
-    if (std::find(members.begin(), members.end(), name) != members.end()) {
-      throw FieldError("set " + name + " is already a member", pointer);
-    }
-    members.push_back(name);
   }
   return members;
 }
 
-// {"type": "list:set", "size": 8, "elements": ["a", "b"]} or with a JSON "file".
+// {"type": "list:set", "size": 8, "timeout": 600, "counters": true,
+// "comment": true, "elements": ["a", "b"]}, or with a JSON "file".
 ListDeclaration declared_list(const Json& body) {
   for (const auto& [key, value] : body.items()) {
-    if (key != "type" && key != "size" && key != "elements" && key != "file" && key != "format") {
+    if (key != "type" && key != "size" && key != "timeout" && key != "counters" &&
+        key != "comment" && key != "elements" && key != "file" && key != "format") {
       throw FieldError(
-          "a list:set takes \"size\" and \"elements\" (set names), not \"" + key + "\"",
+          "a list:set takes \"size\", \"timeout\", \"counters\", \"comment\" and "
+          "\"elements\" (set names), not \"" +
+              key + "\"",
           "/" + json_pointer_token(key));
     }
   }
   ListDeclaration list;
   if (body.contains("size")) {
-    list.size = std::max(static_cast<std::uint32_t>(count(body, "size", 0xffffffff)), kMinListSize);
+    list.options.size =
+        std::max(static_cast<std::uint32_t>(count(body, "size", 0xffffffff)), kMinListSize);
   }
+  if (body.contains("timeout")) {
+    list.options.timeout = static_cast<std::uint32_t>(count(body, "timeout", 2147483));
+  }
+  list.options.counters = flag(body, "counters");
+  list.options.comment = flag(body, "comment");
   if (body.contains("elements")) {
     try {
-      list.members = list_members(body["elements"]);
+      list.members = list_members(body["elements"], list.options);
     } catch (FieldError& e) {
       e.pointer_suffix = "/elements" + e.pointer_suffix;
       throw;
@@ -216,10 +261,10 @@ bool is_list(const Json& body) { return body.contains("type") && body["type"] ==
 void check_members(const SetDeclarations& sets) {
   for (const auto& declaration : sets) {
     if (!declaration->list) continue;
-    for (const std::string& member : declaration->list->members) {
-      const SetDeclaration* found = find_set(sets, member);
+    for (const ListMemberSpec& member : declaration->list->members) {
+      const SetDeclaration* found = find_set(sets, member.name);
       if (found == nullptr || found->list) {
-        throw FieldError("member " + member + " of list:set " + declaration->name + ": " +
+        throw FieldError("member " + member.name + " of list:set " + declaration->name + ": " +
                              (found == nullptr ? "the ruleset declares no set of that name"
                                                : "a list:set cannot hold list:sets"),
                          "/" + json_pointer_token(declaration->name));
@@ -298,7 +343,7 @@ std::shared_ptr<const SetDeclaration> load_set(const std::string& name, const Js
     const JsonDocument document = JsonDocument::read(declaration->file, {kMaxSetFileBytes, ""});
     declaration->list = declared_list(body);
     try {
-      declaration->list->members = list_members(document.root());
+      declaration->list->members = list_members(document.root(), declaration->list->options);
     } catch (const FieldError& e) {
       throw document.error_at(e.pointer_suffix, e.what());
     }

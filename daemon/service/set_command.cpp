@@ -29,13 +29,15 @@ std::string listing(const IpSet& set, const SetDeclaration& declaration, SetTime
 }
 
 // As `ipset list NAME` of a list:set.
-std::string list_listing(const ListSet& list, const SetDeclaration& declaration) {
-  const std::vector<std::string> members = list.names();
-  std::string out =
-      "Name: " + list.name() + "\nType: list:set\nHeader: " + list_set_header(list.size()) + "\n";
+std::string list_listing(const ListSet& list, const SetDeclaration& declaration, SetTime now) {
+  const std::vector<ListedElement> members = list.list(now);
+  std::string out = "Name: " + list.name() +
+                    "\nType: list:set\nHeader: " + list_set_header(list.options()) + "\n";
   if (!declaration.file.empty()) out += "File: " + declaration.file + "\n";
   out += "Number of entries: " + std::to_string(members.size()) + "\nMembers:\n";
-  for (const std::string& member : members) out += member + "\n";
+  for (const ListedElement& member : members) {
+    out += member.text + element_options_text(member) + "\n";
+  }
   return out;
 }
 
@@ -79,44 +81,72 @@ Json saved(const std::string& error, const SetDeclaration& declaration) {
 // The actions on a list:set, whose elements are the names of the ruleset's
 // other sets (ip_set_list_set.c's list_set_uadt and its errors).
 Json list_command(const RulesetInForce& in_force, const Json& request, ListSet& list,
-                  const SetDeclaration& declaration) {
+                  const SetDeclaration& declaration, SetTime now) {
   const std::string action = request.value("action", "");
-  if (action == "list") return done(list_listing(list, declaration));
+  if (action == "list") return done(list_listing(list, declaration, now));
   if (action == "flush") {
     list.flush();
     return done("");
   }
   if (action == "save") {
-    Json names = list.names();
-    return saved(save(declaration.format == SetFileFormat::kIpset ? ipset_list_text(list)
-                                                                  : names.dump(2) + "\n",
+    Json members = Json::array();
+    for (const ListedElement& member : list.list(now)) {
+      members.push_back(member.text + element_options_text(member));
+    }
+    return saved(save(declaration.format == SetFileFormat::kIpset ? ipset_list_text(list, now)
+                                                                  : members.dump(2) + "\n",
                       declaration),
                  declaration);
   }
-  const std::string member = request.value("element", "");
-  if (action == "test") {
-    return list.contains(member) ? done(member + " is in set " + list.name() + ".\n")
-                                 : failed(member + " is NOT in set " + list.name() + ".");
-  }
-  if (action == "del") {
-    return list.del(member) ? done("")
-                            : failed("set " + member + " is not in list:set " + list.name());
-  }
-  if (action != "add") {
+  if (action != "add" && action != "del" && action != "test") {
     return failed("unknown set action \"" + action +
                   "\"; expected list, add, del, flush, test or save");
   }
-  auto set = std::dynamic_pointer_cast<IpSet>(in_force.state->named(set_state_name(member)));
+  const std::string text = request.value("element", "");
+  ListPosition position;
+  ListMemberSpec member;
+  try {
+    member = parse_list_member(text, list.options(), &position);
+  } catch (const ElementError& e) {
+    return failed("element \"" + text + "\": " + e.what());
+  }
+  const std::string& name = member.name;
+  const std::string not_beside =
+      "set " + name + " is not " +
+      (position.side == ListPosition::Side::kBefore ? "before " : "after ") + position.reference +
+      " in list:set " + list.name();
+  if (action == "test") {
+    return list.test(name, position, now) ? done(name + " is in set " + list.name() + ".\n")
+                                          : failed(name + " is NOT in set " + list.name() + ".");
+  }
+  if (action == "del") {
+    switch (list.del(name, position, now)) {
+      case ListSet::Result::kDone:
+        return done("");
+      case ListSet::Result::kNoReference:
+        return failed(not_beside);
+      case ListSet::Result::kAbsent:
+      case ListSet::Result::kExists:
+        break;
+    }
+    return failed("set " + name + " is not in list:set " + list.name());
+  }
+  auto set = std::dynamic_pointer_cast<IpSet>(in_force.state->named(set_state_name(name)));
   if (!set) {
-    return failed(find_set(in_force.ruleset->sets, member) == nullptr
-                      ? "the ruleset declares no set named \"" + member + "\""
+    return failed(find_set(in_force.ruleset->sets, name) == nullptr
+                      ? "the ruleset declares no set named \"" + name + "\""
                       : "a list:set cannot hold list:sets");
   }
-  if (list.add({member, std::move(set)}) == ListSet::AddResult::kExists &&
-      !request.value("exist", false)) {
-    return failed("set " + member + " is already in list:set " + list.name());
+  switch (list.add(std::move(set), member, position, request.value("exist", false), now)) {
+    case ListSet::Result::kDone:
+      return done("");
+    case ListSet::Result::kNoReference:
+      return failed("set " + position.reference + " is not in list:set " + list.name());
+    case ListSet::Result::kExists:
+    case ListSet::Result::kAbsent:
+      break;
   }
-  return done("");
+  return failed("set " + name + " is already in list:set " + list.name());
 }
 
 }  // namespace
@@ -134,7 +164,7 @@ Json set_command(const RulesetInForce& in_force, const Json& request) {
     for (const auto& declaration : sets) {
       ExtensionState* state = live(declaration->name);
       out += (out.empty() ? "" : "\n") +
-             (declaration->list ? list_listing(static_cast<ListSet&>(*state), *declaration)
+             (declaration->list ? list_listing(static_cast<ListSet&>(*state), *declaration, now)
                                 : listing(static_cast<IpSet&>(*state), *declaration, now));
     }
     return done(out);
@@ -142,7 +172,7 @@ Json set_command(const RulesetInForce& in_force, const Json& request) {
   const SetDeclaration* declaration = find_set(sets, name);
   if (declaration == nullptr) return failed("the ruleset declares no set named \"" + name + "\"");
   if (declaration->list) {
-    return list_command(in_force, request, static_cast<ListSet&>(*live(name)), *declaration);
+    return list_command(in_force, request, static_cast<ListSet&>(*live(name)), *declaration, now);
   }
   IpSet& set = static_cast<IpSet&>(*live(name));
   if (action == "list") return done(listing(set, *declaration, now));

@@ -219,29 +219,63 @@ std::optional<ListDeclaration> read_ipset_list(std::string_view text, const std:
       other_type = words[2].text != "list:set";
       if (other_type) return;
       list.emplace();
-      for (std::size_t i = 3; i < words.size(); i += 2) {
-        const std::optional<std::uint32_t> size =
-            i + 1 < words.size() ? parse_decimal<std::uint32_t>(words[i + 1].text) : std::nullopt;
-        if (words[i].text != "size" || !size) {
-          fail(words[i].offset, "expected size N, list:set's only option");
+      ListSetOptions& options = list->options;
+      for (std::size_t i = 3; i < words.size(); ++i) {
+        const std::string_view option = words[i].text;
+        if (option == "counters") {
+          options.counters = true;
+          continue;
         }
-        list->size = std::max(*size, kMinListSize);
+        if (option == "comment") {
+          options.comment = true;
+          continue;
+        }
+        const std::optional<std::uint32_t> value =
+            i + 1 < words.size() ? parse_decimal<std::uint32_t>(words[i + 1].text) : std::nullopt;
+        if ((option != "size" && option != "timeout") || !value ||
+            (option == "timeout" && *value > 2147483)) {
+          fail(words[i].offset,
+               "expected size N, timeout N, counters or comment, list:set's options");
+        }
+        if (option == "size") options.size = std::max(*value, kMinListSize);
+        if (option == "timeout") options.timeout = *value;
+        ++i;
       }
     } else if (words[0].text == "add" && list) {
-      if (words.size() > 3) fail(words[3].offset, "expected a set name only");
-      const std::string member(words[2].text);
-      if (std::find(list->members.begin(), list->members.end(), member) != list->members.end()) {
-        fail(words[2].offset, "set " + member + " is already in list:set " + name);
+      ListPosition position;
+      ListMemberSpec member;
+      try {
+        member = parse_list_member(line.substr(words[2].offset), list->options, &position);
+      } catch (const ElementError& e) {
+        fail(words[2].offset + e.offset, e.what());
       }
-      list->members.push_back(member);
+      std::vector<ListMemberSpec>& members = list->members;
+      const auto named = [&members](const std::string& wanted) {
+        return std::find_if(members.begin(), members.end(),
+                            [&wanted](const ListMemberSpec& m) { return m.name == wanted; });
+      };
+      if (named(member.name) != members.end()) {
+        fail(words[2].offset, "set " + member.name + " is already in list:set " + name);
+      }
+      auto where = members.end();
+      if (position.side != ListPosition::Side::kNone) {
+        where = named(position.reference);
+        if (where == members.end()) {
+          fail(words[2].offset, "set " + position.reference + " is not in list:set " + name);
+        }
+        if (position.side == ListPosition::Side::kAfter) ++where;
+      }
+      members.insert(where, std::move(member));
     }
   });
   return list;
 }
 
-std::string ipset_list_text(const ListSet& list) {
-  std::string out = "create " + list.name() + " list:set " + list_set_header(list.size()) + "\n";
-  for (const std::string& member : list.names()) out += "add " + list.name() + " " + member + "\n";
+std::string ipset_list_text(const ListSet& list, SetTime now) {
+  std::string out = "create " + list.name() + " list:set " + list_set_header(list.options()) + "\n";
+  for (const ListedElement& member : list.list(now)) {
+    out += "add " + list.name() + " " + member.text + element_options_text(member) + "\n";
+  }
   return out;
 }
 

@@ -28,8 +28,9 @@ std::unique_ptr<IpSet> read_ipset_text(std::string_view text, const std::string&
 std::optional<ListDeclaration> read_ipset_list(std::string_view text, const std::string& file,
                                                const std::string& name);
 
-// A list:set's create line and one add line per member.
-std::string ipset_list_text(const ListSet& list);
+// A list:set's create line and one add line per live member, with its
+// timeout left, counters and comment.
+std::string ipset_list_text(const ListSet& list, SetTime now);
 
 // The create line's options: "family inet hashsize 1024 maxelem 65536 counters".
 std::string ipset_header(const SetOptions& options);

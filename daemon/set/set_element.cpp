@@ -320,6 +320,11 @@ SetElement ElementCodec::parse_key(std::string_view text) const {
 
 void ElementCodec::parse_options(std::string_view text, std::size_t offset,
                                  SetElement& element) const {
+  parse_element_options(text, offset, type_->networks, element);
+}
+
+void parse_element_options(std::string_view text, std::size_t offset, bool nomatch_allowed,
+                           SetElement& element) {
   std::size_t at = 0;
   const auto skip_space = [&] {
     while (at < text.size() && (text[at] == ' ' || text[at] == '\t')) ++at;
@@ -350,7 +355,7 @@ void ElementCodec::parse_options(std::string_view text, std::size_t offset,
       }
       element.timeout = static_cast<std::uint32_t>(seconds);
     } else if (option.text == "nomatch") {
-      if (!type_->networks) {
+      if (!nomatch_allowed) {
         throw ElementError("nomatch applies to the net types only", option.offset);
       }
       element.nomatch = true;

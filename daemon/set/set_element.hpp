@@ -46,6 +46,13 @@ struct SetElement {
   [[nodiscard]] bool ranged() const { return last_address || last_port; }
 };
 
+// The options ipset writes after an element ("timeout 5 nomatch packets 1
+// bytes 60 comment \"x\"") from `text`, which stands at `offset` of the
+// line; nomatch only where `nomatch_allowed` (the net types). Throws
+// ElementError.
+void parse_element_options(std::string_view text, std::size_t offset, bool nomatch_allowed,
+                           SetElement& element);
+
 // How the elements of one type and family are written and hashed.
 class ElementCodec {
  public:

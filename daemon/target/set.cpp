@@ -74,7 +74,7 @@ class SetTarget final : public Target, public UsesSets {
   static void on_set(const BoundSets& bound, std::size_t index,
                      const std::function<bool(IpSet&)>& operation) {
     if (const ListSet* list = bound.lists[index].get()) {
-      list->first(operation);
+      list->first(operation, set_clock_now());
     } else {
       operation(*bound.sets[index]);
     }

@@ -374,6 +374,79 @@ class SetsTest(LabTestCase):
                                   ["lost"]])
         self.assertEqual(ours, kernel)
 
+    def test_list_set_members_own_timeout_counters_and_place_like_the_kernel(self):
+        """A list:set created with timeout, counters and comment: its
+        members' own counters decide `--packets-lt 3` (two packets from a
+        member's address dropped, then passed), a member's eight-second
+        timeout ends its matching, and members placed before and after
+        others: the same verdicts, order and counters under both."""
+        self.serve(udp={S: [PORT]})
+        directory = os.path.join(self.lab.tmp, "list_extensions")
+        os.makedirs(directory, exist_ok=True)
+        dump = ("create a hash:net family inet hashsize 1024 maxelem 65536\n"
+                "add a 10.1.0.16/30\n"
+                "create b hash:ip family inet hashsize 1024 maxelem 65536\nadd b 10.1.0.22\n"
+                "create c hash:ip family inet hashsize 1024 maxelem 65536\n"
+                "create cl list:set size 8 timeout 600 counters comment\n"
+                "add cl a timeout 8 comment \"short\"\n"
+                "add cl b before a timeout 0 comment \"kept\"\n")
+        members_of_cl = "".join(line + "\n" for line in dump.splitlines() if line.startswith("add cl"))
+        with open(os.path.join(directory, "lists.ipset"), "w") as f:
+            f.write(dump)
+        from_dump = {"file": "lists.ipset", "format": "ipset"}
+        ruleset = self.write_ruleset(
+            directory, {name: from_dump for name in ("a", "b", "c", "cl")},
+            [{"match": {"set": {"name": "cl", "flags": "src", "packets_lt": 3}},
+              "target": "DROP"}])
+
+        def destroy():
+            self.lab.kernel_reset()
+            for name in ("cl", "a", "b", "c"):
+                self.lab.ns[R].run(["ipset", "destroy", name], check=False)
+        self.addCleanup(destroy)
+
+        def members(listing):
+            """The members with their counters and comments (timeouts left
+            differ by the moment they are read)."""
+            out = []
+            for line in listing.split("Members:\n", 1)[1].splitlines():
+                words = line.split()
+                out.append(" ".join(w for i, w in enumerate(words)
+                                    if not (w == "timeout" or (i > 0 and words[i - 1] == "timeout"))))
+            return out
+
+        self.ipset("restore", input=dump)
+
+        def body(side):
+            if side.daemon is None:
+                # The members' timeouts and counters from now, as verdictd's
+                # from its start.
+                self.ipset("flush", "cl")
+                self.ipset("restore", input=members_of_cl)
+            start = time.monotonic()
+            seen = [self.probe_sources(["10.1.0.17"])]
+            seen += [self.probe_sources(["10.1.0.22"]) for _ in range(4)]
+            if side.daemon is None:
+                add = ["ipset", "add", "cl", "c", "after", "b"]
+                self.lab.ns[R].run(add)
+                listing = self.ipset("list", "cl").stdout
+            else:
+                side.daemon.ctl("set", "add", "cl", "c", "after", "b")
+                listing = side.daemon.ctl("set", "list", "cl").stdout
+            listed = members(listing)
+            self.assertLess(time.monotonic() - start, 8, "probed after a's timeout")
+            time.sleep(max(0.0, start + 8.5 - time.monotonic()))
+            seen.append(self.probe_sources(["10.1.0.17"]))
+            return seen, listed
+
+        kernel, ours = self.against_the_kernel(ruleset, body)
+        print(f"list:set extensions: kernel {kernel}\nverdictd {ours}", file=sys.stderr)
+        self.assertEqual(kernel[0], [["lost"], ["lost"], ["lost"], ["received"], ["received"],
+                                     ["received"]])
+        self.assertEqual(kernel[1], ['b packets 4 bytes 144 comment "kept"', "c packets 0 bytes 0",
+                                     'a packets 1 bytes 36 comment "short"'])
+        self.assertEqual(ours, kernel)
+
     def list_set_commands(self, daemon, sources):
         listed = daemon.ctl("set", "list", "all").stdout
         self.assertIn("Type: list:set\nHeader: size 8\n", listed)

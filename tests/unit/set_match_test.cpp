@@ -192,9 +192,13 @@ TEST(ListSetMatch, FirstMemberThatMatchesOfThePacketsFamily) {
   EXPECT_EQ(send(inverted, tcp_from("10.1.9.9")), Verdict::kDrop);
   EXPECT_EQ(send(inverted, tcp_from("10.1.2.3")), Verdict::kDrop);
   // Members changed at runtime answer at once.
-  live_list(rs, "all").del("a");
+  live_list(rs, "all").del("a", {}, set_clock_now());
   EXPECT_EQ(send(rs, tcp_from("10.9.9.9")), Verdict::kAccept);
-  EXPECT_EQ(live_list(rs, "all").names(), (std::vector<std::string>{"six", "b"}));
+  std::vector<std::string> names;
+  for (const ListedElement& member : live_list(rs, "all").list(set_clock_now())) {
+    names.push_back(member.text);
+  }
+  EXPECT_EQ(names, (std::vector<std::string>{"six", "b"}));
 }
 
 TEST(ListSetTarget, AddsToTheFirstMemberThatTakesItDeletesFromTheFirstThatHeldIt) {
@@ -215,7 +219,7 @@ TEST(ListSetTarget, AddsToTheFirstMemberThatTakesItDeletesFromTheFirstThatHeldIt
   EXPECT_TRUE(in("c"));
   send(rs, tcp_from("198.51.100.7", 24));
   EXPECT_FALSE(in("c"));
-  EXPECT_EQ(live_list(rs, "ac").size(), 4U);  // the kernel's least
+  EXPECT_EQ(live_list(rs, "ac").options().size, 4U);  // the kernel's least
 }
 
 TEST(ListSetLoader, MembersDeclaredAndNotListsIpsetDump) {
@@ -226,14 +230,19 @@ TEST(ListSetLoader, MembersDeclaredAndNotListsIpsetDump) {
                                          "m": {"type": "list:set"}})",
                                      "")),
             "r.json:1:16: /sets/l: member m of list:set l: a list:set cannot hold list:sets");
-  EXPECT_EQ(test::load_error(ruleset(R"({"l": {"type": "list:set", "timeout": 5}})", "")),
-            "r.json:1:48: /sets/l/timeout: a list:set takes \"size\" and \"elements\" (set "
-            "names), not \"timeout\"");
+  EXPECT_EQ(test::load_error(ruleset(R"({"l": {"type": "list:set", "family": "inet"}})", "")),
+            "r.json:1:47: /sets/l/family: a list:set takes \"size\", \"timeout\", \"counters\", "
+            "\"comment\" and \"elements\" (set names), not \"family\"");
+  EXPECT_EQ(test::load_error(ruleset(R"({"l": {"type": "list:set", "elements": ["a timeout 5"]},
+                                         "a": {"type": "hash:ip"}})",
+                                     "")),
+            "r.json:1:50: /sets/l/elements/0: the set was created without timeout support");
   const std::string dump = "create a hash:ip family inet\ncreate l list:set size 2\nadd l a\n";
   const std::optional<ListDeclaration> list = read_ipset_list(dump, "d", "l");
   ASSERT_TRUE(list);
-  EXPECT_EQ(list->size, 4U);
-  EXPECT_EQ(list->members, std::vector<std::string>{"a"});
+  EXPECT_EQ(list->options.size, 4U);
+  ASSERT_EQ(list->members.size(), 1U);
+  EXPECT_EQ(list->members[0].name, "a");
   EXPECT_FALSE(read_ipset_list(dump, "d", "a"));
   try {
     static_cast<void>(read_ipset_list("create l list:set\nadd l a\nadd l a\n", "d", "l"));
@@ -241,8 +250,8 @@ TEST(ListSetLoader, MembersDeclaredAndNotListsIpsetDump) {
   } catch (const RulesetError& e) {
     EXPECT_STREQ(e.what(), "d:3:7: set a is already in list:set l");
   }
-  ListSet saved("l", 8);
-  EXPECT_EQ(ipset_list_text(saved), "create l list:set size 8\n");
+  const ListSet saved("l", {});
+  EXPECT_EQ(ipset_list_text(saved, set_clock_now()), "create l list:set size 8\n");
 }
 
 TEST(SetLoader, ErrorsPointAtTheValue) {
