@@ -365,3 +365,28 @@ TEST_F(SetFiles, RuntimeChangesSurviveAReloadWhileTheSetIsUnchanged) {
 
 }  // namespace
 }  // namespace verdictd
+
+namespace verdictd {
+namespace {
+
+TEST_F(SetFiles, ListSetMembersKeepTheirCountersAndTimeoutsAcrossAReload) {
+  const std::string sets = R"({
+    "cl": {"type": "list:set", "timeout": 600, "counters": true, "comment": true,
+           "elements": ["b timeout 0 comment \"kept\""]},
+    "b": {"type": "hash:ip", "elements": ["10.1.2.3"]}})";
+  const std::string rules =
+      R"({"match": {"set": {"name": "cl", "flags": "src"}}, "target": "DROP"})";
+  const auto first = load(ruleset(sets, rules));
+  EXPECT_EQ(send(first, tcp_from("10.1.2.3")), Verdict::kDrop);
+  EXPECT_EQ(send(first, tcp_from("10.1.2.3")), Verdict::kDrop);
+  const auto second = load(ruleset(sets, rules), &first);
+  const std::vector<ListedElement> members = live_list(second, "cl").list(set_clock_now());
+  ASSERT_EQ(members.size(), 1U);
+  EXPECT_EQ(members[0].text + element_options_text(members[0]),
+            "b timeout 0 packets 2 bytes 80 comment \"kept\"");
+  // The carried member tests the reloaded ruleset's live set b.
+  EXPECT_EQ(send(second, tcp_from("10.1.2.3")), Verdict::kDrop);
+}
+
+}  // namespace
+}  // namespace verdictd
