@@ -16,27 +16,40 @@ constexpr std::uint8_t kIpv4HintReach = 16;  // lengths from /16 are kept per /1
 constexpr std::uint8_t kIpv6HintReach = 32;  // lengths from /32 per hashed /32
 constexpr SetTime kMillisecondsPerSecond = 1000;
 
-bool compare(CounterCondition::Op op, std::uint64_t value, std::uint64_t against) {
-  switch (op) {
-    case CounterCondition::Op::kNone:
-      return true;
-    case CounterCondition::Op::kEq:
-      return value == against;
-    case CounterCondition::Op::kNe:
-      return value != against;
-    case CounterCondition::Op::kLt:
-      return value < against;
-    case CounterCondition::Op::kGt:
-      return value > against;
-  }
-  return true;
-}
-
 void set_bit(std::array<std::uint64_t, 3>& mask, std::uint8_t bit) {
   mask[bit / 64] |= std::uint64_t{1} << (bit % 64);
 }
 
 }  // namespace
+
+bool CounterCondition::count_and_compare(std::uint64_t& element_packets,
+                                         std::uint64_t& element_bytes,
+                                         std::uint64_t packet_bytes) const {
+  const auto compare = [](Op op, std::uint64_t value, std::uint64_t against) {
+    switch (op) {
+      case Op::kNone:
+        return true;
+      case Op::kEq:
+        return value == against;
+      case Op::kNe:
+        return value != against;
+      case Op::kLt:
+        return value < against;
+      case Op::kGt:
+        return value > against;
+    }
+    return true;
+  };
+  std::atomic_ref<std::uint64_t> packet_count(element_packets);
+  std::atomic_ref<std::uint64_t> byte_count(element_bytes);
+  std::uint64_t packets_now = packet_count.load(std::memory_order_relaxed);
+  std::uint64_t bytes_now = byte_count.load(std::memory_order_relaxed);
+  if (update) {
+    packets_now = packet_count.fetch_add(1, std::memory_order_relaxed) + 1;
+    bytes_now = byte_count.fetch_add(packet_bytes, std::memory_order_relaxed) + packet_bytes;
+  }
+  return compare(packets_op, packets_now, packets) && compare(bytes_op, bytes_now, bytes);
+}
 
 SetTime set_clock_now() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -97,16 +110,7 @@ SetTest IpSet::decide(std::uint32_t ref, SetTime now, const CounterCondition* co
     // The entry's counters are shared by every reader: atomic, and not
     // guarded by the shared lock (the entries vector itself is).
     auto& entry = const_cast<Entry&>(entries_[(ref & ~kNomatchBit) - 1]);
-    std::atomic_ref<std::uint64_t> packets(entry.packets);
-    std::atomic_ref<std::uint64_t> bytes(entry.bytes);
-    std::uint64_t packet_count = packets.load(std::memory_order_relaxed);
-    std::uint64_t byte_count = bytes.load(std::memory_order_relaxed);
-    if (counters->update) {
-      packet_count = packets.fetch_add(1, std::memory_order_relaxed) + 1;
-      byte_count = bytes.fetch_add(packet_bytes, std::memory_order_relaxed) + packet_bytes;
-    }
-    if (!compare(counters->packets_op, packet_count, counters->packets) ||
-        !compare(counters->bytes_op, byte_count, counters->bytes)) {
+    if (!counters->count_and_compare(entry.packets, entry.bytes, packet_bytes)) {
       return SetTest::kAbsent;
     }
   }

@@ -81,6 +81,12 @@ struct CounterCondition {
   Op bytes_op = Op::kNone;
   std::uint64_t bytes = 0;
   bool update = true;
+
+  // ip_set_match_extensions' counters: the packet of `packet_bytes` counted
+  // into an element's counters (unless !update; atomically, since readers
+  // share the element), then whether they pass.
+  bool count_and_compare(std::uint64_t& element_packets, std::uint64_t& element_bytes,
+                         std::uint64_t packet_bytes) const;
 };
 
 struct ListedElement {

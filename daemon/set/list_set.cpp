@@ -12,22 +12,6 @@ namespace {
 
 constexpr SetTime kMillisecondsPerSecond = 1000;
 
-bool compare(CounterCondition::Op op, std::uint64_t value, std::uint64_t against) {
-  switch (op) {
-    case CounterCondition::Op::kNone:
-      return true;
-    case CounterCondition::Op::kEq:
-      return value == against;
-    case CounterCondition::Op::kNe:
-      return value != against;
-    case CounterCondition::Op::kLt:
-      return value < against;
-    case CounterCondition::Op::kGt:
-      return value > against;
-  }
-  return false;
-}
-
 }  // namespace
 
 ListMemberSpec parse_list_member(std::string_view text, const ListSetOptions& options,
@@ -231,18 +215,8 @@ bool ListSet::first_matching(const std::function<bool(IpSet&)>& visit, SetTime n
   const std::shared_lock lock(mutex_);
   for (Member& member : members_) {
     if (!visit(*member.set) || expired(member, now)) continue;
-    if (!options_.counters) return true;
-    // The counters change under the shared lock: atomically.
-    std::atomic_ref packets(member.packets);
-    std::atomic_ref bytes(member.bytes);
-    std::uint64_t packet_count = packets.load(std::memory_order_relaxed);
-    std::uint64_t byte_count = bytes.load(std::memory_order_relaxed);
-    if (counters.update) {
-      packet_count = packets.fetch_add(1, std::memory_order_relaxed) + 1;
-      byte_count = bytes.fetch_add(packet_bytes, std::memory_order_relaxed) + packet_bytes;
-    }
-    if (compare(counters.packets_op, packet_count, counters.packets) &&
-        compare(counters.bytes_op, byte_count, counters.bytes)) {
+    if (!options_.counters ||
+        counters.count_and_compare(member.packets, member.bytes, packet_bytes)) {
       return true;
     }
   }
