@@ -90,8 +90,7 @@ class ListSet final : public ExtensionState {
   // the position's reference not where it was asked to be.
   enum class Result : std::uint8_t { kDone, kExists, kAbsent, kNoReference };
 
-  ListSet(std::string name, ListSetOptions options)
-      : name_(std::move(name)), options_(options) {}
+  ListSet(std::string name, ListSetOptions options) : name_(std::move(name)), options_(options) {}
 
   [[nodiscard]] const std::string& name() const { return name_; }
   [[nodiscard]] const ListSetOptions& options() const { return options_; }
