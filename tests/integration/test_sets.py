@@ -116,14 +116,18 @@ class SetsTest(LabTestCase):
     def ipset(self, *args, input=None):
         return self.lab.ns[R].run(["ipset", *args], input=input)
 
-    def kernel_sets(self, directory, names):
-        """The sets in the router's kernel, from the same files; destroyed
-        once the test's rules are gone."""
+    def destroy_at_cleanup(self, names):
+        """The kernel's sets `names` destroyed once the test's rules are gone."""
         def destroy():
             self.lab.kernel_reset()
             for name in names:
                 self.lab.ns[R].run(["ipset", "destroy", name], check=False)
         self.addCleanup(destroy)
+
+    def kernel_sets(self, directory, names):
+        """The sets in the router's kernel, from the same files; destroyed
+        once the test's rules are gone."""
+        self.destroy_at_cleanup(names)
         for name in names:
             with open(os.path.join(directory, name + ".ipset")) as f:
                 text = f.read()
@@ -346,11 +350,7 @@ class SetsTest(LabTestCase):
              "target": {"SET": {"add_set": {"name": "addl", "flags": "src"}}}},
             {"match": {"set": {"name": "d", "flags": "src"}}, "target": "DROP"}])
 
-        def destroy():
-            self.lab.kernel_reset()
-            for name in ("all", "addl", "a", "b", "c", "d"):
-                self.lab.ns[R].run(["ipset", "destroy", name], check=False)
-        self.addCleanup(destroy)
+        self.destroy_at_cleanup(("all", "addl", "a", "b", "c", "d"))
         self.ipset("restore", input=dump)
         # in a; nomatch in a but in b; nomatch in a only; in none (then added).
         sources = ["10.1.0.17", "10.1.0.22", "10.1.0.21", "10.1.0.14"]
@@ -399,11 +399,7 @@ class SetsTest(LabTestCase):
             [{"match": {"set": {"name": "cl", "flags": "src", "packets_lt": 3}},
               "target": "DROP"}])
 
-        def destroy():
-            self.lab.kernel_reset()
-            for name in ("cl", "a", "b", "c"):
-                self.lab.ns[R].run(["ipset", "destroy", name], check=False)
-        self.addCleanup(destroy)
+        self.destroy_at_cleanup(("cl", "a", "b", "c"))
 
         def members(listing):
             """The members with their counters and comments (timeouts left
