@@ -9,6 +9,7 @@ packages=(
   iptables iproute2 iputils-ping conntrack iperf3 socat
   python3 python3-jsonschema python3-scapy
   fail2ban python3-systemd
+  ufw
   ipset
   systemd
 )
@@ -20,4 +21,13 @@ if ((${#missing[@]})); then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+# iptables-persistent cannot be installed beside ufw (ufw Breaks it), so
+# its packages are only unpacked here; the import tests run its
+# netfilter-persistent from there, in a mount namespace of their own.
+debs=$(cd "$(dirname "$0")/.." && pwd)/.cache/iptables-persistent
+if [[ ! -x $debs/usr/sbin/netfilter-persistent ]]; then
+  mkdir -p "$debs/download"
+  (cd "$debs/download" && apt-get download -qq netfilter-persistent iptables-persistent)
+  for deb in "$debs"/download/*.deb; do dpkg-deb -x "$deb" "$debs"; done
 fi
