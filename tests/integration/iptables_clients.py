@@ -124,7 +124,6 @@ class ClientHost:
     files are added to target's}."""
 
     def __init__(self, lab, mode, directory, binds=None, layers=None):
-        self.lab, self.mode = lab, mode
         os.mkdir(directory)
         self.log_path = os.path.join(directory, "calls.log")
         wrappers = os.path.join(directory, "bin")
@@ -163,7 +162,10 @@ class ClientHost:
             raise RuntimeError(f"the client's mount namespace: {self.proc.stderr.read()}")
 
     def args(self, args):
-        return ["nsenter", "-t", str(self.proc.pid), "-m", "-n", "--", *args]
+        """A command line that runs `args` here, as a client started by
+        systemd would: without VERDICTD_SOCKET."""
+        return ["nsenter", "-t", str(self.proc.pid), "-m", "-n", "--",
+                "env", "-u", "VERDICTD_SOCKET", *args]
 
     def run(self, args, check=True, input=None, timeout=60):
         return run(self.args(args), check=check, input=input, timeout=timeout)
