@@ -144,7 +144,8 @@ class ClientHost:
         script = ["set -e"]
         for target, layer in (layers or {}).items():
             # Two lower layers and no upper one: read-only, nothing written.
-            script.append(f"mount -t overlay overlay -o lowerdir={q(layer)}:{q(target)} {q(target)}")
+            script.append(f"mount -t overlay overlay -o lowerdir={q(layer)}:{q(target)} "
+                          + q(target))
         for target, source in (binds or {}).items():
             script.append(f"mount --bind {q(source)} {q(target)}")
         script += [f"mount --bind {q(alternatives)} {ALTERNATIVES}",
@@ -285,9 +286,9 @@ class ClientTestCase(LabTestCase):
 
     def setUp(self):
         super().setUp()
-        # The clients' REJECT rules answer every probe at once: no rate limit
-        # on the kernel's ICMP errors (the first to a new IPv6 destination
-        # would be held back).
+        # REJECT answers every probe, however close together (ufw's limit
+        # rejects connection after connection): no rate limit on the
+        # kernel's ICMP errors.
         self.lab.ns[ROUTER].sysctl({"net.ipv4.icmp_ratelimit": 0, "net.ipv6.icmp.ratelimit": 0})
         self.accept_all = os.path.join(self.lab.tmp, "accept-all.json")
         with open(self.accept_all, "w") as f:
@@ -320,7 +321,8 @@ class ClientTestCase(LabTestCase):
                 print(f"{name}: the iptables commands it ran:\n  "
                       + "\n  ".join(command_lines(calls[0])), file=sys.stderr)
         kernel, verdictd = results
-        differences = [f"  {what}:\n    kernel:   {kernel[what]!r}\n    verdictd: {verdictd.get(what)!r}"
+        differences = [f"  {what}:\n    kernel:   {kernel[what]!r}\n"
+                       f"    verdictd: {verdictd.get(what)!r}"
                        for what in kernel if verdictd.get(what) != kernel[what]]
         answered = call_differences(*calls)
         if differences or answered:
