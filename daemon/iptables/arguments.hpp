@@ -31,9 +31,12 @@ struct ImportError : std::runtime_error {
 // (":COLUMN" left out when it is 0).
 struct LineError : std::runtime_error {
   LineError(const std::string& file, std::size_t line, std::size_t column,
-            const std::string& message);
+            const std::string& message, int exit_status = 2);
   std::size_t line;
   std::size_t column;
+  // As iptables-restore exits: 2 for a line it cannot parse, 1 for a
+  // command the tables refuse.
+  int status;
 };
 
 // A rule line of an iptables-restore file split as add_param_to_argv splits

@@ -57,6 +57,13 @@ void check_jumps(const FamilyTable& table, const Command& command) {
 
 // The first rule of `chain` that is `rule`, as iptables finds it: by what it
 // does, not by how it is written ("ssh" is 22).
+// libiptc's answer when -C or -D finds no such rule: a rule jumping to a
+// user chain is looked up with that chain, which then "does not exist".
+[[noreturn]] void no_such_rule(const Json& rule) {
+  fail(jump_of(rule) != nullptr ? kNoSuchChain
+                                : "Bad rule (does a matching rule exist in that chain?)");
+}
+
 std::vector<Json>::iterator find_rule(FamilyChain& chain, const Json& rule, TableId table,
                                       Family family) {
   const std::string wanted = rule_save_text(rule, table, family);
@@ -185,7 +192,7 @@ void apply_command(FamilyTables& tables, const Command& command) {
       }
       for (const Json& rule : command.rules) {
         const auto found = find_rule(chain, rule, command.table, tables.family);
-        if (found == chain.rules.end()) fail("Bad rule (does a matching rule exist in that chain?)");
+        if (found == chain.rules.end()) no_such_rule(rule);
         chain.rules.erase(found);
       }
       break;
@@ -194,7 +201,7 @@ void apply_command(FamilyTables& tables, const Command& command) {
       FamilyChain& chain = existing_chain(table, command.chain);
       for (const Json& rule : command.rules) {
         if (find_rule(chain, rule, command.table, tables.family) == chain.rules.end()) {
-          fail("Bad rule (does a matching rule exist in that chain?)");
+          no_such_rule(rule);
         }
       }
       return;

@@ -54,7 +54,7 @@ Imported import_rules(const std::vector<ImportInput>& inputs) {
       try {
         apply_command(family == Family::kIPv4 ? ipv4 : ipv6, step.command);
       } catch (const CommandError& e) {
-        throw LineError(input.file, step.line, 0, e.message);
+        throw LineError(input.file, step.line, 0, e.message, e.status);
       }
     }
   }

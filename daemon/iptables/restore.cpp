@@ -95,7 +95,7 @@ void restore_tables(FamilyTables& tables, std::string_view text, const std::stri
         try {
           apply_command(staged, set);
         } catch (const CommandError& e) {
-          throw error(words[1].column + 1, e.message);
+          throw LineError(file, number, words[1].column + 1, e.message, e.status);
         }
         continue;
       }
@@ -133,7 +133,7 @@ void restore_tables(FamilyTables& tables, std::string_view text, const std::stri
     } catch (const ImportError& e) {
       throw error(e.column, e.what());
     } catch (const CommandError& e) {
-      throw error(args.empty() ? 1 : args.front().column, e.message);
+      throw LineError(file, number, args.empty() ? 1 : args.front().column, e.message, e.status);
     }
   }
   if (in_table) {

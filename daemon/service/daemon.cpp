@@ -407,7 +407,9 @@ std::string Daemon::reload(RequestProgress& progress) {
 
 std::string Daemon::reload_locked(RequestProgress& progress,
                                   const std::optional<std::string>& document) {
-  notify::reloading();
+  // An iptables command's change is no reload of the service: only its
+  // STATUS= line changes.
+  if (!document) notify::reloading();
   bool falling_back = false;
   {
     const std::lock_guard lock_fallback(fallback_mutex_);
@@ -446,7 +448,11 @@ std::string Daemon::reload_locked(RequestProgress& progress,
     normal_status_ = status;
     shown = outage_.empty() ? status : outage_;  // an outage keeps its STATUS= line
   }
-  notify::ready(shown);  // READY=1 ends the reload either way
+  if (document) {
+    notify::status(shown);
+  } else {
+    notify::ready(shown);  // READY=1 ends the reload either way
+  }
   log_info(error.empty() ? (document ? "changed by an iptables command: " : "reloaded: ") + status
                          : status);
   return error;

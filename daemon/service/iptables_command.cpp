@@ -127,7 +127,8 @@ IptablesOutcome run_iptables_restore(const RulesetInForce& in_force, const std::
                    request.value("file", std::string("<stdin>")),
                    {.noflush = request.value("noflush", false)});
   } catch (const LineError& e) {
-    return {answer(1, "", std::string(program_name(family)) + "-restore: " + e.what() + "\n"),
+    return {answer(e.status, "",
+                   std::string(program_name(family)) + "-restore: " + e.what() + "\n"),
             std::nullopt};
   }
   if (request.value("test", false)) return {answer(0, "", ""), std::nullopt};

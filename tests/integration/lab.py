@@ -339,6 +339,13 @@ class Verdictd:
         self.notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         self.notify.bind(self.notify_path)
         self.notifications = []
+        # Read as they come: the socket holds only a few unread datagrams
+        # (net.unix.max_dgram_qlen), and verdictd's sd_notify would block
+        # behind them, as iptables commands each send one.
+        self._notify_lock = threading.Lock()
+        self._notify_stop = threading.Event()
+        self._notify_reader = threading.Thread(target=self._read_notifications, daemon=True)
+        self._notify_reader.start()
         # --debug: the log names each flow on which the kernel's conntrack
         # lastingly disagrees with verdictd's tracker.
         # The lab's own runtime directory (the NAT binding store), shared by
@@ -366,15 +373,23 @@ class Verdictd:
         with open(self.log_path) as f:
             return f.read()
 
+    def _read_notifications(self):
+        while not self._notify_stop.is_set():
+            self._drain_notify(0.1)
+
     def _drain_notify(self, timeout):
-        self.notify.settimeout(timeout)
-        try:
-            while True:
-                data = self.notify.recv(4096).decode()
-                self.notifications.extend(data.splitlines())
-                self.notify.settimeout(0)
-        except (socket.timeout, BlockingIOError):
-            pass
+        """Reads the lines waiting, after waiting up to `timeout` for one."""
+        with self._notify_lock:
+            if self.notify.fileno() < 0:
+                return
+            self.notify.settimeout(timeout)
+            try:
+                while True:
+                    data = self.notify.recv(4096).decode()
+                    self.notifications.extend(data.splitlines())
+                    self.notify.settimeout(0)
+            except (socket.timeout, BlockingIOError):
+                pass
 
     def wait_notification(self, predicate, since=0, timeout=10):
         """Waits for an sd_notify line, from the since-th on, satisfying
@@ -421,6 +436,8 @@ class Verdictd:
         if self.proc.poll() is None:
             self.send_signal(sig)
             self.proc.wait(timeout=timeout)
+        self._notify_stop.set()
+        self._notify_reader.join()
         self.notify.close()
         return self.proc.returncode
 
