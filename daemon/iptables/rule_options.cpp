@@ -368,6 +368,15 @@ std::size_t RuleOptions::take_found(const Arguments& args, std::size_t i, bool n
     }
   };
   bool negation_left = negated;
+  // A key several modules own ("dport": tcp's, udp's, multiport's) goes by
+  // the shape of its value: a module that takes a list gets one.
+  const auto shaped = [&option](Json value) {
+    if (option.type != nullptr && option.type->takes_list() && !value.is_array() &&
+        matches_with_key(option.key).size() > 1) {
+      return Json::array({std::move(value)});
+    }
+    return value;
+  };
   if (found.member == nullptr) {
     if (std::any_of(into.begin(), into.end(),
                     [&](const Written& w) { return w.key == key || w.key == "!" + key; })) {
@@ -375,7 +384,7 @@ std::size_t RuleOptions::take_found(const Arguments& args, std::size_t i, bool n
     }
     Json value;
     if (option.type != nullptr) {
-      value = value_of(option, negation_left);
+      value = shaped(value_of(option, negation_left));
     } else {
       value = Json::object();
       take_followers(option.members, 0, value);
