@@ -1,6 +1,7 @@
 """`verdictctl import` against the kernel's iptables-legacy. Each file of
 tests/import/corpus is restored by iptables-legacy-restore (ip6tables- for
-.v6) in a network namespace of its own and saved by iptables-legacy-save;
+.v6) in a network namespace of its own, after the ipsets of FILE.ipset if
+there is one, and saved by iptables-legacy-save;
 `verdictctl import` of the same file must give a ruleset that passes
 `verdictctl check` and that `verdictctl export` prints as that save did,
 comment lines and the order of tables aside. The corpus holds at least 300
