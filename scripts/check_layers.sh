@@ -4,7 +4,7 @@
 # (up to pipeline) therefore never includes kernel-facing code.
 set -euo pipefail
 cd "$(dirname "$0")/../daemon"
-layers=(text packet conntrack nat extension set match target ruleset pipeline kernel service ctl)
+layers=(text packet conntrack nat extension set match target ruleset iptables pipeline kernel service ctl)
 declare -A rank
 for i in "${!layers[@]}"; do rank[${layers[$i]}]=$i; done
 status=0

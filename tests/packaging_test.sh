@@ -7,6 +7,9 @@ prefix=$(mktemp -d /tmp/vd-install.XXXXXX)
 trap 'rm -rf "$prefix"' EXIT
 cmake --install "$build" --prefix "$prefix" >/dev/null
 for f in sbin/verdictd bin/verdictctl lib/systemd/system/verdictd.service \
+         sbin/iptables-verdictd sbin/ip6tables-verdictd sbin/iptables-verdictd-save \
+         sbin/iptables-verdictd-restore sbin/ip6tables-verdictd-save \
+         sbin/ip6tables-verdictd-restore share/verdictd/iptables-alternatives \
          share/verdictd/ruleset.schema.json share/verdictd/default.json \
          share/verdictd/verdictd.json share/verdictd/examples/host-firewall.json \
          share/verdictd/examples/fail2ban/jail.d/verdictd.conf \

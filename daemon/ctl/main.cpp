@@ -214,6 +214,17 @@ int run(int argc, char** argv) {
   export_rules->add_flag("-6,--ipv6", export_v6, "IPv6 rules")->excludes(export_v4_flag);
   add_max_bytes(export_rules);
 
+  std::vector<std::string> import_ipv4;
+  std::vector<std::string> import_ipv6;
+  std::vector<std::string> import_scripts;
+  auto* import_rules = app.add_subcommand(
+      "import", "print the ruleset iptables-save files or an iptables shell script make");
+  import_rules->add_option("files", import_ipv4, "iptables-save files (IPv4); - reads stdin");
+  import_rules->add_option("-4,--ipv4", import_ipv4, "an iptables-save file");
+  import_rules->add_option("-6,--ipv6", import_ipv6, "an ip6tables-save file");
+  import_rules->add_option("--script", import_scripts,
+                           "a shell script of iptables and ip6tables commands");
+
   verdictd::SimulateFlags simulate_flags;
   auto* simulate = verdictd::add_simulate(app, simulate_flags);
   add_max_bytes(simulate);
@@ -247,6 +258,15 @@ int run(int argc, char** argv) {
       ->check(CLI::IsMember({"list", "add", "del", "flush"}));
   recent->add_option("name", recent_name, "the list's name")->required();
   recent->add_option("address", recent_address, "the address to add or delete");
+  std::string save_file;
+  bool save_ipv4 = false;
+  bool save_ipv6 = false;
+  auto* save = app.add_subcommand(
+      "save", "write the ruleset in force (with iptables commands' changes) as JSON, or with "
+              "-4/-6 as iptables-save text, to FILE or the standard output");
+  save->add_option("file", save_file, "where to write it");
+  auto* save_v4_flag = save->add_flag("-4,--ipv4", save_ipv4, "iptables-save text of IPv4");
+  save->add_flag("-6,--ipv6", save_ipv6, "iptables-save text of IPv6")->excludes(save_v4_flag);
   std::vector<std::string> set_words;
   bool set_exist = false;
   auto* set = app.add_subcommand(
@@ -275,6 +295,12 @@ int run(int argc, char** argv) {
     return verdictd::export_ruleset(
         export_file, export_v6 ? verdictd::Family::kIPv6 : verdictd::Family::kIPv4, max_bytes);
   }
+  if (import_rules->parsed()) {
+    if (import_ipv4.empty() && import_ipv6.empty() && import_scripts.empty()) {
+      import_ipv4.emplace_back("-");
+    }
+    return verdictd::import_rulesets(import_ipv4, import_ipv6, import_scripts);
+  }
   if (simulate->parsed()) return verdictd::run_simulate(simulate_flags, max_bytes);
   if (schema->parsed()) {
     std::cout << verdictd::ruleset_schema().dump(2) << "\n";
@@ -299,6 +325,24 @@ int run(int argc, char** argv) {
       std::cerr << response.value("recorded", std::uint64_t{0}) << " drops since the start\n";
     }
     return 0;
+  }
+  if (save->parsed()) {
+    const Json response = verdictd::control_request(
+        socket, save_ipv4 || save_ipv6
+                    ? Json{{"command", "iptables-save"}, {"family", save_ipv6 ? 6 : 4}}
+                    : Json{{"command", "save"}});
+    if (!response.value("ok", false)) {
+      std::cerr << "verdictctl: " << response.value("error", "the request failed") << "\n";
+      return 1;
+    }
+    const std::string text =
+        response.contains("stdout") ? response["stdout"].get<std::string>()
+                                    : response.value("text", std::string());
+    if (save_file.empty()) {
+      std::cout << text;
+      return 0;
+    }
+    return verdictd::write_text_file(save_file, text);
   }
   Json request;
   if (set->parsed()) {

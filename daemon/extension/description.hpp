@@ -40,6 +40,10 @@ struct OptionSpec {
   // iptables takes `! --flag value`; the JSON key is then written "!key".
   bool negatable = false;
   bool mandatory = false;
+  // The flag and each alias stand for one value of the option's ChoiceType,
+  // in its order, and take no argument: --connlimit-saddr is "source",
+  // --connlimit-daddr "destination" (the importer reads it).
+  bool flag_picks_choice = false;
   std::span<const OptionSpec> members{};
   std::string_view doc{};
   // For an object-valued option whose members depend on each other: a

@@ -66,6 +66,9 @@ class ValueType {
   // True when the value may be written as a JSON array (a list of ports):
   // a key several modules own goes to the one that takes its shape.
   [[nodiscard]] virtual bool takes_list() const { return false; }
+  // False for a value the option's presence gives (a flag, a boolean): its
+  // iptables option takes no argument on the command line.
+  [[nodiscard]] virtual bool takes_argument() const { return true; }
 };
 
 // The shared value types. An extension with a value of its own (the names of
@@ -109,6 +112,7 @@ class ChoiceType final : public ValueType {
   [[nodiscard]] std::string save_text(const Value& v) const override;
   [[nodiscard]] Json schema() const override;
   [[nodiscard]] Json example() const override;
+  [[nodiscard]] std::span<const std::string_view> choices() const { return choices_; }
 
  private:
   std::string_view name_;

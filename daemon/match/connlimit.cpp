@@ -195,6 +195,7 @@ const std::array<OptionSpec, 4> kMembers = {
       .flag = "--connlimit-saddr",
       .aliases = "--connlimit-daddr",
       .type = &kSideType,
+      .flag_picks_choice = true,
       .doc = "whose connections are counted: the packet's \"source\" (default) or "
              "\"destination\" network",
       .save = save_side}}};

@@ -197,6 +197,7 @@ const std::array<OptionSpec, 11> kMembers = {
       .flag = "--rsource",
       .aliases = "--rdest",
       .type = &kSideType,
+      .flag_picks_choice = true,
       .doc = "the packet's \"source\" (default) or \"destination\" address",
       .save = save_side},
      {.key = "mask",

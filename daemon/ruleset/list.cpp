@@ -149,6 +149,7 @@ std::string list_table(const Ruleset& ruleset, const RulesetState& state,
   std::string out;
   for (const Chain* chain : chains_in_display_order(table)) {
     if (options.chain && chain->name != *options.chain) continue;
+    if (options.family && (chain->families & family_bit(*options.family)) == 0) continue;
     if (!out.empty()) out += "\n";
     const auto index = static_cast<std::size_t>(chain - table.chains.data());
     out += chain_text(table, *chain, state.chain(options.table, index), options);

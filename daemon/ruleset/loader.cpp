@@ -184,7 +184,11 @@ class Builder {
         fail(pointer + "/policy",
              "only built-in chains have a policy; " + json_quoted(chain.name) + " is a user chain");
       }
-      check_keys(body, pointer, {"rules", "comment"});
+      check_keys(body, pointer, {"rules", "comment", kFamiliesKey});
+      // A user chain of one family, as iptables or ip6tables alone has it.
+      if (body.contains(kFamiliesKey)) {
+        chain.families = families_of(body[kFamiliesKey], pointer + "/" + kFamiliesKey);
+      }
     }
     if (body.contains("policy")) build_policy(table, chain, body["policy"], pointer + "/policy");
     if (!body.contains("rules")) return;
@@ -238,7 +242,7 @@ class Builder {
 
   Rule build_rule(const Table& table, const Json& body, const std::string& pointer) {
     if (!body.is_object()) fail(pointer, "expected a rule object, got " + body.dump());
-    check_keys(body, pointer, {"comment", "match", "target", "jump", "goto"});
+    check_keys(body, pointer, {"comment", "family", "match", "target", "jump", "goto"});
     Rule rule;
     rule.identity = body.dump();
     const int actions = static_cast<int>(body.contains("target")) +
@@ -257,6 +261,15 @@ class Builder {
     const Json& match = body.contains("match") ? body["match"] : kNoMatch;
     if (!match.is_object()) {
       fail(pointer + "/match", "expected an object of matches, got " + match.dump());
+    }
+    if (body.contains("family")) {
+      const FamilyMask family = families_of(body["family"], pointer + "/family");
+      if (family == kBothFamilies) {
+        fail(pointer + "/family", "expected \"ipv4\" or \"ipv6\", got " + body["family"].dump());
+      }
+      restrict_family(rule, table,
+                      family == family_bit(Family::kIPv4) ? Family::kIPv4 : Family::kIPv6,
+                      pointer + "/family");
     }
     std::vector<BuiltMatch> built;
     try {

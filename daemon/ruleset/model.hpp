@@ -52,6 +52,8 @@ struct Chain {
   // Built-in chains only; one per family, as iptables and ip6tables have their own.
   std::array<ChainPolicy, kFamilyCount> policies{};
   std::vector<Rule> rules;
+  // The families that have it: a user chain may be iptables' or ip6tables' alone.
+  FamilyMask families = kBothFamilies;
   HookMask reached_from = 0;  // hooks whose built-in chains reach this chain
   TextPosition position;      // where it is written (line 1 when it is not), for traces
 

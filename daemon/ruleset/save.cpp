@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "extension/values.hpp"
 #include "ruleset/chain_order.hpp"
 
 namespace verdictd {
@@ -9,15 +10,6 @@ namespace verdictd {
 namespace {
 
 bool applies_to(const Rule& rule, Family family) { return !rule.family || *rule.family == family; }
-
-std::string quote(const std::string& text) {
-  std::string out = "\"";
-  for (char c : text) {
-    if (c == '"' || c == '\\') out += '\\';
-    out += c;
-  }
-  return out + '"';
-}
 
 std::string counters_text(const Counters& c) {
   return "[" + std::to_string(c.packets.load()) + ":" + std::to_string(c.bytes.load()) + "]";
@@ -27,7 +19,7 @@ std::string rule_line(const Table& table, const Rule& rule, Family family) {
   SaveLine line;
   line.family = family;
   for (const auto& match : rule.matches) match->save(line);
-  if (!rule.comment.empty()) line.matches += " -m comment --comment " + quote(rule.comment);
+  if (!rule.comment.empty()) line.matches += " -m comment --comment " + save_string(rule.comment);
   if (rule.jump_chain >= 0) {
     line.target = std::string(rule.is_goto ? " -g " : " -j ") +
                   table.chains[static_cast<std::size_t>(rule.jump_chain)].name;
@@ -46,7 +38,9 @@ std::string save_ruleset(const Ruleset& ruleset, Family family, const RulesetSta
     const Table& table = ruleset.table(id);
     if (table.is_default(family)) continue;
     out += "*" + std::string(table_name(id)) + "\n";
-    const std::vector<const Chain*> chains = chains_in_display_order(table);
+    std::vector<const Chain*> chains = chains_in_display_order(table);
+    std::erase_if(chains,
+                  [family](const Chain* chain) { return (chain->families & family_bit(family)) == 0; });
     const auto state = [&](const Chain* chain) -> const ChainState& {
       return counters->chain(id, static_cast<std::size_t>(chain - table.chains.data()));
     };

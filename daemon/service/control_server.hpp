@@ -72,7 +72,8 @@ using ControlHandler =
 class ControlServer {
  public:
   static constexpr std::size_t kMaxClients = 16;
-  static constexpr std::size_t kMaxRequest = std::size_t{64} * 1024;
+  // Room for an iptables-restore input of some 50,000 rules.
+  static constexpr std::size_t kMaxRequest = std::size_t{8} << 20;
   static constexpr std::chrono::seconds kRequestDeadline{2};
 
   ControlServer(std::string path, ControlHandler handler);

@@ -15,6 +15,7 @@
 #include "kernel/conntrack_questions.hpp"
 #include "ruleset/list.hpp"
 #include "ruleset/loader.hpp"
+#include "service/iptables_command.hpp"
 #include "service/last_good.hpp"
 #include "service/log.hpp"
 #include "service/notify.hpp"
@@ -145,6 +146,7 @@ std::shared_ptr<Ruleset> Daemon::initial_ruleset() {
     const JsonDocument document = read_ruleset_document(config_.ruleset, config_.ruleset_max_bytes);
     std::shared_ptr<Ruleset> ruleset = load_ruleset_document(document);
     keep_last_good(document.text());
+    document_ = document.text();
     return ruleset;
   } catch (const std::exception& e) {
     fallback_.error = e.what();  // FILE:LINE:COL: /pointer: expected ...
@@ -156,6 +158,7 @@ std::shared_ptr<Ruleset> Daemon::initial_ruleset() {
           load_ruleset_text(copy->text, last_good_name(config_.last_good, *copy));
       fallback_.kind = Fallback::kLastGood;
       fallback_.saved = copy->saved;
+      document_ = copy->text;
       log_error("enforcing the LAST-GOOD ruleset " + ruleset->source + ", loaded " + copy->saved +
                 ", until a good ruleset is reloaded");
       return ruleset;
@@ -399,6 +402,11 @@ std::string Daemon::reload(RequestProgress& progress) {
     progress.set("waiting for the reload in progress to finish");
     lock.lock();
   }
+  return reload_locked(progress, std::nullopt);
+}
+
+std::string Daemon::reload_locked(RequestProgress& progress,
+                                  const std::optional<std::string>& document) {
   notify::reloading();
   bool falling_back = false;
   {
@@ -406,7 +414,11 @@ std::string Daemon::reload(RequestProgress& progress) {
     falling_back = fallback_.kind != Fallback::kNone;
   }
   std::string error = rulesets_->reload(
-      config_.ruleset, config_.ruleset_max_bytes,
+      [&] {
+        if (document) return JsonDocument(*document, "(changed at runtime) " + config_.ruleset);
+        progress.set("loading " + config_.ruleset + " (reading, parsing, checking)");
+        return read_ruleset_document(config_.ruleset, config_.ruleset_max_bytes);
+      },
       [&](const Ruleset& next) {
         // The closed hooks' chains drop: a good ruleset always steers anew.
         if (falling_back || hooks_to_steer(next) != steered_hooks_ ||
@@ -421,6 +433,7 @@ std::string Daemon::reload(RequestProgress& progress) {
           fallback_ = {};
         }
         keep_last_good(text);
+        document_ = text;
       },
       [&](std::string stage) { progress.set(std::move(stage)); });
   const std::string status = error.empty() ? running_line(report())
@@ -434,7 +447,8 @@ std::string Daemon::reload(RequestProgress& progress) {
     shown = outage_.empty() ? status : outage_;  // an outage keeps its STATUS= line
   }
   notify::ready(shown);  // READY=1 ends the reload either way
-  log_info(error.empty() ? "reloaded: " + status : status);
+  log_info(error.empty() ? (document ? "changed by an iptables command: " : "reloaded: ") + status
+                         : status);
   return error;
 }
 
@@ -533,6 +547,12 @@ Json Daemon::handle(const Json& request, RequestProgress& progress) {
     rulesets_->in_force()->state->zero_counters();
     return {{"ok", true}, {"text", ""}};
   }
+  if (command == "iptables" || command == "iptables-restore") return iptables(request, progress);
+  if (command == "iptables-save") return run_iptables_save(*rulesets_->in_force(), request);
+  if (command == "save") {
+    const std::lock_guard lock(reload_mutex_);
+    return {{"ok", true}, {"text", document_}};
+  }
   if (command == "reload") {
     if (const std::string error = reload(progress); !error.empty()) {
       return {{"ok", false}, {"error", error}};
@@ -543,6 +563,32 @@ Json Daemon::handle(const Json& request, RequestProgress& progress) {
                          " rules)\n"}};
   }
   return {{"ok", false}, {"error", "unknown command " + Json(command).dump()}};
+}
+
+Json Daemon::iptables(const Json& request, RequestProgress& progress) {
+  // As the xtables lock: callers wait their turn, and each reads the ruleset
+  // the one before left.
+  const std::lock_guard lock(reload_mutex_);
+  IptablesOutcome outcome;
+  try {
+    const auto in_force = rulesets_->in_force();
+    outcome = request.value("command", "") == "iptables"
+                  ? run_iptables(*in_force, document_, request)
+                  : run_iptables_restore(*in_force, document_, request);
+  } catch (const std::exception& e) {
+    return {{"ok", false}, {"error", e.what()}};
+  }
+  if (outcome.next_document) {
+    if (const std::string error = reload_locked(progress, outcome.next_document);
+        !error.empty()) {
+      return {{"ok", true},
+              {"status", 1},
+              {"stdout", ""},
+              {"stderr", "verdictd refused the change, and keeps the ruleset in force: " + error +
+                             "\n"}};
+    }
+  }
+  return outcome.response;
 }
 
 Json Daemon::trace(const Json& request, RequestProgress& progress) {

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <thread>
@@ -75,6 +76,12 @@ class Daemon {
   // Returns the error that kept the old ruleset in force, or "". `progress`
   // hears its stages, for `verdictctl reload`.
   std::string reload(RequestProgress& progress);
+  // The same with reload_mutex_ held; `document`, when given, is loaded in
+  // place of the file (an iptables command's change).
+  std::string reload_locked(RequestProgress& progress, const std::optional<std::string>& document);
+  // iptables-verdictd's requests: one at a time, each change one reload.
+  nlohmann::ordered_json iptables(const nlohmann::ordered_json& request,
+                                  RequestProgress& progress);
   // SIGHUP's reload, on a thread of its own: the main thread goes on
   // supervising and pinging the watchdog while a big ruleset loads. A SIGHUP
   // during that reload asks for one more after it (the file may have changed
@@ -121,7 +128,10 @@ class Daemon {
   std::vector<std::unique_ptr<QueueWorker>> workers_;
   std::unique_ptr<ControlServer> control_;
   // Lock order: daemon/LOCKING.md.
-  std::mutex reload_mutex_;  // SIGHUP and `verdictctl reload` may race
+  std::mutex reload_mutex_;  // SIGHUP, `verdictctl reload` and iptables commands may race
+  // The text of the ruleset in force ("" for none), which iptables commands
+  // change; guarded by reload_mutex_.
+  std::string document_;
   std::mutex signalled_reload_mutex_;
   bool signalled_reload_wanted_ = false;   // a SIGHUP not yet acted on
   bool signalled_reload_running_ = false;  // signalled_reload_ runs or is ending

@@ -12,7 +12,7 @@ RulesetHolder::RulesetHolder(std::shared_ptr<const Ruleset> initial) {
       RulesetInForce{.ruleset = std::move(initial), .state = std::move(state)}));
 }
 
-std::string RulesetHolder::reload(const std::string& path, std::size_t max_bytes,
+std::string RulesetHolder::reload(const std::function<JsonDocument()>& read,
                                   const std::function<void(const Ruleset&)>& before_swap,
                                   const std::function<void(const std::string& text)>& after_swap,
                                   const std::function<void(std::string)>& stage) {
@@ -20,8 +20,8 @@ std::string RulesetHolder::reload(const std::string& path, std::size_t max_bytes
   std::string error;
   std::optional<JsonDocument> document;
   try {
-    stage("loading " + path + " (reading, parsing, checking)");
-    document.emplace(read_ruleset_document(path, max_bytes));
+    document.emplace(read());
+    stage("checking " + document->file());
     const std::shared_ptr<const Ruleset> next = load_ruleset_document(*document);
     stage("carrying the rules' counters and state over");
     auto state = std::make_shared<RulesetState>(*next, in_force().get());

@@ -11,6 +11,7 @@
 #include <mutex>
 #include <string>
 
+#include "ruleset/json_document.hpp"
 #include "ruleset/model.hpp"
 #include "ruleset/rule_state.hpp"
 
@@ -36,12 +37,13 @@ class RulesetHolder {
     return generation_.load(std::memory_order_acquire);
   }
 
-  // Loads and validates `path` (at most `max_bytes`) whole, gives it the state of the rules
+  // Loads and validates the document `read` gives (the ruleset file, or
+  // one an iptables command changed) whole, gives it the state of the rules
   // it shares with the ruleset in force, runs `before_swap` on it (which refuses
   // it by throwing), then swaps it in and gives `after_swap` the bytes that
   // loaded. Returns "" or the error; on error the ruleset in force stays.
   // `stage` hears what it does as it goes.
-  std::string reload(const std::string& path, std::size_t max_bytes,
+  std::string reload(const std::function<JsonDocument()>& read,
                      const std::function<void(const Ruleset&)>& before_swap,
                      const std::function<void(const std::string& text)>& after_swap,
                      const std::function<void(std::string)>& stage);

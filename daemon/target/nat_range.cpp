@@ -148,6 +148,7 @@ class BooleanType final : public ValueType {
   }
   [[nodiscard]] std::string save_text(const Value& /*v*/) const override { return {}; }
   [[nodiscard]] Json schema() const override { return Json{{"type", "boolean"}}; }
+  [[nodiscard]] bool takes_argument() const override { return false; }
 };
 
 const NatRangeType kRangeType;

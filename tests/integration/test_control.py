@@ -22,7 +22,7 @@ from oracle import LabTestCase, ruleset_path
 R = ROUTER
 
 MAX_CLIENTS = 16          # ControlServer::kMaxClients
-MAX_REQUEST = 64 * 1024   # ControlServer::kMaxRequest
+MAX_REQUEST = 8 << 20   # ControlServer::kMaxRequest
 DEADLINE = 2.0            # ControlServer::kRequestDeadline, seconds
 # `verdictctl status` beside idle and slow clients, in seconds: generous
 # beside the ~20 ms it takes, far below the 16 s or more (forever, with a
