@@ -217,13 +217,21 @@ int run(int argc, char** argv) {
   std::vector<std::string> import_ipv4;
   std::vector<std::string> import_ipv6;
   std::vector<std::string> import_scripts;
+  std::vector<std::string> import_ipsets;
   auto* import_rules = app.add_subcommand(
       "import", "print the ruleset iptables-save files or an iptables shell script make");
   import_rules->add_option("files", import_ipv4, "iptables-save files (IPv4); - reads stdin");
-  import_rules->add_option("-4,--ipv4", import_ipv4, "an iptables-save file");
-  import_rules->add_option("-6,--ipv6", import_ipv6, "an ip6tables-save file");
-  import_rules->add_option("--script", import_scripts,
-                           "a shell script of iptables and ip6tables commands");
+  // Each option takes one file; the words after it are the positional files.
+  import_rules->add_option("-4,--ipv4", import_ipv4, "an iptables-save file")
+      ->allow_extra_args(false);
+  import_rules->add_option("-6,--ipv6", import_ipv6, "an ip6tables-save file")
+      ->allow_extra_args(false);
+  import_rules
+      ->add_option("--script", import_scripts, "a shell script of iptables and ip6tables commands")
+      ->allow_extra_args(false);
+  import_rules
+      ->add_option("--ipset", import_ipsets, "ipset save output declaring the sets the rules name")
+      ->allow_extra_args(false);
 
   verdictd::SimulateFlags simulate_flags;
   auto* simulate = verdictd::add_simulate(app, simulate_flags);
@@ -299,7 +307,7 @@ int run(int argc, char** argv) {
     if (import_ipv4.empty() && import_ipv6.empty() && import_scripts.empty()) {
       import_ipv4.emplace_back("-");
     }
-    return verdictd::import_rulesets(import_ipv4, import_ipv6, import_scripts);
+    return verdictd::import_rulesets(import_ipv4, import_ipv6, import_scripts, import_ipsets);
   }
   if (simulate->parsed()) return verdictd::run_simulate(simulate_flags, max_bytes);
   if (schema->parsed()) {

@@ -1,6 +1,7 @@
 #include "ctl/offline.hpp"
 
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <sstream>
@@ -74,7 +75,8 @@ int write_text_file(const std::string& file, const std::string& text) {
 
 int import_rulesets(const std::vector<std::string>& ipv4_files,
                     const std::vector<std::string>& ipv6_files,
-                    const std::vector<std::string>& scripts) {
+                    const std::vector<std::string>& scripts,
+                    const std::vector<std::string>& ipset_files) {
   try {
     std::vector<ImportInput> inputs;
     const auto name = [](const std::string& file) {
@@ -88,6 +90,10 @@ int import_rulesets(const std::vector<std::string>& ipv4_files,
     }
     for (const std::string& file : scripts) {
       inputs.push_back({ImportInput::Kind::kScript, Family::kIPv4, name(file), read_input(file)});
+    }
+    for (const std::string& file : ipset_files) {
+      inputs.push_back({ImportInput::Kind::kIpset, Family::kIPv4,
+                        std::filesystem::absolute(file).string(), read_input(file)});
     }
     const Imported imported = import_rules(inputs);
     const std::string text = format_ruleset(imported.ruleset);

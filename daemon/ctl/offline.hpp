@@ -23,9 +23,11 @@ int export_ruleset(const std::string& file, Family family, std::size_t max_bytes
 // commands make, after checking it as the daemon would; the script lines it
 // skipped go to the standard error. Exit status 1 and the error, naming
 // file, line and column, when an input cannot be imported.
+// `ipset_files` (ipset save output) declare the sets the rules name.
 int import_rulesets(const std::vector<std::string>& ipv4_files,
                     const std::vector<std::string>& ipv6_files,
-                    const std::vector<std::string>& scripts);
+                    const std::vector<std::string>& scripts,
+                    const std::vector<std::string>& ipset_files);
 
 // Writes `text` to `file` (through a temporary file renamed over it, so a
 // reader never sees half of it); exit status, with the error on stderr.

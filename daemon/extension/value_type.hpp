@@ -66,9 +66,10 @@ class ValueType {
   // True when the value may be written as a JSON array (a list of ports):
   // a key several modules own goes to the one that takes its shape.
   [[nodiscard]] virtual bool takes_list() const { return false; }
-  // False for a value the option's presence gives (a flag, a boolean): its
-  // iptables option takes no argument on the command line.
-  [[nodiscard]] virtual bool takes_argument() const { return true; }
+  // How many words its iptables option takes on the command line: none for
+  // a value the option's presence gives (a flag, a boolean), two for SCTP's
+  // "--chunk-types any INIT" (joined by a space in the JSON).
+  [[nodiscard]] virtual std::size_t arguments() const { return 1; }
 };
 
 // The shared value types. An extension with a value of its own (the names of

@@ -27,7 +27,7 @@ class FlagType final : public ValueType {
   [[nodiscard]] std::string save_text(const Value& /*v*/) const override { return {}; }
   [[nodiscard]] Json example() const override { return true; }
   [[nodiscard]] Json schema() const override { return Json{{"const", true}}; }
-  [[nodiscard]] bool takes_argument() const override { return false; }
+  [[nodiscard]] std::size_t arguments() const override { return 0; }
 };
 
 class NumberType final : public ValueType {

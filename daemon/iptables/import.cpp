@@ -4,6 +4,8 @@
 #include "iptables/edit.hpp"
 #include "iptables/family_tables.hpp"
 #include "iptables/restore.hpp"
+#include "ruleset/set_loader.hpp"
+#include "set/set_declaration.hpp"
 
 namespace verdictd {
 
@@ -40,7 +42,27 @@ Imported import_rules(const std::vector<ImportInput>& inputs) {
   FamilyTables ipv4 = empty_tables(Family::kIPv4);
   FamilyTables ipv6 = empty_tables(Family::kIPv6);
   FamilyMask covered = 0;
+  // The ipset files first: the rules that name their sets are checked
+  // against them.
+  Json sets = Json::object();
   for (const ImportInput& input : inputs) {
+    if (input.kind == ImportInput::Kind::kIpset) {
+      std::string_view text = input.text;
+      while (!text.empty()) {
+        const auto end = text.find('\n');
+        const std::string_view line = text.substr(0, end);
+        text = end == std::string_view::npos ? std::string_view() : text.substr(end + 1);
+        const Arguments words = split_restore_line(line);
+        if (words.size() >= 2 && words[0].text == "create") {
+          sets[words[1].text] = Json{{"file", input.file}, {"format", "ipset"}};
+        }
+      }
+    }
+  }
+  const SetDeclarations declared = load_sets(sets, "<import>");
+  const SetsInScope scope(declared);
+  for (const ImportInput& input : inputs) {
+    if (input.kind == ImportInput::Kind::kIpset) continue;
     if (input.kind == ImportInput::Kind::kRestore) {
       restore_tables(input.family == Family::kIPv4 ? ipv4 : ipv6, input.text, input.file, {});
       covered |= family_bit(input.family);
@@ -59,7 +81,8 @@ Imported import_rules(const std::vector<ImportInput>& inputs) {
     }
   }
   if (covered == 0) covered = kBothFamilies;
-  imported.ruleset = merge_family_tables(ipv4, ipv6, covered, Json::object());
+  imported.ruleset = merge_family_tables(
+      ipv4, ipv6, covered, sets.empty() ? Json::object() : Json{{"sets", std::move(sets)}});
   return imported;
 }
 

@@ -12,10 +12,12 @@
 namespace verdictd {
 
 struct ImportInput {
-  enum class Kind : std::uint8_t { kRestore, kScript };
+  // kIpset: an `ipset save` file whose sets the rules name (-m set, SET):
+  // each is declared from the file ({"file": PATH, "format": "ipset"}).
+  enum class Kind : std::uint8_t { kRestore, kScript, kIpset };
   Kind kind = Kind::kRestore;
   Family family = Family::kIPv4;  // of a restore file; a script's commands say theirs
-  std::string file;               // names it in errors
+  std::string file;               // names it in errors; an ipset file's absolute path
   std::string text;
 };
 

@@ -138,7 +138,7 @@ void restore_tables(FamilyTables& tables, std::string_view text, const std::stri
   }
   if (in_table) {
     ++number;  // the end of the input
-    throw error(0, "COMMIT expected: table '" + std::string(table_name(table)) +
+    throw error(1, "COMMIT expected: table '" + std::string(table_name(table)) +
                        "' (line " + std::to_string(table_line) + ") is not committed");
   }
   tables = std::move(staged);

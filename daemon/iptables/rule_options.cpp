@@ -78,16 +78,37 @@ Json argument_value(const ValueType& type, const std::string& text) {
 }
 
 Json scalar_value(const ValueType& type, const std::string& text) {
-  if (!text.empty() && text.size() < 16 &&
-      std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; }) &&
-      (text.size() == 1 || text[0] != '0')) {
-    const Json number = std::stoull(text);
+  const auto accepts = [&type](const Json& value) {
     try {
-      static_cast<void>(type.parse(number));
-      return number;
+      static_cast<void>(type.parse(value));
+      return true;
     } catch (const FieldError&) {
-      // a text that looks like a number (a comment "123")
+      return false;
     }
+  };
+  // iptables reads numbers with strtoul's base 0 ("0x2e") and fractions
+  // with strtod; JSON writes them as numbers.
+  if (!text.empty() && text.size() < 20 && text.find_first_not_of("0123456789abcdefABCDEFx.") == std::string::npos) {
+    const bool hex = text.size() > 2 && text[0] == '0' && (text[1] == 'x' || text[1] == 'X');
+    const std::string digits = hex ? text.substr(2) : text;
+    if (hex && !digits.empty() && digits.find_first_not_of("0123456789abcdefABCDEF") == std::string::npos) {
+      const Json number = std::stoull(digits, nullptr, 16);
+      if (accepts(number)) return number;
+    } else if (!hex && text.find_first_not_of("0123456789") == std::string::npos &&
+               (text.size() == 1 || text[0] != '0')) {
+      const Json number = std::stoull(text);
+      if (accepts(number)) return number;
+    } else if (!hex && text.find_first_not_of("0123456789.") == std::string::npos &&
+               std::count(text.begin(), text.end(), '.') == 1 && text != ".") {
+      const Json number = std::stod(text);
+      if (accepts(number)) return number;
+    }
+  }
+  // Names iptables compares without case ("cs0" for CS0).
+  if (!accepts(text)) {
+    std::string upper = text;
+    for (char& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    if (upper != text && accepts(upper)) return upper;
   }
   return text;
 }
@@ -122,6 +143,16 @@ const MatchSpec& header_spec_of(std::string_view key) {
     if (spec->name.empty()) return *spec;
   }
   throw std::logic_error("no rule field " + std::string(key));
+}
+
+// The option of a module whose options are one object of optional members
+// (rpfilter): "-m rpfilter" alone is that object, empty.
+const OptionSpec* empty_object_option(const MatchSpec& spec) {
+  if (spec.options.size() != 1 || spec.options.front().type != nullptr) return nullptr;
+  const OptionSpec& only = spec.options.front();
+  const bool optional = std::none_of(only.members.begin(), only.members.end(),
+                                     [](const OptionSpec& m) { return m.mandatory; });
+  return optional ? &only : nullptr;
 }
 
 }  // namespace
@@ -177,6 +208,7 @@ std::size_t RuleOptions::take(const Arguments& args, std::size_t i, bool negated
       verdict_key_ = "goto";
     } else {
       target_ = find_target(name.text);
+      target_loaded_after_ = modules_.size();
       verdict_key_ = target_ != nullptr ? "target" : "jump";
     }
     any_ = true;
@@ -210,7 +242,7 @@ std::size_t RuleOptions::take_header(const Arguments& args, std::size_t i, bool 
   if (negated && !option.negatable) {
     throw ImportError("\"!\" cannot stand before " + flag.text, flag.column);
   }
-  if (!option.type->takes_argument()) {
+  if (option.type->arguments() == 0) {
     header_.push_back({(negated ? "!" : "") + key, true, flag.column});
     return i + 1;
   }
@@ -271,14 +303,19 @@ const MatchSpec* RuleOptions::implied_module() const {
 }
 
 std::optional<RuleOptions::Found> RuleOptions::find_in_scope(const Argument& flag) {
-  // getopt_long: an exact spelling first, in the order the extensions were
-  // loaded (matches, then the target); else an unambiguous abbreviation.
+  // getopt_long over iptables' merged options: an exact spelling first,
+  // else an unambiguous abbreviation. xtables_merge_options puts the last
+  // extension loaded first, so "-m mark --mark 1 -m connmark --mark 2" gives
+  // each module its own.
+  std::vector<std::span<const OptionSpec>> scopes;  // most recently loaded first
+  for (std::size_t m = modules_.size(); m-- > 0;) {
+    if (target_ != nullptr && m + 1 == target_loaded_after_) scopes.push_back(target_->options);
+    if (modules_[m].spec != nullptr) scopes.push_back(modules_[m].spec->options);
+  }
+  if (target_ != nullptr && target_loaded_after_ == 0) scopes.push_back(target_->options);
   for (const bool prefix : {false, true}) {
     std::vector<Found> hits;
-    for (const Module& module : modules_) {
-      if (module.spec != nullptr) collect(module.spec->options, flag.text, prefix, hits);
-    }
-    if (target_ != nullptr) collect(target_->options, flag.text, prefix, hits);
+    for (const std::span<const OptionSpec> scope : scopes) collect(scope, flag.text, prefix, hits);
     if (hits.empty()) continue;
     if (!prefix || hits.size() == 1) return hits.front();
     throw ImportError("option \"" + flag.text + "\" is ambiguous", flag.column);
@@ -342,7 +379,7 @@ std::size_t RuleOptions::take_found(const Arguments& args, std::size_t i, bool n
       const auto* choice = dynamic_cast<const ChoiceType*>(spec.type);
       return std::string(choice->choices()[found.spelling]);
     }
-    if (spec.type != nullptr && !spec.type->takes_argument()) {
+    if (spec.type != nullptr && spec.type->arguments() == 0) {
       // A negated boolean is false (! --update-counters); a negated flag
       // negates its option.
       if (negation_left && !spec.negatable) {
@@ -356,7 +393,11 @@ std::size_t RuleOptions::take_found(const Arguments& args, std::size_t i, bool n
       }
       return true;
     }
-    return argument_value(*spec.type, argument_after(args, i, next++ - i).text);
+    std::string text = argument_after(args, i, next++ - i).text;
+    for (std::size_t more = 1; more < spec.type->arguments(); ++more) {
+      text += " " + argument_after(args, i, next++ - i).text;
+    }
+    return argument_value(*spec.type, text);
   };
   // Members without a flag of their own follow the flag before them
   // (--match-set NAME FLAGS, --tcp-flags MASK COMPARE).
@@ -436,6 +477,11 @@ Json RuleOptions::match_object(const std::string& source, const std::string& des
   }
   for (const Module& module : modules_) {
     for (const Written& w : module.options) match[w.key] = w.value;
+    if (module.options.empty() && module.spec != nullptr) {
+      if (const OptionSpec* option = empty_object_option(*module.spec)) {
+        match[std::string(option->key)] = Json::object();
+      }
+    }
   }
   return match;
 }
@@ -459,7 +505,9 @@ std::size_t RuleOptions::column_of(const std::string& pointer_suffix) const {
 
 std::vector<Json> RuleOptions::rules() const {
   for (const Module& module : modules_) {
-    if (module.options.empty() && !(module.spec == nullptr && comment_)) {
+    const bool written_empty = module.spec == nullptr ? comment_.has_value()
+                                                      : empty_object_option(*module.spec) != nullptr;
+    if (module.options.empty() && !written_empty) {
       throw ImportError(
           "-m " + (module.spec == nullptr ? std::string("comment")
                                            : std::string(module.spec->name)) +

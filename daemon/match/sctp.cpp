@@ -187,6 +187,7 @@ class ChunkTypesType final : public ValueType {
     return std::get<std::string>(v);
   }
   [[nodiscard]] Json example() const override { return "all DATA:Be,INIT"; }
+  [[nodiscard]] std::size_t arguments() const override { return 2; }
   [[nodiscard]] Json schema() const override {
     return Json{{"type", "string"}, {"pattern", "^(all|any|only) "}};
   }

@@ -135,7 +135,7 @@ class BooleanType final : public ValueType {
     return std::get<bool>(v) ? "true" : "false";
   }
   [[nodiscard]] Json schema() const override { return Json{{"type", "boolean"}}; }
-  [[nodiscard]] bool takes_argument() const override { return false; }
+  [[nodiscard]] std::size_t arguments() const override { return 0; }
 };
 
 const BooleanType kBoolean;

@@ -78,7 +78,7 @@ std::string rule_row(const Table& table, const Rule& rule, const Counters& count
   line += negatable(row.source, 19) + " " + negatable(row.destination, 19) + " ";
   if (rule.is_goto) line += "[goto] ";
   if (!row.extra.empty()) line += " " + row.extra;
-  if (!rule.comment.empty()) line += " /* " + rule.comment + " */";
+  if (rule.has_comment) line += " /* " + rule.comment + " */";
   if (rule.target && !rule.target->list_extra_for(family).empty()) {
     line += " " + rule.target->list_extra_for(family);
   }

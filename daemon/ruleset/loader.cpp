@@ -256,6 +256,7 @@ class Builder {
              "expected a string of at most 255 characters, got " + comment.dump());
       }
       rule.comment = comment.get<std::string>();
+      rule.has_comment = true;
     }
     static const Json kNoMatch = Json::object();
     const Json& match = body.contains("match") ? body["match"] : kNoMatch;

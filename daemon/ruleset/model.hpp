@@ -24,6 +24,7 @@ enum class Policy : std::uint8_t { kAccept, kDrop };
 
 struct Rule {
   std::string comment;
+  bool has_comment = false;  // "" is a comment too: `-m comment --comment ""`
   std::vector<std::unique_ptr<Match>> matches;
   std::unique_ptr<Target> target;  // null for jump/goto and for rules without target
   int jump_chain = -1;             // index into the table's chains, or -1

@@ -19,7 +19,7 @@ std::string rule_line(const Table& table, const Rule& rule, Family family) {
   SaveLine line;
   line.family = family;
   for (const auto& match : rule.matches) match->save(line);
-  if (!rule.comment.empty()) line.matches += " -m comment --comment " + save_string(rule.comment);
+  if (rule.has_comment) line.matches += " -m comment --comment " + save_string(rule.comment);
   if (rule.jump_chain >= 0) {
     line.target = std::string(rule.is_goto ? " -g " : " -j ") +
                   table.chains[static_cast<std::size_t>(rule.jump_chain)].name;

@@ -180,12 +180,22 @@ Json ruleset_schema() {
                                       {"minProperties", 1},
                                       {"properties", {{"ipv4", verdict}, {"ipv6", verdict}}}}})}}},
         {"comment", {{"type", "string"}}},
+        {"families",
+         {{"$ref", "#/$defs/families"},
+          {"description",
+           "user chains only: the families that have the chain (default both), as iptables "
+           "or ip6tables alone may"}}},
         {"rules", {{"type", "array"}, {"items", {{"$ref", "#/$defs/rule"}}}}}}}};
   const Json chain_name{{"type", "string"}, {"minLength", 1}, {"maxLength", 28}};
   defs["rule"] = Json{{"type", "object"},
                       {"additionalProperties", false},
                       {"properties",
                        {{"comment", {{"type", "string"}, {"maxLength", 255}}},
+                        {"family",
+                         {{"enum", {"ipv4", "ipv6"}},
+                          {"description",
+                           "the one family the rule applies to (default: both, unless its "
+                           "matches name one)"}}},
                         {"match", {{"$ref", "#/$defs/match"}}},
                         {"target", {{"$ref", "#/$defs/target"}}},
                         {"jump", chain_name},

@@ -9,6 +9,7 @@
 #include "iptables/rule_listing.hpp"
 #include "ruleset/list.hpp"
 #include "ruleset/save.hpp"
+#include "set/set_declaration.hpp"
 
 namespace verdictd {
 
@@ -68,6 +69,7 @@ void zero_counters(const RulesetInForce& in_force, const Command& command) {
 
 IptablesOutcome run_iptables(const RulesetInForce& in_force, const std::string& document,
                              const Json& request) {
+  const SetsInScope sets(in_force.ruleset->sets);  // the sets its rules may name
   const Family family = family_of(request);
   Arguments args;
   std::size_t column = 1;
@@ -120,6 +122,7 @@ IptablesOutcome run_iptables(const RulesetInForce& in_force, const std::string& 
 
 IptablesOutcome run_iptables_restore(const RulesetInForce& in_force, const std::string& document,
                                      const Json& request) {
+  const SetsInScope sets(in_force.ruleset->sets);
   const Family family = family_of(request);
   Views views(in_force, document);
   try {

@@ -148,7 +148,7 @@ class BooleanType final : public ValueType {
   }
   [[nodiscard]] std::string save_text(const Value& /*v*/) const override { return {}; }
   [[nodiscard]] Json schema() const override { return Json{{"type", "boolean"}}; }
-  [[nodiscard]] bool takes_argument() const override { return false; }
+  [[nodiscard]] std::size_t arguments() const override { return 0; }
 };
 
 const NatRangeType kRangeType;

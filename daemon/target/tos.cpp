@@ -7,15 +7,12 @@
 #include "extension/error.hpp"
 #include "extension/target.hpp"
 #include "extension/values.hpp"
+#include "match/tos_value.hpp"
 #include "target/packet_rewrite.hpp"
 
 namespace verdictd {
 
 namespace {
-
-// --set-tos VALUE without a mask leaves the two ECN bits alone (libxt_TOS's
-// XTTYPE_TOSMASK with a maximum of 0x3f).
-constexpr std::uint8_t kDefaultMask = 0x3f;
 
 class TosTarget final : public Target {
  public:
@@ -53,11 +50,11 @@ std::uint8_t byte_of(std::uint32_t v, const char* key) {
 
 std::unique_ptr<Target> build(const OptionValues& options, const BuildContext& /*context*/) {
   if (const OptionValue* set = options.find("set_tos")) {
+    // A number without a mask sets the whole byte; a name, the six bits
+    // above ECN (libxt_TOS's XTTYPE_TOSMASK).
     const auto& given = std::get<ValueMask>(set->value);
-    // A mask of all ones is the value type's "none written".
-    const std::uint8_t mask =
-        given.mask == 0xffffffff ? kDefaultMask : byte_of(given.mask, "set_tos");
-    return std::make_unique<TosTarget>(byte_of(given.value, "set_tos"), mask);
+    return std::make_unique<TosTarget>(byte_of(given.value, "set_tos"),
+                                       byte_of(given.mask, "set_tos"));
   }
   const auto bits = [&](const char* key) {
     return byte_of(options.get<ValueMask>(key).value, key);
@@ -72,9 +69,9 @@ std::unique_ptr<Target> build(const OptionValues& options, const BuildContext& /
 const std::array<OptionSpec, 4> kOptions = {{
     {.key = "set_tos",
      .flag = "--set-tos",
-     .type = &value_types::value_mask(),
-     .doc = "clear the mask's bits (0x3f when none is written) and XOR the value: \"0x10\", "
-            "\"0x10/0xff\""},
+     .type = &tos_value_type(),
+     .doc = "clear the mask's bits and XOR the value: \"0x10/0x3f\"; a number without a mask "
+            "sets the whole byte, a name (\"Minimize-Delay\") the six bits above ECN"},
     {.key = "and_tos",
      .flag = "--and-tos",
      .type = &value_types::bits32(),

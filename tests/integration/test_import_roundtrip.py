@@ -249,8 +249,11 @@ class RoundTripTest(unittest.TestCase):
         directory = tempfile.TemporaryDirectory()
         self.addCleanup(directory.cleanup)
         ruleset = os.path.join(directory.name, os.path.basename(path) + ".json")
-        imported = run([verdictctl_binary(), "import", *(["-6"] if is_ipv6(path) else []), path],
-                       check=False)
+        # The sets the rules name are declared from the same ipset dump the
+        # kernel run restores.
+        sets = ["--ipset", path + ".ipset"] if os.path.exists(path + ".ipset") else []
+        imported = run([verdictctl_binary(), "import", *sets,
+                        *(["-6"] if is_ipv6(path) else []), path], check=False)
         self.assertEqual(imported.returncode, 0, imported.stderr)
         with open(ruleset, "w") as f:
             f.write(imported.stdout)

@@ -194,7 +194,7 @@ std::string restore_error(std::string_view text) {
 TEST(Restore, ErrorsNameLineAndColumn) {
   EXPECT_EQ(restore_error("*filter\n-A INPUT --comment \"x\nCOMMIT\n"), "f:2:20: unterminated quotes");
   EXPECT_EQ(restore_error("*filter\n-A INPUT -j ACCEPT\n"),
-            "f:3: COMMIT expected: table 'filter' (line 1) is not committed");
+            "f:3:1: COMMIT expected: table 'filter' (line 1) is not committed");
   EXPECT_EQ(restore_error("*filter\n-A NOPE -j ACCEPT\nCOMMIT\n"),
             "f:2:1: No chain/target/match by that name");
   EXPECT_EQ(restore_error("-A INPUT -j ACCEPT\n"),

@@ -70,7 +70,7 @@ TEST(Loader, UnknownKeysAreRefusedEverywhere) {
             "rules, comment");
   EXPECT_EQ(load_error(R"({"tables": {"filter": {"INPUT": {"rules": [{"targt": "DROP"}]}}}})"),
             "r.json:1:54: /tables/filter/INPUT/rules/0/targt: unknown key \"targt\"; expected "
-            "comment, match, target, jump, goto");
+            "comment, family, match, target, jump, goto");
   EXPECT_EQ(load_error(R"({"tables": {"filter": {"INPUT": {"rules": [{"match": {"dprt": 1}}]}}}})"),
             "r.json:1:63: /tables/filter/INPUT/rules/0/match/dprt: unknown match \"dprt\"");
 }
