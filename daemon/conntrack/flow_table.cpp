@@ -1,6 +1,7 @@
 #include "conntrack/flow_table.hpp"
 
 #include "conntrack/divergence.hpp"
+#include "packet/packet.hpp"
 
 namespace verdictd {
 
@@ -396,6 +397,29 @@ bool FlowTable::erase_kernel(const Tuple& original, std::uint32_t kernel_id) {
   }
   remove_node(hit.node);
   return true;
+}
+
+bool FlowTable::kernel_destroyed(const Tuple& original, std::uint32_t kernel_id,
+                                 ConntrackTime now) {
+  {
+    const std::lock_guard lock(structure_mutex_);
+    const FlowIndex::Hit hit = lookup(original);
+    if (hit.node == nullptr) return false;
+    const std::lock_guard flow_lock(hit.node->mutex);
+    Flow& flow = hit.node->flow;
+    if (flow.kernel_id != kernel_id) return false;
+    // A reset ends an unassured TCP connection in the kernel at once
+    // (nf_conntrack_tcp_packet's nf_ct_kill_acct), as the reset enters the
+    // host: the reset still has its hooks to pass with its connection, and
+    // the event may come before verdictd's queue has it.
+    if (flow.observed && flow.original.protocol == ipproto::kTcp &&
+        (flow.status & ctstatus::kAssured) == 0) {
+      flow.kernel_id = 0;
+      flow.expires = std::min(flow.expires, now + kDestroyedResetGrace);
+      return true;
+    }
+  }
+  return erase_kernel(original, kernel_id);
 }
 
 std::size_t FlowTable::retain_kernel(const std::unordered_set<Tuple, TupleHash>& dumped_tuples,

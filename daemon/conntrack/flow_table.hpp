@@ -133,6 +133,11 @@ class FlowTable {
   // kernel's connection `kernel_id`, so a late DESTROY of an old connection
   // never removes a new one with the same tuple.
   bool erase_kernel(const Tuple& original, std::uint32_t kernel_id);
+  // The same for a DESTROY event, except that an unassured TCP flow the
+  // queues tracked stays up to kDestroyedResetGrace: the kernel ends it when
+  // a reset arrives, before that reset reaches verdictd's hooks.
+  bool kernel_destroyed(const Tuple& original, std::uint32_t kernel_id, ConntrackTime now);
+  static constexpr ConntrackTime::duration kDestroyedResetGrace = std::chrono::seconds(1);
   // After a full dump that started at `dump_started` (and was merged):
   // removes confirmed flows none of whose tuples is among the dumped flows'
   // tuples, and unconfirmed ones older than `dump_started` minus

@@ -49,8 +49,8 @@ int relay(const std::string& program, const Json& request) {
 }
 
 int usage(const std::string& program, const std::string& problem) {
-  std::cerr << program << " v1.8.9 (verdictd): " << problem << "\nTry `" << program
-            << " -h' or '" << program << " --help' for more information.\n";
+  std::cerr << program << " v1.8.9 (verdictd): " << problem << "\nTry `" << program << " -h' or '"
+            << program << " --help' for more information.\n";
   return kParameterProblem;
 }
 
@@ -110,9 +110,7 @@ int restore(const std::string& program, int family, const std::vector<std::strin
   return relay(program, request);
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
+int run(int argc, char** argv) {
   std::string_view called = argv[0];
   if (const auto slash = called.rfind('/'); slash != std::string_view::npos) {
     called.remove_prefix(slash + 1);
@@ -133,4 +131,15 @@ int main(int argc, char** argv) {
     }
   }
   return relay(program, {{"command", "iptables"}, {"family", family}, {"arguments", args}});
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    return run(argc, argv);
+  } catch (const std::exception& e) {
+    std::cerr << "iptables-verdictd: " << e.what() << "\n";
+    return kResourceProblem;
+  }
 }

@@ -270,8 +270,9 @@ int run(int argc, char** argv) {
   bool save_ipv4 = false;
   bool save_ipv6 = false;
   auto* save = app.add_subcommand(
-      "save", "write the ruleset in force (with iptables commands' changes) as JSON, or with "
-              "-4/-6 as iptables-save text, to FILE or the standard output");
+      "save",
+      "write the ruleset in force (with iptables commands' changes) as JSON, or with "
+      "-4/-6 as iptables-save text, to FILE or the standard output");
   save->add_option("file", save_file, "where to write it");
   auto* save_v4_flag = save->add_flag("-4,--ipv4", save_ipv4, "iptables-save text of IPv4");
   save->add_flag("-6,--ipv6", save_ipv6, "iptables-save text of IPv6")->excludes(save_v4_flag);
@@ -343,9 +344,8 @@ int run(int argc, char** argv) {
       std::cerr << "verdictctl: " << response.value("error", "the request failed") << "\n";
       return 1;
     }
-    const std::string text =
-        response.contains("stdout") ? response["stdout"].get<std::string>()
-                                    : response.value("text", std::string());
+    const std::string text = response.contains("stdout") ? response["stdout"].get<std::string>()
+                                                         : response.value("text", std::string());
     if (save_file.empty()) {
       std::cout << text;
       return 0;

@@ -79,6 +79,7 @@ int import_rulesets(const std::vector<std::string>& ipv4_files,
                     const std::vector<std::string>& ipset_files) {
   try {
     std::vector<ImportInput> inputs;
+    inputs.reserve(ipv4_files.size() + ipv6_files.size() + scripts.size() + ipset_files.size());
     const auto name = [](const std::string& file) {
       return file == "-" ? std::string("<stdin>") : file;
     };

@@ -43,8 +43,8 @@ class WordCollector {
 LineError::LineError(const std::string& file, std::size_t at_line, std::size_t at_column,
                      const std::string& message, int exit_status)
     : std::runtime_error(file + ":" + std::to_string(at_line) +
-                         (at_column != 0 ? ":" + std::to_string(at_column) : std::string()) +
-                         ": " + message),
+                         (at_column != 0 ? ":" + std::to_string(at_column) : std::string()) + ": " +
+                         message),
       line(at_line),
       column(at_column),
       status(exit_status) {}

@@ -50,8 +50,8 @@ Arguments split_restore_line(std::string_view line);
 // quotes, and $NAME or ${NAME} replaced by `lookup` (a variable it does not
 // know is refused, as the script's outcome would depend on the environment).
 // Stops at an unquoted '#' that starts a word. Throws ImportError.
-Arguments split_shell_line(std::string_view line,
-                           const std::function<std::optional<std::string>(const std::string&)>&
-                               lookup);
+Arguments split_shell_line(
+    std::string_view line,
+    const std::function<std::optional<std::string>(const std::string&)>& lookup);
 
 }  // namespace verdictd

@@ -60,13 +60,16 @@ Arguments ungroup(const Arguments& args) {
       out.push_back(a);
       continue;
     }
-    for (std::size_t k = 1; k < t.size(); ++k) out.push_back({std::string{'-', t[k]}, a.column + k - 1});
+    for (std::size_t k = 1; k < t.size(); ++k) {
+      out.push_back({std::string{'-', t[k]}, a.column + k - 1});
+    }
   }
   return out;
 }
 
 bool is_number(const std::string& text) {
-  return !text.empty() && std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; });
+  return !text.empty() &&
+         std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; });
 }
 
 // An optional argument: the next word unless it is an option.
@@ -118,8 +121,7 @@ bool Command::edits() const {
   }
 }
 
-Command parse_command(const Arguments& raw, Family family, TableId table,
-                      bool allow_table_option) {
+Command parse_command(const Arguments& raw, Family family, TableId table, bool allow_table_option) {
   const Arguments args = ungroup(raw);
   Command command;
   command.family = family;
@@ -131,9 +133,9 @@ Command parse_command(const Arguments& raw, Family family, TableId table,
   for (std::size_t i = 0; i < args.size(); ++i) {
     if (args[i].text == "-t" || args[i].text == "--table") {
       if (!allow_table_option) {
-        throw ImportError("The -t option cannot be used in " + std::string(program_name(family)) +
-                              "-restore",
-                          args[i].column);
+        throw ImportError(
+            "The -t option cannot be used in " + std::string(program_name(family)) + "-restore",
+            args[i].column);
       }
       if (i + 1 >= args.size()) {
         throw ImportError("option \"" + args[i].text + "\" requires an argument", args[i].column);
@@ -250,12 +252,11 @@ Command parse_command(const Arguments& raw, Family family, TableId table,
       // verdictd serialises commands itself; the wait is accepted, with its
       // optional seconds.
       if (optional_after(args, i) != nullptr && is_number(args[i + 1].text)) ++i;
-    } else if (a.text.starts_with("--wait=") || a.text.starts_with("--wait-interval=")) {
-      // as above
-    } else if ((a.text == "-4" && family == Family::kIPv4) ||
+    } else if (a.text.starts_with("--wait=") || a.text.starts_with("--wait-interval=") ||
+               (a.text == "-4" && family == Family::kIPv4) ||
                (a.text == "-6" && family == Family::kIPv6) || a.text == "--ipv4" ||
                a.text == "--ipv6") {
-      // the family this command is for already
+      // The wait, given with "=", and the family this command is for already.
     } else {
       const std::size_t after = rule.take(args, i, negated);
       if (after == i) {

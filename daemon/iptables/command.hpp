@@ -37,10 +37,10 @@ struct Command {
   Operation operation = Operation::kList;
   Family family = Family::kIPv4;
   TableId table = TableId::kFilter;
-  std::string chain;                      // empty: every chain (-L, -S, -F, -Z, -X)
-  std::optional<std::size_t> rule_number;  // 1-based (-I, -R, -D, -L, -S, -Z)
-  std::string new_name;                   // -E
-  std::string policy;                     // -P, as written
+  std::string chain;                          // empty: every chain (-L, -S, -F, -Z, -X)
+  std::optional<std::size_t> rule_number;     // 1-based (-I, -R, -D, -L, -S, -Z)
+  std::string new_name;                       // -E
+  std::string policy;                         // -P, as written
   std::vector<nlohmann::ordered_json> rules;  // the rule it names (several for -s a,b)
   std::optional<RuleCounters> counters;
   bool verbose = false;

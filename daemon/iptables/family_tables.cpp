@@ -107,7 +107,8 @@ FamilyChain* FamilyTable::chain(const std::string& name) {
 }
 
 const FamilyChain* FamilyTable::chain(const std::string& name) const {
-  return const_cast<FamilyTable*>(this)->chain(name);  // NOLINT(cppcoreguidelines-pro-type-const-cast)
+  return const_cast<FamilyTable*>(this)->chain(
+      name);  // NOLINT(cppcoreguidelines-pro-type-const-cast)
 }
 
 bool FamilyTable::is_default() const {
@@ -216,7 +217,9 @@ Json merge_family_tables(const FamilyTables& ipv4, const FamilyTables& ipv6, Fam
           for (auto it = rule.begin(); it != rule.end(); ++it) {
             if (it.key() == "match" || it.key() == "target" || it.key() == "jump" ||
                 it.key() == "goto") {
-              if (!with_family.contains("family")) with_family["family"] = family_name(*merged.only);
+              if (!with_family.contains("family")) {
+                with_family["family"] = family_name(*merged.only);
+              }
             }
             with_family[it.key()] = it.value();
           }

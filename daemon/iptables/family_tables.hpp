@@ -21,7 +21,7 @@ namespace verdictd {
 struct FamilyChain {
   std::string name;
   bool builtin = false;
-  Policy policy = Policy::kAccept;  // built-in chains only
+  Policy policy = Policy::kAccept;            // built-in chains only
   std::vector<nlohmann::ordered_json> rules;  // as JSON rules, without "family"
 };
 
@@ -60,7 +60,6 @@ FamilyTables family_tables(const nlohmann::ordered_json& root, const Ruleset& lo
 // ("sets", "comment", "$schema"); "families" says which families it
 // covers when not both. A family `covered` leaves out contributes nothing.
 nlohmann::ordered_json merge_family_tables(const FamilyTables& ipv4, const FamilyTables& ipv6,
-                                           FamilyMask covered,
-                                           const nlohmann::ordered_json& base);
+                                           FamilyMask covered, const nlohmann::ordered_json& base);
 
 }  // namespace verdictd

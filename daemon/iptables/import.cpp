@@ -38,7 +38,7 @@ void format(const Json& value, int depth, bool rules, std::string& out) {
 }  // namespace
 
 Imported import_rules(const std::vector<ImportInput>& inputs) {
-  Imported imported;
+  std::vector<std::pair<std::string, SkippedLine>> skipped;
   FamilyTables ipv4 = empty_tables(Family::kIPv4);
   FamilyTables ipv6 = empty_tables(Family::kIPv6);
   FamilyMask covered = 0;
@@ -69,7 +69,7 @@ Imported import_rules(const std::vector<ImportInput>& inputs) {
       continue;
     }
     const Script script = parse_script(input.text, input.file);
-    for (const SkippedLine& line : script.skipped) imported.skipped.emplace_back(input.file, line);
+    for (const SkippedLine& line : script.skipped) skipped.emplace_back(input.file, line);
     for (const ScriptCommand& step : script.commands) {
       const Family family = step.command.family;
       covered |= family_bit(family);
@@ -81,9 +81,9 @@ Imported import_rules(const std::vector<ImportInput>& inputs) {
     }
   }
   if (covered == 0) covered = kBothFamilies;
-  imported.ruleset = merge_family_tables(
-      ipv4, ipv6, covered, sets.empty() ? Json::object() : Json{{"sets", std::move(sets)}});
-  return imported;
+  return {merge_family_tables(ipv4, ipv6, covered,
+                              sets.empty() ? Json::object() : Json{{"sets", std::move(sets)}}),
+          std::move(skipped)};
 }
 
 std::string format_ruleset(const Json& ruleset) {

@@ -1,6 +1,5 @@
 #include "iptables/restore.hpp"
 
-
 #include "iptables/arguments.hpp"
 #include "iptables/command.hpp"
 #include "iptables/edit.hpp"
@@ -24,7 +23,8 @@ bool counters_ok(std::string_view text) {
   const auto digits = [](std::string_view s) {
     return !s.empty() && s.find_first_not_of("0123456789") == std::string_view::npos;
   };
-  return digits(text.substr(1, colon - 1)) && digits(text.substr(colon + 1, text.size() - colon - 2));
+  return digits(text.substr(1, colon - 1)) &&
+         digits(text.substr(colon + 1, text.size() - colon - 2));
 }
 
 }  // namespace
@@ -78,14 +78,17 @@ void restore_tables(FamilyTables& tables, std::string_view text, const std::stri
       } catch (const ImportError& e) {
         throw error(e.column + 1, e.what());
       }
-      if (words.size() < 2 || words.size() > 3 || (words.size() == 3 && !counters_ok(words[2].text))) {
+      if (words.size() < 2 || words.size() > 3 ||
+          (words.size() == 3 && !counters_ok(words[2].text))) {
         throw error(1, "expected \":CHAIN POLICY [packets:bytes]\"");
       }
       const std::string& name = words[0].text;
       const std::string& policy = words[1].text;
       FamilyChain* chain = current.chain(name);
       if (chain != nullptr && chain->builtin) {
-        if (policy == "-") throw error(words[1].column + 1, "Can't set policy `-' on built-in chain `" + name + "'");
+        if (policy == "-") {
+          throw error(words[1].column + 1, "Can't set policy `-' on built-in chain `" + name + "'");
+        }
         Command set;
         set.operation = Operation::kPolicy;
         set.family = tables.family;
@@ -100,13 +103,16 @@ void restore_tables(FamilyTables& tables, std::string_view text, const std::stri
         continue;
       }
       if (policy != "-") {
-        throw error(words[1].column + 1, "a user chain's policy is \"-\"; only built-in chains have one, and " + name + " is none of " + std::string(table_name(table)) + "'s");
+        throw error(words[1].column + 1,
+                    "a user chain's policy is \"-\"; only built-in chains have one, and " + name +
+                        " is none of " + std::string(table_name(table)) + "'s");
       }
       if (chain != nullptr) {
         chain->rules.clear();  // as iptables-restore --noflush flushes a chain it declares
       } else {
         try {
-          static_cast<void>(parse_command({{"-N", 1}, {name, words[0].column + 1}}, tables.family, table));
+          static_cast<void>(
+              parse_command({{"-N", 1}, {name, words[0].column + 1}}, tables.family, table));
         } catch (const ImportError& e) {
           throw error(e.column, e.what());
         }
@@ -121,7 +127,9 @@ void restore_tables(FamilyTables& tables, std::string_view text, const std::stri
       throw error(e.column, e.what());
     }
     if (!args.empty() && args.front().text.starts_with('[')) {
-      if (!counters_ok(args.front().text)) throw error(1, "bad counters \"" + args.front().text + "\"");
+      if (!counters_ok(args.front().text)) {
+        throw error(1, "bad counters \"" + args.front().text + "\"");
+      }
       args.erase(args.begin());
     }
     try {
@@ -138,8 +146,8 @@ void restore_tables(FamilyTables& tables, std::string_view text, const std::stri
   }
   if (in_table) {
     ++number;  // the end of the input
-    throw error(1, "COMMIT expected: table '" + std::string(table_name(table)) +
-                       "' (line " + std::to_string(table_line) + ") is not committed");
+    throw error(1, "COMMIT expected: table '" + std::string(table_name(table)) + "' (line " +
+                       std::to_string(table_line) + ") is not committed");
   }
   tables = std::move(staged);
 }

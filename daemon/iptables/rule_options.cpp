@@ -88,19 +88,21 @@ Json scalar_value(const ValueType& type, const std::string& text) {
   };
   // iptables reads numbers with strtoul's base 0 ("0x2e") and fractions
   // with strtod; JSON writes them as numbers.
-  if (!text.empty() && text.size() < 20 && text.find_first_not_of("0123456789abcdefABCDEFx.") == std::string::npos) {
+  if (!text.empty() && text.size() < 20 &&
+      text.find_first_not_of("0123456789abcdefABCDEFx.") == std::string::npos) {
     const bool hex = text.size() > 2 && text[0] == '0' && (text[1] == 'x' || text[1] == 'X');
     const std::string digits = hex ? text.substr(2) : text;
-    if (hex && !digits.empty() && digits.find_first_not_of("0123456789abcdefABCDEF") == std::string::npos) {
-      const Json number = std::stoull(digits, nullptr, 16);
+    if (hex && !digits.empty() &&
+        digits.find_first_not_of("0123456789abcdefABCDEF") == std::string::npos) {
+      Json number = std::stoull(digits, nullptr, 16);
       if (accepts(number)) return number;
     } else if (!hex && text.find_first_not_of("0123456789") == std::string::npos &&
                (text.size() == 1 || text[0] != '0')) {
-      const Json number = std::stoull(text);
+      Json number = std::stoull(text);
       if (accepts(number)) return number;
     } else if (!hex && text.find_first_not_of("0123456789.") == std::string::npos &&
                std::count(text.begin(), text.end(), '.') == 1 && text != ".") {
-      const Json number = std::stod(text);
+      Json number = std::stod(text);
       if (accepts(number)) return number;
     }
   }
@@ -279,9 +281,9 @@ void RuleOptions::load_module(const Argument& name) {
   // one match either way.
   if (std::any_of(modules_.begin(), modules_.end(),
                   [spec](const Module& m) { return m.spec == spec; })) {
-    throw ImportError("-m " + name.text +
-                          " twice in one rule: verdictd's rules take each match once",
-                      name.column);
+    throw ImportError(
+        "-m " + name.text + " twice in one rule: verdictd's rules take each match once",
+        name.column);
   }
   modules_.push_back({spec, name.column, {}});
 }
@@ -292,9 +294,9 @@ const MatchSpec* RuleOptions::implied_module() const {
   if (protocol == header_.end() || !protocol->value.is_string()) {
     if (protocol == header_.end() || !protocol->value.is_number()) return nullptr;
   }
-  const std::string module = protocol_module(
-      protocol->value.is_string() ? protocol->value.get<std::string>()
-                                  : std::to_string(protocol->value.get<unsigned>()));
+  const std::string module = protocol_module(protocol->value.is_string()
+                                                 ? protocol->value.get<std::string>()
+                                                 : std::to_string(protocol->value.get<unsigned>()));
   if (module.empty()) return nullptr;
   const MatchSpec* spec = find_match_module(module);
   const bool loaded = std::any_of(modules_.begin(), modules_.end(),
@@ -323,12 +325,10 @@ std::optional<RuleOptions::Found> RuleOptions::find_in_scope(const Argument& fla
   return std::nullopt;
 }
 
-std::size_t RuleOptions::take_extension_option(const Arguments& args, std::size_t i,
-                                               bool negated) {
+std::size_t RuleOptions::take_extension_option(const Arguments& args, std::size_t i, bool negated) {
   const Argument& flag = args[i];
-  if (flag.text == "--comment" && std::any_of(modules_.begin(), modules_.end(), [](const Module& m) {
-        return m.spec == nullptr;
-      })) {
+  if (flag.text == "--comment" && std::any_of(modules_.begin(), modules_.end(),
+                                              [](const Module& m) { return m.spec == nullptr; })) {
     if (negated) throw ImportError("\"!\" cannot stand before --comment", flag.column);
     if (comment_) throw ImportError("multiple --comment flags not allowed", flag.column);
     const Argument& text = argument_after(args, i, 1);
@@ -441,17 +441,17 @@ std::size_t RuleOptions::take_found(const Arguments& args, std::size_t i, bool n
   if (negation_left && !member->negatable) {
     // The set match's "! --packets-eq" is its member packets_ne: a later
     // member spelled the same.
-    const auto later = std::find_if(member + 1, option.members.data() + option.members.size(),
-                                    [member](const OptionSpec& m) { return m.flag == member->flag; });
+    const auto later =
+        std::find_if(member + 1, option.members.data() + option.members.size(),
+                     [member](const OptionSpec& m) { return m.flag == member->flag; });
     if (later != option.members.data() + option.members.size()) {
       member = later;
       negation_left = false;
     }
   }
   Json value = value_of(*member, negation_left);
-  auto written = std::find_if(into.begin(), into.end(), [&](const Written& w) {
-    return w.key == key || w.key == "!" + key;
-  });
+  auto written = std::find_if(into.begin(), into.end(),
+                              [&](const Written& w) { return w.key == key || w.key == "!" + key; });
   if (written == into.end()) {
     into.push_back({key, Json::object(), flag.column});
     written = std::prev(into.end());
@@ -505,17 +505,19 @@ std::size_t RuleOptions::column_of(const std::string& pointer_suffix) const {
 
 std::vector<Json> RuleOptions::rules() const {
   for (const Module& module : modules_) {
-    const bool written_empty = module.spec == nullptr ? comment_.has_value()
-                                                      : empty_object_option(*module.spec) != nullptr;
+    const bool written_empty = module.spec == nullptr
+                                   ? comment_.has_value()
+                                   : empty_object_option(*module.spec) != nullptr;
     if (module.options.empty() && !written_empty) {
       throw ImportError(
-          "-m " + (module.spec == nullptr ? std::string("comment")
-                                           : std::string(module.spec->name)) +
+          "-m " +
+              (module.spec == nullptr ? std::string("comment") : std::string(module.spec->name)) +
               " without options: verdictd's rules name a match by its options",
           module.column);
     }
   }
-  const std::vector<std::string> sources = sources_.empty() ? std::vector<std::string>{""} : sources_;
+  const std::vector<std::string> sources =
+      sources_.empty() ? std::vector<std::string>{""} : sources_;
   const std::vector<std::string> destinations =
       destinations_.empty() ? std::vector<std::string>{""} : destinations_;
   std::vector<Json> rules;

@@ -84,7 +84,7 @@ class RuleOptions {
   // -j NAME (a target, or a chain to jump to) or -g CHAIN.
   const TargetSpec* target_ = nullptr;
   std::size_t target_loaded_after_ = 0;  // how many modules -m loaded before -j
-  std::string verdict_key_;  // "target", "jump" or "goto"
+  std::string verdict_key_;              // "target", "jump" or "goto"
   std::string verdict_name_;
   std::size_t verdict_column_ = 0;
   std::vector<Written> target_options_;

@@ -81,7 +81,8 @@ Script parse_script(std::string_view text, const std::string& file) {
       const auto cut = std::find_if(words.begin(), words.end(),
                                     [](const Argument& w) { return is_operator(w.text); });
       if (cut != words.end()) {
-        script.skipped.push_back({first, body, "only the iptables command before \"" + cut->text + "\" is imported"});
+        script.skipped.push_back(
+            {first, body, "only the iptables command before \"" + cut->text + "\" is imported"});
         words.erase(cut, words.end());
       }
       words.erase(words.begin());

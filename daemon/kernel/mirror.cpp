@@ -230,8 +230,8 @@ void ConntrackMirror::connection(const nlmsghdr& message, bool from_dump, bool a
   ++counters_.events;
   if (NFNL_MSG_TYPE(message.nlmsg_type) == IPCTNL_MSG_CT_DELETE) {
     // A flow we translate (NAT) shares only its reply tuple with the kernel's.
-    if (!flows_->erase_kernel(flow->original, flow->kernel_id)) {
-      flows_->erase_kernel(flow->reply, flow->kernel_id);
+    if (!flows_->kernel_destroyed(flow->original, flow->kernel_id, now)) {
+      flows_->kernel_destroyed(flow->reply, flow->kernel_id, now);
     }
     return;
   }

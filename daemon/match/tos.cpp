@@ -13,7 +13,6 @@ namespace verdictd {
 
 namespace {
 
-
 class TosMatch final : public Match {
  public:
   TosMatch(ValueMask tos, bool negated) : tos_(tos), negated_(negated) {}

@@ -28,7 +28,6 @@ constexpr std::string_view kWhat =
     R"(a TOS value 0-255 with an optional "/mask" ("0x10", "0x04/0x0c"), or Minimize-Cost, )"
     "Maximize-Reliability, Maximize-Throughput, Minimize-Delay or Normal-Service";
 
-
 class TosType final : public ValueType {
  public:
   [[nodiscard]] std::string_view name() const override { return "TOS value/mask"; }
@@ -57,7 +56,6 @@ class TosType final : public ValueType {
                                        Json{{"type", "string"}, {"minLength", 1}}})}};
   }
 };
-
 
 }  // namespace
 

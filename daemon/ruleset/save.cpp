@@ -39,8 +39,9 @@ std::string save_ruleset(const Ruleset& ruleset, Family family, const RulesetSta
     if (table.is_default(family)) continue;
     out += "*" + std::string(table_name(id)) + "\n";
     std::vector<const Chain*> chains = chains_in_display_order(table);
-    std::erase_if(chains,
-                  [family](const Chain* chain) { return (chain->families & family_bit(family)) == 0; });
+    std::erase_if(chains, [family](const Chain* chain) {
+      return (chain->families & family_bit(family)) == 0;
+    });
     const auto state = [&](const Chain* chain) -> const ChainState& {
       return counters->chain(id, static_cast<std::size_t>(chain - table.chains.data()));
     };

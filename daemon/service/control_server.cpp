@@ -99,6 +99,10 @@ Request read_request(int fd, int stop_fd, std::chrono::steady_clock::time_point 
   std::array<char, 4096> buffer{};
   while (true) {
     if (const auto newline = request.line.find('\n'); newline != std::string::npos) {
+      if (newline > ControlServer::kMaxRequest) {
+        request.end = RequestEnd::kTooLong;
+        return request;
+      }
       request.line.resize(newline);
       return request;
     }

@@ -417,7 +417,10 @@ std::string Daemon::reload_locked(RequestProgress& progress,
   }
   std::string error = rulesets_->reload(
       [&] {
-        if (document) return JsonDocument(*document, "(changed at runtime) " + config_.ruleset);
+        if (document) {
+          progress.set("checking the changed ruleset");
+          return JsonDocument(*document, "(changed at runtime) " + config_.ruleset);
+        }
         progress.set("loading " + config_.ruleset + " (reading, parsing, checking)");
         return read_ruleset_document(config_.ruleset, config_.ruleset_max_bytes);
       },
@@ -575,26 +578,25 @@ Json Daemon::iptables(const Json& request, RequestProgress& progress) {
   // As the xtables lock: callers wait their turn, and each reads the ruleset
   // the one before left.
   const std::lock_guard lock(reload_mutex_);
-  IptablesOutcome outcome;
+  std::optional<IptablesOutcome> outcome;
   try {
     const auto in_force = rulesets_->in_force();
-    outcome = request.value("command", "") == "iptables"
-                  ? run_iptables(*in_force, document_, request)
-                  : run_iptables_restore(*in_force, document_, request);
+    outcome.emplace(request.value("command", "") == "iptables"
+                        ? run_iptables(*in_force, document_, request)
+                        : run_iptables_restore(*in_force, document_, request));
   } catch (const std::exception& e) {
     return {{"ok", false}, {"error", e.what()}};
   }
-  if (outcome.next_document) {
-    if (const std::string error = reload_locked(progress, outcome.next_document);
-        !error.empty()) {
+  if (outcome->next_document) {
+    if (const std::string error = reload_locked(progress, outcome->next_document); !error.empty()) {
       return {{"ok", true},
               {"status", 1},
               {"stdout", ""},
-              {"stderr", "verdictd refused the change, and keeps the ruleset in force: " + error +
-                             "\n"}};
+              {"stderr",
+               "verdictd refused the change, and keeps the ruleset in force: " + error + "\n"}};
     }
   }
-  return outcome.response;
+  return outcome->response;
 }
 
 Json Daemon::trace(const Json& request, RequestProgress& progress) {

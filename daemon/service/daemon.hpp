@@ -7,8 +7,8 @@
 #include <chrono>
 #include <memory>
 #include <mutex>
-#include <optional>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -80,8 +80,7 @@ class Daemon {
   // place of the file (an iptables command's change).
   std::string reload_locked(RequestProgress& progress, const std::optional<std::string>& document);
   // iptables-verdictd's requests: one at a time, each change one reload.
-  nlohmann::ordered_json iptables(const nlohmann::ordered_json& request,
-                                  RequestProgress& progress);
+  nlohmann::ordered_json iptables(const nlohmann::ordered_json& request, RequestProgress& progress);
   // SIGHUP's reload, on a thread of its own: the main thread goes on
   // supervising and pinging the watchdog while a big ruleset loads. A SIGHUP
   // during that reload asks for one more after it (the file may have changed

@@ -102,14 +102,13 @@ IptablesOutcome run_iptables(const RulesetInForce& in_force, const std::string& 
       options.line_numbers = command.line_numbers;
       options.exact = command.exact;
       options.family = family;
-      return {answer(0, list_table(*in_force.ruleset, *in_force.state, options), ""),
-              std::nullopt};
+      return {answer(0, list_table(*in_force.ruleset, *in_force.state, options), ""), std::nullopt};
     }
     case Operation::kListRules:
-      return {answer(0, list_rules(views.of(family), command.table, command.chain,
-                                   command.rule_number),
-                     ""),
-              std::nullopt};
+      return {
+          answer(0, list_rules(views.of(family), command.table, command.chain, command.rule_number),
+                 ""),
+          std::nullopt};
     case Operation::kCheck:
       return {answer(0, "", ""), std::nullopt};
     case Operation::kZero:
@@ -130,9 +129,9 @@ IptablesOutcome run_iptables_restore(const RulesetInForce& in_force, const std::
                    request.value("file", std::string("<stdin>")),
                    {.noflush = request.value("noflush", false)});
   } catch (const LineError& e) {
-    return {answer(e.status, "",
-                   std::string(program_name(family)) + "-restore: " + e.what() + "\n"),
-            std::nullopt};
+    return {
+        answer(e.status, "", std::string(program_name(family)) + "-restore: " + e.what() + "\n"),
+        std::nullopt};
   }
   if (request.value("test", false)) return {answer(0, "", ""), std::nullopt};
   return {answer(0, "", ""), views.document(*in_force.ruleset, family)};
@@ -140,8 +139,8 @@ IptablesOutcome run_iptables_restore(const RulesetInForce& in_force, const std::
 
 Json run_iptables_save(const RulesetInForce& in_force, const Json& request) {
   const Family family = family_of(request);
-  std::string text = save_ruleset(*in_force.ruleset, family,
-                                  request.value("counters", false) ? in_force.state.get() : nullptr);
+  std::string text = save_ruleset(
+      *in_force.ruleset, family, request.value("counters", false) ? in_force.state.get() : nullptr);
   if (const auto table = request.find("table"); table != request.end()) {
     // Only the "*TABLE" … "COMMIT" block of that table, after the header line.
     const std::string start = "*" + table->get<std::string>() + "\n";

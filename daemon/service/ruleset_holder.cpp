@@ -21,7 +21,6 @@ std::string RulesetHolder::reload(const std::function<JsonDocument()>& read,
   std::optional<JsonDocument> document;
   try {
     document.emplace(read());
-    stage("checking " + document->file());
     const std::shared_ptr<const Ruleset> next = load_ruleset_document(*document);
     stage("carrying the rules' counters and state over");
     auto state = std::make_shared<RulesetState>(*next, in_force().get());

@@ -31,6 +31,7 @@ import json
 import os
 import re
 import secrets
+import select
 import shlex
 import shutil
 import signal
@@ -375,20 +376,19 @@ class Verdictd:
 
     def _read_notifications(self):
         while not self._notify_stop.is_set():
-            self._drain_notify(0.1)
+            if select.select([self.notify], [], [], 0.1)[0]:
+                self._drain_notify(0)
 
     def _drain_notify(self, timeout):
         """Reads the lines waiting, after waiting up to `timeout` for one."""
+        if timeout:
+            select.select([self.notify], [], [], timeout)
         with self._notify_lock:
-            if self.notify.fileno() < 0:
-                return
-            self.notify.settimeout(timeout)
+            self.notify.setblocking(False)
             try:
                 while True:
-                    data = self.notify.recv(4096).decode()
-                    self.notifications.extend(data.splitlines())
-                    self.notify.settimeout(0)
-            except (socket.timeout, BlockingIOError):
+                    self.notifications.extend(self.notify.recv(4096).decode().splitlines())
+            except BlockingIOError:
                 pass
 
     def wait_notification(self, predicate, since=0, timeout=10):

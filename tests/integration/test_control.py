@@ -209,7 +209,7 @@ class ControlSocketTest(LabTestCase):
 
     def test_an_oversize_request_is_refused(self):
         daemon = self.start()
-        request = json.dumps({"command": "status", "padding": "x" * (1 << 20)}).encode() + b"\n"
+        request = json.dumps({"command": "status", "padding": "x" * MAX_REQUEST}).encode() + b"\n"
         with connect(daemon) as s:
             def send():
                 try:

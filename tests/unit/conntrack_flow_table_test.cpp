@@ -190,6 +190,26 @@ TEST(ConntrackFlowTable, DestroyRemovesOnlyTheKernelsOwnConnection) {
   EXPECT_FALSE(table.copy(flow.original, kStart));
 }
 
+TEST(ConntrackFlowTable, AResetConnectionOutlivesTheKernelsDestroyForItsReset) {
+  FlowTable table;
+  Flow unassured = tcp_flow(40000);
+  unassured.kernel_id = 3;
+  unassured.observed = true;
+  table.insert(unassured, kStart);
+  // The reset that made the kernel kill it still passes verdictd's hooks.
+  EXPECT_TRUE(table.kernel_destroyed(unassured.original, 3, kStart));
+  ASSERT_TRUE(table.copy(unassured.original, kStart));
+  EXPECT_LE(table.copy(unassured.original, kStart)->flow.expires,
+            kStart + FlowTable::kDestroyedResetGrace);
+  Flow assured = tcp_flow(40001);
+  assured.kernel_id = 4;
+  assured.observed = true;
+  assured.status |= ctstatus::kAssured;
+  table.insert(assured, kStart);
+  EXPECT_TRUE(table.kernel_destroyed(assured.original, 4, kStart));
+  EXPECT_FALSE(table.copy(assured.original, kStart));
+}
+
 TEST(ConntrackFlowTable, OnlyUnconfirmedFlowsGoWithADroppedPacket) {
   FlowTable table;
   Flow confirmed = tcp_flow(1);

@@ -59,7 +59,8 @@ TEST(ShellLineSplit, QuotesVariablesAndComments) {
     if (name == "LAN") return "eth1";
     return std::nullopt;
   };
-  const Arguments a = split_shell_line(R"(iptables -A FORWARD -i "$LAN" -m comment --comment 'a b' # why)", lookup);
+  const Arguments a =
+      split_shell_line(R"(iptables -A FORWARD -i "$LAN" -m comment --comment 'a b' # why)", lookup);
   ASSERT_EQ(a.size(), 9U);
   EXPECT_EQ(a[4].text, "eth1");
   EXPECT_EQ(a[8].text, "a b");
@@ -72,7 +73,8 @@ TEST(RuleOptions, ShortAndLongSpellingsGiveOneRule) {
   const Json b = only_rule(
       "--append INPUT --protocol tcp -m tcp --destination-port ssh --source 10.0.0.0/255.0.0.0 "
       "--jump ACCEPT");
-  EXPECT_EQ(a.dump(), R"({"match":{"protocol":"tcp","source":"10.0.0.0/8","dport":22},"target":"ACCEPT"})");
+  EXPECT_EQ(a.dump(),
+            R"({"match":{"protocol":"tcp","source":"10.0.0.0/8","dport":22},"target":"ACCEPT"})");
   EXPECT_EQ(rule_save_text(a, TableId::kFilter, Family::kIPv4),
             rule_save_text(b, TableId::kFilter, Family::kIPv4));
   EXPECT_EQ(rule_save_text(b, TableId::kFilter, Family::kIPv4),
@@ -80,8 +82,10 @@ TEST(RuleOptions, ShortAndLongSpellingsGiveOneRule) {
 }
 
 TEST(RuleOptions, NegationBeforeTheOption) {
-  const Json rule = only_rule("-A INPUT ! -s 10.0.0.1 -p tcp ! --syn -m conntrack ! --ctstate NEW -j DROP");
-  EXPECT_EQ(rule["match"].dump(), R"({"protocol":"tcp","!source":"10.0.0.1","!syn":true,"!ctstate":"NEW"})");
+  const Json rule =
+      only_rule("-A INPUT ! -s 10.0.0.1 -p tcp ! --syn -m conntrack ! --ctstate NEW -j DROP");
+  EXPECT_EQ(rule["match"].dump(),
+            R"({"protocol":"tcp","!source":"10.0.0.1","!syn":true,"!ctstate":"NEW"})");
   // iptables 1.8 refuses "!" after the option.
   EXPECT_THROW(command("-A INPUT -s ! 10.0.0.1 -j DROP"), ImportError);
   EXPECT_EQ(error_column("-A INPUT ! ! -s 1.2.3.4"), 12U);
@@ -90,11 +94,13 @@ TEST(RuleOptions, NegationBeforeTheOption) {
 TEST(RuleOptions, MembersAndArgumentsFromTheDescriptions) {
   EXPECT_EQ(only_rule("-A INPUT -p tcp --tcp-flags SYN,ACK SYN -j DROP")["match"].dump(),
             R"({"protocol":"tcp","tcp_flags":{"mask":"SYN,ACK","compare":"SYN"}})");
-  EXPECT_EQ(only_rule("-A INPUT -m connlimit --connlimit-above 2 --connlimit-daddr -j DROP")["match"]
-                .dump(),
-            R"({"connlimit":{"above":2,"by":"destination"}})");
-  EXPECT_EQ(only_rule("-A INPUT -m recent ! --rcheck --name K --seconds 10 --rsource")["match"].dump(),
-            R"({"!recent":{"rcheck":true,"name":"K","seconds":10,"side":"source"}})");
+  EXPECT_EQ(
+      only_rule("-A INPUT -m connlimit --connlimit-above 2 --connlimit-daddr -j DROP")["match"]
+          .dump(),
+      R"({"connlimit":{"above":2,"by":"destination"}})");
+  EXPECT_EQ(
+      only_rule("-A INPUT -m recent ! --rcheck --name K --seconds 10 --rsource")["match"].dump(),
+      R"({"!recent":{"rcheck":true,"name":"K","seconds":10,"side":"source"}})");
   EXPECT_EQ(only_rule("-A INPUT -j LOG --log-prefix \"x y\" --log-level 4")["target"].dump(),
             R"({"LOG":{"log_prefix":"x y","log_level":4}})");
   // An abbreviation getopt_long accepts: --to for REDIRECT's --to-ports.
@@ -142,9 +148,9 @@ int status_of(FamilyTables& tables, std::string_view line) {
 }
 
 TEST(Edit, CommandsAsIptablesCarriesThemOut) {
-  FamilyTables t = tables_after({"-N f2b", "-A f2b -j RETURN", "-I INPUT -p tcp --dport 22 -j f2b",
-                                 "-I f2b 1 -s 192.0.2.7 -j REJECT --reject-with icmp-port-unreachable",
-                                 "-P INPUT DROP"});
+  FamilyTables t = tables_after(
+      {"-N f2b", "-A f2b -j RETURN", "-I INPUT -p tcp --dport 22 -j f2b",
+       "-I f2b 1 -s 192.0.2.7 -j REJECT --reject-with icmp-port-unreachable", "-P INPUT DROP"});
   EXPECT_EQ(list_rules(t, TableId::kFilter, "", std::nullopt),
             "-P INPUT DROP\n-P FORWARD ACCEPT\n-P OUTPUT ACCEPT\n-N f2b\n"
             "-A INPUT -p tcp -m tcp --dport 22 -j f2b\n"
@@ -192,7 +198,8 @@ std::string restore_error(std::string_view text) {
 }
 
 TEST(Restore, ErrorsNameLineAndColumn) {
-  EXPECT_EQ(restore_error("*filter\n-A INPUT --comment \"x\nCOMMIT\n"), "f:2:20: unterminated quotes");
+  EXPECT_EQ(restore_error("*filter\n-A INPUT --comment \"x\nCOMMIT\n"),
+            "f:2:20: unterminated quotes");
   EXPECT_EQ(restore_error("*filter\n-A INPUT -j ACCEPT\n"),
             "f:3:1: COMMIT expected: table 'filter' (line 1) is not committed");
   EXPECT_EQ(restore_error("*filter\n-A NOPE -j ACCEPT\nCOMMIT\n"),
@@ -222,7 +229,8 @@ TEST(Import, BothFamiliesMergeWithCommonRulesOnce) {
   const Imported imported = import_rules(
       {{ImportInput::Kind::kRestore, Family::kIPv4, "rules.v4",
         "*filter\n:INPUT DROP [0:0]\n:v4only - [0:0]\n-A INPUT -i lo -j ACCEPT\n"
-        "-A INPUT -p tcp --dport 22 -j ACCEPT\n-A INPUT -p icmp -j ACCEPT\n-A INPUT -j v4only\nCOMMIT\n"},
+        "-A INPUT -p tcp --dport 22 -j ACCEPT\n-A INPUT -p icmp -j ACCEPT\n-A INPUT -j "
+        "v4only\nCOMMIT\n"},
        {ImportInput::Kind::kRestore, Family::kIPv6, "rules.v6",
         "*filter\n:INPUT DROP [0:0]\n-A INPUT -i lo -j ACCEPT\n-A INPUT -p ipv6-icmp -j ACCEPT\n"
         "-A INPUT -p tcp --dport 22 -j ACCEPT\nCOMMIT\n"}});
@@ -232,10 +240,12 @@ TEST(Import, BothFamiliesMergeWithCommonRulesOnce) {
   EXPECT_FALSE(input["rules"][0].contains("family"));
   EXPECT_EQ(imported.ruleset["tables"]["filter"]["v4only"]["families"], "ipv4");
   const auto ruleset = load_ruleset_text(format_ruleset(imported.ruleset), "merged");
-  EXPECT_EQ(save_ruleset(*ruleset, Family::kIPv4).substr(save_ruleset(*ruleset, Family::kIPv4).find('\n') + 1),
-            "*filter\n:INPUT DROP [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n"
-            ":v4only - [0:0]\n-A INPUT -i lo -j ACCEPT\n-A INPUT -p tcp -m tcp --dport 22 -j ACCEPT\n"
-            "-A INPUT -p icmp -j ACCEPT\n-A INPUT -j v4only\nCOMMIT\n");
+  EXPECT_EQ(
+      save_ruleset(*ruleset, Family::kIPv4)
+          .substr(save_ruleset(*ruleset, Family::kIPv4).find('\n') + 1),
+      "*filter\n:INPUT DROP [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n"
+      ":v4only - [0:0]\n-A INPUT -i lo -j ACCEPT\n-A INPUT -p tcp -m tcp --dport 22 -j ACCEPT\n"
+      "-A INPUT -p icmp -j ACCEPT\n-A INPUT -j v4only\nCOMMIT\n");
   const std::string v6 = save_ruleset(*ruleset, Family::kIPv6);
   EXPECT_EQ(v6.substr(v6.find('\n') + 1),
             "*filter\n:INPUT DROP [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n"
