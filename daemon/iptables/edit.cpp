@@ -153,8 +153,10 @@ std::string error_text(Family family, const CommandError& error) {
 }
 
 void apply_command(FamilyTables& tables, const Command& command) {
-  FamilyTable copy = tables.table(command.table);
-  FamilyTable& table = copy;
+  // Every case checks all it needs before it changes anything, so a failed
+  // command leaves the table as it was without a copy (a restore of N rules
+  // would copy it N times).
+  FamilyTable& table = tables.table(command.table);
   switch (command.operation) {
     case Operation::kAppend: {
       FamilyChain& chain = existing_chain(table, command.chain);
@@ -190,10 +192,24 @@ void apply_command(FamilyTables& tables, const Command& command) {
         chain.rules.erase(chain.rules.begin() + static_cast<std::ptrdiff_t>(at));
         break;
       }
+      // Each address of -s a,b is one rule, each deleted once: found first.
+      std::vector<std::size_t> found;
       for (const Json& rule : command.rules) {
-        const auto found = find_rule(chain, rule, command.table, tables.family);
-        if (found == chain.rules.end()) no_such_rule(rule);
-        chain.rules.erase(found);
+        std::vector<Json>::iterator at = find_rule(chain, rule, command.table, tables.family);
+        while (at != chain.rules.end() &&
+               std::find(found.begin(), found.end(),
+                         static_cast<std::size_t>(at - chain.rules.begin())) != found.end()) {
+          at = std::find_if(std::next(at), chain.rules.end(), [&](const Json& candidate) {
+            return rule_save_text(candidate, command.table, tables.family) ==
+                   rule_save_text(rule, command.table, tables.family);
+          });
+        }
+        if (at == chain.rules.end()) no_such_rule(rule);
+        found.push_back(static_cast<std::size_t>(at - chain.rules.begin()));
+      }
+      std::sort(found.begin(), found.end(), std::greater<>());
+      for (const std::size_t at : found) {
+        chain.rules.erase(chain.rules.begin() + static_cast<std::ptrdiff_t>(at));
       }
       break;
     }
@@ -208,7 +224,7 @@ void apply_command(FamilyTables& tables, const Command& command) {
     }
     case Operation::kFlush:
       flush(table, command.chain);
-      break;
+      return;
     case Operation::kZero:
       if (!command.chain.empty()) {
         const FamilyChain& chain = existing_chain(table, command.chain);
@@ -238,7 +254,6 @@ void apply_command(FamilyTables& tables, const Command& command) {
     case Operation::kVersion:
       return;
   }
-  tables.table(command.table) = std::move(copy);
 }
 
 }  // namespace verdictd
