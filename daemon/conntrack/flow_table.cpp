@@ -412,9 +412,10 @@ bool FlowTable::kernel_destroyed(const Tuple& original, std::uint32_t kernel_id,
     // (nf_conntrack_tcp_packet's nf_ct_kill_acct), as the reset enters the
     // host: the reset still has its hooks to pass with its connection, and
     // the event may come before verdictd's queue has it.
+    // It keeps its kernel id: it is no unconfirmed flow to ask the kernel
+    // about, and a dump that no longer lists it sweeps it.
     if (flow.observed && flow.original.protocol == ipproto::kTcp &&
         (flow.status & ctstatus::kAssured) == 0) {
-      flow.kernel_id = 0;
       flow.expires = std::min(flow.expires, now + kDestroyedResetGrace);
       return true;
     }

@@ -149,7 +149,8 @@ def probes():
     out = []
     for family in (4, 6):
         out += [
-            Segment(family, 1001, tos=0xC3, expect=("tos", tos_of, 0xD0)),
+            # --set-tos 0x10 without a mask sets the whole byte (libxt_TOS).
+            Segment(family, 1001, tos=0xC3, expect=("tos", tos_of, 0x10)),
             Segment(family, 1002, tos=0xFF, expect=("tos", tos_of, 0x0F)),
             Segment(family, 1003, tos=0x02, expect=("tos", tos_of, 0x23)),
             Segment(family, 1004, tos=0x0F, expect=("tos", tos_of, 0xF0)),
