@@ -28,13 +28,8 @@ bool has_key(std::span<const OptionSpec> options, std::string_view key) {
 
 const OptionSpec* flag_in(std::span<const OptionSpec> options, std::string_view flag) {
   for (const OptionSpec& option : options) {
-    if (!option.flag.empty() && option.flag == flag) return &option;
-    std::string_view aliases = option.aliases;
-    while (!aliases.empty()) {
-      const auto space = aliases.find(' ');
-      if (aliases.substr(0, space) == flag) return &option;
-      aliases = space == std::string_view::npos ? "" : aliases.substr(space + 1);
-    }
+    const std::vector<std::string_view> names = option_spellings(option);
+    if (std::find(names.begin(), names.end(), flag) != names.end()) return &option;
     if (const OptionSpec* member = flag_in(option.members, flag)) return member;
   }
   return nullptr;
@@ -117,6 +112,18 @@ const MatchSpec* find_match_module(std::string_view name) {
     if (spec->name == name) return spec;
   }
   return nullptr;
+}
+
+std::vector<std::string_view> option_spellings(const OptionSpec& option) {
+  std::vector<std::string_view> all;
+  if (!option.flag.empty()) all.push_back(option.flag);
+  std::string_view rest = option.aliases;
+  while (!rest.empty()) {
+    const auto space = rest.find(' ');
+    all.push_back(rest.substr(0, space));
+    rest = space == std::string_view::npos ? "" : rest.substr(space + 1);
+  }
+  return all;
 }
 
 const OptionSpec* find_option_by_flag(std::string_view module, std::string_view flag) {

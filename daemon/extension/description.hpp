@@ -192,6 +192,8 @@ std::vector<const MatchSpec*> matches_with_key(std::string_view key);
 // The iptables grammar: the module or target named `module`, and its option
 // spelled `flag` (long form or an alias); null when there is none.
 const OptionSpec* find_option_by_flag(std::string_view module, std::string_view flag);
+// An option's spellings: its flag (when it has one), then its aliases.
+std::vector<std::string_view> option_spellings(const OptionSpec& option);
 const MatchSpec* find_match_module(std::string_view name);
 
 // The iptables-save text of parsed options: ` [!] --flag value` for each, in

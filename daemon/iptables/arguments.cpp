@@ -49,6 +49,18 @@ LineError::LineError(const std::string& file, std::size_t at_line, std::size_t a
       column(at_column),
       status(exit_status) {}
 
+std::vector<std::string_view> input_lines(std::string_view text) {
+  std::vector<std::string_view> lines;
+  while (!text.empty()) {
+    const auto end = text.find('\n');
+    std::string_view line = text.substr(0, end);
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    lines.push_back(line);
+    text = end == std::string_view::npos ? std::string_view() : text.substr(end + 1);
+  }
+  return lines;
+}
+
 // iptables' add_param_to_argv (iptables/xshared.c).
 Arguments split_restore_line(std::string_view line) {
   WordCollector words;

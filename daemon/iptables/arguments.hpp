@@ -39,6 +39,9 @@ struct LineError : std::runtime_error {
   int status;
 };
 
+// The lines of an input, without their "\n" or "\r\n"; line i + 1 is [i].
+std::vector<std::string_view> input_lines(std::string_view text);
+
 // A rule line of an iptables-restore file split as add_param_to_argv splits
 // it: blanks separate words, double quotes group them and a backslash inside
 // them escapes the next character; single quotes are ordinary characters.

@@ -64,12 +64,17 @@ void check_jumps(const FamilyTable& table, const Command& command) {
                                 : "Bad rule (does a matching rule exist in that chain?)");
 }
 
-std::vector<Json>::iterator find_rule(FamilyChain& chain, const Json& rule, TableId table,
-                                      Family family) {
+// Where `rule` is in `chain`, as iptables finds it: by what it does, not by
+// how it is written ("ssh" is 22); the rules at `taken` do not count.
+std::optional<std::size_t> rule_index(const FamilyChain& chain, const Json& rule, TableId table,
+                                      Family family, const std::vector<std::size_t>& taken = {}) {
   const std::string wanted = rule_save_text(rule, table, family);
-  return std::find_if(chain.rules.begin(), chain.rules.end(), [&](const Json& candidate) {
-    return candidate == rule || rule_save_text(candidate, table, family) == wanted;
-  });
+  for (std::size_t i = 0; i < chain.rules.size(); ++i) {
+    if (std::find(taken.begin(), taken.end(), i) != taken.end()) continue;
+    const Json& candidate = chain.rules[i];
+    if (candidate == rule || rule_save_text(candidate, table, family) == wanted) return i;
+  }
+  return std::nullopt;
 }
 
 void flush(FamilyTable& table, const std::string& name) {
@@ -195,17 +200,9 @@ void apply_command(FamilyTables& tables, const Command& command) {
       // Each address of -s a,b is one rule, each deleted once: found first.
       std::vector<std::size_t> found;
       for (const Json& rule : command.rules) {
-        std::vector<Json>::iterator at = find_rule(chain, rule, command.table, tables.family);
-        while (at != chain.rules.end() &&
-               std::find(found.begin(), found.end(),
-                         static_cast<std::size_t>(at - chain.rules.begin())) != found.end()) {
-          at = std::find_if(std::next(at), chain.rules.end(), [&](const Json& candidate) {
-            return rule_save_text(candidate, command.table, tables.family) ==
-                   rule_save_text(rule, command.table, tables.family);
-          });
-        }
-        if (at == chain.rules.end()) no_such_rule(rule);
-        found.push_back(static_cast<std::size_t>(at - chain.rules.begin()));
+        const auto at = rule_index(chain, rule, command.table, tables.family, found);
+        if (!at) no_such_rule(rule);
+        found.push_back(*at);
       }
       std::sort(found.begin(), found.end(), std::greater<>());
       for (const std::size_t at : found) {
@@ -216,9 +213,7 @@ void apply_command(FamilyTables& tables, const Command& command) {
     case Operation::kCheck: {
       FamilyChain& chain = existing_chain(table, command.chain);
       for (const Json& rule : command.rules) {
-        if (find_rule(chain, rule, command.table, tables.family) == chain.rules.end()) {
-          no_such_rule(rule);
-        }
+        if (!rule_index(chain, rule, command.table, tables.family)) no_such_rule(rule);
       }
       return;
     }

@@ -213,17 +213,11 @@ Json merge_family_tables(const FamilyTables& ipv4, const FamilyTables& ipv6, Fam
         // the ruleset or chain holds that family only.
         if (merged.only && covered == kBothFamilies && c4 != nullptr && c6 != nullptr &&
             inherent_family(rule, id) != merged.only) {
+          // After the comment, before what the rule tests and does.
           Json with_family = Json::object();
-          for (auto it = rule.begin(); it != rule.end(); ++it) {
-            if (it.key() == "match" || it.key() == "target" || it.key() == "jump" ||
-                it.key() == "goto") {
-              if (!with_family.contains("family")) {
-                with_family["family"] = family_name(*merged.only);
-              }
-            }
-            with_family[it.key()] = it.value();
-          }
-          if (!with_family.contains("family")) with_family["family"] = family_name(*merged.only);
+          if (rule.contains("comment")) with_family["comment"] = rule["comment"];
+          with_family["family"] = family_name(*merged.only);
+          with_family.update(rule);
           rule = std::move(with_family);
         }
         rules.push_back(std::move(rule));

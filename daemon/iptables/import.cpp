@@ -47,11 +47,7 @@ Imported import_rules(const std::vector<ImportInput>& inputs) {
   Json sets = Json::object();
   for (const ImportInput& input : inputs) {
     if (input.kind == ImportInput::Kind::kIpset) {
-      std::string_view text = input.text;
-      while (!text.empty()) {
-        const auto end = text.find('\n');
-        const std::string_view line = text.substr(0, end);
-        text = end == std::string_view::npos ? std::string_view() : text.substr(end + 1);
+      for (const std::string_view line : input_lines(input.text)) {
         const Arguments words = split_restore_line(line);
         if (words.size() >= 2 && words[0].text == "create") {
           sets[words[1].text] = Json{{"file", input.file}, {"format", "ipset"}};

@@ -39,10 +39,8 @@ void restore_tables(FamilyTables& tables, std::string_view text, const std::stri
   const auto error = [&](std::size_t column, const std::string& message) {
     return LineError(file, number, column, message);
   };
-  while (!text.empty()) {
-    const auto end = text.find('\n');
-    const std::string_view line = trimmed(text.substr(0, end));
-    text = end == std::string_view::npos ? std::string_view() : text.substr(end + 1);
+  for (const std::string_view raw : input_lines(text)) {
+    const std::string_view line = trimmed(raw);
     ++number;
     if (line.empty() || line.front() == '#') continue;
     if (line.front() == '*') {

@@ -5,6 +5,7 @@
 
 #include "extension/build_extensions.hpp"
 #include "extension/error.hpp"
+#include "extension/match.hpp"
 #include "extension/value_type.hpp"
 #include "packet/protocol_names.hpp"
 #include "text/decimal.hpp"
@@ -15,26 +16,13 @@ namespace {
 
 using Json = nlohmann::ordered_json;
 
-// The spellings of an option: its flag, then its aliases.
-std::vector<std::string_view> spellings(const OptionSpec& option) {
-  std::vector<std::string_view> all;
-  if (!option.flag.empty()) all.push_back(option.flag);
-  std::string_view rest = option.aliases;
-  while (!rest.empty()) {
-    const auto space = rest.find(' ');
-    all.push_back(rest.substr(0, space));
-    rest = space == std::string_view::npos ? "" : rest.substr(space + 1);
-  }
-  return all;
-}
-
 // Every option and member of `options` spelled `flag`, or (with `prefix`)
 // spelled with `flag` as a prefix, as getopt_long takes an abbreviation.
 template <class Found>
 void collect(std::span<const OptionSpec> options, std::string_view flag, bool prefix,
              std::vector<Found>& hits) {
   for (const OptionSpec& option : options) {
-    const std::vector<std::string_view> names = spellings(option);
+    const std::vector<std::string_view> names = option_spellings(option);
     for (std::size_t s = 0; s < names.size(); ++s) {
       if (names[s] == flag || (prefix && names[s].starts_with(flag))) {
         hits.push_back({&option, nullptr, option.flag.empty() ? s + 1 : s});
@@ -42,7 +30,7 @@ void collect(std::span<const OptionSpec> options, std::string_view flag, bool pr
       }
     }
     for (const OptionSpec& member : option.members) {
-      const std::vector<std::string_view> member_names = spellings(member);
+      const std::vector<std::string_view> member_names = option_spellings(member);
       for (std::size_t s = 0; s < member_names.size(); ++s) {
         if (member_names[s] == flag || (prefix && member_names[s].starts_with(flag))) {
           hits.push_back({&option, &member, member.flag.empty() ? s + 1 : s});
@@ -159,15 +147,9 @@ const OptionSpec* empty_object_option(const MatchSpec& spec) {
 
 }  // namespace
 
-std::string protocol_module(const std::string& protocol) {
-  std::string name = lowercase(protocol);
-  if (!name.empty() && std::all_of(name.begin(), name.end(), ::isdigit)) {
-    const auto number = parse_decimal<std::uint8_t>(name);
-    if (!number) return {};
-    name = protocol_name(*number);
-  }
-  if (name == "ipv6-icmp" || name == "icmpv6") name = "icmp6";
-  return find_match_module(name) != nullptr ? name : std::string();
+const MatchSpec* protocol_module(std::uint8_t protocol) {
+  const std::string name = protocol_name(protocol);
+  return find_match_module(name == "ipv6-icmp" ? "icmp6" : name);
 }
 
 std::size_t RuleOptions::take(const Arguments& args, std::size_t i, bool negated) {
@@ -185,7 +167,7 @@ std::size_t RuleOptions::take(const Arguments& args, std::size_t i, bool negated
   for (const Header& header : kHeaders) {
     const MatchSpec& spec = header_spec_of(header.key);
     const OptionSpec& option = spec.options.front();
-    const std::vector<std::string_view> names = spellings(option);
+    const std::vector<std::string_view> names = option_spellings(option);
     if (a.text == header.short_form ||
         std::find(names.begin(), names.end(), a.text) != names.end()) {
       any_ = true;
@@ -291,14 +273,9 @@ void RuleOptions::load_module(const Argument& name) {
 const MatchSpec* RuleOptions::implied_module() const {
   const auto protocol = std::find_if(header_.begin(), header_.end(),
                                      [](const Written& w) { return w.key == "protocol"; });
-  if (protocol == header_.end() || !protocol->value.is_string()) {
-    if (protocol == header_.end() || !protocol->value.is_number()) return nullptr;
-  }
-  const std::string module = protocol_module(protocol->value.is_string()
-                                                 ? protocol->value.get<std::string>()
-                                                 : std::to_string(protocol->value.get<unsigned>()));
-  if (module.empty()) return nullptr;
-  const MatchSpec* spec = find_match_module(module);
+  if (protocol == header_.end()) return nullptr;
+  const std::optional<std::uint8_t> number = protocol_number(protocol->value);
+  const MatchSpec* spec = number ? protocol_module(*number) : nullptr;
   const bool loaded = std::any_of(modules_.begin(), modules_.end(),
                                   [spec](const Module& m) { return m.spec == spec; });
   return loaded ? nullptr : spec;

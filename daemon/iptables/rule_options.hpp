@@ -92,7 +92,7 @@ class RuleOptions {
 };
 
 // The module iptables loads for a -p protocol when an option it does not
-// know follows ("tcp", "icmp6" for ipv6-icmp); empty for none.
-std::string protocol_module(const std::string& protocol);
+// know follows (tcp; icmp6 for ipv6-icmp), or null.
+const MatchSpec* protocol_module(std::uint8_t protocol);
 
 }  // namespace verdictd

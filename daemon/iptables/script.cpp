@@ -40,24 +40,20 @@ Script parse_script(std::string_view text, const std::string& file) {
     return found->second;
   };
   static const std::regex kAssignment(R"(^(export\s+)?([A-Za-z_][A-Za-z0-9_]*)=(.*)$)");
-  std::size_t number = 0;
-  while (!text.empty()) {
+  const std::vector<std::string_view> lines = input_lines(text);
+  for (std::size_t next = 0; next < lines.size();) {
     // One logical line: a backslash at the end continues it.
-    const std::size_t first = number + 1;
+    const std::size_t first = next + 1;
     std::string line;
-    while (!text.empty()) {
-      const auto end = text.find('\n');
-      std::string_view physical = text.substr(0, end);
-      text = end == std::string_view::npos ? std::string_view() : text.substr(end + 1);
-      ++number;
-      if (!physical.empty() && physical.back() == '\r') physical.remove_suffix(1);
-      if (!physical.empty() && physical.back() == '\\') {
-        line += physical.substr(0, physical.size() - 1);
-        line += ' ';
-        continue;
+    for (; next < lines.size(); ++next) {
+      const std::string_view physical = lines[next];
+      if (physical.empty() || physical.back() != '\\') {
+        line += physical;
+        ++next;
+        break;
       }
-      line += physical;
-      break;
+      line += physical.substr(0, physical.size() - 1);
+      line += ' ';
     }
     const auto start = line.find_first_not_of(" \t");
     if (start == std::string::npos || line[start] == '#') continue;
