@@ -6,7 +6,7 @@ stopped and started again; the kernel's tables emptied, as by a reboot),
 `netfilter-persistent start` (what its unit runs at boot) loads them again,
 with `iptables-restore --test` first, as Debian's
 /etc/default/netfilter-persistent asks. The files must be the same on both
-(comment lines aside), and the traffic must meet the same fate on both:
+(comment lines and chain counters aside), and the traffic must meet the same fate on both:
 before the loss, after it (everything passes), and after the restore (as
 before).
 
@@ -19,6 +19,7 @@ has a directory of the run's bound over it.
 # ctest labels: import
 
 import os
+import re
 import shutil
 import unittest
 
@@ -94,7 +95,11 @@ class PersistentImportTest(ClientTestCase):
         result["netfilter-persistent save"] = (save.returncode, save.stdout, save.stderr)
         for name in ("rules.v4", "rules.v6"):
             with open(os.path.join(saved, name)) as f:
-                result[name] = [l for l in f.read().splitlines() if not l.startswith("#")]
+                # A chain's counters aside: the router's kernel sends IPv6
+                # packets of its own (MLD, neighbour discovery) whenever it
+                # will, and its OUTPUT policy counts them.
+                result[name] = [re.sub(r"^(:\S+ \S+) \[\d+:\d+\]$", r"\1", l)
+                                for l in f.read().splitlines() if not l.startswith("#")]
         self.serve(tcp={R: [22, 8080, 9999], S: [22, 8080]})
         result["rules"] = self.phase()
         side.restart()
@@ -109,7 +114,7 @@ class PersistentImportTest(ClientTestCase):
                 [" ".join(rule) for rule in RULES]:
             code, out, err = result[what]
             self.assertEqual(code, 0, f"{what}: {out}{err}")
-        self.assertIn(":SERVICES - [0:0]", result["rules.v4"])
+        self.assertIn(":SERVICES -", result["rules.v4"])
         self.assertIn("-A INPUT -p tcp -m tcp --dport 22 -j ACCEPT", result["rules.v6"])
         self.assertEqual({k: result[k] for k in EXPECTED}, EXPECTED)
 
